@@ -1,0 +1,12 @@
+package dev.tandem.engine.model;
+
+import dev.tandem.engine.tensor.WeightMatrix;
+
+/**
+ * Weights of one transformer block. Matrices are [out, in]: wq [dim, dim], wk/wv [kvDim, dim],
+ * wo [dim, dim], w1 (gate) and w3 (up) [hiddenDim, dim], w2 (down) [dim, hiddenDim].
+ * Norm weights are small and live on the heap.
+ */
+public record LayerWeights(float[] attnNorm, WeightMatrix wq, WeightMatrix wk, WeightMatrix wv, WeightMatrix wo,
+                           float[] ffnNorm, WeightMatrix w1, WeightMatrix w2, WeightMatrix w3) {
+}

@@ -1,0 +1,27 @@
+package dev.tandem.engine.tensor;
+
+/**
+ * A read-only weight matrix of {@code rows x cols} values, row-major, stored (usually memory-mapped)
+ * in one {@link TensorType}. The hot operation is a matrix-times-batch product over a range of rows,
+ * so that callers can split rows across threads and multi-token forwards read each weight once.
+ *
+ * <p>Implementations must not allocate on the hot path (scratch space, if any, is reused per thread).
+ */
+public interface WeightMatrix {
+
+    int rows();
+
+    int cols();
+
+    TensorType type();
+
+    /**
+     * For every batch row b in [0, batch) and every matrix row r in [rowStart, rowEnd):
+     * {@code out[outOff + b*outStride + r] = dot(row r, x[xOff + b*xStride .. + cols))}.
+     */
+    void matmul(float[] x, int xOff, int xStride, int batch,
+                float[] out, int outOff, int outStride, int rowStart, int rowEnd);
+
+    /** Writes row {@code r}, dequantized to float, into {@code dst[dstOff .. dstOff + cols)}. */
+    void readRow(int r, float[] dst, int dstOff);
+}
