@@ -18,6 +18,10 @@ import java.util.Map;
  * those tokens. (run.c looks up every piece; with llama2.c's vocabularies the results agree, and
  * this also keeps an exporter's duplicate spelling of a byte token, like a raw {@code " "}, from
  * shadowing the real piece.) Instances are immutable and thread-safe.
+ *
+ * <p>Pieces must spell spaces as spaces, as llama2.c's export does: a reader of SentencePiece
+ * models or GGUF vocabularies replaces U+2581 ({@code ▁}) with {@code ' '} when it builds the
+ * {@link Vocabulary}.
  */
 public final class BpeTokenizer implements Tokenizer {
 
