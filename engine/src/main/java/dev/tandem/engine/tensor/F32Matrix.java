@@ -1,7 +1,6 @@
 package dev.tandem.engine.tensor;
 
 import jdk.incubator.vector.FloatVector;
-import jdk.incubator.vector.VectorOperators;
 import jdk.incubator.vector.VectorSpecies;
 
 import java.lang.foreign.MemorySegment;
@@ -56,7 +55,7 @@ public final class F32Matrix implements WeightMatrix {
             FloatVector v = FloatVector.fromArray(SPECIES, x, xOff + i);
             acc = w.fma(v, acc);
         }
-        float sum = acc.reduceLanes(VectorOperators.ADD);
+        float sum = LaneSums.sum(acc);
         for (; i < cols; i++) {
             sum += data.get(LE_FLOAT, rowBase + (long) i * Float.BYTES) * x[xOff + i];
         }

@@ -1,0 +1,202 @@
+package dev.tandem.engine.bench;
+
+import dev.tandem.engine.format.Llama2cModelLoader;
+import dev.tandem.engine.llama.ForwardBatch;
+import dev.tandem.engine.llama.LlamaStage;
+import dev.tandem.engine.llama.StageOutput;
+import dev.tandem.engine.model.LoadedModel;
+import dev.tandem.engine.model.ModelConfig;
+import dev.tandem.engine.model.TandemHome;
+import dev.tandem.engine.parallel.ParallelRunner;
+
+import java.nio.file.Path;
+import java.util.Arrays;
+import java.util.SplittableRandom;
+import java.util.TreeMap;
+
+/**
+ * Measures the engine in one JVM on one whole-model stage: single-stream greedy decode, one-forward
+ * prefill, the cost of verifying k tokens in one forward relative to one, and batched decode of 4 and
+ * 16 concurrent sequences. Each figure is the median of {@link #RUNS} runs after {@link #WARMUP_RUNS}
+ * warm-up runs.
+ */
+public final class EngineBenchmark {
+
+    public static final int RUNS = 7;
+    public static final int WARMUP_RUNS = 3;
+    /** Tokens of the single-stream decode run, from position 0. */
+    public static final int DECODE_TOKENS = 256;
+    /** Prompt length of the prefill run. */
+    public static final int PREFILL_TOKENS = 128;
+    /** Largest number of draft tokens verified in one forward. */
+    public static final int MAX_VERIFY = 8;
+    /** Cached context before the verified tokens. */
+    private static final int VERIFY_CONTEXT = 32;
+    /** Forwards averaged in one verification measurement (one forward is too short to time alone). */
+    private static final int VERIFY_REPEATS = 40;
+    /** Decode steps of a batched run. */
+    private static final int BATCH_STEPS = 128;
+    private static final int BOS = 1;
+    private static final long SEED = 42;
+
+    private final LoadedModel model;
+    private final int threads;
+    private final ModelConfig config;
+
+    public EngineBenchmark(LoadedModel model, int threads) {
+        if (threads < 1) throw new IllegalArgumentException("threads must be >= 1, got " + threads);
+        this.model = model;
+        this.threads = threads;
+        this.config = model.config();
+    }
+
+    public EngineBenchmarkResult run() {
+        int maxRows = Math.max(PREFILL_TOKENS, 16);
+        try (ParallelRunner runner = new ParallelRunner(threads)) {
+            LlamaStage stage = new LlamaStage(model.weights(), 0, config.nLayers(), runner, maxRows);
+            ForwardBatch batch = new ForwardBatch(config.dim(), maxRows);
+            touchWeights(stage, batch);
+            double decode = median(() -> decode(stage, batch));
+            double prefill = median(() -> prefill(stage, batch));
+            TreeMap<Integer, Double> verifyCost = new TreeMap<>();
+            double[] verifySeconds = new double[MAX_VERIFY + 1];
+            for (int k = 1; k <= MAX_VERIFY; k++) {
+                int kk = k;
+                verifySeconds[k] = 1.0 / median(() -> 1.0 / verify(stage, batch, kk));
+            }
+            for (int k = 1; k <= MAX_VERIFY; k++) verifyCost.put(k, verifySeconds[k] / verifySeconds[1]);
+            double batch4 = median(() -> batchedDecode(stage, batch, 4));
+            double batch16 = median(() -> batchedDecode(stage, batch, 16));
+            return new EngineBenchmarkResult(decode, prefill, verifyCost, batch4, batch16, threads, modelName());
+        }
+    }
+
+    /** Reads every weight once so that page faults of the mapped file are not timed. */
+    private void touchWeights(LlamaStage stage, ForwardBatch batch) {
+        batch.clear();
+        batch.addToken(0, 0, BOS, true);
+        stage.forward(batch);
+        stage.cache().release(0);
+    }
+
+    /** Greedy decode of {@link #DECODE_TOKENS} tokens from BOS; tokens per second. */
+    private double decode(LlamaStage stage, ForwardBatch batch) {
+        int steps = Math.min(DECODE_TOKENS, config.seqLen());
+        long seq = 1;
+        int token = BOS;
+        long start = System.nanoTime();
+        for (int pos = 0; pos < steps; pos++) {
+            batch.clear();
+            batch.addToken(seq, pos, token, true);
+            token = stage.forward(batch).argmax(0);
+        }
+        long elapsed = System.nanoTime() - start;
+        stage.cache().release(seq);
+        return steps / seconds(elapsed);
+    }
+
+    /** One forward of a {@link #PREFILL_TOKENS}-token prompt; tokens per second. */
+    private double prefill(LlamaStage stage, ForwardBatch batch) {
+        int n = Math.min(PREFILL_TOKENS, config.seqLen());
+        int[] prompt = prompt(n);
+        long seq = 2;
+        batch.clear();
+        for (int i = 0; i < n; i++) batch.addToken(seq, i, prompt[i], i == n - 1);
+        long start = System.nanoTime();
+        stage.forward(batch);
+        long elapsed = System.nanoTime() - start;
+        stage.cache().release(seq);
+        return n / seconds(elapsed);
+    }
+
+    /** Mean seconds of one forward verifying k tokens (all with logits) after a cached context. */
+    private double verify(LlamaStage stage, ForwardBatch batch, int k) {
+        long seq = 3;
+        int[] tokens = prompt(VERIFY_CONTEXT + k);
+        batch.clear();
+        for (int i = 0; i < VERIFY_CONTEXT; i++) batch.addToken(seq, i, tokens[i], false);
+        stage.forward(batch);
+        long total = 0;
+        for (int rep = 0; rep < VERIFY_REPEATS; rep++) {
+            batch.clear();
+            for (int i = 0; i < k; i++) batch.addToken(seq, VERIFY_CONTEXT + i, tokens[VERIFY_CONTEXT + i], true);
+            long start = System.nanoTime();
+            stage.forward(batch);
+            total += System.nanoTime() - start;
+            stage.cache().truncate(seq, VERIFY_CONTEXT);
+        }
+        stage.cache().release(seq);
+        return seconds(total) / VERIFY_REPEATS;
+    }
+
+    /** {@code streams} sequences decoding greedily, one batched forward per step; aggregate tokens per second. */
+    private double batchedDecode(LlamaStage stage, ForwardBatch batch, int streams) {
+        int steps = Math.min(BATCH_STEPS, config.seqLen() - 1);
+        long firstSeq = 100;
+        int[] next = new int[streams];
+        // Each sequence starts from BOS and a different second token, so the streams differ.
+        batch.clear();
+        for (int s = 0; s < streams; s++) {
+            batch.addToken(firstSeq + s, 0, BOS, false);
+            batch.addToken(firstSeq + s, 1, 1000 + 37 * s, true);
+        }
+        StageOutput out = stage.forward(batch);
+        for (int s = 0; s < streams; s++) next[s] = out.argmax(2 * s + 1);
+        long start = System.nanoTime();
+        for (int step = 0; step < steps - 2; step++) {
+            batch.clear();
+            for (int s = 0; s < streams; s++) batch.addToken(firstSeq + s, 2 + step, next[s], true);
+            out = stage.forward(batch);
+            for (int s = 0; s < streams; s++) next[s] = out.argmax(s);
+        }
+        long elapsed = System.nanoTime() - start;
+        for (int s = 0; s < streams; s++) stage.cache().release(firstSeq + s);
+        return (double) streams * (steps - 2) / seconds(elapsed);
+    }
+
+    private int[] prompt(int n) {
+        SplittableRandom random = new SplittableRandom(SEED);
+        int[] tokens = new int[n];
+        tokens[0] = BOS;
+        for (int i = 1; i < n; i++) tokens[i] = 3 + random.nextInt(config.vocabSize() - 3); // past the special tokens
+        return tokens;
+    }
+
+    private String modelName() {
+        Path file = model.source().getFileName();
+        String name = file == null ? model.source().toString() : file.toString();
+        int dot = name.lastIndexOf('.');
+        String stem = dot > 0 ? name.substring(0, dot) : name;
+        Path parent = model.source().getParent();
+        if (stem.equals("model") && parent != null && parent.getFileName() != null) return parent.getFileName().toString();
+        return stem;
+    }
+
+    private static double median(Measurement m) {
+        for (int i = 0; i < WARMUP_RUNS; i++) m.run();
+        double[] values = new double[RUNS];
+        for (int i = 0; i < RUNS; i++) values[i] = m.run();
+        Arrays.sort(values);
+        return values[RUNS / 2];
+    }
+
+    private static double seconds(long nanos) {
+        return nanos / 1e9;
+    }
+
+    @FunctionalInterface
+    private interface Measurement {
+        double run();
+    }
+
+    /** Usage: {@code EngineBenchmark [threads] [model.bin]}; prints the text report, then the JSON line. */
+    public static void main(String[] args) {
+        int threads = args.length > 0 ? Integer.parseInt(args[0]) : Runtime.getRuntime().availableProcessors();
+        Path file = args.length > 1 ? Path.of(args[1]) : TandemHome.defaultModelDir().resolve("model.bin");
+        try (LoadedModel model = Llama2cModelLoader.load(file)) {
+            EngineBenchmarkResult result = new EngineBenchmark(model, threads).run();
+            System.out.print(result.toText());
+            System.out.println(result.toJson());
+        }
+    }
+}

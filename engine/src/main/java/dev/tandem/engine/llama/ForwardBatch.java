@@ -1,0 +1,115 @@
+package dev.tandem.engine.llama;
+
+import java.util.Arrays;
+
+/**
+ * The input of one forward call, reusable across calls: rows of (sequence id, position, token or hidden
+ * state, whether the row wants logits). Several sequences may share a batch; the rows of one sequence are
+ * contiguous with consecutive increasing positions (a prompt prefill or the verification of k draft tokens
+ * is one run of rows). A batch holds either tokens (for the first stage) or hidden states (for the
+ * others), never both. Storage grows when needed and is kept by {@link #clear()}.
+ */
+public final class ForwardBatch {
+
+    private final int dim;
+    private int rows;
+    private long[] seqIds;
+    private int[] positions;
+    private int[] tokens;
+    private boolean[] wantLogits;
+    private float[] hidden;
+    private int logitRows;
+    /** Whether the rows hold tokens; meaningful only when rows > 0. */
+    private boolean tokenRows;
+
+    public ForwardBatch(int dim, int initialCapacity) {
+        if (dim <= 0) throw new IllegalArgumentException("dim must be positive, got " + dim);
+        this.dim = dim;
+        int cap = Math.max(1, initialCapacity);
+        seqIds = new long[cap];
+        positions = new int[cap];
+        tokens = new int[cap];
+        wantLogits = new boolean[cap];
+        hidden = new float[cap * dim];
+    }
+
+    public void clear() {
+        rows = 0;
+        logitRows = 0;
+    }
+
+    /** Appends a token row; returns its row index. */
+    public int addToken(long seqId, int position, int token, boolean wantLogits) {
+        int row = addRow(seqId, position, wantLogits, true);
+        tokens[row] = token;
+        return row;
+    }
+
+    /** Appends a hidden-state row copied from {@code src[off .. off + dim)}; returns its row index. */
+    public int addHidden(long seqId, int position, float[] src, int off, boolean wantLogits) {
+        int row = addRow(seqId, position, wantLogits, false);
+        System.arraycopy(src, off, hidden, row * dim, dim);
+        return row;
+    }
+
+    private int addRow(long seqId, int position, boolean logits, boolean isToken) {
+        if (position < 0) throw new IllegalArgumentException("position must be >= 0, got " + position);
+        if (rows > 0 && tokenRows != isToken) {
+            throw new IllegalStateException("a batch holds either tokens or hidden states, not both");
+        }
+        if (rows > 0 && seqIds[rows - 1] == seqId && positions[rows - 1] + 1 != position) {
+            throw new IllegalArgumentException("rows of sequence " + seqId + " must have consecutive positions: "
+                    + positions[rows - 1] + " then " + position);
+        }
+        ensureCapacity(rows + 1);
+        tokenRows = isToken;
+        int row = rows++;
+        seqIds[row] = seqId;
+        positions[row] = position;
+        wantLogits[row] = logits;
+        if (logits) logitRows++;
+        return row;
+    }
+
+    /** Grows the storage to hold at least {@code capacity} rows (call outside the hot path to avoid growth there). */
+    public void ensureCapacity(int capacity) {
+        if (capacity <= seqIds.length) return;
+        int cap = Math.max(capacity, seqIds.length * 2);
+        seqIds = Arrays.copyOf(seqIds, cap);
+        positions = Arrays.copyOf(positions, cap);
+        tokens = Arrays.copyOf(tokens, cap);
+        wantLogits = Arrays.copyOf(wantLogits, cap);
+        hidden = Arrays.copyOf(hidden, cap * dim);
+    }
+
+    public int rows() { return rows; }
+
+    public int dim() { return dim; }
+
+    public int capacity() { return seqIds.length; }
+
+    /** True when the rows carry tokens, false when they carry hidden states (or the batch is empty). */
+    public boolean hasTokens() { return rows > 0 && tokenRows; }
+
+    public long seqId(int row) { return seqIds[check(row)]; }
+
+    public int position(int row) { return positions[check(row)]; }
+
+    public int token(int row) {
+        if (!tokenRows) throw new IllegalStateException("the batch holds hidden states, not tokens");
+        return tokens[check(row)];
+    }
+
+    public boolean wantsLogits(int row) { return wantLogits[check(row)]; }
+
+    /** Number of rows that want logits. */
+    public int logitRows() { return logitRows; }
+
+    /** Hidden states, row-major {@code rows x dim}; valid for hidden-state batches. Its length may exceed rows*dim. */
+    public float[] hidden() { return hidden; }
+
+    private int check(int row) {
+        if (row < 0 || row >= rows) throw new IndexOutOfBoundsException("row " + row + " of " + rows);
+        return row;
+    }
+}

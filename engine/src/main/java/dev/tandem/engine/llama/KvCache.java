@@ -1,0 +1,136 @@
+package dev.tandem.engine.llama;
+
+import dev.tandem.engine.model.ModelConfig;
+
+import java.util.ArrayDeque;
+
+/**
+ * The keys and values of every sequence for the layers of one stage. Memory comes in pages of
+ * {@link #PAGE_POSITIONS} positions, taken as positions are written and returned to a free list when a
+ * sequence is truncated or released, so {@link #bytesUsed()} follows real use and the decode loop does not
+ * allocate. Not thread-safe: a cache belongs to one stage.
+ */
+public final class KvCache {
+
+    /** Positions per page: small enough to waste little, large enough to keep page lookups rare. */
+    public static final int PAGE_POSITIONS = 16;
+
+    private final int firstLayer;
+    private final int layers;
+    private final int kvDim;
+    private final int maxPositions;
+    private final int pageFloats;
+    private final LongKeyedTable<SequenceKv> sequences = new LongKeyedTable<>();
+    private final ArrayDeque<float[]> freePages = new ArrayDeque<>();
+    private int pagesInUse;
+
+    /** A cache for layers [firstLayer, endLayer) of a model with this configuration. */
+    public KvCache(ModelConfig config, int firstLayer, int endLayer) {
+        if (firstLayer < 0 || endLayer > config.nLayers() || firstLayer >= endLayer) {
+            throw new IllegalArgumentException("bad layer range [" + firstLayer + ", " + endLayer + ") for "
+                    + config.nLayers() + " layers");
+        }
+        this.firstLayer = firstLayer;
+        this.layers = endLayer - firstLayer;
+        this.kvDim = config.kvDim();
+        this.maxPositions = config.seqLen();
+        this.pageFloats = layers * 2 * PAGE_POSITIONS * kvDim;
+    }
+
+    public int firstLayer() { return firstLayer; }
+
+    public int layerCount() { return layers; }
+
+    /** Cached positions of the sequence, 0 when it is unknown. */
+    public int length(long seqId) {
+        SequenceKv s = sequences.get(seqId);
+        return s == null ? 0 : s.length;
+    }
+
+    public boolean contains(long seqId) { return sequences.get(seqId) != null; }
+
+    /** Ids of the cached sequences, sorted. */
+    public long[] sequences() { return sequences.keys(); }
+
+    /** Drops positions >= length of the sequence (for example rejected draft tokens). */
+    public void truncate(long seqId, int length) {
+        if (length < 0) throw new IllegalArgumentException("length must be >= 0, got " + length);
+        SequenceKv s = sequences.get(seqId);
+        if (s == null || length >= s.length) return;
+        shrink(s, length);
+    }
+
+    /** Frees all pages of the sequence and forgets it. */
+    public void release(long seqId) {
+        SequenceKv s = sequences.remove(seqId);
+        if (s != null) shrink(s, 0);
+    }
+
+    /** Bytes of the pages that hold positions of some sequence. */
+    public long bytesUsed() { return (long) pagesInUse * pageFloats * Float.BYTES; }
+
+    /** Bytes of the pages kept on the free list for reuse. */
+    public long bytesFree() { return (long) freePages.size() * pageFloats * Float.BYTES; }
+
+    public int pagesInUse() { return pagesInUse; }
+
+    public int pagesFree() { return freePages.size(); }
+
+    public long pageBytes() { return (long) pageFloats * Float.BYTES; }
+
+    /** Returns the free pages to the garbage collector. */
+    public void trimFreePages() { freePages.clear(); }
+
+    /**
+     * Makes room to write positions [start, start + count) of the sequence, dropping any cached positions
+     * >= start first, and sets its length to start + count. Requires start <= current length.
+     */
+    SequenceKv reserve(long seqId, int start, int count) {
+        SequenceKv s = sequences.get(seqId);
+        if (s == null) {
+            s = new SequenceKv(seqId);
+            sequences.put(seqId, s);
+        }
+        if (start > s.length) {
+            throw new IllegalArgumentException("sequence " + seqId + " has " + s.length
+                    + " cached positions; cannot write at position " + start);
+        }
+        int end = start + count;
+        if (end > maxPositions) {
+            throw new IllegalArgumentException("sequence " + seqId + " would reach " + end
+                    + " positions, over the model's context of " + maxPositions);
+        }
+        if (start < s.length) shrink(s, start);
+        int pagesNeeded = (end + PAGE_POSITIONS - 1) / PAGE_POSITIONS;
+        while (s.pageCount < pagesNeeded) {
+            float[] page = freePages.pollLast();
+            if (page == null) page = new float[pageFloats];
+            s.addPage(page);
+            pagesInUse++;
+        }
+        s.length = end;
+        return s;
+    }
+
+    SequenceKv lookup(long seqId) { return sequences.get(seqId); }
+
+    private void shrink(SequenceKv s, int length) {
+        int pagesNeeded = (length + PAGE_POSITIONS - 1) / PAGE_POSITIONS;
+        while (s.pageCount > pagesNeeded) {
+            freePages.addLast(s.removeLastPage());
+            pagesInUse--;
+        }
+        s.length = length;
+    }
+
+    /** Offset in a page of the key of (local layer, slot); the value follows PAGE_POSITIONS * kvDim later. */
+    int keyOffset(int localLayer, int slot) {
+        return (localLayer * 2 * PAGE_POSITIONS + slot) * kvDim;
+    }
+
+    int valueOffset(int localLayer, int slot) {
+        return ((localLayer * 2 + 1) * PAGE_POSITIONS + slot) * kvDim;
+    }
+
+    int kvDim() { return kvDim; }
+}

@@ -1,0 +1,392 @@
+package dev.tandem.engine.llama;
+
+import dev.tandem.engine.model.LayerWeights;
+import dev.tandem.engine.model.ModelConfig;
+import dev.tandem.engine.model.ModelWeights;
+import dev.tandem.engine.parallel.ChunkTask;
+import dev.tandem.engine.parallel.ParallelRunner;
+import dev.tandem.engine.parallel.RangeTask;
+import dev.tandem.engine.tensor.WeightMatrix;
+
+/**
+ * The Llama forward pass over layers [fromLayer, toLayer) of a model, for a whole {@link ForwardBatch} at
+ * once: each weight row is read once for all rows of the batch, and every matrix product (and attention,
+ * over (row, head)) is split over a {@link ParallelRunner}. The first stage looks tokens up in the
+ * embedding; the last applies the final norm and the output head to the rows that want logits.
+ * Matches llama2.c's {@code run.c}: RMSNorm, RoPE on adjacent pairs, grouped-query causal attention,
+ * SwiGLU feed-forward, residuals.
+ *
+ * <p>Buffers are sized for a maximum batch given at construction and grow (outside the steady state) when
+ * a bigger batch arrives, so a forward call allocates nothing after warm-up. Not thread-safe.
+ */
+public final class LlamaStage {
+
+    private final ModelConfig config;
+    private final ModelWeights weights;
+    private final int fromLayer;
+    private final int toLayer;
+    private final KvCache cache;
+    private final ParallelRunner runner;
+    private final boolean first;
+    private final boolean last;
+
+    private final int dim;
+    private final int kvDim;
+    private final int headDim;
+    private final int nHeads;
+    private final int kvMul;
+    private final int hiddenDim;
+    private final int vocab;
+    private final float attentionScale;
+    /** cos and sin of the RoPE angle for [position][pair index within a head]. */
+    private final float[] ropeCos;
+    private final float[] ropeSin;
+
+    private final StageOutput output;
+    private final QkvSection qkvSection = new QkvSection();
+    private final AttentionSection attentionSection = new AttentionSection();
+    private final OutputProjectionSection outputProjectionSection = new OutputProjectionSection();
+    private final FeedForwardUpSection feedForwardUpSection = new FeedForwardUpSection();
+    private final FeedForwardDownSection feedForwardDownSection = new FeedForwardDownSection();
+    private final HeadSection headSection = new HeadSection();
+
+    // Per-call state shared with the sections.
+    private ForwardBatch batch;
+    private int rows;
+    private LayerWeights layer;
+    private int localLayer;
+
+    // Buffers, rows x width, grown by ensureRows.
+    private int rowCapacity;
+    private float[] x;
+    private float[] xn;
+    private float[] q;
+    private float[] k;
+    private float[] v;
+    private float[] attended;
+    private float[] projected;
+    private float[] gate;
+    private float[] up;
+    private SequenceKv[] rowSequence;
+    private int[] logitIndex;
+    private int logitCapacity;
+    private float[] headInput;
+    private float[] logits;
+    private final float[][] attentionScores;
+
+    /** A stage with its own KV cache. */
+    public LlamaStage(ModelWeights weights, int fromLayer, int toLayer, ParallelRunner runner, int maxBatchRows) {
+        this(weights, fromLayer, toLayer, new KvCache(weights.config(), fromLayer, toLayer), runner, maxBatchRows);
+    }
+
+    public LlamaStage(ModelWeights weights, int fromLayer, int toLayer, KvCache cache, ParallelRunner runner,
+                      int maxBatchRows) {
+        this.config = weights.config();
+        if (fromLayer < 0 || toLayer > config.nLayers() || fromLayer >= toLayer) {
+            throw new IllegalArgumentException("bad layer range [" + fromLayer + ", " + toLayer + ") for "
+                    + config.nLayers() + " layers");
+        }
+        if (cache.firstLayer() != fromLayer || cache.layerCount() != toLayer - fromLayer) {
+            throw new IllegalArgumentException("the KV cache does not cover layers [" + fromLayer + ", " + toLayer + ")");
+        }
+        this.weights = weights;
+        this.fromLayer = fromLayer;
+        this.toLayer = toLayer;
+        this.cache = cache;
+        this.runner = runner;
+        this.first = fromLayer == 0;
+        this.last = toLayer == config.nLayers();
+        this.dim = config.dim();
+        this.kvDim = config.kvDim();
+        this.headDim = config.headDim();
+        this.nHeads = config.nHeads();
+        this.kvMul = config.kvMul();
+        this.hiddenDim = config.hiddenDim();
+        this.vocab = config.vocabSize();
+        this.attentionScale = (float) (1.0 / Math.sqrt(headDim));
+        int pairs = headDim / 2;
+        this.ropeCos = new float[config.seqLen() * pairs];
+        this.ropeSin = new float[config.seqLen() * pairs];
+        for (int pos = 0; pos < config.seqLen(); pos++) {
+            for (int p = 0; p < pairs; p++) {
+                float freq = (float) (1.0 / Math.pow(config.ropeTheta(), (2 * p) / (float) headDim));
+                float angle = pos * freq;
+                ropeCos[pos * pairs + p] = (float) Math.cos(angle);
+                ropeSin[pos * pairs + p] = (float) Math.sin(angle);
+            }
+        }
+        this.attentionScores = new float[runner.threads()][config.seqLen()];
+        this.output = new StageOutput(dim, vocab);
+        ensureRows(Math.max(1, maxBatchRows));
+        ensureLogitRows(last ? Math.max(1, maxBatchRows) : 0);
+    }
+
+    public ModelConfig config() { return config; }
+
+    public int fromLayer() { return fromLayer; }
+
+    public int toLayer() { return toLayer; }
+
+    public boolean isFirst() { return first; }
+
+    public boolean isLast() { return last; }
+
+    public KvCache cache() { return cache; }
+
+    public ParallelRunner runner() { return runner; }
+
+    /** Grows the buffers to hold a batch of {@code n} rows (call outside the hot path to avoid growth there). */
+    public void ensureRows(int n) {
+        if (n <= rowCapacity) return;
+        rowCapacity = n;
+        x = new float[n * dim];
+        xn = new float[n * dim];
+        q = new float[n * dim];
+        k = new float[n * kvDim];
+        v = new float[n * kvDim];
+        attended = new float[n * dim];
+        projected = new float[n * dim];
+        gate = new float[n * hiddenDim];
+        up = new float[n * hiddenDim];
+        rowSequence = new SequenceKv[n];
+        logitIndex = new int[n];
+    }
+
+    private void ensureLogitRows(int n) {
+        if (n <= logitCapacity) return;
+        logitCapacity = n;
+        headInput = new float[n * dim];
+        logits = new float[n * vocab];
+    }
+
+    /**
+     * Runs the batch through the stage's layers, writing each row's key and value into the cache at its
+     * position (a sequence's cached positions from its first row's position on are dropped first).
+     * The result is valid until the next call.
+     */
+    public StageOutput forward(ForwardBatch batch) {
+        int n = batch.rows();
+        if (n == 0) {
+            output.set(0, x, last ? logits : null, logitIndex, 0);
+            return output;
+        }
+        if (batch.dim() != dim) throw new IllegalArgumentException("batch dim " + batch.dim() + " != model dim " + dim);
+        if (first != batch.hasTokens()) {
+            throw new IllegalArgumentException(first ? "the first stage needs token rows" : "this stage needs hidden-state rows");
+        }
+        ensureRows(n);
+        if (last) ensureLogitRows(batch.logitRows());
+        this.batch = batch;
+        this.rows = n;
+        try {
+            reserveCache();
+            embed();
+            for (int l = fromLayer; l < toLayer; l++) {
+                layer = weights.layers().get(l);
+                localLayer = l - fromLayer;
+                attentionBlock();
+                feedForwardBlock();
+            }
+            int logitRows = last ? head() : 0;
+            output.set(n, x, last ? logits : null, logitIndex, logitRows);
+            return output;
+        } finally {
+            this.batch = null;
+            java.util.Arrays.fill(rowSequence, 0, n, null);
+        }
+    }
+
+    /** Validates the runs of rows per sequence, then reserves their positions in the cache. */
+    private void reserveCache() {
+        for (int r = 0; r < rows; ) {
+            long id = batch.seqId(r);
+            int end = runEnd(r);
+            for (int prev = 0; prev < r; prev = runEnd(prev)) {
+                if (batch.seqId(prev) == id) {
+                    throw new IllegalArgumentException("rows of sequence " + id + " are not contiguous in the batch");
+                }
+            }
+            int start = batch.position(r);
+            if (start > cache.length(id)) {
+                throw new IllegalArgumentException("sequence " + id + " has " + cache.length(id)
+                        + " cached positions; cannot write at position " + start);
+            }
+            if (batch.position(end - 1) >= config.seqLen()) {
+                throw new IllegalArgumentException("position " + batch.position(end - 1) + " of sequence " + id
+                        + " is beyond the model's context of " + config.seqLen());
+            }
+            r = end;
+        }
+        for (int r = 0; r < rows; ) {
+            int end = runEnd(r);
+            SequenceKv s = cache.reserve(batch.seqId(r), batch.position(r), end - r);
+            for (int i = r; i < end; i++) rowSequence[i] = s;
+            r = end;
+        }
+    }
+
+    private int runEnd(int start) {
+        long id = batch.seqId(start);
+        int end = start + 1;
+        while (end < rows && batch.seqId(end) == id) end++;
+        return end;
+    }
+
+    private void embed() {
+        if (first) {
+            WeightMatrix embedding = weights.tokenEmbedding();
+            for (int r = 0; r < rows; r++) {
+                int token = batch.token(r);
+                if (token < 0 || token >= vocab) throw new IllegalArgumentException("token " + token + " outside the vocabulary");
+                embedding.readRow(token, x, r * dim);
+            }
+        } else {
+            System.arraycopy(batch.hidden(), 0, x, 0, rows * dim);
+        }
+    }
+
+    private void attentionBlock() {
+        for (int r = 0; r < rows; r++) Kernels.rmsNorm(x, r * dim, layer.attnNorm(), xn, r * dim, dim, config.normEps());
+        runner.forRange(dim + 2 * kvDim, qkvSection);
+        rotateAndStore();
+        runner.forChunks(rows * nHeads, 1, attentionSection);
+        runner.forRange(dim, outputProjectionSection);
+    }
+
+    private void feedForwardBlock() {
+        for (int r = 0; r < rows; r++) Kernels.rmsNorm(x, r * dim, layer.ffnNorm(), xn, r * dim, dim, config.normEps());
+        runner.forRange(hiddenDim, feedForwardUpSection);
+        runner.forRange(dim, feedForwardDownSection);
+    }
+
+    /** Applies RoPE to each row's queries and keys, then writes keys and values into the cache pages. */
+    private void rotateAndStore() {
+        int pairs = headDim / 2;
+        for (int r = 0; r < rows; r++) {
+            int pos = batch.position(r);
+            int table = pos * pairs;
+            rotate(q, r * dim, dim, table, pairs);
+            rotate(k, r * kvDim, kvDim, table, pairs);
+            SequenceKv s = rowSequence[r];
+            float[] page = s.pages[pos / KvCache.PAGE_POSITIONS];
+            int slot = pos % KvCache.PAGE_POSITIONS;
+            System.arraycopy(k, r * kvDim, page, cache.keyOffset(localLayer, slot), kvDim);
+            System.arraycopy(v, r * kvDim, page, cache.valueOffset(localLayer, slot), kvDim);
+        }
+    }
+
+    private void rotate(float[] vec, int off, int width, int table, int pairs) {
+        for (int i = 0; i < width; i += 2) {
+            int p = table + (i % headDim) / 2;
+            float c = ropeCos[p];
+            float s = ropeSin[p];
+            float v0 = vec[off + i];
+            float v1 = vec[off + i + 1];
+            vec[off + i] = v0 * c - v1 * s;
+            vec[off + i + 1] = v0 * s + v1 * c;
+        }
+    }
+
+    /** Logits of the rows that want them: final norm, then the output head split over the vocabulary. */
+    private int head() {
+        int count = 0;
+        for (int r = 0; r < rows; r++) {
+            if (batch.wantsLogits(r)) {
+                Kernels.rmsNorm(x, r * dim, weights.finalNorm(), headInput, count * dim, dim, config.normEps());
+                logitIndex[r] = count++;
+            } else {
+                logitIndex[r] = -1;
+            }
+        }
+        headSection.count = count;
+        if (count > 0) runner.forRange(vocab, headSection);
+        return count;
+    }
+
+    /** q, k and v of all rows in one parallel section: the row range spans wq, then wk, then wv. */
+    private final class QkvSection implements RangeTask {
+        @Override
+        public void run(int start, int end) {
+            matmulPart(layer.wq(), q, dim, 0, start, end);
+            matmulPart(layer.wk(), k, kvDim, dim, start, end);
+            matmulPart(layer.wv(), v, kvDim, dim + kvDim, start, end);
+        }
+
+        private void matmulPart(WeightMatrix w, float[] out, int width, int base, int start, int end) {
+            int s = Math.max(start - base, 0);
+            int e = Math.min(end - base, width);
+            if (s < e) w.matmul(xn, 0, dim, rows, out, 0, width, s, e);
+        }
+    }
+
+    /** Causal attention of one (row, head) per item over the row's sequence positions [0, position]. */
+    private final class AttentionSection implements ChunkTask {
+        @Override
+        public void run(int chunk, int start, int end) {
+            float[] scores = attentionScores[chunk];
+            for (int item = start; item < end; item++) {
+                int r = item / nHeads;
+                int h = item % nHeads;
+                attend(r, h, scores);
+            }
+        }
+
+        private void attend(int r, int h, float[] scores) {
+            SequenceKv s = rowSequence[r];
+            int pos = batch.position(r);
+            int qOff = r * dim + h * headDim;
+            int headOff = (h / kvMul) * headDim;
+            for (int t = 0; t <= pos; t++) {
+                float[] page = s.pages[t / KvCache.PAGE_POSITIONS];
+                int kOff = cache.keyOffset(localLayer, t % KvCache.PAGE_POSITIONS) + headOff;
+                scores[t] = Kernels.dot(q, qOff, page, kOff, headDim) * attentionScale;
+            }
+            Kernels.softmax(scores, 0, pos + 1);
+            int outOff = r * dim + h * headDim;
+            Kernels.fill(attended, outOff, headDim, 0f);
+            for (int t = 0; t <= pos; t++) {
+                float[] page = s.pages[t / KvCache.PAGE_POSITIONS];
+                int vOff = cache.valueOffset(localLayer, t % KvCache.PAGE_POSITIONS) + headOff;
+                Kernels.axpy(scores[t], page, vOff, attended, outOff, headDim);
+            }
+        }
+    }
+
+    /** wo times the attention output, added into the residual stream for the chunk's columns. */
+    private final class OutputProjectionSection implements RangeTask {
+        @Override
+        public void run(int start, int end) {
+            layer.wo().matmul(attended, 0, dim, rows, projected, 0, dim, start, end);
+            for (int r = 0; r < rows; r++) Kernels.add(projected, r * dim + start, x, r * dim + start, end - start);
+        }
+    }
+
+    /** Gate (w1) and up (w3) projections and SwiGLU, fused per chunk of hidden units. */
+    private final class FeedForwardUpSection implements RangeTask {
+        @Override
+        public void run(int start, int end) {
+            layer.w1().matmul(xn, 0, dim, rows, gate, 0, hiddenDim, start, end);
+            layer.w3().matmul(xn, 0, dim, rows, up, 0, hiddenDim, start, end);
+            for (int r = 0; r < rows; r++) Kernels.swiGlu(gate, r * hiddenDim + start, up, r * hiddenDim + start, end - start);
+        }
+    }
+
+    /** Down projection (w2), added into the residual stream for the chunk's columns. */
+    private final class FeedForwardDownSection implements RangeTask {
+        @Override
+        public void run(int start, int end) {
+            layer.w2().matmul(gate, 0, hiddenDim, rows, projected, 0, dim, start, end);
+            for (int r = 0; r < rows; r++) Kernels.add(projected, r * dim + start, x, r * dim + start, end - start);
+        }
+    }
+
+    /** The output head over a chunk of the vocabulary for the rows that want logits. */
+    private final class HeadSection implements RangeTask {
+        int count;
+
+        @Override
+        public void run(int start, int end) {
+            weights.output().matmul(headInput, 0, dim, count, logits, 0, vocab, start, end);
+        }
+    }
+}

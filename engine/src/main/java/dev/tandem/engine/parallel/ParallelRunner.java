@@ -1,0 +1,187 @@
+package dev.tandem.engine.parallel;
+
+import java.util.concurrent.atomic.AtomicInteger;
+import java.util.concurrent.locks.LockSupport;
+
+/**
+ * A fixed pool for the fork-join sections of a forward pass. The calling thread runs chunk 0 itself and
+ * {@code threads - 1} workers run the others. Hand-off is a volatile generation counter: workers spin on it
+ * briefly (a decode step has ~30 sections a few microseconds apart) and park only when idle for longer,
+ * so a section costs a few microseconds rather than the tens of an executor. Nothing is allocated per call.
+ *
+ * <p>One caller at a time: a runner belongs to one stage (one actor), which calls it from one thread at a time.
+ */
+public final class ParallelRunner implements AutoCloseable {
+
+    /** Default chunk boundaries are multiples of this many indices (rows), which keeps vector kernels in step. */
+    public static final int DEFAULT_GRAIN = 16;
+    /** How long an idle thread spins before it parks; longer than the gap between two sections of a step. */
+    private static final long SPIN_NANOS = 100_000;
+    /** Spin iterations between two clock reads. */
+    private static final int SPINS_PER_CLOCK_READ = 64;
+
+    private final int threads;
+    private final Worker[] workers;
+    private final AtomicInteger pending = new AtomicInteger();
+
+    private volatile long generation;
+    private volatile boolean closed;
+    private volatile boolean callerParked;
+    private volatile Thread caller;
+
+    // The current section, written by the caller before it publishes a new generation.
+    private RangeTask rangeTask;
+    private ChunkTask chunkTask;
+    private int size;
+    private int chunkSize;
+    private volatile Throwable failure;
+
+    public ParallelRunner() {
+        this(Runtime.getRuntime().availableProcessors());
+    }
+
+    public ParallelRunner(int threads) {
+        if (threads < 1) throw new IllegalArgumentException("threads must be >= 1, got " + threads);
+        this.threads = threads;
+        this.workers = new Worker[threads - 1];
+        for (int i = 0; i < workers.length; i++) {
+            workers[i] = new Worker(i + 1);
+            workers[i].start();
+        }
+    }
+
+    /** Number of threads that work on a section, the caller included. */
+    public int threads() { return threads; }
+
+    /** Runs {@code task} over [0, n) split into one chunk per thread, boundaries at multiples of {@link #DEFAULT_GRAIN}. */
+    public void forRange(int n, RangeTask task) {
+        forRange(n, DEFAULT_GRAIN, task);
+    }
+
+    /** Runs {@code task} over [0, n) split into one chunk per thread, boundaries at multiples of {@code grain}. */
+    public void forRange(int n, int grain, RangeTask task) {
+        run(n, grain, task, null);
+    }
+
+    /** Like {@link #forRange(int, int, RangeTask)}, passing each chunk its index in [0, threads). */
+    public void forChunks(int n, int grain, ChunkTask task) {
+        run(n, grain, null, task);
+    }
+
+    private void run(int n, int grain, RangeTask range, ChunkTask chunk) {
+        if (n <= 0) return;
+        if (closed) throw new IllegalStateException("parallel runner is closed");
+        if (grain < 1) throw new IllegalArgumentException("grain must be >= 1, got " + grain);
+        int units = (n + grain - 1) / grain;
+        if (workers.length == 0 || units == 1) {
+            if (range != null) range.run(0, n); else chunk.run(0, 0, n);
+            return;
+        }
+        int perChunk = (units + threads - 1) / threads;
+        this.rangeTask = range;
+        this.chunkTask = chunk;
+        this.size = n;
+        this.chunkSize = perChunk * grain;
+        this.caller = Thread.currentThread();
+        pending.set(workers.length);
+        generation = generation + 1; // publishes the fields above
+        for (Worker w : workers) {
+            if (w.parked) LockSupport.unpark(w);
+        }
+        Throwable own = null;
+        try {
+            runChunk(0);
+        } catch (Throwable t) {
+            own = t;
+        }
+        awaitWorkers();
+        this.rangeTask = null;
+        this.chunkTask = null;
+        Throwable f = own != null ? own : failure;
+        if (f != null) {
+            failure = null;
+            if (f instanceof RuntimeException re) throw re;
+            if (f instanceof Error e) throw e;
+            throw new IllegalStateException("parallel section failed", f);
+        }
+    }
+
+    private void runChunk(int index) {
+        int start = index * chunkSize;
+        if (start >= size) return;
+        int end = Math.min(size, start + chunkSize);
+        RangeTask range = rangeTask;
+        if (range != null) range.run(start, end); else chunkTask.run(index, start, end);
+    }
+
+    private void awaitWorkers() {
+        long spinStart = System.nanoTime();
+        int spins = 0;
+        while (pending.get() != 0) {
+            Thread.onSpinWait();
+            if (++spins % SPINS_PER_CLOCK_READ == 0 && System.nanoTime() - spinStart > SPIN_NANOS) {
+                callerParked = true;
+                while (pending.get() != 0) LockSupport.park(this);
+                callerParked = false;
+                return;
+            }
+        }
+    }
+
+    @Override
+    public void close() {
+        closed = true;
+        for (Worker w : workers) LockSupport.unpark(w);
+        for (Worker w : workers) {
+            try {
+                w.join();
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+                return;
+            }
+        }
+    }
+
+    private final class Worker extends Thread {
+        private final int index;
+        volatile boolean parked;
+
+        Worker(int index) {
+            super("tandem-parallel-" + index);
+            this.index = index;
+            setDaemon(true);
+        }
+
+        @Override
+        public void run() {
+            long seen = 0;
+            while (true) {
+                seen = awaitGeneration(seen);
+                if (closed) return;
+                try {
+                    runChunk(index);
+                } catch (Throwable t) {
+                    failure = t;
+                }
+                if (pending.decrementAndGet() == 0 && callerParked) LockSupport.unpark(caller);
+            }
+        }
+
+        /** Spins, then parks, until the generation moves past {@code seen} or the runner closes. */
+        private long awaitGeneration(long seen) {
+            long spinStart = System.nanoTime();
+            int spins = 0;
+            long g;
+            while ((g = generation) == seen && !closed) {
+                Thread.onSpinWait();
+                if (++spins % SPINS_PER_CLOCK_READ == 0 && System.nanoTime() - spinStart > SPIN_NANOS) {
+                    parked = true; // then re-check: the caller either sees parked or we see its new generation
+                    while ((g = generation) == seen && !closed) LockSupport.park(this);
+                    parked = false;
+                    return g;
+                }
+            }
+            return g;
+        }
+    }
+}

@@ -1,0 +1,63 @@
+package dev.tandem.engine.parallel;
+
+import org.junit.jupiter.api.Test;
+
+import java.util.concurrent.atomic.AtomicInteger;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+class ParallelRunnerTest {
+
+    @Test
+    void coversTheRangeOnceWithAlignedChunks() {
+        for (int threads = 1; threads <= 4; threads++) {
+            try (ParallelRunner runner = new ParallelRunner(threads)) {
+                for (int n : new int[]{1, 7, 16, 17, 288, 768, 32000}) {
+                    int[] hits = new int[n];
+                    runner.forRange(n, (s, e) -> {
+                        assertTrue(s % ParallelRunner.DEFAULT_GRAIN == 0, "chunk start " + s);
+                        for (int i = s; i < e; i++) hits[i]++;
+                    });
+                    for (int i = 0; i < n; i++) assertEquals(1, hits[i], "n=" + n + " i=" + i);
+                }
+            }
+        }
+    }
+
+    @Test
+    void chunkIndicesAreDistinctAndBelowThreads() {
+        try (ParallelRunner runner = new ParallelRunner(3)) {
+            int[] perChunk = new int[3];
+            runner.forChunks(30, 1, (chunk, s, e) -> perChunk[chunk] += e - s);
+            assertEquals(30, perChunk[0] + perChunk[1] + perChunk[2]);
+            assertEquals(10, perChunk[1]);
+        }
+    }
+
+    @Test
+    void manyBackToBackSectionsAndIdlePauses() throws InterruptedException {
+        try (ParallelRunner runner = new ParallelRunner(2)) {
+            AtomicInteger total = new AtomicInteger();
+            RangeTask task = (s, e) -> total.addAndGet(e - s);
+            for (int i = 0; i < 20_000; i++) runner.forRange(64, task);
+            assertEquals(20_000 * 64, total.get());
+            Thread.sleep(5); // workers park
+            runner.forRange(64, task);
+            assertEquals(20_001 * 64, total.get());
+        }
+    }
+
+    @Test
+    void aFailingChunkFailsTheCall() {
+        try (ParallelRunner runner = new ParallelRunner(2)) {
+            assertThrows(IllegalStateException.class, () -> runner.forRange(64, (s, e) -> {
+                if (s > 0) throw new IllegalStateException("boom");
+            }));
+            AtomicInteger total = new AtomicInteger();
+            runner.forRange(64, (s, e) -> total.addAndGet(e - s));
+            assertEquals(64, total.get());
+        }
+    }
+}
