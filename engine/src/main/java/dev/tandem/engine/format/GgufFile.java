@@ -55,6 +55,10 @@ public final class GgufFile {
     private static final ValueLayout.OfFloat LE_FLOAT = ValueLayout.JAVA_FLOAT_UNALIGNED.withOrder(ByteOrder.LITTLE_ENDIAN);
     private static final ValueLayout.OfDouble LE_DOUBLE = ValueLayout.JAVA_DOUBLE_UNALIGNED.withOrder(ByteOrder.LITTLE_ENDIAN);
 
+    /** Every type Tandem reads, in the order messages list them. */
+    private static final List<TensorType> READABLE_TYPES = List.of(TensorType.F32, TensorType.F16, TensorType.BF16,
+            TensorType.Q8_0, TensorType.Q4_0, TensorType.Q4_K, TensorType.Q6_K);
+
     private final Path path;
     private final int version;
     private final Map<String, GgufValue> metadata;
@@ -201,7 +205,7 @@ public final class GgufFile {
     }
 
     private static String supportedTypes() {
-        return String.join(", ", Arrays.stream(TensorType.values()).map(Enum::name).toList());
+        return String.join(", ", READABLE_TYPES.stream().map(Enum::name).toList());
     }
 
     // ---- typed metadata access -------------------------------------------------------------

@@ -86,7 +86,7 @@ public final class Q4_0Matrix implements WeightMatrix {
             float scale = Float.float16ToFloat(data.get(F16Matrix.LE_SHORT, block)) * xd[xdOff + k];
             acc = ((FloatVector) sum.convert(VectorOperators.I2F, 0)).fma(FloatVector.broadcast(F, scale), acc);
         }
-        return acc.reduceLanes(VectorOperators.ADD);
+        return LaneSums.sum(acc);
     }
 
     private float dotScalar(long rowBase, byte[] xq, int xqOff, float[] xd, int xdOff) {

@@ -131,7 +131,7 @@ class GgufCorruptionTest {
             GgufTensorInfo w = g.tensor("w").orElseThrow();
             ModelFormatException e = assertThrows(ModelFormatException.class, () -> g.tensorData(w));
             assertTrue(e.getMessage().equals(file + ": tensor w has GGML type 13, which Tandem cannot read "
-                    + "(supported: F32, F16, Q4_0, Q8_0, Q4_K, Q6_K, BF16)"), e.getMessage());
+                    + "(supported: F32, F16, BF16, Q8_0, Q4_0, Q4_K, Q6_K)"), e.getMessage());
         }
     }
 
