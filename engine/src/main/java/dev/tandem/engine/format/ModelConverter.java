@@ -147,9 +147,11 @@ public final class ModelConverter {
 
     private static void writeAtomically(GgufWriter writer, Path out) throws IOException {
         Path target = out.toAbsolutePath();
-        Path temp = Files.createTempFile(target.getParent(), "." + target.getFileName(), ".part");
+        // not Files.createTempFile: its owner-only permissions would stick to the model file
+        Path temp = target.resolveSibling("." + target.getFileName() + "." + ProcessHandle.current().pid()
+                + "." + System.nanoTime() + ".part");
         try {
-            try (FileChannel ch = FileChannel.open(temp, StandardOpenOption.WRITE, StandardOpenOption.TRUNCATE_EXISTING)) {
+            try (FileChannel ch = FileChannel.open(temp, StandardOpenOption.WRITE, StandardOpenOption.CREATE_NEW)) {
                 OutputStream stream = new BufferedOutputStream(Channels.newOutputStream(ch), BUFFER_BYTES);
                 writer.write(stream);
                 stream.flush();
