@@ -8,7 +8,7 @@ import java.lang.foreign.MemorySegment;
  * the batch. Subclasses only say how a row is decoded.
  */
 abstract sealed class DequantizingMatrix implements WeightMatrix
-        permits F16Matrix, BF16Matrix, Q4_KMatrix, Q6_KMatrix {
+        permits F16Matrix, BF16Matrix, Q8_0Matrix, Q4_0Matrix, Q4_KMatrix, Q6_KMatrix {
 
     protected final MemorySegment data;
     protected final int rows;
@@ -33,7 +33,7 @@ abstract sealed class DequantizingMatrix implements WeightMatrix
     public final MemorySegment segment() { return data; }
 
     @Override
-    public final void matmul(float[] x, int xOff, int xStride, int batch,
+    public void matmul(float[] x, int xOff, int xStride, int batch,
                              float[] out, int outOff, int outStride, int rowStart, int rowEnd) {
         float[] row = KernelScratch.get().row(cols);
         for (int r = rowStart; r < rowEnd; r++) {
