@@ -13,7 +13,7 @@ import java.util.concurrent.Callable;
 /** Managing model files: fetching the default model, converting to GGUF, describing a model. */
 @Command(name = "model", mixinStandardHelpOptions = true,
         description = "Fetch, convert and describe model files.",
-        subcommands = {ModelCommand.Pull.class, ModelCommand.Info.class})
+        subcommands = {ModelCommand.Pull.class, ModelCommand.Verify.class, ModelCommand.Info.class})
 public final class ModelCommand implements Runnable {
 
     @CommandLine.Spec
@@ -33,6 +33,22 @@ public final class ModelCommand implements Runnable {
             ModelStore store = ModelStore.defaultStore();
             Path dir = store.ensure(new CliProgress("pull"));
             System.err.println("tandem: stories15M is ready in " + dir);
+            return 0;
+        }
+    }
+
+    @Command(name = "verify", mixinStandardHelpOptions = true,
+            description = "Check a stories15M model.bin against the expected SHA-256 (default: the installed one).")
+    static final class Verify implements Callable<Integer> {
+        @CommandLine.Parameters(arity = "0..1", paramLabel = "MODEL_BIN", description = "The file to check.")
+        Path file;
+
+        @Override
+        public Integer call() {
+            ModelStore store = ModelStore.defaultStore();
+            Path target = file != null ? file : store.modelBin();
+            String sha = store.verify(target, new CliProgress("verify"));
+            System.err.println("tandem: " + target + " is the expected stories15M (SHA-256 " + sha + ")");
             return 0;
         }
     }
