@@ -1,0 +1,61 @@
+package dev.tandem.engine.tensor;
+
+import java.lang.foreign.MemorySegment;
+import java.lang.foreign.ValueLayout;
+
+/**
+ * ggml's Q4_K matrix. A 144-byte super-block holds 256 values: f16 d, f16 dmin, 12 bytes packing
+ * eight 6-bit (scale, min) pairs, then 128 bytes of 4-bit quants. The super-block is eight
+ * sub-blocks of 32; sub-block s decodes as {@code d*scale[s]*q - dmin*min[s]}. Quants come in
+ * 32-byte groups: the low nibbles are sub-block 2g, the high nibbles sub-block 2g+1.
+ */
+public final class Q4_KMatrix extends DequantizingMatrix {
+
+    static final int SUPER_BLOCK = 256;
+    private static final int SUB_BLOCK = 32;
+    private static final int SCALES_OFFSET = 4;
+    private static final int QUANTS_OFFSET = 16;
+    private static final int SIX_BITS = 63;
+
+    public Q4_KMatrix(MemorySegment data, int rows, int cols) {
+        super(TensorType.Q4_K, data, rows, cols);
+    }
+
+    @Override
+    protected void decodeRow(long rowOffset, float[] dst, int dstOff) {
+        int blockBytes = TensorType.Q4_K.blockBytes();
+        for (int blk = 0; blk < cols / SUPER_BLOCK; blk++) {
+            long base = rowOffset + (long) blk * blockBytes;
+            float d = Float.float16ToFloat(data.get(F16Matrix.LE_SHORT, base));
+            float dmin = Float.float16ToFloat(data.get(F16Matrix.LE_SHORT, base + 2));
+            int out = dstOff + blk * SUPER_BLOCK;
+            for (int group = 0; group < SUPER_BLOCK / (2 * SUB_BLOCK); group++) {
+                long quants = base + QUANTS_OFFSET + (long) group * SUB_BLOCK;
+                int lo = 2 * group, hi = 2 * group + 1;
+                float d1 = d * scale(base, lo), m1 = dmin * min(base, lo);
+                float d2 = d * scale(base, hi), m2 = dmin * min(base, hi);
+                for (int l = 0; l < SUB_BLOCK; l++) {
+                    int q = data.get(ValueLayout.JAVA_BYTE, quants + l) & 0xff;
+                    dst[out + l] = d1 * (q & 0xf) - m1;
+                    dst[out + SUB_BLOCK + l] = d2 * (q >>> 4) - m2;
+                }
+                out += 2 * SUB_BLOCK;
+            }
+        }
+    }
+
+    /** ggml's get_scale_min_k4, scale half: sub-blocks 0..3 use 6 plain bits, 4..7 are split. */
+    private int scale(long base, int j) {
+        if (j < 4) return scaleByte(base, j) & SIX_BITS;
+        return (scaleByte(base, j + 4) & 0xf) | ((scaleByte(base, j - 4) >>> 6) << 4);
+    }
+
+    private int min(long base, int j) {
+        if (j < 4) return scaleByte(base, j + 4) & SIX_BITS;
+        return (scaleByte(base, j + 4) >>> 4) | ((scaleByte(base, j) >>> 6) << 4);
+    }
+
+    private int scaleByte(long base, int i) {
+        return data.get(ValueLayout.JAVA_BYTE, base + SCALES_OFFSET + i) & 0xff;
+    }
+}
