@@ -1,5 +1,6 @@
 package dev.tandem.ops;
 
+import dev.tandem.engine.model.ModelFetchException;
 import dev.tandem.engine.model.ModelFormatException;
 import picocli.CommandLine;
 
@@ -15,7 +16,7 @@ final class FailureHandler implements CommandLine.IExecutionExceptionHandler {
             System.err.println("tandem: error: " + f.getMessage());
             return f.exitCode();
         }
-        if (ex instanceof ModelFormatException || ex instanceof IllegalArgumentException) {
+        if (ex instanceof ModelFormatException || ex instanceof ModelFetchException || ex instanceof IllegalArgumentException) {
             System.err.println("tandem: error: " + ex.getMessage());
             return CommandFailure.FAILED;
         }

@@ -4,6 +4,7 @@ import dev.tandem.engine.generate.GenerationListener;
 import dev.tandem.engine.generate.GenerationRequest;
 import dev.tandem.engine.generate.GenerationResult;
 import dev.tandem.engine.generate.LocalGenerator;
+import dev.tandem.engine.model.OpenedModel;
 import dev.tandem.engine.parallel.ParallelRunner;
 import picocli.CommandLine.ArgGroup;
 import picocli.CommandLine.Command;

@@ -9,20 +9,20 @@ import java.util.List;
  * Streams output bytes while watching for stop strings: bytes that could still be the start of a stop
  * string are held back until they can't, so a stop string is never emitted, not even in part.
  */
-final class StopStringFilter {
+public final class StopStringFilter {
 
     private final byte[][] stops;
     private final ByteArrayOutputStream pending = new ByteArrayOutputStream();
     private boolean stopped;
 
-    StopStringFilter(List<String> stopStrings) {
+    public StopStringFilter(List<String> stopStrings) {
         this.stops = stopStrings.stream().map(s -> s.getBytes(StandardCharsets.UTF_8)).toArray(byte[][]::new);
     }
 
-    boolean stopped() { return stopped; }
+    public boolean stopped() { return stopped; }
 
     /** Adds bytes; returns the bytes that are now safe to emit (possibly empty). */
-    byte[] accept(byte[] bytes) {
+    public byte[] accept(byte[] bytes) {
         if (stops.length == 0) return bytes;
         pending.writeBytes(bytes);
         byte[] buf = pending.toByteArray();
@@ -50,7 +50,7 @@ final class StopStringFilter {
     }
 
     /** Bytes still held back when the generation ends for another reason. */
-    byte[] flush() {
+    public byte[] flush() {
         byte[] rest = pending.toByteArray();
         pending.reset();
         return rest;

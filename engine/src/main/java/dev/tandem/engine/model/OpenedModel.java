@@ -1,8 +1,7 @@
 package dev.tandem.engine.model;
 
-import dev.tandem.engine.format.Llama2cModelLoader;
+import dev.tandem.engine.format.ModelLoader;
 import dev.tandem.engine.tokenizer.BpeTokenizer;
-import dev.tandem.engine.tokenizer.Llama2cVocabularyReader;
 import dev.tandem.engine.tokenizer.Tokenizer;
 
 import java.nio.file.Files;
@@ -18,7 +17,7 @@ public record OpenedModel(String name, LoadedModel model, Tokenizer tokenizer) i
     public static final String DEFAULT_SPEC = "default";
 
     public static OpenedModel open(String spec, Path tokenizerOverride, ProgressListener progress) {
-        if (spec == null || spec.isBlank() || spec.equals(DEFAULT_SPEC)) {
+        if (isDefault(spec)) {
             Path dir = ModelStore.ensureDefault(progress);
             return open(TandemHome.DEFAULT_MODEL, dir.resolve(ModelStore.MODEL_FILE),
                     tokenizerOverride != null ? tokenizerOverride : dir.resolve(ModelStore.TOKENIZER_FILE));
@@ -28,20 +27,25 @@ public record OpenedModel(String name, LoadedModel model, Tokenizer tokenizer) i
         return open(name, file, tokenizerOverride);
     }
 
+    public static boolean isDefault(String spec) {
+        return spec == null || spec.isBlank() || spec.equals(DEFAULT_SPEC);
+    }
+
     private static OpenedModel open(String name, Path file, Path tokenizerFile) {
-        if (!Files.isRegularFile(file)) throw new ModelFormatException("model file not found: " + file);
-        LoadedModel model = Llama2cModelLoader.load(file);
-        try {
-            Path tok = tokenizerFile != null ? tokenizerFile : file.resolveSibling(ModelStore.TOKENIZER_FILE);
-            if (!Files.isRegularFile(tok)) {
-                throw new ModelFormatException("tokenizer not found: " + tok + " (a llama2.c model needs its tokenizer.bin; pass it with --tokenizer)");
+        Path tokenizer = tokenizerFile;
+        if (tokenizer == null && ModelLoader.detect(file) == ModelLoader.Format.LLAMA2C) {
+            tokenizer = file.resolveSibling(ModelStore.TOKENIZER_FILE);
+            if (!Files.isRegularFile(tokenizer)) {
+                throw new ModelFormatException("tokenizer not found: " + tokenizer
+                        + " (a llama2.c model needs its tokenizer.bin; pass it with --tokenizer)");
             }
-            Tokenizer tokenizer = new BpeTokenizer(Llama2cVocabularyReader.read(tok, model.config().vocabSize()));
-            return new OpenedModel(name, model, tokenizer);
-        } catch (RuntimeException e) {
-            model.close();
-            throw e;
         }
+        LoadedModel model = ModelLoader.load(file, tokenizer);
+        if (model.vocabulary().isEmpty()) {
+            model.close();
+            throw new ModelFormatException(file + " carries no tokenizer; pass a tokenizer.bin with --tokenizer");
+        }
+        return new OpenedModel(name, model, new BpeTokenizer(model.vocabulary().get()));
     }
 
     public ModelConfig config() { return model.config(); }

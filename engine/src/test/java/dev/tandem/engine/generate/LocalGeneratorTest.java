@@ -1,8 +1,9 @@
 package dev.tandem.engine.generate;
 
+import dev.tandem.engine.model.ModelStore;
+import dev.tandem.engine.model.ProgressListener;
 import dev.tandem.engine.format.Llama2cModelLoader;
 import dev.tandem.engine.model.LoadedModel;
-import dev.tandem.engine.model.TandemHome;
 import dev.tandem.engine.parallel.ParallelRunner;
 import dev.tandem.engine.sampling.SamplerSettings;
 import dev.tandem.engine.tokenizer.BpeTokenizer;
@@ -27,10 +28,10 @@ class LocalGeneratorTest {
 
     @BeforeAll
     static void load() {
-        model = Llama2cModelLoader.load(TandemHome.defaultModelDir().resolve("model.bin"));
+        model = Llama2cModelLoader.load(ModelStore.ensureDefault(ProgressListener.NONE).resolve("model.bin"));
         runner = new ParallelRunner(2);
         generator = new LocalGenerator(model.weights(),
-                BpeTokenizer.fromLlama2c(TandemHome.defaultModelDir().resolve("tokenizer.bin"), model.config().vocabSize()),
+                BpeTokenizer.fromLlama2c(ModelStore.ensureDefault(ProgressListener.NONE).resolve("tokenizer.bin"), model.config().vocabSize()),
                 runner);
     }
 

@@ -1,8 +1,9 @@
 package dev.tandem.engine.generate;
 
+import dev.tandem.engine.model.ModelStore;
+import dev.tandem.engine.model.ProgressListener;
 import dev.tandem.engine.format.Llama2cModelLoader;
 import dev.tandem.engine.model.LoadedModel;
-import dev.tandem.engine.model.TandemHome;
 import dev.tandem.engine.parallel.ParallelRunner;
 import dev.tandem.engine.tokenizer.BpeTokenizer;
 import org.junit.jupiter.api.AfterAll;
@@ -30,9 +31,9 @@ class ReferenceOutputTest {
 
     @BeforeAll
     static void load() {
-        model = Llama2cModelLoader.load(TandemHome.defaultModelDir().resolve("model.bin"));
+        model = Llama2cModelLoader.load(ModelStore.ensureDefault(ProgressListener.NONE).resolve("model.bin"));
         runner = new ParallelRunner(2);
-        BpeTokenizer tokenizer = BpeTokenizer.fromLlama2c(TandemHome.defaultModelDir().resolve("tokenizer.bin"),
+        BpeTokenizer tokenizer = BpeTokenizer.fromLlama2c(ModelStore.ensureDefault(ProgressListener.NONE).resolve("tokenizer.bin"),
                 model.config().vocabSize());
         generator = new LocalGenerator(model.weights(), tokenizer, runner);
     }

@@ -1,6 +1,7 @@
 package dev.tandem.engine.tokenizer;
 
-import dev.tandem.engine.model.TandemHome;
+import dev.tandem.engine.model.ModelStore;
+import dev.tandem.engine.model.ProgressListener;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.params.ParameterizedTest;
@@ -20,7 +21,7 @@ class BpeTokenizerTest {
 
     @BeforeAll
     static void load() {
-        stories = BpeTokenizer.fromLlama2c(TandemHome.defaultModelDir().resolve("tokenizer.bin"),
+        stories = BpeTokenizer.fromLlama2c(ModelStore.ensureDefault(ProgressListener.NONE).resolve("tokenizer.bin"),
                 Llama2cVocabularyReaderTest.STORIES_VOCAB);
     }
 

@@ -1,7 +1,8 @@
 package dev.tandem.engine.tokenizer;
 
+import dev.tandem.engine.model.ModelStore;
+import dev.tandem.engine.model.ProgressListener;
 import dev.tandem.engine.model.ModelFormatException;
-import dev.tandem.engine.model.TandemHome;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
@@ -124,7 +125,7 @@ class Llama2cVocabularyReaderTest {
 
     @Test
     void readsTheInstalledStoriesTokenizer() {
-        Path file = TandemHome.defaultModelDir().resolve("tokenizer.bin");
+        Path file = ModelStore.ensureDefault(ProgressListener.NONE).resolve("tokenizer.bin");
         Vocabulary v = Llama2cVocabularyReader.read(file, STORIES_VOCAB);
         assertEquals(STORIES_VOCAB, v.size());
         assertEquals(" Once", v.pieces().get(9038));
