@@ -105,6 +105,10 @@ public final class GgufFile {
                     + Integer.toHexString(Integer.reverseBytes(magic)) + ", not \"GGUF\"");
         }
         int version = in.int32("the version");
+        int swapped = Integer.reverseBytes(version);
+        if (swapped >= OLDEST_READABLE_VERSION && swapped <= VERSION) {
+            throw new ModelFormatException(file + " is a big-endian GGUF file; Tandem reads little-endian GGUF only");
+        }
         if (version < OLDEST_READABLE_VERSION || version > VERSION) {
             throw new ModelFormatException(file + " is GGUF version " + Integer.toUnsignedString(version)
                     + "; Tandem reads versions " + OLDEST_READABLE_VERSION + " and " + VERSION);

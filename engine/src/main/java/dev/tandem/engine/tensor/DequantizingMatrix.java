@@ -10,6 +10,9 @@ import java.lang.foreign.MemorySegment;
 abstract sealed class DequantizingMatrix implements WeightMatrix
         permits F16Matrix, BF16Matrix, Q8_0Matrix, Q4_0Matrix, Q4_KMatrix, Q6_KMatrix {
 
+    /** Batch rows multiplied together by VectorDot.dot4. */
+    private static final int DOT_GROUP = 4;
+
     protected final MemorySegment data;
     protected final int rows;
     protected final int cols;
@@ -38,7 +41,11 @@ abstract sealed class DequantizingMatrix implements WeightMatrix
         float[] row = KernelScratch.get().row(cols);
         for (int r = rowStart; r < rowEnd; r++) {
             decodeRow(r * rowBytes, row, 0);
-            for (int b = 0; b < batch; b++) {
+            int b = 0;
+            for (; b + DOT_GROUP <= batch; b += DOT_GROUP) {
+                VectorDot.dot4(row, 0, x, xOff + b * xStride, xStride, cols, out, outOff + b * outStride + r, outStride);
+            }
+            for (; b < batch; b++) {
                 out[outOff + b * outStride + r] = VectorDot.dot(row, 0, x, xOff + b * xStride, cols);
             }
         }

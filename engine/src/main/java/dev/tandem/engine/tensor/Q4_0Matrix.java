@@ -50,7 +50,11 @@ public final class Q4_0Matrix extends DequantizingMatrix {
     public void matmul(float[] x, int xOff, int xStride, int batch,
                        float[] out, int outOff, int outStride, int rowStart, int rowEnd) {
         if (kernel == QuantKernel.DECODE_ROW) {
-            super.matmul(x, xOff, xStride, batch, out, outOff, outStride, rowStart, rowEnd);
+            if (batch == 1 && VECTORIZED) {
+                for (int r = rowStart; r < rowEnd; r++) out[outOff + r] = decodingDot(r * rowBytes, x, xOff);
+            } else {
+                super.matmul(x, xOff, xStride, batch, out, outOff, outStride, rowStart, rowEnd);
+            }
             return;
         }
         Q8Activations q = KernelScratch.get().activations();
@@ -64,6 +68,31 @@ public final class Q4_0Matrix extends DequantizingMatrix {
                         : int8DotScalar(rowBase, q.values, b * cols, q.scales, b * blocks);
             }
         }
+    }
+
+    /**
+     * One row times one activation vector without the scratch round trip, bit-identical to decodeRow
+     * followed by VectorDot.dot: the same operations, accumulated in element order (all low-nibble
+     * chunks of a block, then all high-nibble chunks).
+     */
+    private float decodingDot(long rowBase, float[] x, int xOff) {
+        FloatVector acc = FloatVector.zero(F);
+        for (int k = 0; k < cols / BLOCK; k++) {
+            long block = rowBase + (long) k * BLOCK_BYTES;
+            FloatVector scale = FloatVector.broadcast(F, Float.float16ToFloat(data.get(F16Matrix.LE_SHORT, block)));
+            int xBlock = xOff + k * BLOCK;
+            for (int j = 0; j < HALF_BLOCK; j += B.length()) {
+                FloatVector w = ((FloatVector) packedQuants(block, j).and(NIBBLE).sub(ZERO_POINT)
+                        .convert(VectorOperators.I2F, 0)).mul(scale);
+                acc = w.fma(FloatVector.fromArray(F, x, xBlock + j), acc);
+            }
+            for (int j = 0; j < HALF_BLOCK; j += B.length()) {
+                FloatVector w = ((FloatVector) packedQuants(block, j).lanewise(VectorOperators.LSHR, NIBBLE_BITS).and(NIBBLE)
+                        .sub(ZERO_POINT).convert(VectorOperators.I2F, 0)).mul(scale);
+                acc = w.fma(FloatVector.fromArray(F, x, xBlock + HALF_BLOCK + j), acc);
+            }
+        }
+        return LaneSums.sum(acc);
     }
 
     private float int8Dot(long rowBase, byte[] xq, int xqOff, float[] xd, int xdOff) {

@@ -46,7 +46,11 @@ public final class Q8_0Matrix extends DequantizingMatrix {
     public void matmul(float[] x, int xOff, int xStride, int batch,
                        float[] out, int outOff, int outStride, int rowStart, int rowEnd) {
         if (kernel == QuantKernel.DECODE_ROW) {
-            super.matmul(x, xOff, xStride, batch, out, outOff, outStride, rowStart, rowEnd);
+            if (batch == 1 && VECTORIZED) {
+                for (int r = rowStart; r < rowEnd; r++) out[outOff + r] = decodingDot(r * rowBytes, x, xOff);
+            } else {
+                super.matmul(x, xOff, xStride, batch, out, outOff, outStride, rowStart, rowEnd);
+            }
             return;
         }
         Q8Activations q = KernelScratch.get().activations();
@@ -60,6 +64,25 @@ public final class Q8_0Matrix extends DequantizingMatrix {
                         : int8DotScalar(rowBase, q.values, b * cols, q.scales, b * blocks);
             }
         }
+    }
+
+    /**
+     * One row times one activation vector without the scratch round trip: the same operations in
+     * the same order as decodeRow followed by VectorDot.dot, so the result is bit-identical to the
+     * batched path (32-value blocks hold whole vectors, so there is no tail).
+     */
+    private float decodingDot(long rowBase, float[] x, int xOff) {
+        FloatVector acc = FloatVector.zero(F);
+        for (int k = 0; k < cols / BLOCK; k++) {
+            long block = rowBase + (long) k * BLOCK_BYTES;
+            FloatVector scale = FloatVector.broadcast(F, Float.float16ToFloat(data.get(F16Matrix.LE_SHORT, block)));
+            for (int j = 0; j < BLOCK; j += B.length()) {
+                FloatVector w = ((FloatVector) ByteVector.fromMemorySegment(B, data, block + QUANTS_OFFSET + j, ByteOrder.LITTLE_ENDIAN)
+                        .convertShape(VectorOperators.B2F, F, 0)).mul(scale);
+                acc = w.fma(FloatVector.fromArray(F, x, xOff + k * BLOCK + j), acc);
+            }
+        }
+        return LaneSums.sum(acc);
     }
 
     private float int8Dot(long rowBase, byte[] xq, int xqOff, float[] xd, int xdOff) {

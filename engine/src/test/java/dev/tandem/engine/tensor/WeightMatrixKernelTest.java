@@ -92,10 +92,11 @@ class WeightMatrixKernelTest {
     @EnumSource(value = TensorType.class, names = {"F32", "F16", "BF16", "Q8_0", "Q4_0"})
     void resultsDoNotDependOnTheBatch(TensorType type) {
         WeightMatrix m = quantized(type, gaussian(ROWS * COLS), ROWS, COLS);
-        float[] x = gaussian(3 * COLS);
-        float[] batched = new float[3 * ROWS];
-        m.matmul(x, 0, COLS, 3, batched, 0, ROWS, 0, ROWS);
-        for (int b = 0; b < 3; b++) {
+        int batch = 7; // a group of four and three single rows
+        float[] x = gaussian(batch * COLS);
+        float[] batched = new float[batch * ROWS];
+        m.matmul(x, 0, COLS, batch, batched, 0, ROWS, 0, ROWS);
+        for (int b = 0; b < batch; b++) {
             float[] single = new float[ROWS];
             m.matmul(x, b * COLS, COLS, 1, single, 0, ROWS, 0, 5);
             m.matmul(x, b * COLS, COLS, 1, single, 0, ROWS, 5, ROWS);
@@ -126,7 +127,7 @@ class WeightMatrixKernelTest {
     }
 
     private void checkMatmul(WeightMatrix m, Reference reference, double relTolerance) {
-        int batch = 3, cols = m.cols(), xOff = 5, xStride = cols + 7, outOff = 2, outStride = m.rows() + 3;
+        int batch = 6, cols = m.cols(), xOff = 5, xStride = cols + 7, outOff = 2, outStride = m.rows() + 3;
         float[] x = gaussian(xOff + batch * xStride);
         float[] out = new float[outOff + batch * outStride];
         Arrays.fill(out, Float.NaN);
