@@ -26,6 +26,8 @@ public final class MatmulBenchmark {
 
     public static final int ROWS = 32000;
     public static final int COLS = 288;
+    /** K-quant rows hold whole 256-value super-blocks. */
+    private static final int K_COLS = 256;
     private static final int RUNS = 15;
     private static final int WARMUP_RUNS = 20;
     private static final int[] BATCHES = {1, 4};
@@ -58,7 +60,8 @@ public final class MatmulBenchmark {
                 MemorySegment data = encode(arena, type, w);
                 boolean twoKernels = type == TensorType.Q8_0 || type == TensorType.Q4_0;
                 for (QuantKernel kernel : twoKernels ? QuantKernel.values() : new QuantKernel[]{QuantKernel.DECODE_ROW}) {
-                    WeightMatrix m = WeightMatrices.of(type, data, ROWS, COLS, kernel);
+                    int cols = type.blockSize() == K_COLS ? K_COLS : COLS;
+                    WeightMatrix m = WeightMatrices.of(type, data, ROWS, cols, kernel);
                     for (int batch : BATCHES) results.add(new Result(type, kernel, batch, time(m, x, batch), data.byteSize()));
                 }
             }
@@ -67,6 +70,7 @@ public final class MatmulBenchmark {
     }
 
     private static MemorySegment encode(Arena arena, TensorType type, float[] w) {
+        if (!Quantizer.WRITABLE.contains(type)) return randomBlocks(arena, type);
         int rowBytes = (int) type.bytesFor(COLS);
         byte[] row = new byte[rowBytes];
         MemorySegment data = arena.allocate((long) rowBytes * ROWS, 64);
@@ -77,15 +81,34 @@ public final class MatmulBenchmark {
         return data;
     }
 
+    /** K-quants (which Tandem reads but does not write): random super-blocks with small finite f16 scales. */
+    private static MemorySegment randomBlocks(Arena arena, TensorType type) {
+        int cols = K_COLS;
+        byte[] bytes = new byte[(int) type.bytesFor((long) ROWS * cols)];
+        SplittableRandom random = new SplittableRandom(7);
+        for (int i = 0; i < bytes.length; i++) bytes[i] = (byte) random.nextInt(256);
+        int[] scaleOffsets = type == TensorType.Q4_K ? new int[]{0, 2} : new int[]{type.blockBytes() - 2};
+        for (int blk = 0; blk < bytes.length / type.blockBytes(); blk++) {
+            for (int off : scaleOffsets) {
+                short d = Float.floatToFloat16(0.001f + (float) random.nextDouble() * 0.05f);
+                bytes[blk * type.blockBytes() + off] = (byte) d;
+                bytes[blk * type.blockBytes() + off + 1] = (byte) (d >> 8);
+            }
+        }
+        MemorySegment data = arena.allocate(bytes.length, 64);
+        MemorySegment.copy(bytes, 0, data, ValueLayout.JAVA_BYTE, 0, bytes.length);
+        return data;
+    }
+
     private static double time(WeightMatrix m, float[] x, int batch) {
         float[] out = new float[ROWS * BATCHES[BATCHES.length - 1]];
         for (int i = 0; i < WARMUP_RUNS; i++) {
-            for (int b : BATCHES) m.matmul(x, 0, COLS, b, out, 0, ROWS, 0, ROWS);
+            for (int b : BATCHES) m.matmul(x, 0, m.cols(), b, out, 0, ROWS, 0, ROWS);
         }
         double[] millis = new double[RUNS];
         for (int i = 0; i < RUNS; i++) {
             long t0 = THREAD.getCurrentThreadCpuTime();
-            m.matmul(x, 0, COLS, batch, out, 0, ROWS, 0, ROWS);
+            m.matmul(x, 0, m.cols(), batch, out, 0, ROWS, 0, ROWS);
             millis[i] = (THREAD.getCurrentThreadCpuTime() - t0) / 1e6;
         }
         Arrays.sort(millis);
@@ -93,7 +116,7 @@ public final class MatmulBenchmark {
     }
 
     public static void main(String[] args) {
-        System.out.println("matmul " + ROWS + "x" + COLS + ", one thread, median of " + RUNS);
+        System.out.println("matmul " + ROWS + "x" + COLS + " (K-quants " + ROWS + "x" + K_COLS + "), one thread, median of " + RUNS);
         List<TensorType> types = args.length == 0 ? null : Arrays.stream(args).map(a -> TensorType.valueOf(a.toUpperCase())).toList();
         (types == null ? run() : run(types)).forEach(System.out::println);
     }
