@@ -24,6 +24,8 @@ import dev.tandem.protocol.grpc.health.HealthCheckRequest;
 import dev.tandem.protocol.grpc.health.HealthCheckResponse;
 import dev.tandem.protocol.grpc.health.HealthClient;
 import dev.tandem.protocol.grpc.health.HealthHandlerFactory;
+import com.typesafe.config.Config;
+import com.typesafe.config.ConfigFactory;
 import io.grpc.Status;
 import io.grpc.StatusRuntimeException;
 import java.time.Duration;
@@ -118,7 +120,10 @@ class GrpcRoundTripTest {
 
   @BeforeAll
   static void bind() throws Exception {
-    system = ActorSystem.create(Behaviors.empty(), "grpc-round-trip");
+    // Applications set this in their config (see protocol's reference.conf for why not there).
+    Config config = ConfigFactory.parseString("akka.http.server.preview.enable-http2 = on")
+        .withFallback(ConfigFactory.load());
+    system = ActorSystem.create(Behaviors.empty(), "grpc-round-trip", config);
     Function<HttpRequest, CompletionStage<HttpResponse>> handler = ServiceHandler.concatOrNotFound(
         InferenceHandlerFactory.partial(new WordEchoInference(), Inference.name, system),
         HealthHandlerFactory.partial(new FixedHealth(), Health.name, system),

@@ -177,6 +177,19 @@ class KryoSerializerTest {
   }
 
   @Test
+  void nestingDeeperThanMaxDepthIsRefused() {
+    Node deep = new Node(0, List.of());
+    for (int i = 0; i < 200; i++) { // reference max-depth is 64
+      deep = new Node(i, List.of(deep));
+    }
+    Job job = new Job("deep", Priority.LOW, List.of(), Map.of(), Optional.empty(), Set.of(), deep, replyTo,
+        new UUID(0, 0), Duration.ZERO, Instant.EPOCH, List.of(), Map.of());
+    Throwable failure = serialization.serialize(job).failed().get();
+    assertInstanceOf(NotSerializableException.class, failure);
+    assertTrue(failure.getMessage().toLowerCase().contains("depth"), failure.getMessage());
+  }
+
+  @Test
   void trailingBytesAreRefused() throws Exception {
     byte[] bytes = serialization.serialize(new Ping("x", 1, 2, 3, true, 'c', 1)).get();
     byte[] longer = java.util.Arrays.copyOf(bytes, bytes.length + 1);
