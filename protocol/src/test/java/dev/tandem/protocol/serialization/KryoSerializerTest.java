@@ -124,6 +124,32 @@ class KryoSerializerTest {
   }
 
   @Test
+  void concurrentRoundTripsShareThePoolSafely() throws Exception {
+    int threads = 8;
+    int perThread = 300;
+    java.util.concurrent.ExecutorService pool = java.util.concurrent.Executors.newFixedThreadPool(threads);
+    try {
+      List<java.util.concurrent.Future<Integer>> results = new ArrayList<>();
+      for (int t = 0; t < threads; t++) {
+        int thread = t;
+        results.add(pool.submit(() -> {
+          for (int i = 0; i < perThread; i++) {
+            Ping ping = new Ping("t" + thread + "-" + i, i, thread, i * 0.5, i % 2 == 0, 'x', i);
+            assertEquals(ping, roundTrip(ping));
+            assertEquals(sampleJob(), roundTrip(sampleJob()));
+          }
+          return perThread;
+        }));
+      }
+      for (java.util.concurrent.Future<Integer> r : results) {
+        assertEquals(perThread, r.get(60, java.util.concurrent.TimeUnit.SECONDS));
+      }
+    } finally {
+      pool.shutdownNow();
+    }
+  }
+
+  @Test
   void unregisteredClassIsRefusedWhenSerializing() {
     Throwable failure = serialization.serialize(new Unregistered("x")).failed().get();
     assertInstanceOf(NotSerializableException.class, failure);
