@@ -164,6 +164,14 @@ class KryoSerializerTest {
   }
 
   @Test
+  void bytesOfARegisteredNonMessageAreRefused() {
+    Output out = new Output(16);
+    out.writeVarInt(1 + 2, true); // Kryo's built-in String id + 2
+    out.writeString("just a string");
+    assertRefused(out.toBytes(), "not a KryoMessage");
+  }
+
+  @Test
   void classNameOnTheWireIsRefused() {
     Output out = new Output(64);
     out.writeVarInt(1, true); // Kryo's "class by name" marker
