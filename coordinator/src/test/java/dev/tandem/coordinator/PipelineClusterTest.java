@@ -237,20 +237,23 @@ class PipelineClusterTest {
             switches.add(materialized.first());
             runs.add(materialized.second());
         }
-        int refused = 0;
-        for (CompletionStage<List<GenerationEvent>> run : runs) {
-            var future = run.toCompletableFuture();
-            try {
-                future.get(2, TimeUnit.SECONDS);
-            } catch (ExecutionException e) {
-                GenerationRejected rejected = assertInstanceOf(GenerationRejected.class, e.getCause());
-                assertEquals(GenerationRejected.Code.RESOURCE_EXHAUSTED, rejected.code());
-                assertTrue(rejected.getMessage().contains("busy"), rejected.getMessage());
-                refused++;
-            } catch (java.util.concurrent.TimeoutException stillRunning) {
-                // admitted or queued
-            }
+        // Nothing finishes while the requests arrive (200 tokens each), so exactly the extra ones are refused.
+        long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(10);
+        List<Throwable> refusals;
+        do {
+            Thread.sleep(50);
+            refusals = runs.stream().map(CompletionStage::toCompletableFuture)
+                    .filter(java.util.concurrent.CompletableFuture::isCompletedExceptionally)
+                    .map(f -> f.handle((ok, failure) -> failure).join())
+                    .toList();
+        } while (refusals.size() < extra && System.nanoTime() < deadline);
+        for (Throwable failure : refusals) {
+            GenerationRejected rejected = assertInstanceOf(GenerationRejected.class,
+                    failure instanceof java.util.concurrent.CompletionException ? failure.getCause() : failure);
+            assertEquals(GenerationRejected.Code.RESOURCE_EXHAUSTED, rejected.code());
+            assertTrue(rejected.getMessage().contains("busy"), rejected.getMessage());
         }
+        int refused = refusals.size();
         assertEquals(extra, refused);
         switches.forEach(UniqueKillSwitch::shutdown);
         awaitNoKv();
