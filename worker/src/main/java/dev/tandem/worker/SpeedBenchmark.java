@@ -4,7 +4,7 @@ import dev.tandem.engine.parallel.ParallelRunner;
 import dev.tandem.engine.parallel.RangeTask;
 import dev.tandem.engine.tensor.F32Matrix;
 
-import java.lang.foreign.MemorySegment;
+import java.lang.foreign.Arena;
 import java.time.Duration;
 import java.util.Arrays;
 
@@ -15,20 +15,23 @@ import java.util.Arrays;
  */
 final class SpeedBenchmark {
 
-    /** Rounds run before timing, so the JIT has compiled the kernel. */
-    private static final int WARM_UP_ROUNDS = 20;
+    /** Share of the duration spent warming up (so the JIT has compiled the kernel) before timing. */
+    private static final double WARM_UP_SHARE = 0.5;
 
     private SpeedBenchmark() {}
 
     static double measureGflops(int size, int threads, Duration duration) {
-        F32Matrix matrix = new F32Matrix(MemorySegment.ofArray(new byte[size * size * Float.BYTES]), size, size);
+        // Off-heap like the memory-mapped weights the stages read.
+        Arena arena = Arena.ofAuto();
+        F32Matrix matrix = new F32Matrix(arena.allocate((long) size * size * Float.BYTES), size, size);
         float[] x = new float[size];
         Arrays.fill(x, 0.5f);
         float[] out = new float[size];
         RangeTask task = (start, end) -> matrix.matmul(x, 0, size, 1, out, 0, size, start, end);
         try (ParallelRunner runner = new ParallelRunner(threads)) {
-            for (int i = 0; i < WARM_UP_ROUNDS; i++) runner.forRange(size, task);
-            long budget = duration.toNanos();
+            long warmUpEnd = System.nanoTime() + (long) (duration.toNanos() * WARM_UP_SHARE);
+            while (System.nanoTime() < warmUpEnd) runner.forRange(size, task);
+            long budget = (long) (duration.toNanos() * (1 - WARM_UP_SHARE));
             long start = System.nanoTime();
             long rounds = 0;
             long elapsed;
