@@ -202,6 +202,18 @@ class PipelineClusterTest {
 
     @Test
     @Order(4)
+    void aStopStringEndsTheStreamBeforeItAndFreesTheSequence() throws Exception {
+        GenerationSpec spec = new GenerationSpec("default", "Once upon a time", 200, SamplerSettings.greedy(),
+                List.of("Lily"), "", "");
+        List<GenerationEvent> events = get(backend.generate(spec).runWith(Sink.seq(), coordinator));
+        // The reference continues ", there was a little girl named Lily."
+        assertEquals(", there was a little girl named ", text(events));
+        assertEquals(FinishReason.STOP, finished(events).reason());
+        awaitNoKv();
+    }
+
+    @Test
+    @Order(4)
     void cancellingAStreamFreesItsKvOnBothWorkersAndServingGoesOn() throws Exception {
         SinkQueueWithCancel<GenerationEvent> stream = backend.generate(greedy("Once upon a time", 10_000))
                 .runWith(Sink.queue(), coordinator);
