@@ -1,9 +1,9 @@
 package dev.tandem.engine.llama;
 
+import dev.tandem.engine.model.ModelStore;
+import dev.tandem.engine.model.ProgressListener;
 import dev.tandem.engine.format.Llama2cModelLoader;
 import dev.tandem.engine.model.LoadedModel;
-import dev.tandem.engine.model.TandemHome;
-import org.junit.jupiter.api.Assumptions;
 
 import java.io.ByteArrayOutputStream;
 import java.io.DataInputStream;
@@ -15,7 +15,7 @@ import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 
-/** Test access to the real stories15M weights (tests are skipped when they are not downloaded). */
+/** Test access to the real stories15M weights (fetched first when missing). */
 final class Stories15M {
 
     static final int BOS = 1;
@@ -24,18 +24,16 @@ final class Stories15M {
 
     private Stories15M() {}
 
-    static Path dir() { return TandemHome.defaultModelDir(); }
+    static Path dir() { return ModelStore.ensureDefault(ProgressListener.NONE); }
 
     static LoadedModel load() {
         Path model = dir().resolve("model.bin");
-        Assumptions.assumeTrue(Files.exists(model), "stories15M is not downloaded at " + model);
         return Llama2cModelLoader.load(model);
     }
 
     /** Token pieces read from llama2.c's tokenizer.bin: int32 max length, then per token float score, int32 length, bytes. */
     static byte[][] pieces(int vocab) throws IOException {
         Path file = dir().resolve("tokenizer.bin");
-        Assumptions.assumeTrue(Files.exists(file), "tokenizer.bin is not downloaded at " + file);
         byte[][] pieces = new byte[vocab][];
         try (InputStream in = Files.newInputStream(file); DataInputStream data = new DataInputStream(in)) {
             readIntLe(data); // max token length

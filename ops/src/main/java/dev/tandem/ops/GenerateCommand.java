@@ -1,0 +1,81 @@
+package dev.tandem.ops;
+
+import dev.tandem.engine.generate.GenerationListener;
+import dev.tandem.engine.generate.GenerationRequest;
+import dev.tandem.engine.generate.GenerationResult;
+import dev.tandem.engine.generate.LocalGenerator;
+import dev.tandem.engine.model.OpenedModel;
+import dev.tandem.engine.parallel.ParallelRunner;
+import picocli.CommandLine.ArgGroup;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
+import picocli.CommandLine.Option;
+
+import java.io.IOException;
+import java.io.OutputStream;
+import java.io.PrintStream;
+import java.io.UncheckedIOException;
+import java.util.List;
+import java.util.concurrent.Callable;
+
+/**
+ * Generates text from a prompt. Stdout receives exactly the prompt followed by the generated text and
+ * one newline (as llama2.c's run.c prints it); statistics go to stderr.
+ */
+@Command(name = "generate", mixinStandardHelpOptions = true,
+        description = {"Generate text from a prompt, streaming it to stdout.",
+                "Stdout gets the prompt, the generated text and a newline, nothing else; statistics go to stderr."})
+public final class GenerateCommand implements Callable<Integer> {
+
+    @ArgGroup(exclusive = true, multiplicity = "1")
+    Where where;
+
+    static final class Where {
+        @Option(names = "--local", required = true, description = "Run the engine in this process.")
+        boolean local;
+    }
+
+    @Option(names = {"-p", "--prompt"}, required = true, description = "The prompt text.")
+    String prompt;
+
+    @Mixin
+    SamplingOptions sampling;
+
+    @Option(names = "--stop", description = "Stop before this string appears in the output (repeatable).")
+    List<String> stop = List.of();
+
+    @Mixin
+    ModelOptions model;
+
+    @Option(names = "--threads", description = "Threads for the kernels (default: all cores).")
+    Integer threads;
+
+    @Override
+    public Integer call() {
+        GenerationRequest request = sampling.request(prompt, stop);
+        try (OpenedModel opened = model.open();
+             ParallelRunner runner = threads == null ? new ParallelRunner() : new ParallelRunner(Threads.validate(threads))) {
+            LocalGenerator generator = new LocalGenerator(opened.model().weights(), opened.tokenizer(), runner);
+            PrintStream out = System.out;
+            GenerationResult result = generator.generate(request, new GenerationListener() {
+                @Override
+                public void onPrompt(byte[] text) { write(out, text); }
+
+                @Override
+                public void onText(byte[] text, int tokenId) { write(out, text); }
+            });
+            write(out, new byte[]{'\n'});
+            Statistics.printGeneration(System.err, result);
+        }
+        return 0;
+    }
+
+    private static void write(OutputStream out, byte[] bytes) {
+        try {
+            out.write(bytes);
+            out.flush();
+        } catch (IOException e) {
+            throw new UncheckedIOException(e);
+        }
+    }
+}

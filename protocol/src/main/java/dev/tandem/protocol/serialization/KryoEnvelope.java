@@ -1,0 +1,112 @@
+package dev.tandem.protocol.serialization;
+
+import akka.actor.ExtendedActorSystem;
+import com.esotericsoftware.kryo.Kryo;
+import com.esotericsoftware.kryo.io.KryoBufferOverflowException;
+import com.esotericsoftware.kryo.io.Output;
+import com.esotericsoftware.kryo.util.Pool;
+import java.io.NotSerializableException;
+
+/**
+ * Turns messages into bytes and back with a pool of configured Kryo instances, under one size
+ * limit. Shared by {@link KryoSerializer} and the activation serializer.
+ *
+ * <p>Kryo is not thread-safe, and Akka calls serializers from many threads: each call borrows an
+ * instance from a pool. An instance that failed mid-call is dropped rather than returned, since its
+ * internal state (depth, generics stack) may be inconsistent. Every failure surfaces as a
+ * {@link NotSerializableException} that says why; a size limit is enforced on both sides, so no
+ * input can make this allocate beyond the limit.
+ */
+public final class KryoEnvelope {
+
+  private final Pool<Kryo> pool;
+  private final int initialBufferBytes;
+  private final int maxBytes;
+  private final String limitKey;
+
+  /** Envelope for ordinary messages, limited by {@code tandem.serialization.max-message-bytes}. */
+  public static KryoEnvelope forMessages(ExtendedActorSystem system) {
+    KryoSettings settings = KryoSettings.fromConfig(system.settings().config());
+    return new KryoEnvelope(new KryoFactory(system, settings), settings, settings.maxMessageBytes(),
+        KryoSettings.PATH + ".max-message-bytes");
+  }
+
+  /** Envelope for activation messages, limited by {@code tandem.serialization.max-activation-bytes}. */
+  public static KryoEnvelope forActivations(ExtendedActorSystem system) {
+    KryoSettings settings = KryoSettings.fromConfig(system.settings().config());
+    return new KryoEnvelope(new KryoFactory(system, settings), settings, settings.maxActivationBytes(),
+        KryoSettings.PATH + ".max-activation-bytes");
+  }
+
+  private KryoEnvelope(KryoFactory factory, KryoSettings settings, int maxBytes, String limitKey) {
+    int capacity = settings.poolCapacity();
+    int initialBufferBytes = settings.initialBufferBytes();
+    this.maxBytes = maxBytes;
+    this.limitKey = limitKey;
+    this.pool = new Pool<>(true, false, capacity) {
+      @Override
+      protected Kryo create() {
+        return factory.create();
+      }
+    };
+    this.initialBufferBytes = initialBufferBytes;
+  }
+
+  /** Serializes {@code message}, class id first; refuses results over {@code maxBytes}. */
+  public byte[] toBytes(Object message) throws NotSerializableException {
+    Kryo kryo = pool.obtain();
+    try {
+      Output output = new Output(Math.min(initialBufferBytes, maxBytes), maxBytes);
+      kryo.writeClassAndObject(output, message);
+      byte[] bytes = output.toBytes();
+      pool.free(kryo);
+      return bytes;
+    } catch (RuntimeException | StackOverflowError e) {
+      if (causedBy(e, KryoBufferOverflowException.class)) {
+        throw NotSerializable.because(describe(message) + " exceeds " + maxBytes + " bytes (" + limitKey + ")", e);
+      }
+      throw NotSerializable.because("cannot serialize " + describe(message) + ": " + e.getMessage(), e);
+    }
+  }
+
+  /** Deserializes bytes from {@link #toBytes}; every byte must be consumed. */
+  public Object fromBytes(byte[] bytes) throws NotSerializableException {
+    if (bytes.length > maxBytes) {
+      throw NotSerializable.because("refusing " + bytes.length + " bytes, more than " + maxBytes + " (" + limitKey + ")", null);
+    }
+    Kryo kryo = pool.obtain();
+    Object message;
+    BoundedInput input = new BoundedInput(bytes);
+    try {
+      message = kryo.readClassAndObject(input);
+    } catch (RuntimeException | StackOverflowError e) {
+      throw NotSerializable.because("cannot deserialize " + bytes.length + " bytes: " + e.getMessage(), e);
+    }
+    pool.free(kryo);
+    if (message == null) {
+      throw NotSerializable.because("bytes encode null, not a message", null);
+    }
+    if (input.remaining() != 0) {
+      throw NotSerializable.because(input.remaining() + " trailing bytes after " + describe(message), null);
+    }
+    return message;
+  }
+
+  /** Largest message, in bytes, accepted in either direction. */
+  public int maxBytes() {
+    return maxBytes;
+  }
+
+  private static String describe(Object message) {
+    return message == null ? "null" : message.getClass().getName();
+  }
+
+  private static boolean causedBy(Throwable e, Class<? extends Throwable> type) {
+    for (Throwable t = e; t != null; t = t.getCause()) {
+      if (type.isInstance(t)) {
+        return true;
+      }
+    }
+    return false;
+  }
+}
