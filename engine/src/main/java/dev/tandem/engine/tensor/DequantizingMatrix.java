@@ -8,7 +8,7 @@ import java.lang.foreign.MemorySegment;
  * the batch. Subclasses only say how a row is decoded.
  */
 abstract sealed class DequantizingMatrix implements WeightMatrix
-        permits F16Matrix, BF16Matrix, Q8_0Matrix, Q4_0Matrix, Q4_KMatrix, Q6_KMatrix {
+        permits F16Matrix, BF16Matrix, Int8BlockMatrix, Q4_KMatrix, Q6_KMatrix {
 
     /** Batch rows multiplied together by VectorDot.dot4. */
     private static final int DOT_GROUP = 4;

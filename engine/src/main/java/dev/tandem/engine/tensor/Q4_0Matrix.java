@@ -17,9 +17,8 @@ import java.nio.ByteOrder;
  * {@link QuantKernel}: decoded float rows, or ggml's vec_dot_q4_0_q8_0 scheme (nibbles times
  * int8-quantized activations).
  */
-public final class Q4_0Matrix extends DequantizingMatrix {
+public final class Q4_0Matrix extends Int8BlockMatrix {
 
-    static final int BLOCK = 32;
     private static final int HALF_BLOCK = 16;
     private static final int BLOCK_BYTES = 18;
     private static final int QUANTS_OFFSET = 2;
@@ -33,41 +32,12 @@ public final class Q4_0Matrix extends DequantizingMatrix {
     private static final VectorSpecies<Byte> B = VECTORIZED
             ? VectorSpecies.of(byte.class, VectorShape.forBitSize(F.vectorBitSize() / 4)) : null;
 
-    private final QuantKernel kernel;
-
     public Q4_0Matrix(MemorySegment data, int rows, int cols) {
         this(data, rows, cols, QuantKernel.DECODE_ROW);
     }
 
     public Q4_0Matrix(MemorySegment data, int rows, int cols, QuantKernel kernel) {
-        super(TensorType.Q4_0, data, rows, cols);
-        this.kernel = kernel;
-    }
-
-    public QuantKernel kernel() { return kernel; }
-
-    @Override
-    public void matmul(float[] x, int xOff, int xStride, int batch,
-                       float[] out, int outOff, int outStride, int rowStart, int rowEnd) {
-        if (kernel == QuantKernel.DECODE_ROW) {
-            if (batch == 1 && VECTORIZED) {
-                for (int r = rowStart; r < rowEnd; r++) out[outOff + r] = decodingDot(r * rowBytes, x, xOff);
-            } else {
-                super.matmul(x, xOff, xStride, batch, out, outOff, outStride, rowStart, rowEnd);
-            }
-            return;
-        }
-        Q8Activations q = KernelScratch.get().activations();
-        q.quantize(x, xOff, xStride, batch, cols);
-        int blocks = cols / BLOCK;
-        for (int r = rowStart; r < rowEnd; r++) {
-            long rowBase = r * rowBytes;
-            for (int b = 0; b < batch; b++) {
-                out[outOff + b * outStride + r] = VECTORIZED
-                        ? int8Dot(rowBase, q.values, b * cols, q.scales, b * blocks)
-                        : int8DotScalar(rowBase, q.values, b * cols, q.scales, b * blocks);
-            }
-        }
+        super(TensorType.Q4_0, data, rows, cols, kernel, VECTORIZED);
     }
 
     /**
@@ -75,7 +45,8 @@ public final class Q4_0Matrix extends DequantizingMatrix {
      * followed by VectorDot.dot: the same operations, accumulated in element order (all low-nibble
      * chunks of a block, then all high-nibble chunks).
      */
-    private float decodingDot(long rowBase, float[] x, int xOff) {
+    @Override
+    float decodingDot(long rowBase, float[] x, int xOff) {
         FloatVector acc = FloatVector.zero(F);
         for (int k = 0; k < cols / BLOCK; k++) {
             long block = rowBase + (long) k * BLOCK_BYTES;
@@ -95,7 +66,8 @@ public final class Q4_0Matrix extends DequantizingMatrix {
         return LaneSums.sum(acc);
     }
 
-    private float int8Dot(long rowBase, byte[] xq, int xqOff, float[] xd, int xdOff) {
+    @Override
+    float int8Dot(long rowBase, byte[] xq, int xqOff, float[] xd, int xdOff) {
         FloatVector acc = FloatVector.zero(F);
         int blocks = cols / BLOCK;
         for (int k = 0; k < blocks; k++) {
@@ -116,7 +88,8 @@ public final class Q4_0Matrix extends DequantizingMatrix {
         return LaneSums.sum(acc);
     }
 
-    private float int8DotScalar(long rowBase, byte[] xq, int xqOff, float[] xd, int xdOff) {
+    @Override
+    float int8DotScalar(long rowBase, byte[] xq, int xqOff, float[] xd, int xdOff) {
         float total = 0f;
         for (int k = 0; k < cols / BLOCK; k++) {
             long block = rowBase + (long) k * BLOCK_BYTES;

@@ -16,9 +16,8 @@ import java.nio.ByteOrder;
  * Multiplies with either {@link QuantKernel}: decoded float rows, or ggml's int8-by-int8 products
  * scaled per block by both scales.
  */
-public final class Q8_0Matrix extends DequantizingMatrix {
+public final class Q8_0Matrix extends Int8BlockMatrix {
 
-    static final int BLOCK = 32;
     private static final int BLOCK_BYTES = 34;
     private static final int QUANTS_OFFSET = 2;
 
@@ -29,41 +28,12 @@ public final class Q8_0Matrix extends DequantizingMatrix {
     private static final VectorSpecies<Byte> B = VECTORIZED
             ? VectorSpecies.of(byte.class, VectorShape.forBitSize(F.vectorBitSize() / 4)) : null;
 
-    private final QuantKernel kernel;
-
     public Q8_0Matrix(MemorySegment data, int rows, int cols) {
         this(data, rows, cols, QuantKernel.DECODE_ROW);
     }
 
     public Q8_0Matrix(MemorySegment data, int rows, int cols, QuantKernel kernel) {
-        super(TensorType.Q8_0, data, rows, cols);
-        this.kernel = kernel;
-    }
-
-    public QuantKernel kernel() { return kernel; }
-
-    @Override
-    public void matmul(float[] x, int xOff, int xStride, int batch,
-                       float[] out, int outOff, int outStride, int rowStart, int rowEnd) {
-        if (kernel == QuantKernel.DECODE_ROW) {
-            if (batch == 1 && VECTORIZED) {
-                for (int r = rowStart; r < rowEnd; r++) out[outOff + r] = decodingDot(r * rowBytes, x, xOff);
-            } else {
-                super.matmul(x, xOff, xStride, batch, out, outOff, outStride, rowStart, rowEnd);
-            }
-            return;
-        }
-        Q8Activations q = KernelScratch.get().activations();
-        q.quantize(x, xOff, xStride, batch, cols);
-        int blocks = cols / BLOCK;
-        for (int r = rowStart; r < rowEnd; r++) {
-            long rowBase = r * rowBytes;
-            for (int b = 0; b < batch; b++) {
-                out[outOff + b * outStride + r] = VECTORIZED
-                        ? int8Dot(rowBase, q.values, b * cols, q.scales, b * blocks)
-                        : int8DotScalar(rowBase, q.values, b * cols, q.scales, b * blocks);
-            }
-        }
+        super(TensorType.Q8_0, data, rows, cols, kernel, VECTORIZED);
     }
 
     /**
@@ -71,7 +41,8 @@ public final class Q8_0Matrix extends DequantizingMatrix {
      * the same order as decodeRow followed by VectorDot.dot, so the result is bit-identical to the
      * batched path (32-value blocks hold whole vectors, so there is no tail).
      */
-    private float decodingDot(long rowBase, float[] x, int xOff) {
+    @Override
+    float decodingDot(long rowBase, float[] x, int xOff) {
         FloatVector acc = FloatVector.zero(F);
         for (int k = 0; k < cols / BLOCK; k++) {
             long block = rowBase + (long) k * BLOCK_BYTES;
@@ -85,7 +56,8 @@ public final class Q8_0Matrix extends DequantizingMatrix {
         return LaneSums.sum(acc);
     }
 
-    private float int8Dot(long rowBase, byte[] xq, int xqOff, float[] xd, int xdOff) {
+    @Override
+    float int8Dot(long rowBase, byte[] xq, int xqOff, float[] xd, int xdOff) {
         FloatVector acc = FloatVector.zero(F);
         int blocks = cols / BLOCK;
         for (int k = 0; k < blocks; k++) {
@@ -104,7 +76,8 @@ public final class Q8_0Matrix extends DequantizingMatrix {
         return LaneSums.sum(acc);
     }
 
-    private float int8DotScalar(long rowBase, byte[] xq, int xqOff, float[] xd, int xdOff) {
+    @Override
+    float int8DotScalar(long rowBase, byte[] xq, int xqOff, float[] xd, int xdOff) {
         float total = 0f;
         for (int k = 0; k < cols / BLOCK; k++) {
             long block = rowBase + (long) k * BLOCK_BYTES;
