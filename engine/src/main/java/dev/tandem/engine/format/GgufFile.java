@@ -3,16 +3,12 @@ package dev.tandem.engine.format;
 import dev.tandem.engine.model.ModelFormatException;
 import dev.tandem.engine.tensor.TensorType;
 
-import java.io.IOException;
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
 import java.nio.ByteOrder;
-import java.nio.channels.FileChannel;
 import java.nio.charset.StandardCharsets;
-import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
-import java.nio.file.StandardOpenOption;
 import java.util.Arrays;
 import java.util.Collections;
 import java.util.LinkedHashMap;
@@ -80,17 +76,7 @@ public final class GgufFile {
 
     /** Maps {@code file} into {@code arena} (which then owns the mapping) and parses it. */
     public static GgufFile open(Path file, Arena arena) {
-        return parse(file, map(file, arena));
-    }
-
-    static MemorySegment map(Path file, Arena arena) {
-        try (FileChannel ch = FileChannel.open(file, StandardOpenOption.READ)) {
-            return ch.map(FileChannel.MapMode.READ_ONLY, 0, ch.size(), arena);
-        } catch (NoSuchFileException e) {
-            throw new ModelFormatException("model file not found: " + file);
-        } catch (IOException e) {
-            throw new ModelFormatException("cannot read model file " + file + ": " + e.getMessage(), e);
-        }
+        return parse(file, MappedFile.map(file, arena));
     }
 
     /** True when the segment starts with the GGUF magic. */

@@ -8,16 +8,12 @@ import dev.tandem.engine.model.ModelWeights;
 import dev.tandem.engine.tensor.F32Matrix;
 import dev.tandem.engine.tensor.WeightMatrix;
 
-import java.io.IOException;
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
 import java.nio.ByteOrder;
-import java.nio.channels.FileChannel;
 import java.nio.file.Files;
-import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
-import java.nio.file.StandardOpenOption;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Optional;
@@ -42,22 +38,12 @@ public final class Llama2cModelLoader {
     public static LoadedModel load(Path file) {
         Arena arena = Arena.ofShared();
         try {
-            MemorySegment all = map(file, arena);
+            MemorySegment all = MappedFile.map(file, arena);
             ModelWeights weights = parse(file, all);
             return new LoadedModel(file, weights, Optional.empty(), arena);
         } catch (RuntimeException e) {
             arena.close();
             throw e;
-        }
-    }
-
-    static MemorySegment map(Path file, Arena arena) {
-        try (FileChannel ch = FileChannel.open(file, StandardOpenOption.READ)) {
-            return ch.map(FileChannel.MapMode.READ_ONLY, 0, ch.size(), arena);
-        } catch (NoSuchFileException e) {
-            throw new ModelFormatException("model file not found: " + file);
-        } catch (IOException e) {
-            throw new ModelFormatException("cannot read model file " + file + ": " + e.getMessage(), e);
         }
     }
 
