@@ -30,7 +30,6 @@ import java.util.Comparator;
 import java.util.HashMap;
 import java.util.HashSet;
 import java.util.Set;
-import java.util.TreeSet;
 import dev.tandem.coordinator.api.GenerationEvent;
 import dev.tandem.coordinator.api.GenerationRejected;
 import dev.tandem.coordinator.api.GenerationSpec;
@@ -224,6 +223,8 @@ public final class ClusterInferenceBackend implements InferenceBackend, AdminBac
 
     /** Progress messages a change may buffer before the caller reads them. */
     private static final int PROGRESS_BUFFER = 256;
+    /** Akka marks each member's data center with a role of this prefix; status shows the configured roles only. */
+    private static final String DATA_CENTER_ROLE_PREFIX = "dc-";
     private final AtomicLong adminCalls = new AtomicLong();
 
     @Override
@@ -244,7 +245,7 @@ public final class ClusterInferenceBackend implements InferenceBackend, AdminBac
                         .map(r -> new LayerRange(r.model(), r.fromLayer(), r.toLayer())).toList();
                 int sequences = d == null ? 0 : d.stages().stream().mapToInt(StageActor.StageStatus::sequences).sum();
                 double latency = d == null ? 0 : d.stages().stream().mapToDouble(StageActor.StageStatus::stepLatencyMs).max().orElse(0);
-                nodes.add(new ClusterStatus.NodeStatus(address, List.copyOf(new TreeSet<>(m.getRoles())),
+                nodes.add(new ClusterStatus.NodeStatus(address, m.getRoles().stream().filter(r -> !r.startsWith(DATA_CENTER_ROLE_PREFIX)).sorted().toList(),
                         !unreachable.contains(m.address()), m.status().toString(), ranges,
                         d == null ? 0 : d.memoryBudgetBytes() - d.freeMemoryBytes(), d == null ? 0 : d.freeMemoryBytes(),
                         sequences, latency));

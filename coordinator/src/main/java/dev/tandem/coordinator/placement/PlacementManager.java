@@ -276,7 +276,8 @@ public final class PlacementManager extends AbstractBehavior<PlacementManager.Co
             Address address;
             try {
                 address = AddressFromURIString.parse(drain.node());
-            } catch (RuntimeException e) {
+            } catch (Exception e) { // a MalformedURLException, thrown without being declared
+
                 request.progress().tell(new ChangeProgress.Refused(AdminException.Code.INVALID_ARGUMENT.name(),
                         "'" + drain.node() + "' is not a node address (akka://SYSTEM@HOST:PORT, as status prints it)"));
                 return this;
