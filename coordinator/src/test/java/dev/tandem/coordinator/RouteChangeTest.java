@@ -56,10 +56,13 @@ class RouteChangeTest {
                 tandem.coordinator.rebalance.on-join = off
                 """);
         long threeLayers = cluster.budgetForLayers(3);
-        a = cluster.addWorker(threeLayers, "");
-        cluster.awaitUp(2);
-        b = cluster.addWorker(threeLayers, "");
+        ActorSystem<Void> first = cluster.addWorker(threeLayers, "");
+        ActorSystem<Void> second = cluster.addWorker(threeLayers, "");
         cluster.awaitReady();
+        // Placement orders workers by address: a runs [0,3), b runs [3,6).
+        boolean firstLeads = cluster.plan().stages().getFirst().workerAddress().equals(TestCluster.address(first));
+        a = firstLeads ? first : second;
+        b = firstLeads ? second : first;
         c = cluster.addWorker(threeLayers, "");
         cluster.awaitUp(4);
         for (String subject : SUBJECTS) {

@@ -7,6 +7,9 @@ import akka.actor.typed.javadsl.ActorContext;
 import akka.actor.typed.javadsl.Behaviors;
 import akka.actor.typed.javadsl.Receive;
 import akka.actor.typed.javadsl.TimerScheduler;
+import akka.actor.Address;
+import akka.cluster.MemberStatus;
+import akka.cluster.typed.Cluster;
 import dev.tandem.coordinator.CoordinatorMetrics;
 import dev.tandem.coordinator.CoordinatorSettings;
 import dev.tandem.coordinator.api.GenerationRejected;
@@ -144,7 +147,7 @@ public final class Scheduler extends AbstractBehavior<Scheduler.Command> {
     private final ArrayDeque<Sequence> queue = new ArrayDeque<>();
     private final Map<Long, Sequence> active = new LinkedHashMap<>();
     /** A micro-batch in flight, with the plan whose route it took. */
-    private record Step(List<Sequence> sequences, PipelinePlan plan) {}
+    private record Step(List<Sequence> sequences, PipelinePlan plan, long sentAt) {}
 
     private final Map<Long, Step> inFlight = new HashMap<>();
     private final CoordinatorMetrics metrics;
@@ -285,6 +288,7 @@ public final class Scheduler extends AbstractBehavior<Scheduler.Command> {
         getContext().getLog().info("scheduler of {} uses plan v{} ({} stages)", model.model(), update.version(),
                 update.stages().size());
         plan = update;
+        abandonStepsOnDeadNodes();
         for (ActorRef<StageActor.Command> stage : plan.route()) {
             if (watchedStages.add(stage)) getContext().watchWith(stage, new StageLost(stage));
         }
@@ -302,6 +306,27 @@ public final class Scheduler extends AbstractBehavior<Scheduler.Command> {
         launchSteps();
         reportAdoption();
         return this;
+    }
+
+    /**
+     * Placement may publish the rebuilt route before this node's death watch reports the lost stages; steps
+     * in flight through a node that is no longer an up, reachable member are lost then already.
+     */
+    private void abandonStepsOnDeadNodes() {
+        var state = Cluster.get(getContext().getSystem()).state();
+        Set<Address> alive = new HashSet<>();
+        state.getMembers().forEach(m -> {
+            if (m.status() == MemberStatus.up() || m.status() == MemberStatus.leaving()) alive.add(m.address());
+        });
+        state.getUnreachable().forEach(m -> alive.remove(m.address()));
+        Set<ActorRef<StageActor.Command>> dead = new HashSet<>();
+        for (Step step : inFlight.values()) {
+            for (ActorRef<StageActor.Command> stage : step.plan().route()) {
+                Address address = stage.path().address();
+                if (address.hasGlobalScope() && !alive.contains(address)) dead.add(stage);
+            }
+        }
+        for (ActorRef<StageActor.Command> stage : dead) getContext().getSelf().tell(new StageLost(stage));
     }
 
     /** The plan's route runs through a stage that stopped. */
@@ -341,7 +366,11 @@ public final class Scheduler extends AbstractBehavior<Scheduler.Command> {
             getContext().getLog().warn("a stage of {}'s route stopped ({}); {} sequence(s) in flight wait up to {} for a new route",
                     model.model(), lost.stage().path(), active.size(), settings.routeRebuildDeadline());
         }
-        if (replays > 0) metrics.replayed(model.model(), "failover", replays);
+        if (replays > 0) {
+            metrics.replayed(model.model(), "failover", replays);
+            // With the route already rebuilt, recovery ends with the first token of a replayed step.
+            if (!broken() && recoveringSince == 0) recoveringSince = System.nanoTime();
+        }
         release(finished);
         launchSteps();
         reportAdoption();
@@ -384,7 +413,7 @@ public final class Scheduler extends AbstractBehavior<Scheduler.Command> {
         List<Sequence> step = taken.sequences();
         timers.cancel(stepKey(reply.stepId()));
         if (recoveringSince != 0 && reply instanceof StageActor.StepSampled && plan != null
-                && taken.plan().version() == plan.version()) {
+                && taken.plan().version() == plan.version() && taken.sentAt() >= recoveringSince) {
             double ms = (System.nanoTime() - recoveringSince) / 1e6;
             recoveringSince = 0;
             metrics.recovered(model.model(), ms);
@@ -566,7 +595,7 @@ public final class Scheduler extends AbstractBehavior<Scheduler.Command> {
                 r++;
             }
         }
-        inFlight.put(stepId, new Step(step, plan));
+        inFlight.put(stepId, new Step(step, plan, System.nanoTime()));
         metrics.batch(model.model(), step.size());
         timers.startSingleTimer(stepKey(stepId), new StepTimedOut(stepId), settings.stepTimeout());
         List<ActorRef<StageActor.Command>> route = plan.route();
