@@ -11,6 +11,25 @@ import akka.cluster.typed.ClusterSingleton;
 import akka.cluster.typed.ClusterSingletonSettings;
 import akka.cluster.typed.SingletonActor;
 import akka.stream.javadsl.Source;
+import akka.actor.Address;
+import akka.actor.typed.receptionist.Receptionist;
+import akka.cluster.Member;
+import akka.cluster.typed.Cluster;
+import dev.tandem.coordinator.api.AdminBackend;
+import dev.tandem.coordinator.api.AdminException;
+import dev.tandem.coordinator.api.ClusterStatus;
+import dev.tandem.coordinator.api.LayerRange;
+import dev.tandem.coordinator.api.ModelPlan;
+import dev.tandem.coordinator.api.RebalanceProgress;
+import dev.tandem.coordinator.api.RebalanceRequest;
+import dev.tandem.coordinator.placement.ChangeProgress;
+import dev.tandem.coordinator.placement.PlanChange;
+import dev.tandem.coordinator.placement.PlanChanges;
+import dev.tandem.worker.WorkerNode;
+import java.util.Comparator;
+import java.util.HashMap;
+import java.util.HashSet;
+import java.util.Set;
 import dev.tandem.coordinator.api.GenerationEvent;
 import dev.tandem.coordinator.api.GenerationRejected;
 import dev.tandem.coordinator.api.GenerationSpec;
@@ -45,7 +64,7 @@ import java.util.concurrent.atomic.AtomicLong;
  * starts the placement singleton (or its proxy), and one {@link Scheduler} per model. Each
  * {@link #generate} call becomes a {@link GenerationSession} actor that feeds the returned stream.
  */
-public final class ClusterInferenceBackend implements InferenceBackend, AutoCloseable {
+public final class ClusterInferenceBackend implements InferenceBackend, AdminBackend, AutoCloseable {
 
     /** Events a stream may hold beyond its tokens (the final {@link GenerationEvent.Finished} and slack). */
     private static final int EXTRA_STREAM_EVENTS = 4;
@@ -169,7 +188,7 @@ public final class ClusterInferenceBackend implements InferenceBackend, AutoClos
         int capacity = Math.min(spec.maxNewTokens(), context) + EXTRA_STREAM_EVENTS;
         return Source.<GenerationEvent>queue(capacity).watchTermination((queue, done) -> {
             ActorRef<GenerationSession.Command> session = system.systemActorOf(
-                    GenerationSession.create(request, model.opened().tokenizer(), model.scheduler(), queue),
+                    GenerationSession.create(request, model.name(), model.opened().tokenizer(), model.scheduler(), queue),
                     "tandem-session-" + sessions.incrementAndGet(), Props.empty());
             done.whenComplete((ok, failure) -> session.tell(GenerationSession.StreamEnded.INSTANCE));
             return NotUsed.getInstance();
@@ -197,6 +216,110 @@ public final class ClusterInferenceBackend implements InferenceBackend, AutoClos
             }
             return CompletableFuture.allOf(asks.toArray(CompletableFuture[]::new))
                     .thenApply(ignored -> asks.stream().map(CompletableFuture::join).toList());
+        });
+    }
+
+    // ---- AdminBackend
+
+    /** Progress messages a change may buffer before the caller reads them. */
+    private static final int PROGRESS_BUFFER = 256;
+    /** Akka marks each member's data center with a role of this prefix; status shows the configured roles only. */
+    private static final String DATA_CENTER_ROLE_PREFIX = "dc-";
+    private final AtomicLong adminCalls = new AtomicLong();
+
+    @Override
+    public CompletionStage<ClusterStatus> status() {
+        Cluster cluster = Cluster.get(system);
+        var state = cluster.state();
+        Set<Address> unreachable = new HashSet<>();
+        state.getUnreachable().forEach(m -> unreachable.add(m.address()));
+        return describeWorkers().thenApply(descriptions -> {
+            Map<String, WorkerNode.WorkerDescription> byAddress = new HashMap<>();
+            for (WorkerNode.WorkerDescription d : descriptions) byAddress.put(d.address(), d);
+            List<ClusterStatus.NodeStatus> nodes = new ArrayList<>();
+            for (Member m : state.getMembers()) {
+                String address = m.address().toString();
+                WorkerNode.WorkerDescription d = byAddress.get(address);
+                List<LayerRange> ranges = d == null ? List.of() : d.ranges().stream()
+                        .sorted(Comparator.comparing(WorkerNode.HeldRange::model).thenComparingInt(WorkerNode.HeldRange::fromLayer))
+                        .map(r -> new LayerRange(r.model(), r.fromLayer(), r.toLayer())).toList();
+                int sequences = d == null ? 0 : d.stages().stream().mapToInt(StageActor.StageStatus::sequences).sum();
+                double latency = d == null ? 0 : d.stages().stream().mapToDouble(StageActor.StageStatus::stepLatencyMs).max().orElse(0);
+                nodes.add(new ClusterStatus.NodeStatus(address, m.getRoles().stream().filter(r -> !r.startsWith(DATA_CENTER_ROLE_PREFIX)).sorted().toList(),
+                        !unreachable.contains(m.address()), m.status().toString(), ranges,
+                        d == null ? 0 : d.memoryBudgetBytes() - d.freeMemoryBytes(), d == null ? 0 : d.freeMemoryBytes(),
+                        sequences, latency));
+            }
+            nodes.sort(Comparator.comparing(ClusterStatus.NodeStatus::address));
+            return new ClusterStatus(nodes, List.of());
+        });
+    }
+
+    /** Every registered worker's description (workers that do not answer in time are left out). */
+    private CompletionStage<List<WorkerNode.WorkerDescription>> describeWorkers() {
+        return AskPattern.<Receptionist.Command, Receptionist.Listing>ask(system.receptionist(),
+                        replyTo -> Receptionist.find(WorkerNode.SERVICE_KEY, replyTo), settings.askTimeout(), system.scheduler())
+                .thenCompose(listing -> {
+                    List<CompletableFuture<Optional<WorkerNode.WorkerDescription>>> asks = new ArrayList<>();
+                    for (var worker : listing.getServiceInstances(WorkerNode.SERVICE_KEY)) {
+                        asks.add(AskPattern.<WorkerNode.Command, WorkerNode.WorkerDescription>ask(worker,
+                                        WorkerNode.Describe::new, settings.askTimeout(), system.scheduler())
+                                .thenApply(Optional::of).exceptionally(failure -> Optional.empty()).toCompletableFuture());
+                    }
+                    return CompletableFuture.allOf(asks.toArray(CompletableFuture[]::new))
+                            .thenApply(ignored -> asks.stream().map(CompletableFuture::join).flatMap(Optional::stream).toList());
+                });
+    }
+
+    @Override
+    public CompletionStage<List<ModelPlan>> plan(boolean proposed) {
+        CompletionStage<List<PlanChanges.Proposal>> proposals = AskPattern.<PlacementManager.Command, PlacementManager.Proposals>ask(
+                        placement, PlacementManager.ProposePlans::new, settings.askTimeout().plus(settings.describeTimeout()),
+                        system.scheduler())
+                .thenApply(PlacementManager.Proposals::proposals);
+        return plans().thenCombine(proposals, (current, props) -> {
+            Map<String, PlanChanges.Proposal> byModel = new HashMap<>();
+            for (PlanChanges.Proposal p : props) byModel.put(p.model(), p);
+            List<ModelPlan> out = new ArrayList<>();
+            for (PipelinePlan plan : current) {
+                PlanChanges.Proposal p = byModel.get(plan.model());
+                if (proposed && p != null) {
+                    out.add(new ModelPlan(plan.model(), plan.layers(), 0, p.stages().stream()
+                            .map(a -> new ModelPlan.Stage(a.workerId(), a.fromLayer(), a.toLayer())).toList(),
+                            p.proposedBottleneck(), p.gain(), p.apply()));
+                } else {
+                    out.add(new ModelPlan(plan.model(), plan.layers(), plan.version(), plan.stages().stream()
+                            .map(s -> new ModelPlan.Stage(s.workerAddress(), s.fromLayer(), s.toLayer())).toList(),
+                            p == null ? 0 : p.currentBottleneck(), 0, false));
+                }
+            }
+            return List.copyOf(out);
+        }).exceptionallyCompose(failure -> CompletableFuture.failedFuture(new AdminException(AdminException.Code.UNAVAILABLE,
+                "the placement singleton did not answer: " + failure.getMessage())));
+    }
+
+    @Override
+    public Source<RebalanceProgress, NotUsed> rebalance(RebalanceRequest request) {
+        PlanChange change = switch (request) {
+            case RebalanceRequest.Move move -> new PlanChange.MoveRange(settings.resolve(move.model()), move.from(),
+                    move.to(), move.node() == null ? "" : move.node().trim());
+            case RebalanceRequest.Auto auto -> new PlanChange.AutoRebalance();
+        };
+        return change(change);
+    }
+
+    @Override
+    public Source<RebalanceProgress, NotUsed> drain(String nodeAddress, boolean leave) {
+        return change(new PlanChange.DrainNode(nodeAddress == null ? "" : nodeAddress.trim(), leave));
+    }
+
+    private Source<RebalanceProgress, NotUsed> change(PlanChange change) {
+        java.time.Duration idle = settings.assignTimeout().plus(settings.drainTimeout()).plus(settings.describeTimeout());
+        return Source.<RebalanceProgress>queue(PROGRESS_BUFFER).mapMaterializedValue(queue -> {
+            ActorRef<ChangeProgress> relay = system.systemActorOf(ProgressRelay.create(queue, idle),
+                    "tandem-admin-progress-" + adminCalls.incrementAndGet(), Props.empty());
+            placement.tell(new PlacementManager.ChangePlan(change, relay));
+            return NotUsed.getInstance();
         });
     }
 

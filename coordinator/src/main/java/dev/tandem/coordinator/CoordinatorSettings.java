@@ -26,12 +26,19 @@ import java.util.Map;
  * @param describeTimeout     how long placement waits for a worker's description
  * @param assignTimeout       how long placement waits for a worker to load a range
  * @param replanDelay         pause before placement retries a failed plan
+ * @param routeRebuildDeadline how long sequences wait for a new route after a stage of theirs was lost, before
+ *                            they fail UNAVAILABLE
+ * @param rebalanceMinGain    the automatic rule moves only if the slowest stage gets at least this much faster
+ *                            (0.2 = 20% more throughput)
+ * @param rebalanceOnJoin     apply the automatic rule when a worker joins
+ * @param drainTimeout        longest wait for schedulers to leave the old routes before old stages are dropped
  */
 public record CoordinatorSettings(String defaultModel, Map<String, String> models, int minWorkers, String singletonRole,
                                   int maxBatchSequences, int maxQueued, int kvTokenBudget, int maxStepRows,
                                   int maxInFlightSteps, Duration routeWait, Duration stepTimeout, Duration planRefresh,
                                   Duration askTimeout, Duration describeTimeout, Duration assignTimeout,
-                                  Duration replanDelay) {
+                                  Duration replanDelay, Duration routeRebuildDeadline, double rebalanceMinGain,
+                                  boolean rebalanceOnJoin, Duration drainTimeout) {
 
     public static final String PATH = "tandem.coordinator";
 
@@ -45,6 +52,7 @@ public record CoordinatorSettings(String defaultModel, Map<String, String> model
         if (maxBatchSequences < 1 || maxQueued < 0 || kvTokenBudget < 1 || maxStepRows < 1 || maxInFlightSteps < 0) {
             throw new IllegalArgumentException("tandem.coordinator batch limits must be positive (max-queued and max-in-flight-steps >= 0)");
         }
+        if (rebalanceMinGain < 0) throw new IllegalArgumentException("tandem.coordinator.rebalance.min-gain must be >= 0");
     }
 
     public static CoordinatorSettings fromConfig(Config root) {
@@ -58,7 +66,9 @@ public record CoordinatorSettings(String defaultModel, Map<String, String> model
                 c.getInt("kv-token-budget"), c.getInt("max-step-rows"), c.getInt("max-in-flight-steps"),
                 c.getDuration("route-wait"), c.getDuration("step-timeout"), c.getDuration("plan-refresh-interval"),
                 c.getDuration("ask-timeout"), c.getDuration("placement.describe-timeout"),
-                c.getDuration("placement.assign-timeout"), c.getDuration("placement.replan-delay"));
+                c.getDuration("placement.assign-timeout"), c.getDuration("placement.replan-delay"),
+                c.getDuration("route-rebuild-deadline"), c.getDouble("rebalance.min-gain"),
+                c.getBoolean("rebalance.on-join"), c.getDuration("rebalance.drain-timeout"));
     }
 
     /** The configured name a request's model name refers to ("default" = the default model). */

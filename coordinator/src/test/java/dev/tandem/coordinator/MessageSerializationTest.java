@@ -7,7 +7,11 @@ import akka.serialization.Serialization;
 import akka.serialization.SerializationExtension;
 import akka.serialization.Serializer;
 import akka.serialization.Serializers;
+import dev.tandem.coordinator.placement.Balancer;
+import dev.tandem.coordinator.placement.ChangeProgress;
 import dev.tandem.coordinator.placement.PipelinePlan;
+import dev.tandem.coordinator.placement.PlanChange;
+import dev.tandem.coordinator.placement.PlanChanges;
 import dev.tandem.coordinator.placement.PlacementManager;
 import dev.tandem.engine.sampling.SamplerSettings;
 import dev.tandem.protocol.activation.ActivationBatch;
@@ -47,7 +51,7 @@ class MessageSerializationTest {
         List<StageActor.SequenceSampling> sampling = List.of(
                 new StageActor.SequenceSampling(11, SamplerSettings.greedy()),
                 new StageActor.SequenceSampling(12, new SamplerSettings(0.8f, 40, 0.9f, 1234)));
-        StageActor.StageStatus status = new StageActor.StageStatus("akka://tandem@127.0.0.1:2552", "stories15M", 0, 3, 4096, 2);
+        StageActor.StageStatus status = new StageActor.StageStatus("akka://tandem@127.0.0.1:2552", "stories15M", 0, 3, 4096, 2, 3.5);
         PipelinePlan plan = new PipelinePlan("stories15M", 6, 3, List.of(
                 new PipelinePlan.PlannedStage("akka://tandem@127.0.0.1:1", 0, 3, stage.getRef()),
                 new PipelinePlan.PlannedStage("akka://tandem@127.0.0.1:2", 3, 6, nextStage.getRef())));
@@ -62,13 +66,29 @@ class MessageSerializationTest {
                 new StageActor.StepFailed(6, "stories15M[0,3)@here", "bad dim"),
                 status,
                 new WorkerNode.Describe(testKit.<WorkerNode.WorkerDescription>createTestProbe().getRef()),
-                new WorkerNode.AssignRange("stories15M", 0, 3, testKit.<WorkerNode.RangeAssigned>createTestProbe().getRef()),
+                new WorkerNode.AssignRange("stories15M", 0, 3, 7, testKit.<WorkerNode.RangeAssigned>createTestProbe().getRef()),
                 new WorkerNode.DropRange("stories15M", 0, 3),
-                new WorkerNode.WorkerDescription(node.getRef(), "akka://tandem@127.0.0.1:2552", 1L << 30, 4, 12.5, List.of(status)),
+                new WorkerNode.WorkerDescription(node.getRef(), "akka://tandem@127.0.0.1:2552", 1L << 30, 1L << 31, 4, 12.5,
+                        List.of(status), List.of(new WorkerNode.HeldRange("stories15M", 0, 3, stage.getRef(), 7))),
+                new StageActor.WarmUp(testKit.<StageActor.WarmedUp>createTestProbe().getRef()),
+                new StageActor.WarmedUp("stories15M[0,3)@here", 120, ""),
                 new WorkerNode.RangeAssigned("stories15M", 0, 3, stage.getRef(), ""),
                 new WorkerNode.RangeAssigned("stories15M", 0, 9, null, "layers [0, 9) are not a range"),
                 plan,
-                new PlacementManager.SubscribePlans(testKit.<PipelinePlan>createTestProbe().getRef()),
+                new PlacementManager.SubscribePlans("stories15M", testKit.<PipelinePlan>createTestProbe().getRef()),
+                new PlacementManager.PlanAdopted("stories15M", 4, testKit.<PipelinePlan>createTestProbe().getRef()),
+                new PlacementManager.ChangePlan(new PlanChange.MoveRange("stories15M", 3, 6, "akka://tandem@127.0.0.1:3"),
+                        testKit.<ChangeProgress>createTestProbe().getRef()),
+                new PlacementManager.ChangePlan(new PlanChange.AutoRebalance(), testKit.<ChangeProgress>createTestProbe().getRef()),
+                new PlacementManager.ChangePlan(new PlanChange.DrainNode("akka://tandem@127.0.0.1:3", true),
+                        testKit.<ChangeProgress>createTestProbe().getRef()),
+                new PlacementManager.ProposePlans(testKit.<PlacementManager.Proposals>createTestProbe().getRef()),
+                new PlacementManager.Proposals(List.of(new PlanChanges.Proposal("stories15M", List.of(
+                        new Balancer.Assignment("akka://tandem@127.0.0.1:1", 0, 2),
+                        new Balancer.Assignment("akka://tandem@127.0.0.1:2", 2, 6)), 3.0, 2.0, 0.5, true))),
+                new ChangeProgress.Progress("LOADING", "loading", 0.2),
+                new ChangeProgress.Completed("done"),
+                new ChangeProgress.Refused("NOT_FOUND", "no worker at x"),
                 new PlacementManager.GetPlans(testKit.<PlacementManager.Plans>createTestProbe().getRef()),
                 new PlacementManager.Plans(List.of(plan)));
         for (Object message : kryoMessages) assertRoundTrip(message, KryoSerializer.IDENTIFIER);

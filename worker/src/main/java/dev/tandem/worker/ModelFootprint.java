@@ -37,6 +37,28 @@ public record ModelFootprint(long layerBytes, long embeddingBytes, long headByte
         return total;
     }
 
+    /** Layers [from, to) of a model; what a stage runs. */
+    public record Span(int from, int to) {}
+
+    /**
+     * Weight bytes of the union of several ranges of one model on one worker: the model file is mapped once,
+     * so overlapping ranges (an old stage and its replacement during a rebalance) share their pages.
+     */
+    public long unionBytes(Iterable<Span> spans, int layers) {
+        boolean[] held = new boolean[layers];
+        boolean any = false;
+        for (Span s : spans) {
+            for (int l = Math.max(0, s.from()); l < Math.min(layers, s.to()); l++) held[l] = true;
+            any = true;
+        }
+        if (!any) return 0;
+        long total = 0;
+        for (boolean h : held) if (h) total += layerBytes;
+        if (held[0]) total += embeddingBytes;
+        if (held[layers - 1]) total += headBytes;
+        return total;
+    }
+
     private static long bytes(WeightMatrix m) {
         return m.type().bytesFor((long) m.rows() * m.cols());
     }

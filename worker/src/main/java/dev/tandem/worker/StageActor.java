@@ -76,6 +76,17 @@ public final class StageActor extends AbstractBehavior<StageActor.Command> {
     /** Asks for this stage's memory use. */
     public record GetStatus(ActorRef<StageStatus> replyTo) implements Command, KryoMessage {}
 
+    /**
+     * Runs a few forwards on a scratch sequence (a prefill, then single-row steps) so that the kernels are
+     * compiled and the buffers sized before the stage is switched into a route; answered with {@link WarmedUp}.
+     */
+    public record WarmUp(ActorRef<WarmedUp> replyTo) implements Command, KryoMessage {}
+
+    /** @param error empty when the warm-up ran */
+    public record WarmedUp(String stage, long millis, String error) implements KryoMessage {
+        public boolean ok() { return error.isEmpty(); }
+    }
+
     /** A sequence's sampler settings, carried by its first step to the last stage. */
     public record SequenceSampling(long seqId, SamplerSettings settings) {}
 
@@ -90,9 +101,13 @@ public final class StageActor extends AbstractBehavior<StageActor.Command> {
     /** The step could not run; no stage after {@code stage} saw it. */
     public record StepFailed(long stepId, String stage, String reason) implements StepReply {}
 
-    /** A stage's state: which layers it runs and what its KV caches hold. */
+    /**
+     * A stage's state: which layers it runs and what its KV caches hold.
+     *
+     * @param stepLatencyMs moving average of its forward time per step (0 before the first step)
+     */
     public record StageStatus(String workerAddress, String model, int fromLayer, int toLayer, long kvBytesUsed,
-                              int sequences) implements KryoMessage {}
+                              int sequences, double stepLatencyMs) implements KryoMessage {}
 
     public static Behavior<Command> create(String model, String workerAddress, ModelWeights weights, int fromLayer,
                                            int toLayer, WorkerSettings settings) {
@@ -112,6 +127,17 @@ public final class StageActor extends AbstractBehavior<StageActor.Command> {
     private final LlamaStage stage;
     private final ForwardBatch batch;
     private final Map<Long, Sampler> samplers = new HashMap<>();
+    private final StageMetrics metrics;
+    private double stepLatencyMs;
+
+    /** Sequence id of the warm-up's scratch sequence; real ids are non-negative. */
+    static final long WARM_UP_SEQUENCE = -1;
+    /** Weight of the newest step in the step-latency moving average. */
+    private static final double LATENCY_AVERAGE_WEIGHT = 0.1;
+    /** Token the first stage's warm-up feeds (any id in the vocabulary will do; 1 is BOS in llama2.c vocabularies). */
+    private static final int WARM_UP_TOKEN = 1;
+    private final int warmUpPrefillRows;
+    private final int warmUpDecodeSteps;
 
     private StageActor(ActorContext<Command> context, String model, String workerAddress, ModelWeights weights,
                        int fromLayer, int toLayer, WorkerSettings settings) {
@@ -124,6 +150,9 @@ public final class StageActor extends AbstractBehavior<StageActor.Command> {
         this.runner = new ParallelRunner(settings.effectiveThreads());
         this.stage = new LlamaStage(weights, fromLayer, toLayer, runner, settings.initialBatchRows());
         this.batch = new ForwardBatch(config.dim(), settings.initialBatchRows());
+        this.warmUpPrefillRows = Math.min(settings.warmUpPrefillRows(), Math.min(config.seqLen(), maxStepRows));
+        this.warmUpDecodeSteps = Math.min(settings.warmUpDecodeSteps(), config.seqLen() - warmUpPrefillRows);
+        this.metrics = new StageMetrics(context.getSystem(), model, fromLayer, toLayer);
         context.getLog().info("stage {} ready ({} threads)", description, runner.threads());
     }
 
@@ -134,7 +163,9 @@ public final class StageActor extends AbstractBehavior<StageActor.Command> {
                 .onMessage(ForwardHidden.class, this::onHidden)
                 .onMessage(Release.class, this::onRelease)
                 .onMessage(GetStatus.class, this::onStatus)
+                .onMessage(WarmUp.class, this::onWarmUp)
                 .onSignal(PostStop.class, signal -> {
+                    metrics.remove();
                     runner.close();
                     return this;
                 })
@@ -208,7 +239,9 @@ public final class StageActor extends AbstractBehavior<StageActor.Command> {
     private void run(long stepId, int[] flags, List<SequenceSampling> newSequences, List<ActorRef<Command>> route,
                      int hop, ActorRef<StepReply> replyTo) {
         if (stage.isLast()) checkSamplers(newSequences);
+        long started = System.nanoTime();
         StageOutput out = stage.forward(batch);
+        recordStep(started);
         int rows = out.rows();
         if (!stage.isLast()) {
             long[] seqIds = new long[rows];
@@ -223,7 +256,9 @@ public final class StageActor extends AbstractBehavior<StageActor.Command> {
             return;
         }
         for (SequenceSampling s : newSequences) {
-            samplers.put(s.seqId(), Samplers.create(s.settings(), config.vocabSize()));
+            // A sequence replayed after a route change that kept this last stage keeps its sampler (and its
+            // random state), so sampled output continues as if nothing had happened.
+            samplers.computeIfAbsent(s.seqId(), id -> Samplers.create(s.settings(), config.vocabSize()));
         }
         long[] seqIds = new long[out.logitRows()];
         int[] tokens = new int[out.logitRows()];
@@ -254,17 +289,50 @@ public final class StageActor extends AbstractBehavior<StageActor.Command> {
         replyTo.tell(new StepFailed(stepId, description, String.valueOf(e.getMessage())));
     }
 
+    private void recordStep(long startedNanos) {
+        double ms = (System.nanoTime() - startedNanos) / 1e6;
+        stepLatencyMs = stepLatencyMs == 0 ? ms : stepLatencyMs + LATENCY_AVERAGE_WEIGHT * (ms - stepLatencyMs);
+        metrics.step(ms, stage.cache().bytesUsed(), stage.cache().sequences().length);
+    }
+
     private Behavior<Command> onRelease(Release release) {
         for (long seqId : release.seqIds()) {
             stage.cache().release(seqId);
             samplers.remove(seqId);
         }
+        metrics.cache(stage.cache().bytesUsed(), stage.cache().sequences().length);
         return this;
     }
 
     private Behavior<Command> onStatus(GetStatus query) {
         query.replyTo().tell(new StageStatus(workerAddress, model, stage.fromLayer(), stage.toLayer(),
-                stage.cache().bytesUsed(), stage.cache().sequences().length));
+                stage.cache().bytesUsed(), stage.cache().sequences().length, stepLatencyMs));
+        return this;
+    }
+
+    /** A prefill-shaped forward and a few decoding steps on a scratch sequence, then the scratch KV is freed. */
+    private Behavior<Command> onWarmUp(WarmUp request) {
+        long started = System.nanoTime();
+        try {
+            float[] zeros = new float[config.dim()];
+            for (int step = 0; step <= warmUpDecodeSteps; step++) {
+                batch.clear();
+                int from = step == 0 ? 0 : warmUpPrefillRows + step - 1;
+                int to = step == 0 ? warmUpPrefillRows : from + 1;
+                for (int p = from; p < to; p++) {
+                    boolean logits = p == to - 1;
+                    if (stage.isFirst()) batch.addToken(WARM_UP_SEQUENCE, p, WARM_UP_TOKEN, logits);
+                    else batch.addHidden(WARM_UP_SEQUENCE, p, zeros, 0, logits);
+                }
+                stage.forward(batch);
+            }
+            request.replyTo().tell(new WarmedUp(description, (System.nanoTime() - started) / 1_000_000, ""));
+        } catch (RuntimeException e) {
+            getContext().getLog().warn("stage {} failed to warm up: {}", description, e.toString());
+            request.replyTo().tell(new WarmedUp(description, 0, String.valueOf(e.getMessage())));
+        } finally {
+            stage.cache().release(WARM_UP_SEQUENCE);
+        }
         return this;
     }
 }

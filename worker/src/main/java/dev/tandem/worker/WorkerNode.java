@@ -46,9 +46,14 @@ public final class WorkerNode extends AbstractBehavior<WorkerNode.Command> {
     /** Asks for a {@link WorkerDescription}. */
     public record Describe(ActorRef<WorkerDescription> replyTo) implements Command, KryoMessage {}
 
-    /** Run layers [fromLayer, toLayer) of a model here; answered with {@link RangeAssigned}. Idempotent. */
-    public record AssignRange(String model, int fromLayer, int toLayer, ActorRef<RangeAssigned> replyTo)
-            implements Command, KryoMessage {}
+    /**
+     * Run layers [fromLayer, toLayer) of a model here; answered with {@link RangeAssigned}. Idempotent: a range
+     * already run keeps its stage (and KV). {@code planVersion} is the plan the range is placed for; the worker
+     * remembers the highest one per range, so that a new placement singleton can rebuild the current plan from
+     * the workers' stages (see {@link HeldRange}).
+     */
+    public record AssignRange(String model, int fromLayer, int toLayer, long planVersion,
+                              ActorRef<RangeAssigned> replyTo) implements Command, KryoMessage {}
 
     /** Stop running a range (its KV caches go with it). */
     public record DropRange(String model, int fromLayer, int toLayer) implements Command, KryoMessage {}
@@ -56,15 +61,23 @@ public final class WorkerNode extends AbstractBehavior<WorkerNode.Command> {
     /**
      * A worker's capacity and state.
      *
-     * @param freeMemoryBytes memory budget minus the weights of the assigned ranges and the KV caches in use
-     * @param speedGflops     float32 multiply-add throughput of one stage's threads measured at start
+     * @param freeMemoryBytes   memory budget minus the weights of the assigned ranges and the KV caches in use
+     * @param memoryBudgetBytes what the worker offers in all (used = budget - free)
+     * @param speedGflops       float32 multiply-add throughput of one stage's threads measured at start (or declared)
+     * @param ranges            the ranges this worker runs, with their stage actors and plan versions
      */
-    public record WorkerDescription(ActorRef<Command> node, String address, long freeMemoryBytes, int threads,
-                                    double speedGflops, List<StageActor.StageStatus> stages) implements KryoMessage {
+    public record WorkerDescription(ActorRef<Command> node, String address, long freeMemoryBytes,
+                                    long memoryBudgetBytes, int threads, double speedGflops,
+                                    List<StageActor.StageStatus> stages, List<HeldRange> ranges) implements KryoMessage {
         public WorkerDescription {
             stages = List.copyOf(stages);
+            ranges = List.copyOf(ranges);
         }
     }
+
+    /** A range a worker runs: its stage and the highest plan version it was assigned for. */
+    public record HeldRange(String model, int fromLayer, int toLayer, ActorRef<StageActor.Command> stage,
+                            long planVersion) implements KryoMessage {}
 
     /** The stage of an assigned range, or the reason it could not be assigned ({@code stage} null then). */
     public record RangeAssigned(String model, int fromLayer, int toLayer, ActorRef<StageActor.Command> stage,
@@ -77,11 +90,19 @@ public final class WorkerNode extends AbstractBehavior<WorkerNode.Command> {
     private record DescriptionReady(ActorRef<WorkerDescription> replyTo, List<StageActor.StageStatus> stages)
             implements Command {}
 
-    private record StageTerminated(RangeKey range) implements Command {}
+    private record StageTerminated(RangeKey range, ActorRef<StageActor.Command> stage) implements Command {}
 
     private record RangeKey(String model, int fromLayer, int toLayer) {}
 
-    private record Assigned(ActorRef<StageActor.Command> stage, long weightBytes) {}
+    private static final class Assigned {
+        final ActorRef<StageActor.Command> stage;
+        long planVersion;
+
+        Assigned(ActorRef<StageActor.Command> stage, long planVersion) {
+            this.stage = stage;
+            this.planVersion = planVersion;
+        }
+    }
 
     /** How long a describe waits for its stages' status. */
     private static final Duration STATUS_TIMEOUT = Duration.ofSeconds(3);
@@ -98,6 +119,11 @@ public final class WorkerNode extends AbstractBehavior<WorkerNode.Command> {
     private final DispatcherSelector stageDispatcher;
     private final Map<RangeKey, Assigned> ranges = new LinkedHashMap<>();
     private final Map<String, OpenedModel> openModels = new HashMap<>();
+    private final Map<String, ModelFootprint> footprints = new HashMap<>();
+    /** Makes stage actor names unique, so a range dropped and re-assigned at once never meets its stopping predecessor. */
+    private long stageIncarnation;
+    /** Stage actors not yet terminated (a dropped one may still finish a step): a model is unmapped only after its last. */
+    private final Map<ActorRef<StageActor.Command>, String> liveStages = new HashMap<>();
     private double speedGflops;
 
     private WorkerNode(ActorContext<Command> context, StashBuffer<Command> stash, WorkerSettings settings) {
@@ -107,6 +133,10 @@ public final class WorkerNode extends AbstractBehavior<WorkerNode.Command> {
         this.address = context.getSystem().address().toString();
         this.stageDispatcher = DispatcherSelector.fromConfig(settings.stageDispatcher());
         context.getSystem().receptionist().tell(Receptionist.register(SERVICE_KEY, context.getSelf()));
+        if (settings.declaredSpeedGflops() > 0) {
+            context.getSelf().tell(new BenchmarkDone(settings.declaredSpeedGflops()));
+            return;
+        }
         Executor cpu = context.getSystem().dispatchers().lookup(stageDispatcher);
         // The benchmark is CPU work: it runs on the stage dispatcher, not on this actor's thread.
         context.pipeToSelf(CompletableFuture.supplyAsync(
@@ -149,7 +179,7 @@ public final class WorkerNode extends AbstractBehavior<WorkerNode.Command> {
     private Behavior<Command> onDescribe(Describe request) {
         List<CompletableFuture<StageActor.StageStatus>> asks = new ArrayList<>();
         for (Assigned a : ranges.values()) {
-            CompletionStage<StageActor.StageStatus> ask = AskPattern.ask(a.stage(), StageActor.GetStatus::new,
+            CompletionStage<StageActor.StageStatus> ask = AskPattern.ask(a.stage, StageActor.GetStatus::new,
                     STATUS_TIMEOUT, getContext().getSystem().scheduler());
             asks.add(ask.toCompletableFuture());
         }
@@ -161,20 +191,36 @@ public final class WorkerNode extends AbstractBehavior<WorkerNode.Command> {
     }
 
     private Behavior<Command> onDescriptionReady(DescriptionReady ready) {
-        long used = 0;
-        for (Assigned a : ranges.values()) used += a.weightBytes();
+        long used = weightBytes();
         for (StageActor.StageStatus s : ready.stages()) used += s.kvBytesUsed();
-        long free = Math.max(0, settings.effectiveMemoryBudget() - used);
-        ready.replyTo().tell(new WorkerDescription(getContext().getSelf(), address, free, settings.effectiveThreads(),
-                speedGflops, ready.stages()));
+        long budget = settings.effectiveMemoryBudget();
+        List<HeldRange> held = ranges.entrySet().stream().map(e -> new HeldRange(e.getKey().model(),
+                e.getKey().fromLayer(), e.getKey().toLayer(), e.getValue().stage, e.getValue().planVersion)).toList();
+        ready.replyTo().tell(new WorkerDescription(getContext().getSelf(), address, Math.max(0, budget - used), budget,
+                settings.effectiveThreads(), speedGflops, ready.stages(), held));
         return this;
+    }
+
+    /** Weight bytes of the assigned ranges; overlapping ranges of a model count once (one mapping). */
+    private long weightBytes() {
+        Map<String, List<ModelFootprint.Span>> spans = new HashMap<>();
+        for (RangeKey k : ranges.keySet()) {
+            spans.computeIfAbsent(k.model(), m -> new ArrayList<>()).add(new ModelFootprint.Span(k.fromLayer(), k.toLayer()));
+        }
+        long total = 0;
+        for (Map.Entry<String, List<ModelFootprint.Span>> e : spans.entrySet()) {
+            OpenedModel opened = openModels.get(e.getKey());
+            total += footprints.get(e.getKey()).unionBytes(e.getValue(), opened.config().nLayers());
+        }
+        return total;
     }
 
     private Behavior<Command> onAssign(AssignRange request) {
         RangeKey key = new RangeKey(request.model(), request.fromLayer(), request.toLayer());
         Assigned existing = ranges.get(key);
         if (existing != null) {
-            request.replyTo().tell(new RangeAssigned(key.model(), key.fromLayer(), key.toLayer(), existing.stage(), ""));
+            existing.planVersion = Math.max(existing.planVersion, request.planVersion());
+            request.replyTo().tell(new RangeAssigned(key.model(), key.fromLayer(), key.toLayer(), existing.stage, ""));
             return this;
         }
         try {
@@ -184,14 +230,14 @@ public final class WorkerNode extends AbstractBehavior<WorkerNode.Command> {
                 throw new IllegalArgumentException("layers [" + request.fromLayer() + ", " + request.toLayer()
                         + ") are not a range of the " + layers + " layers of " + request.model());
             }
-            long weightBytes = ModelFootprint.of(opened.model().weights())
-                    .rangeBytes(request.fromLayer(), request.toLayer(), layers);
             ActorRef<StageActor.Command> stage = getContext().spawn(
                     StageActor.create(request.model(), address, opened.model().weights(), request.fromLayer(),
                             request.toLayer(), settings),
-                    StageActor.actorName(request.model(), request.fromLayer(), request.toLayer()), stageDispatcher);
-            getContext().watchWith(stage, new StageTerminated(key));
-            ranges.put(key, new Assigned(stage, weightBytes));
+                    StageActor.actorName(request.model(), request.fromLayer(), request.toLayer()) + "-" + (++stageIncarnation),
+                    stageDispatcher);
+            getContext().watchWith(stage, new StageTerminated(key, stage));
+            liveStages.put(stage, key.model());
+            ranges.put(key, new Assigned(stage, request.planVersion()));
             getContext().getLog().info("worker {} runs {} layers [{}, {})", address, key.model(), key.fromLayer(), key.toLayer());
             request.replyTo().tell(new RangeAssigned(key.model(), key.fromLayer(), key.toLayer(), stage, ""));
         } catch (RuntimeException e) {
@@ -210,21 +256,29 @@ public final class WorkerNode extends AbstractBehavior<WorkerNode.Command> {
                 "model " + model + " is not configured on this worker (tandem.worker.models)"));
         opened = OpenedModel.open(spec, null, ProgressListener.NONE);
         openModels.put(model, opened);
+        footprints.put(model, ModelFootprint.of(opened.model().weights()));
         return opened;
     }
 
     private Behavior<Command> onDrop(DropRange request) {
         Assigned a = ranges.get(new RangeKey(request.model(), request.fromLayer(), request.toLayer()));
-        if (a != null) getContext().stop(a.stage());
+        if (a != null) {
+            ranges.remove(new RangeKey(request.model(), request.fromLayer(), request.toLayer()));
+            getContext().stop(a.stage);
+        }
         return this;
     }
 
     private Behavior<Command> onStageTerminated(StageTerminated terminated) {
-        ranges.remove(terminated.range());
+        Assigned current = ranges.get(terminated.range());
+        if (current != null && current.stage.equals(terminated.stage())) ranges.remove(terminated.range());
+        liveStages.remove(terminated.stage());
         String model = terminated.range().model();
-        boolean stillUsed = ranges.keySet().stream().anyMatch(k -> k.model().equals(model));
+        boolean stillUsed = ranges.keySet().stream().anyMatch(k -> k.model().equals(model))
+                || liveStages.containsValue(model);
         if (!stillUsed) {
             OpenedModel opened = openModels.remove(model);
+            footprints.remove(model);
             if (opened != null) opened.close();
         }
         getContext().getLog().info("worker {} dropped {} layers [{}, {})", address, model,

@@ -21,9 +21,14 @@ import java.util.Optional;
  * @param maxStepRows       most rows one forward step may carry; larger steps are refused
  * @param benchmarkSize     width of the square matrix of the start-up speed benchmark
  * @param benchmarkDuration how long the start-up speed benchmark runs at most
+ * @param declaredSpeedGflops speed to report instead of measuring it (0 = measure); for heterogeneous nodes
+ *                          whose operator knows better, and for deterministic placement in tests
+ * @param warmUpPrefillRows rows of the prefill-shaped forward a new stage runs before it is switched in
+ * @param warmUpDecodeSteps single-row forwards a new stage runs after that (so the decoding path is compiled)
  */
 public record WorkerSettings(Map<String, String> models, int threads, long memoryBudgetBytes, String stageDispatcher,
-                             int initialBatchRows, int maxStepRows, int benchmarkSize, Duration benchmarkDuration) {
+                             int initialBatchRows, int maxStepRows, int benchmarkSize, Duration benchmarkDuration,
+                             double declaredSpeedGflops, int warmUpPrefillRows, int warmUpDecodeSteps) {
 
     public static final String PATH = "tandem.worker";
 
@@ -35,6 +40,10 @@ public record WorkerSettings(Map<String, String> models, int threads, long memor
             throw new IllegalArgumentException("tandem.worker batch row limits must be positive");
         }
         if (benchmarkSize < 1) throw new IllegalArgumentException("tandem.worker.benchmark.size must be positive");
+        if (declaredSpeedGflops < 0) throw new IllegalArgumentException("tandem.worker.declared-speed-gflops must be >= 0");
+        if (warmUpPrefillRows < 1 || warmUpDecodeSteps < 0) {
+            throw new IllegalArgumentException("tandem.worker.warm-up needs prefill-rows >= 1 and decode-steps >= 0");
+        }
     }
 
     /** Reads {@code tandem.worker} from a config that has this module's reference.conf merged in. */
@@ -46,7 +55,8 @@ public record WorkerSettings(Map<String, String> models, int threads, long memor
         }
         return new WorkerSettings(models, c.getInt("threads"), c.getBytes("memory-budget"),
                 c.getString("stage-dispatcher-path"), c.getInt("initial-batch-rows"), c.getInt("max-step-rows"),
-                c.getInt("benchmark.size"), c.getDuration("benchmark.duration"));
+                c.getInt("benchmark.size"), c.getDuration("benchmark.duration"), c.getDouble("declared-speed-gflops"),
+                c.getInt("warm-up.prefill-rows"), c.getInt("warm-up.decode-steps"));
     }
 
     /** Threads per stage, with 0 resolved to the available processors. */
@@ -65,11 +75,11 @@ public record WorkerSettings(Map<String, String> models, int threads, long memor
 
     public WorkerSettings withThreads(int newThreads) {
         return new WorkerSettings(models, newThreads, memoryBudgetBytes, stageDispatcher, initialBatchRows, maxStepRows,
-                benchmarkSize, benchmarkDuration);
+                benchmarkSize, benchmarkDuration, declaredSpeedGflops, warmUpPrefillRows, warmUpDecodeSteps);
     }
 
     public WorkerSettings withMemoryBudget(long bytes) {
         return new WorkerSettings(models, threads, bytes, stageDispatcher, initialBatchRows, maxStepRows,
-                benchmarkSize, benchmarkDuration);
+                benchmarkSize, benchmarkDuration, declaredSpeedGflops, warmUpPrefillRows, warmUpDecodeSteps);
     }
 }

@@ -49,13 +49,13 @@ class WorkerNodeTest {
         assertTrue(empty.stages().isEmpty());
 
         TestProbe<WorkerNode.RangeAssigned> assigned = testKit.createTestProbe();
-        node.tell(new WorkerNode.AssignRange("stories15M", 4, 9, assigned.getRef()));
+        node.tell(new WorkerNode.AssignRange("stories15M", 4, 9, 1, assigned.getRef()));
         assertFalse(assigned.receiveMessage(LOAD_TIMEOUT).ok());
-        node.tell(new WorkerNode.AssignRange("unknown", 0, 1, assigned.getRef()));
+        node.tell(new WorkerNode.AssignRange("unknown", 0, 1, 1, assigned.getRef()));
         assertFalse(assigned.receiveMessage(LOAD_TIMEOUT).ok());
-        node.tell(new WorkerNode.AssignRange("stories15M", 0, 2, assigned.getRef()));
+        node.tell(new WorkerNode.AssignRange("stories15M", 0, 2, 1, assigned.getRef()));
         ActorRef<StageActor.Command> first = assigned.receiveMessage(LOAD_TIMEOUT).stage();
-        node.tell(new WorkerNode.AssignRange("stories15M", 2, 6, assigned.getRef()));
+        node.tell(new WorkerNode.AssignRange("stories15M", 2, 6, 1, assigned.getRef()));
         ActorRef<StageActor.Command> last = assigned.receiveMessage(LOAD_TIMEOUT).stage();
 
         // Greedy decoding through [0,2) + [2,6) gives the single-process engine's tokens.
@@ -110,6 +110,47 @@ class WorkerNodeTest {
         describe.awaitAssert(() -> {
             node.tell(new WorkerNode.Describe(describe.getRef()));
             assertTrue(describe.receiveMessage(LOAD_TIMEOUT).stages().isEmpty());
+            return null;
+        });
+    }
+
+    @Test
+    void warmsUpNewStagesReportsHeldRangesAndCountsOverlappingRangesOnce() {
+        WorkerSettings settings = WorkerSettings.fromConfig(testKit.system().settings().config());
+        ActorRef<WorkerNode.Command> node = testKit.spawn(WorkerNode.create(settings), "second-worker");
+        TestProbe<WorkerNode.WorkerDescription> describe = testKit.createTestProbe();
+        TestProbe<WorkerNode.RangeAssigned> assigned = testKit.createTestProbe();
+        node.tell(new WorkerNode.AssignRange("stories15M", 0, 3, 4, assigned.getRef()));
+        ActorRef<StageActor.Command> wide = assigned.receiveMessage(LOAD_TIMEOUT).stage();
+        node.tell(new WorkerNode.Describe(describe.getRef()));
+        WorkerNode.WorkerDescription one = describe.receiveMessage(LOAD_TIMEOUT);
+        assertEquals(List.of(new WorkerNode.HeldRange("stories15M", 0, 3, wide, 4)), one.ranges());
+
+        // A sub-range of a mapped range costs no more memory (a rebalance holds both until the switch).
+        node.tell(new WorkerNode.AssignRange("stories15M", 0, 2, 5, assigned.getRef()));
+        ActorRef<StageActor.Command> narrow = assigned.receiveMessage(LOAD_TIMEOUT).stage();
+        node.tell(new WorkerNode.AssignRange("stories15M", 0, 3, 6, assigned.getRef()));
+        assertEquals(wide, assigned.receiveMessage(LOAD_TIMEOUT).stage());
+        node.tell(new WorkerNode.Describe(describe.getRef()));
+        WorkerNode.WorkerDescription two = describe.receiveMessage(LOAD_TIMEOUT);
+        assertEquals(one.freeMemoryBytes(), two.freeMemoryBytes());
+        assertEquals(one.memoryBudgetBytes(), two.memoryBudgetBytes());
+        assertTrue(two.ranges().contains(new WorkerNode.HeldRange("stories15M", 0, 3, wide, 6)), two.ranges().toString());
+
+        TestProbe<StageActor.WarmedUp> warmed = testKit.createTestProbe();
+        narrow.tell(new StageActor.WarmUp(warmed.getRef()));
+        assertTrue(warmed.receiveMessage(LOAD_TIMEOUT).ok());
+        TestProbe<StageActor.StageStatus> status = testKit.createTestProbe();
+        narrow.tell(new StageActor.GetStatus(status.getRef()));
+        StageActor.StageStatus after = status.receiveMessage(LOAD_TIMEOUT);
+        assertEquals(0, after.sequences(), "the warm-up's scratch sequence is freed");
+        assertEquals(0.0, after.stepLatencyMs(), "warm-up steps are not serving steps");
+
+        node.tell(new WorkerNode.DropRange("stories15M", 0, 2));
+        node.tell(new WorkerNode.DropRange("stories15M", 0, 3));
+        describe.awaitAssert(() -> {
+            node.tell(new WorkerNode.Describe(describe.getRef()));
+            assertTrue(describe.receiveMessage(LOAD_TIMEOUT).ranges().isEmpty());
             return null;
         });
     }

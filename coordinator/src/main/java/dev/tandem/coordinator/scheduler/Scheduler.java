@@ -7,6 +7,10 @@ import akka.actor.typed.javadsl.ActorContext;
 import akka.actor.typed.javadsl.Behaviors;
 import akka.actor.typed.javadsl.Receive;
 import akka.actor.typed.javadsl.TimerScheduler;
+import akka.actor.Address;
+import akka.cluster.MemberStatus;
+import akka.cluster.typed.Cluster;
+import dev.tandem.coordinator.CoordinatorMetrics;
 import dev.tandem.coordinator.CoordinatorSettings;
 import dev.tandem.coordinator.api.GenerationRejected;
 import dev.tandem.coordinator.placement.PipelinePlan;
@@ -24,6 +28,8 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
+import java.util.Set;
+import java.util.HashSet;
 import java.util.function.Consumer;
 
 /**
@@ -63,6 +69,11 @@ public final class Scheduler extends AbstractBehavior<Scheduler.Command> {
 
     private record RouteWaitOver(long seqId) implements Command {}
 
+    /** A stage of some route stopped (its worker was downed, or it was dropped after a switch). */
+    private record StageLost(ActorRef<StageActor.Command> stage) implements Command {}
+
+    private enum RebuildDeadline implements Command { INSTANCE }
+
     private enum Resubscribe implements Command { INSTANCE }
 
     /** What a sequence's submitter hears. */
@@ -101,9 +112,15 @@ public final class Scheduler extends AbstractBehavior<Scheduler.Command> {
         int length;
         int generated;
         long steps;
-        boolean prefilled;
+        /**
+         * The next step must (re)compute the KV of the whole token history: true for a new sequence (its
+         * prompt) and after its route changed or lost a stage (a replay: prompt + generated tokens, in one
+         * prefill whose last row samples the next token; bit-identical to the incremental KV, see docs).
+         */
+        boolean needsPrefill = true;
         boolean inFlight;
         boolean cancelled;
+        /** The plan whose stages hold this sequence's KV. */
         PipelinePlan route;
 
         Sequence(Submit submit, int contextLength) {
@@ -129,8 +146,20 @@ public final class Scheduler extends AbstractBehavior<Scheduler.Command> {
 
     private final ArrayDeque<Sequence> queue = new ArrayDeque<>();
     private final Map<Long, Sequence> active = new LinkedHashMap<>();
-    private final Map<Long, List<Sequence>> inFlight = new HashMap<>();
+    /** A micro-batch in flight, with the plan whose route it took. */
+    private record Step(List<Sequence> sequences, PipelinePlan plan, long sentAt) {}
+
+    private final Map<Long, Step> inFlight = new HashMap<>();
+    private final CoordinatorMetrics metrics;
     private PipelinePlan plan;
+    /** Stages of routes that stopped; a plan containing one is broken until placement replaces it. */
+    private final Set<ActorRef<StageActor.Command>> lostStages = new HashSet<>();
+    private final Set<ActorRef<StageActor.Command>> watchedStages = new HashSet<>();
+    /** When the current route broke (System.nanoTime), 0 when it is whole; cleared by the first token after. */
+    private long brokenSince;
+    private long recoveringSince;
+    /** The highest plan version reported to placement as adopted. */
+    private long adoptedVersion;
     private int kvTokensReserved;
     private long nextStepId = 1;
 
@@ -144,7 +173,8 @@ public final class Scheduler extends AbstractBehavior<Scheduler.Command> {
         this.readiness = readiness;
         this.planReceiver = context.messageAdapter(PipelinePlan.class, PlanUpdated::new);
         this.stepReceiver = context.messageAdapter(StageActor.StepReply.class, StepDone::new);
-        placement.tell(new PlacementManager.SubscribePlans(planReceiver));
+        this.metrics = CoordinatorMetrics.of(context.getSystem());
+        placement.tell(new PlacementManager.SubscribePlans(model.model(), planReceiver));
         timers.startTimerWithFixedDelay(Resubscribe.INSTANCE, Resubscribe.INSTANCE, settings.planRefresh());
     }
 
@@ -161,8 +191,10 @@ public final class Scheduler extends AbstractBehavior<Scheduler.Command> {
                 .onMessage(StepDone.class, this::onStepDone)
                 .onMessage(StepTimedOut.class, this::onStepTimedOut)
                 .onMessage(RouteWaitOver.class, this::onRouteWaitOver)
+                .onMessage(StageLost.class, this::onStageLost)
+                .onMessage(RebuildDeadline.class, this::onRebuildDeadline)
                 .onMessage(Resubscribe.class, r -> {
-                    placement.tell(new PlacementManager.SubscribePlans(planReceiver));
+                    placement.tell(new PlacementManager.SubscribePlans(model.model(), planReceiver));
                     return this;
                 })
                 .build();
@@ -200,25 +232,29 @@ public final class Scheduler extends AbstractBehavior<Scheduler.Command> {
         }
         queue.addLast(sequence);
         if (plan == null) timers.startSingleTimer(routeWaitKey(sequence.id), new RouteWaitOver(sequence.id), settings.routeWait());
+        else if (broken()) timers.startSingleTimer(routeWaitKey(sequence.id), new RouteWaitOver(sequence.id), settings.routeRebuildDeadline());
         launchSteps();
         return this;
     }
 
     private boolean canAdmit(Sequence sequence) {
-        return plan != null && queue.isEmpty() && active.size() < settings.maxBatchSequences()
+        return plan != null && !broken() && queue.isEmpty() && active.size() < settings.maxBatchSequences()
                 && kvTokensReserved + sequence.kvTokens <= settings.kvTokenBudget();
     }
 
     private Behavior<Command> onRouteWaitOver(RouteWaitOver over) {
-        if (plan != null) return this;
+        if (plan != null && !broken()) return this;
         for (Iterator<Sequence> it = queue.iterator(); it.hasNext(); ) {
             Sequence s = it.next();
             if (s.id == over.seqId()) {
                 it.remove();
-                s.replyTo.tell(new Rejected(s.id, GenerationRejected.Code.UNAVAILABLE, "model " + model.model()
-                        + " has no pipeline yet (waiting for workers); retry later"));
+                s.replyTo.tell(new Rejected(s.id, GenerationRejected.Code.UNAVAILABLE, plan == null
+                        ? "model " + model.model() + " has no pipeline yet (waiting for workers); retry later"
+                        : "model " + model.model() + " lost a pipeline stage and no route was rebuilt in "
+                                + settings.routeRebuildDeadline() + " (no worker with room for its layers); retry later"));
             }
         }
+        publishLoad();
         return this;
     }
 
@@ -252,17 +288,138 @@ public final class Scheduler extends AbstractBehavior<Scheduler.Command> {
         getContext().getLog().info("scheduler of {} uses plan v{} ({} stages)", model.model(), update.version(),
                 update.stages().size());
         plan = update;
-        readiness.accept(true);
-        for (Sequence s : queue) timers.cancel(routeWaitKey(s.id));
+        abandonStepsOnDeadNodes();
+        for (ActorRef<StageActor.Command> stage : plan.route()) {
+            if (watchedStages.add(stage)) getContext().watchWith(stage, new StageLost(stage));
+        }
+        if (broken()) {
+            readiness.accept(false);
+        } else {
+            readiness.accept(true);
+            if (brokenSince != 0) {
+                timers.cancel(RebuildDeadline.INSTANCE);
+                recoveringSince = brokenSince; // measured until the first token on the new route
+                brokenSince = 0;
+            }
+            for (Sequence s : queue) timers.cancel(routeWaitKey(s.id));
+        }
         launchSteps();
+        reportAdoption();
         return this;
+    }
+
+    /**
+     * Placement may publish the rebuilt route before this node's death watch reports the lost stages; steps
+     * in flight through a node that is no longer an up, reachable member are lost then already.
+     */
+    private void abandonStepsOnDeadNodes() {
+        var state = Cluster.get(getContext().getSystem()).state();
+        Set<Address> alive = new HashSet<>();
+        state.getMembers().forEach(m -> {
+            if (m.status() == MemberStatus.up() || m.status() == MemberStatus.leaving()) alive.add(m.address());
+        });
+        state.getUnreachable().forEach(m -> alive.remove(m.address()));
+        Set<ActorRef<StageActor.Command>> dead = new HashSet<>();
+        for (Step step : inFlight.values()) {
+            for (ActorRef<StageActor.Command> stage : step.plan().route()) {
+                Address address = stage.path().address();
+                if (address.hasGlobalScope() && !alive.contains(address)) dead.add(stage);
+            }
+        }
+        for (ActorRef<StageActor.Command> stage : dead) getContext().getSelf().tell(new StageLost(stage));
+    }
+
+    /** The plan's route runs through a stage that stopped. */
+    private boolean broken() {
+        return plan != null && plan.route().stream().anyMatch(lostStages::contains);
+    }
+
+    /**
+     * A stage stopped. Steps in flight through it are lost: their sequences are replayed from their token
+     * history once a route without it exists. If the current route runs through it, new steps wait for a new
+     * plan until {@code route-rebuild-deadline}.
+     */
+    private Behavior<Command> onStageLost(StageLost lost) {
+        lostStages.add(lost.stage());
+        watchedStages.remove(lost.stage());
+        List<Sequence> finished = new ArrayList<>();
+        int replays = 0;
+        for (Iterator<Map.Entry<Long, Step>> it = inFlight.entrySet().iterator(); it.hasNext(); ) {
+            Map.Entry<Long, Step> e = it.next();
+            if (!e.getValue().plan().route().contains(lost.stage())) continue;
+            it.remove();
+            timers.cancel(stepKey(e.getKey()));
+            for (Sequence s : e.getValue().sequences()) {
+                s.inFlight = false;
+                if (s.cancelled) {
+                    finish(s, FinishReason.CANCELLED, finished);
+                } else {
+                    s.needsPrefill = true;
+                    replays++;
+                }
+            }
+        }
+        if (broken() && brokenSince == 0) {
+            brokenSince = System.nanoTime();
+            readiness.accept(false);
+            timers.startSingleTimer(RebuildDeadline.INSTANCE, RebuildDeadline.INSTANCE, settings.routeRebuildDeadline());
+            getContext().getLog().warn("a stage of {}'s route stopped ({}); {} sequence(s) in flight wait up to {} for a new route",
+                    model.model(), lost.stage().path(), active.size(), settings.routeRebuildDeadline());
+        }
+        if (replays > 0) {
+            metrics.replayed(model.model(), "failover", replays);
+            // With the route already rebuilt, recovery ends with the first token of a replayed step.
+            if (!broken() && recoveringSince == 0) recoveringSince = System.nanoTime();
+        }
+        release(finished);
+        launchSteps();
+        reportAdoption();
+        return this;
+    }
+
+    private Behavior<Command> onRebuildDeadline(RebuildDeadline deadline) {
+        if (!broken()) return this;
+        String reason = "model " + model.model() + " lost a pipeline stage and no route was rebuilt within "
+                + settings.routeRebuildDeadline() + " (no worker with room for its layers); retry later";
+        getContext().getLog().warn("{}: failing {} active and {} queued sequence(s)", reason, active.size(), queue.size());
+        List<Sequence> finished = new ArrayList<>();
+        for (Sequence s : List.copyOf(active.values())) {
+            if (!s.inFlight) fail(s, GenerationRejected.Code.UNAVAILABLE, reason, finished);
+        }
+        for (Sequence s : queue) {
+            timers.cancel(routeWaitKey(s.id));
+            s.replyTo.tell(new Rejected(s.id, GenerationRejected.Code.UNAVAILABLE, reason));
+        }
+        queue.clear();
+        release(finished);
+        publishLoad();
+        return this;
+    }
+
+    /** Tells placement that this scheduler runs the current plan and has no step left on an older route. */
+    private void reportAdoption() {
+        if (plan == null || adoptedVersion >= plan.version() || broken()) return;
+        for (Step step : inFlight.values()) {
+            if (step.plan().version() < plan.version()) return;
+        }
+        adoptedVersion = plan.version();
+        placement.tell(new PlacementManager.PlanAdopted(model.model(), plan.version(), planReceiver));
     }
 
     private Behavior<Command> onStepDone(StepDone done) {
         StageActor.StepReply reply = done.reply();
-        List<Sequence> step = inFlight.remove(reply.stepId());
-        if (step == null) return this; // timed out already
+        Step taken = inFlight.remove(reply.stepId());
+        if (taken == null) return this; // timed out or lost already
+        List<Sequence> step = taken.sequences();
         timers.cancel(stepKey(reply.stepId()));
+        if (recoveringSince != 0 && reply instanceof StageActor.StepSampled && plan != null
+                && taken.plan().version() == plan.version() && taken.sentAt() >= recoveringSince) {
+            double ms = (System.nanoTime() - recoveringSince) / 1e6;
+            recoveringSince = 0;
+            metrics.recovered(model.model(), ms);
+            getContext().getLog().info("{} recovered from a lost stage in {} ms (first token on route v{})",
+                    model.model(), String.format("%.0f", ms), plan.version());
+        }
         List<Sequence> finished = new ArrayList<>();
         switch (reply) {
             case StageActor.StepSampled sampled -> {
@@ -292,12 +449,14 @@ public final class Scheduler extends AbstractBehavior<Scheduler.Command> {
         }
         release(finished);
         launchSteps();
+        reportAdoption();
         return this;
     }
 
     private Behavior<Command> onStepTimedOut(StepTimedOut timeout) {
-        List<Sequence> step = inFlight.remove(timeout.stepId());
-        if (step == null) return this;
+        Step taken = inFlight.remove(timeout.stepId());
+        if (taken == null) return this;
+        List<Sequence> step = taken.sequences();
         getContext().getLog().warn("step {} of {} got no answer in {}", timeout.stepId(), model.model(), settings.stepTimeout());
         List<Sequence> finished = new ArrayList<>();
         for (Sequence s : step) {
@@ -306,6 +465,7 @@ public final class Scheduler extends AbstractBehavior<Scheduler.Command> {
         }
         release(finished);
         launchSteps();
+        reportAdoption();
         return this;
     }
 
@@ -313,7 +473,7 @@ public final class Scheduler extends AbstractBehavior<Scheduler.Command> {
     private void accept(Sequence s, int token, List<Sequence> finished) {
         s.tokens[s.length++] = token;
         s.generated++;
-        s.prefilled = true;
+        s.needsPrefill = false;
         s.replyTo.tell(new Token(s.id, token));
         if (token == model.eosId() || token == model.bosId()) {
             finish(s, FinishReason.EOS, finished);
@@ -350,7 +510,8 @@ public final class Scheduler extends AbstractBehavior<Scheduler.Command> {
 
     /** Admits waiting sequences, then fills the free in-flight slots with micro-batches of ready sequences. */
     private void launchSteps() {
-        if (plan == null) return;
+        publishLoad();
+        if (plan == null || broken()) return;
         while (!queue.isEmpty() && active.size() < settings.maxBatchSequences()
                 && kvTokensReserved + queue.peekFirst().kvTokens <= settings.kvTokenBudget()) {
             Sequence s = queue.pollFirst();
@@ -358,7 +519,7 @@ public final class Scheduler extends AbstractBehavior<Scheduler.Command> {
             kvTokensReserved += s.kvTokens;
             active.put(s.id, s);
         }
-        retireStaleRoutes();
+        reroute();
         int slots = settings.maxInFlightSteps() > 0 ? settings.maxInFlightSteps() : plan.stages().size();
         int perStep = Math.min(settings.maxBatchSequences(), Math.max(1, (active.size() + slots - 1) / slots));
         while (inFlight.size() < slots) {
@@ -366,7 +527,7 @@ public final class Scheduler extends AbstractBehavior<Scheduler.Command> {
             int rows = 0;
             for (Sequence s : active.values()) {
                 if (s.inFlight) continue;
-                int sRows = s.prefilled ? 1 : s.promptLength;
+                int sRows = s.needsPrefill ? s.length : 1;
                 if (!step.isEmpty() && rows + sRows > settings.maxStepRows()) continue;
                 step.add(s);
                 rows += sRows;
@@ -377,16 +538,34 @@ public final class Scheduler extends AbstractBehavior<Scheduler.Command> {
         }
     }
 
-    /** Sequences placed on an older plan cannot continue on the new stages (their KV is elsewhere). */
-    private void retireStaleRoutes() {
-        List<Sequence> finished = new ArrayList<>();
-        for (Sequence s : List.copyOf(active.values())) {
-            if (!s.inFlight && s.route.version() != plan.version()) {
-                fail(s, GenerationRejected.Code.UNAVAILABLE, "the pipeline of " + model.model()
-                        + " was re-planned during the request; retry", finished);
+    /**
+     * The switch at a step boundary: a sequence (not in a step) whose KV lives on a route other than the current
+     * plan's moves to it. Stages it leaves free its KV; its next step replays its token history through the new
+     * route (stages it keeps overwrite its KV from position 0, so no release may race that step).
+     */
+    private void reroute() {
+        Map<ActorRef<StageActor.Command>, List<Long>> leaving = new LinkedHashMap<>();
+        int replays = 0;
+        for (Sequence s : active.values()) {
+            if (s.inFlight || s.route.route().equals(plan.route())) {
+                if (!s.inFlight) s.route = plan; // same stages, newer version
+                continue;
             }
+            for (ActorRef<StageActor.Command> stage : s.route.route()) {
+                if (!plan.route().contains(stage) && !lostStages.contains(stage)) {
+                    leaving.computeIfAbsent(stage, k -> new ArrayList<>()).add(s.id);
+                }
+            }
+            if (!s.needsPrefill) replays++;
+            s.needsPrefill = true;
+            s.route = plan;
         }
-        release(finished);
+        leaving.forEach((stage, ids) -> stage.tell(new StageActor.Release(ids.stream().mapToLong(Long::longValue).toArray())));
+        if (replays > 0) metrics.replayed(model.model(), "rebalance", replays);
+    }
+
+    private void publishLoad() {
+        metrics.load(model.model(), queue.size(), active.size());
     }
 
     private void send(List<Sequence> step, int rows) {
@@ -399,13 +578,14 @@ public final class Scheduler extends AbstractBehavior<Scheduler.Command> {
         int r = 0;
         for (Sequence s : step) {
             s.inFlight = true;
-            if (!s.prefilled) {
+            if (s.needsPrefill) {
+                // The whole history (the prompt, or on a new route prompt + generated tokens); the last row samples.
                 starting.add(new StageActor.SequenceSampling(s.id, s.sampling));
-                for (int p = 0; p < s.promptLength; p++, r++) {
+                for (int p = 0; p < s.length; p++, r++) {
                     seqIds[r] = s.id;
                     positions[r] = p;
                     tokens[r] = s.tokens[p];
-                    flags[r] = p == s.promptLength - 1 ? RowFlags.WANT_LOGITS | RowFlags.PREFILL : RowFlags.PREFILL;
+                    flags[r] = p == s.length - 1 ? RowFlags.WANT_LOGITS | RowFlags.PREFILL : RowFlags.PREFILL;
                 }
             } else {
                 seqIds[r] = s.id;
@@ -415,7 +595,8 @@ public final class Scheduler extends AbstractBehavior<Scheduler.Command> {
                 r++;
             }
         }
-        inFlight.put(stepId, step);
+        inFlight.put(stepId, new Step(step, plan, System.nanoTime()));
+        metrics.batch(model.model(), step.size());
         timers.startSingleTimer(stepKey(stepId), new StepTimedOut(stepId), settings.stepTimeout());
         List<ActorRef<StageActor.Command>> route = plan.route();
         route.getFirst().tell(new StageActor.ForwardTokens(stepId, model.model(), seqIds, positions, tokens, flags,

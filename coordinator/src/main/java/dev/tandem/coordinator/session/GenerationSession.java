@@ -8,6 +8,7 @@ import akka.actor.typed.javadsl.Behaviors;
 import akka.actor.typed.javadsl.Receive;
 import akka.stream.BoundedSourceQueue;
 import akka.stream.QueueOfferResult;
+import dev.tandem.coordinator.CoordinatorMetrics;
 import dev.tandem.coordinator.api.GenerationEvent;
 import dev.tandem.coordinator.api.GenerationRejected;
 import dev.tandem.coordinator.scheduler.Scheduler;
@@ -41,9 +42,9 @@ public final class GenerationSession extends AbstractBehavior<GenerationSession.
     public record Request(long seqId, int[] promptTokens, int maxNewTokens, SamplerSettings sampling,
                           List<String> stopStrings, long acceptedAt) {}
 
-    public static Behavior<Command> create(Request request, Tokenizer tokenizer, ActorRef<Scheduler.Command> scheduler,
-                                           BoundedSourceQueue<GenerationEvent> out) {
-        return Behaviors.setup(context -> new GenerationSession(context, request, tokenizer, scheduler, out));
+    public static Behavior<Command> create(Request request, String model, Tokenizer tokenizer,
+                                           ActorRef<Scheduler.Command> scheduler, BoundedSourceQueue<GenerationEvent> out) {
+        return Behaviors.setup(context -> new GenerationSession(context, request, model, tokenizer, scheduler, out));
     }
 
     private final Request request;
@@ -56,12 +57,17 @@ public final class GenerationSession extends AbstractBehavior<GenerationSession.
     private int previous;
     private int completionTokens;
     private long firstTokenAt;
+    private long lastTokenAt;
+    private final String model;
+    private final CoordinatorMetrics metrics;
     /** The stream has been completed or failed; only its end is awaited. */
     private boolean done;
 
-    private GenerationSession(ActorContext<Command> context, Request request, Tokenizer tokenizer,
+    private GenerationSession(ActorContext<Command> context, Request request, String model, Tokenizer tokenizer,
                               ActorRef<Scheduler.Command> scheduler, BoundedSourceQueue<GenerationEvent> out) {
         super(context);
+        this.model = model;
+        this.metrics = CoordinatorMetrics.of(context.getSystem());
         this.request = request;
         this.tokenizer = tokenizer;
         this.scheduler = scheduler;
@@ -81,13 +87,18 @@ public final class GenerationSession extends AbstractBehavior<GenerationSession.
                     case Scheduler.Finished finished -> onFinished(finished);
                     case Scheduler.Rejected rejected -> {
                         done = true;
+                        metrics.requestEnded(model, rejected.code().name().toLowerCase(java.util.Locale.ROOT),
+                                request.promptTokens().length, completionTokens);
                         out.fail(new GenerationRejected(rejected.code(), rejected.message()));
                         yield this;
                     }
                 })
                 // The session lives until its stream has ended, so that the end never goes to dead letters.
                 .onMessage(StreamEnded.class, ended -> {
-                    if (!done) scheduler.tell(new Scheduler.Cancel(request.seqId())); // cancelled by the client
+                    if (!done) { // cancelled by the client
+                        scheduler.tell(new Scheduler.Cancel(request.seqId()));
+                        metrics.requestEnded(model, "cancelled", request.promptTokens().length, completionTokens);
+                    }
                     return Behaviors.stopped();
                 })
                 .build();
@@ -95,7 +106,14 @@ public final class GenerationSession extends AbstractBehavior<GenerationSession.
 
     private Behavior<Command> onToken(int token) {
         completionTokens++;
-        if (firstTokenAt == 0) firstTokenAt = System.nanoTime();
+        long now = System.nanoTime();
+        if (firstTokenAt == 0) {
+            firstTokenAt = now;
+            metrics.firstToken(model, (now - request.acceptedAt()) / 1e6);
+        } else {
+            metrics.interToken(model, (now - lastTokenAt) / 1e6);
+        }
+        lastTokenAt = now;
         if (token == tokenizer.eosId() || token == tokenizer.bosId()) return this; // Finished(EOS) follows
         pendingTokenIds.add(token);
         emit(utf8.accept(stops.accept(tokenizer.decodeBytes(previous, token))));
@@ -127,6 +145,8 @@ public final class GenerationSession extends AbstractBehavior<GenerationSession.
                 "none", 0, 0, steps)));
         out.complete();
         done = true;
+        metrics.requestEnded(model, reason.name().toLowerCase(java.util.Locale.ROOT), request.promptTokens().length,
+                completionTokens);
         return this;
     }
 
