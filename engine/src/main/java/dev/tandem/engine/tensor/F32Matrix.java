@@ -118,6 +118,31 @@ public final class F32Matrix implements WeightMatrix {
             a30 = w.fma(v0, a30); a31 = w.fma(v1, a31); a32 = w.fma(v2, a32); a33 = w.fma(v3, a33);
         }
         int o1 = ob + outStride, o2 = o1 + outStride, o3 = o2 + outStride;
+        if (LaneSums.MERGEABLE) {
+            // Accumulator (row q, batch c) is number 4q + c; its sum lands in lane bitReverse4(4q + c).
+            FloatVector s0 = LaneSums.merge(a00, a01, 8), s1 = LaneSums.merge(a02, a03, 8);
+            FloatVector s2 = LaneSums.merge(a10, a11, 8), s3 = LaneSums.merge(a12, a13, 8);
+            FloatVector s4 = LaneSums.merge(a20, a21, 8), s5 = LaneSums.merge(a22, a23, 8);
+            FloatVector s6 = LaneSums.merge(a30, a31, 8), s7 = LaneSums.merge(a32, a33, 8);
+            FloatVector t0 = LaneSums.merge(s0, s1, 4), t1 = LaneSums.merge(s2, s3, 4);
+            FloatVector t2 = LaneSums.merge(s4, s5, 4), t3 = LaneSums.merge(s6, s7, 4);
+            FloatVector u0 = LaneSums.merge(t0, t1, 2), u1 = LaneSums.merge(t2, t3, 2);
+            FloatVector f = LaneSums.merge(u0, u1, 1);
+            out[ob + r] = f.lane(0); out[o1 + r] = f.lane(8); out[o2 + r] = f.lane(4); out[o3 + r] = f.lane(12);
+            out[ob + r + 1] = f.lane(2); out[o1 + r + 1] = f.lane(10); out[o2 + r + 1] = f.lane(6); out[o3 + r + 1] = f.lane(14);
+            out[ob + r + 2] = f.lane(1); out[o1 + r + 2] = f.lane(9); out[o2 + r + 2] = f.lane(5); out[o3 + r + 2] = f.lane(13);
+            out[ob + r + 3] = f.lane(3); out[o1 + r + 3] = f.lane(11); out[o2 + r + 3] = f.lane(7); out[o3 + r + 3] = f.lane(15);
+            if (vectorCols < cols) {
+                for (int q = 0; q < ROW_BLOCK; q++) {
+                    long w = w0 + q * rowBytes;
+                    out[ob + r + q] = addTail(out[ob + r + q], w, x, x0);
+                    out[o1 + r + q] = addTail(out[o1 + r + q], w, x, x1);
+                    out[o2 + r + q] = addTail(out[o2 + r + q], w, x, x2);
+                    out[o3 + r + q] = addTail(out[o3 + r + q], w, x, x3);
+                }
+            }
+            return;
+        }
         out[ob + r] = finish(a00, w0, x, x0); out[o1 + r] = finish(a01, w0, x, x1);
         out[o2 + r] = finish(a02, w0, x, x2); out[o3 + r] = finish(a03, w0, x, x3);
         out[ob + r + 1] = finish(a10, w1, x, x0); out[o1 + r + 1] = finish(a11, w1, x, x1);
@@ -140,6 +165,17 @@ public final class F32Matrix implements WeightMatrix {
             a2 = wv.fma(FloatVector.fromArray(SPECIES, x, x2 + i), a2);
             a3 = wv.fma(FloatVector.fromArray(SPECIES, x, x3 + i), a3);
         }
+        if (LaneSums.MERGEABLE) {
+            // Two merges, then the merged vector folds onto itself: accumulator c lands in lane 8*(c&1) + 4*(c>>1).
+            FloatVector m = LaneSums.merge(LaneSums.merge(a0, a1, 8), LaneSums.merge(a2, a3, 8), 4);
+            m = LaneSums.merge(m, m, 2);
+            m = LaneSums.merge(m, m, 1);
+            out[ob + r] = addTail(m.lane(0), w, x, x0);
+            out[ob + outStride + r] = addTail(m.lane(8), w, x, x1);
+            out[ob + 2 * outStride + r] = addTail(m.lane(4), w, x, x2);
+            out[ob + 3 * outStride + r] = addTail(m.lane(12), w, x, x3);
+            return;
+        }
         out[ob + r] = finish(a0, w, x, x0);
         out[ob + outStride + r] = finish(a1, w, x, x1);
         out[ob + 2 * outStride + r] = finish(a2, w, x, x2);
@@ -158,7 +194,10 @@ public final class F32Matrix implements WeightMatrix {
 
     /** Lane sum of a row's accumulator plus the columns past the last whole vector, in one fixed order. */
     private float finish(FloatVector acc, long rowBase, float[] x, int xb) {
-        float sum = LaneSums.sum(acc);
+        return addTail(LaneSums.sum(acc), rowBase, x, xb);
+    }
+
+    private float addTail(float sum, long rowBase, float[] x, int xb) {
         for (int i = vectorCols; i < cols; i++) {
             sum += data.get(LE_FLOAT, rowBase + (long) i * Float.BYTES) * x[xb + i];
         }
