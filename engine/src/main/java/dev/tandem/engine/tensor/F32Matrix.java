@@ -12,11 +12,11 @@ import java.util.Objects;
  * A float32 matrix read straight from a (memory-mapped) little-endian segment.
  *
  * <p>The product walks the rows in tiles that stay in cache while every batch row passes over them, and
- * computes blocks of weight rows times {@link #BATCH_BLOCK} batch rows at once, so each weight vector loaded
- * feeds several independent accumulators. Small batches read one weight row after another (interleaving
- * several rows streamed from memory measured slower: one sequential stream prefetches best). Every
- * (weight row, batch row) dot product adds in the same order whatever the kernel, so a row's result does
- * not depend on the batch around it.
+ * computes one weight row times {@link #BATCH_BLOCK} batch rows at once, so each weight vector loaded feeds
+ * several independent accumulators. Weight rows are read one after another: interleaving several rows
+ * streamed from memory measured slower (one sequential stream prefetches best), and a 4x4 block of
+ * accumulators grew too big for C2 to keep its vectors unboxed. Every (weight row, batch row) dot product
+ * adds in the same order whatever the kernel, so a row's result does not depend on the batch around it.
  */
 public final class F32Matrix implements WeightMatrix {
 
@@ -26,14 +26,6 @@ public final class F32Matrix implements WeightMatrix {
     private static final ByteOrder LE = ByteOrder.LITTLE_ENDIAN;
     /** Batch rows per block of the batched kernels: each weight vector loaded feeds this many accumulators. */
     private static final int BATCH_BLOCK = 4;
-    /** Weight rows per block of the compute-bound kernel. */
-    private static final int ROW_BLOCK = 4;
-    /**
-     * From this batch size on, the weights are re-read from cache often enough that arithmetic bounds the
-     * product and the 4x4 kernel pays; below it, memory bounds it and one weight row streamed at a time
-     * (which the hardware prefetches best) wins.
-     */
-    private static final int COMPUTE_BOUND_BATCH = 8;
     /** Bytes of weights per tile, sized to stay in L2 while all batch rows pass over it. */
     private static final long TILE_BYTES = 128 * 1024;
 
@@ -54,7 +46,7 @@ public final class F32Matrix implements WeightMatrix {
         this.rows = rows;
         this.cols = cols;
         this.rowBytes = (long) cols * Float.BYTES;
-        this.tileRows = (int) Math.max(ROW_BLOCK, TILE_BYTES / rowBytes / ROW_BLOCK * ROW_BLOCK);
+        this.tileRows = (int) Math.max(1, TILE_BYTES / rowBytes);
         this.vectorCols = SPECIES.loopBound(cols);
     }
 
@@ -73,18 +65,13 @@ public final class F32Matrix implements WeightMatrix {
         if (batch <= 0 || rowStart == rowEnd) return;
         Objects.checkFromIndexSize(xOff, (batch - 1) * xStride + cols, x.length);
         Objects.checkFromIndexSize(outOff + rowStart, (batch - 1) * outStride + (rowEnd - rowStart), out.length);
-        boolean computeBound = batch >= COMPUTE_BOUND_BATCH;
         for (int tile = rowStart; tile < rowEnd; tile += tileRows) {
             int tileEnd = Math.min(rowEnd, tile + tileRows);
             int b = 0;
             for (; b + BATCH_BLOCK <= batch; b += BATCH_BLOCK) {
                 int xb = xOff + b * xStride;
                 int ob = outOff + b * outStride;
-                int r = tile;
-                if (computeBound) {
-                    for (; r + ROW_BLOCK <= tileEnd; r += ROW_BLOCK) block4x4(r, x, xb, xStride, out, ob, outStride);
-                }
-                for (; r < tileEnd; r++) block1x4(r, x, xb, xStride, out, ob, outStride);
+                for (int r = tile; r < tileEnd; r++) block1x4(r, x, xb, xStride, out, ob, outStride);
             }
             for (; b < batch; b++) {
                 int xb = xOff + b * xStride;
@@ -92,65 +79,6 @@ public final class F32Matrix implements WeightMatrix {
                 for (int r = tile; r < tileEnd; r++) out[ob + r] = dot(r, x, xb);
             }
         }
-    }
-
-    /** Rows r..r+3 times batch rows at x[xb], x[xb + xStride], ... (4 each): 8 loads feed 16 FMAs. */
-    private void block4x4(int r, float[] x, int xb, int xStride, float[] out, int ob, int outStride) {
-        long w0 = r * rowBytes, w1 = w0 + rowBytes, w2 = w1 + rowBytes, w3 = w2 + rowBytes;
-        int x0 = xb, x1 = xb + xStride, x2 = x1 + xStride, x3 = x2 + xStride;
-        FloatVector a00 = FloatVector.zero(SPECIES), a01 = a00, a02 = a00, a03 = a00;
-        FloatVector a10 = a00, a11 = a00, a12 = a00, a13 = a00;
-        FloatVector a20 = a00, a21 = a00, a22 = a00, a23 = a00;
-        FloatVector a30 = a00, a31 = a00, a32 = a00, a33 = a00;
-        for (int i = 0; i < vectorCols; i += LANES) {
-            long byteOff = (long) i * Float.BYTES;
-            FloatVector v0 = FloatVector.fromArray(SPECIES, x, x0 + i);
-            FloatVector v1 = FloatVector.fromArray(SPECIES, x, x1 + i);
-            FloatVector v2 = FloatVector.fromArray(SPECIES, x, x2 + i);
-            FloatVector v3 = FloatVector.fromArray(SPECIES, x, x3 + i);
-            FloatVector w = FloatVector.fromMemorySegment(SPECIES, data, w0 + byteOff, LE);
-            a00 = w.fma(v0, a00); a01 = w.fma(v1, a01); a02 = w.fma(v2, a02); a03 = w.fma(v3, a03);
-            w = FloatVector.fromMemorySegment(SPECIES, data, w1 + byteOff, LE);
-            a10 = w.fma(v0, a10); a11 = w.fma(v1, a11); a12 = w.fma(v2, a12); a13 = w.fma(v3, a13);
-            w = FloatVector.fromMemorySegment(SPECIES, data, w2 + byteOff, LE);
-            a20 = w.fma(v0, a20); a21 = w.fma(v1, a21); a22 = w.fma(v2, a22); a23 = w.fma(v3, a23);
-            w = FloatVector.fromMemorySegment(SPECIES, data, w3 + byteOff, LE);
-            a30 = w.fma(v0, a30); a31 = w.fma(v1, a31); a32 = w.fma(v2, a32); a33 = w.fma(v3, a33);
-        }
-        int o1 = ob + outStride, o2 = o1 + outStride, o3 = o2 + outStride;
-        if (LaneSums.MERGEABLE) {
-            // Accumulator (row q, batch c) is number 4q + c; its sum lands in lane bitReverse4(4q + c).
-            FloatVector s0 = LaneSums.merge(a00, a01, 8), s1 = LaneSums.merge(a02, a03, 8);
-            FloatVector s2 = LaneSums.merge(a10, a11, 8), s3 = LaneSums.merge(a12, a13, 8);
-            FloatVector s4 = LaneSums.merge(a20, a21, 8), s5 = LaneSums.merge(a22, a23, 8);
-            FloatVector s6 = LaneSums.merge(a30, a31, 8), s7 = LaneSums.merge(a32, a33, 8);
-            FloatVector t0 = LaneSums.merge(s0, s1, 4), t1 = LaneSums.merge(s2, s3, 4);
-            FloatVector t2 = LaneSums.merge(s4, s5, 4), t3 = LaneSums.merge(s6, s7, 4);
-            FloatVector u0 = LaneSums.merge(t0, t1, 2), u1 = LaneSums.merge(t2, t3, 2);
-            FloatVector f = LaneSums.merge(u0, u1, 1);
-            out[ob + r] = f.lane(0); out[o1 + r] = f.lane(8); out[o2 + r] = f.lane(4); out[o3 + r] = f.lane(12);
-            out[ob + r + 1] = f.lane(2); out[o1 + r + 1] = f.lane(10); out[o2 + r + 1] = f.lane(6); out[o3 + r + 1] = f.lane(14);
-            out[ob + r + 2] = f.lane(1); out[o1 + r + 2] = f.lane(9); out[o2 + r + 2] = f.lane(5); out[o3 + r + 2] = f.lane(13);
-            out[ob + r + 3] = f.lane(3); out[o1 + r + 3] = f.lane(11); out[o2 + r + 3] = f.lane(7); out[o3 + r + 3] = f.lane(15);
-            if (vectorCols < cols) {
-                for (int q = 0; q < ROW_BLOCK; q++) {
-                    long w = w0 + q * rowBytes;
-                    out[ob + r + q] = addTail(out[ob + r + q], w, x, x0);
-                    out[o1 + r + q] = addTail(out[o1 + r + q], w, x, x1);
-                    out[o2 + r + q] = addTail(out[o2 + r + q], w, x, x2);
-                    out[o3 + r + q] = addTail(out[o3 + r + q], w, x, x3);
-                }
-            }
-            return;
-        }
-        out[ob + r] = finish(a00, w0, x, x0); out[o1 + r] = finish(a01, w0, x, x1);
-        out[o2 + r] = finish(a02, w0, x, x2); out[o3 + r] = finish(a03, w0, x, x3);
-        out[ob + r + 1] = finish(a10, w1, x, x0); out[o1 + r + 1] = finish(a11, w1, x, x1);
-        out[o2 + r + 1] = finish(a12, w1, x, x2); out[o3 + r + 1] = finish(a13, w1, x, x3);
-        out[ob + r + 2] = finish(a20, w2, x, x0); out[o1 + r + 2] = finish(a21, w2, x, x1);
-        out[o2 + r + 2] = finish(a22, w2, x, x2); out[o3 + r + 2] = finish(a23, w2, x, x3);
-        out[ob + r + 3] = finish(a30, w3, x, x0); out[o1 + r + 3] = finish(a31, w3, x, x1);
-        out[o2 + r + 3] = finish(a32, w3, x, x2); out[o3 + r + 3] = finish(a33, w3, x, x3);
     }
 
     /** Row r times batch rows at x[xb], x[xb + xStride], ... (4 of them): one weight load feeds 4 FMAs. */
@@ -167,9 +95,9 @@ public final class F32Matrix implements WeightMatrix {
         }
         if (LaneSums.MERGEABLE) {
             // Two merges, then the merged vector folds onto itself: accumulator c lands in lane 8*(c&1) + 4*(c>>1).
-            FloatVector m = LaneSums.merge(LaneSums.merge(a0, a1, 8), LaneSums.merge(a2, a3, 8), 4);
-            m = LaneSums.merge(m, m, 2);
-            m = LaneSums.merge(m, m, 1);
+            FloatVector m = LaneSums.merge4(LaneSums.merge8(a0, a1), LaneSums.merge8(a2, a3));
+            m = LaneSums.merge2(m, m);
+            m = LaneSums.merge1(m, m);
             out[ob + r] = addTail(m.lane(0), w, x, x0);
             out[ob + outStride + r] = addTail(m.lane(8), w, x, x1);
             out[ob + 2 * outStride + r] = addTail(m.lane(4), w, x, x2);

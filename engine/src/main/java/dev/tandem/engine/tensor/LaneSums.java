@@ -56,12 +56,29 @@ public final class LaneSums {
      */
     public static FloatVector merge(FloatVector a, FloatVector b, int half) {
         return switch (half) {
-            case 8 -> a.blend(b, HIGH8).add(a.rearrange(SWAP8).blend(b.rearrange(SWAP8), HIGH8));
-            case 4 -> a.blend(b, HIGH4).add(a.rearrange(SWAP4).blend(b.rearrange(SWAP4), HIGH4));
-            case 2 -> a.blend(b, HIGH2).add(a.rearrange(SWAP2).blend(b.rearrange(SWAP2), HIGH2));
-            case 1 -> a.blend(b, HIGH1).add(a.rearrange(SWAP1).blend(b.rearrange(SWAP1), HIGH1));
+            case 8 -> merge8(a, b);
+            case 4 -> merge4(a, b);
+            case 2 -> merge2(a, b);
+            case 1 -> merge1(a, b);
             default -> throw new IllegalArgumentException("half must be 8, 4, 2 or 1, got " + half);
         };
+    }
+
+    /** {@link #merge} with half 8; the fixed-distance forms are small enough for C2 to inline everywhere. */
+    public static FloatVector merge8(FloatVector a, FloatVector b) {
+        return a.blend(b, HIGH8).add(a.rearrange(SWAP8).blend(b.rearrange(SWAP8), HIGH8));
+    }
+
+    public static FloatVector merge4(FloatVector a, FloatVector b) {
+        return a.blend(b, HIGH4).add(a.rearrange(SWAP4).blend(b.rearrange(SWAP4), HIGH4));
+    }
+
+    public static FloatVector merge2(FloatVector a, FloatVector b) {
+        return a.blend(b, HIGH2).add(a.rearrange(SWAP2).blend(b.rearrange(SWAP2), HIGH2));
+    }
+
+    public static FloatVector merge1(FloatVector a, FloatVector b) {
+        return a.blend(b, HIGH1).add(a.rearrange(SWAP1).blend(b.rearrange(SWAP1), HIGH1));
     }
 
     /** Lane i takes lane (i + distance) mod LANES. */
