@@ -65,26 +65,32 @@ public final class F32Matrix implements WeightMatrix {
         if (batch <= 0 || rowStart == rowEnd) return;
         Objects.checkFromIndexSize(xOff, (batch - 1) * xStride + cols, x.length);
         Objects.checkFromIndexSize(outOff + rowStart, (batch - 1) * outStride + (rowEnd - rowStart), out.length);
+        if (batch == 1) {
+            for (int r = rowStart; r < rowEnd; r++) out[outOff + r] = dot(r, x, xOff);
+            return;
+        }
         for (int tile = rowStart; tile < rowEnd; tile += tileRows) {
             int tileEnd = Math.min(rowEnd, tile + tileRows);
-            int b = 0;
-            for (; b + BATCH_BLOCK <= batch; b += BATCH_BLOCK) {
+            for (int b = 0; b < batch; b += BATCH_BLOCK) {
+                int count = Math.min(BATCH_BLOCK, batch - b);
                 int xb = xOff + b * xStride;
                 int ob = outOff + b * outStride;
-                for (int r = tile; r < tileEnd; r++) block1x4(r, x, xb, xStride, out, ob, outStride);
-            }
-            for (; b < batch; b++) {
-                int xb = xOff + b * xStride;
-                int ob = outOff + b * outStride;
-                for (int r = tile; r < tileEnd; r++) out[ob + r] = dot(r, x, xb);
+                for (int r = tile; r < tileEnd; r++) block1x4(r, x, xb, xStride, count, out, ob, outStride);
             }
         }
     }
 
-    /** Row r times batch rows at x[xb], x[xb + xStride], ... (4 of them): one weight load feeds 4 FMAs. */
-    private void block1x4(int r, float[] x, int xb, int xStride, float[] out, int ob, int outStride) {
+    /**
+     * Row r times {@code count} (1 to 4) batch rows at x[xb], x[xb + xStride], ...: one weight load feeds 4
+     * FMAs. With fewer than 4 rows the last one is computed again in the spare accumulators, which costs
+     * arithmetic but not memory traffic (the point when verifying a few draft tokens).
+     */
+    private void block1x4(int r, float[] x, int xb, int xStride, int count, float[] out, int ob, int outStride) {
         long w = r * rowBytes;
-        int x0 = xb, x1 = xb + xStride, x2 = x1 + xStride, x3 = x2 + xStride;
+        int x0 = xb;
+        int x1 = count > 1 ? x0 + xStride : x0;
+        int x2 = count > 2 ? x1 + xStride : x1;
+        int x3 = count > 3 ? x2 + xStride : x2;
         FloatVector a0 = FloatVector.zero(SPECIES), a1 = a0, a2 = a0, a3 = a0;
         for (int i = 0; i < vectorCols; i += LANES) {
             FloatVector wv = FloatVector.fromMemorySegment(SPECIES, data, w + (long) i * Float.BYTES, LE);
@@ -93,21 +99,26 @@ public final class F32Matrix implements WeightMatrix {
             a2 = wv.fma(FloatVector.fromArray(SPECIES, x, x2 + i), a2);
             a3 = wv.fma(FloatVector.fromArray(SPECIES, x, x3 + i), a3);
         }
+        float s0, s1, s2, s3;
         if (LaneSums.MERGEABLE) {
             // Two merges, then the merged vector folds onto itself: accumulator c lands in lane 8*(c&1) + 4*(c>>1).
             FloatVector m = LaneSums.merge4(LaneSums.merge8(a0, a1), LaneSums.merge8(a2, a3));
             m = LaneSums.merge2(m, m);
             m = LaneSums.merge1(m, m);
-            out[ob + r] = addTail(m.lane(0), w, x, x0);
-            out[ob + outStride + r] = addTail(m.lane(8), w, x, x1);
-            out[ob + 2 * outStride + r] = addTail(m.lane(4), w, x, x2);
-            out[ob + 3 * outStride + r] = addTail(m.lane(12), w, x, x3);
-            return;
+            s0 = m.lane(0);
+            s1 = m.lane(8);
+            s2 = m.lane(4);
+            s3 = m.lane(12);
+        } else {
+            s0 = LaneSums.sum(a0);
+            s1 = LaneSums.sum(a1);
+            s2 = LaneSums.sum(a2);
+            s3 = LaneSums.sum(a3);
         }
-        out[ob + r] = finish(a0, w, x, x0);
-        out[ob + outStride + r] = finish(a1, w, x, x1);
-        out[ob + 2 * outStride + r] = finish(a2, w, x, x2);
-        out[ob + 3 * outStride + r] = finish(a3, w, x, x3);
+        out[ob + r] = addTail(s0, w, x, x0);
+        if (count > 1) out[ob + outStride + r] = addTail(s1, w, x, x1);
+        if (count > 2) out[ob + 2 * outStride + r] = addTail(s2, w, x, x2);
+        if (count > 3) out[ob + 3 * outStride + r] = addTail(s3, w, x, x3);
     }
 
     private float dot(int r, float[] x, int xb) {
