@@ -26,6 +26,8 @@ public final class F32Matrix implements WeightMatrix {
     private static final ByteOrder LE = ByteOrder.LITTLE_ENDIAN;
     /** Batch rows per block of the batched kernels: each weight vector loaded feeds this many accumulators. */
     private static final int BATCH_BLOCK = 4;
+    /** From this batch size on, weights come from cache and arithmetic bounds the product: use the 2x4 kernel. */
+    private static final int COMPUTE_BOUND_BATCH = 8;
     /** Bytes of weights per tile, sized to stay in L2 while all batch rows pass over it. */
     private static final long TILE_BYTES = 128 * 1024;
 
@@ -75,7 +77,11 @@ public final class F32Matrix implements WeightMatrix {
                 int count = Math.min(BATCH_BLOCK, batch - b);
                 int xb = xOff + b * xStride;
                 int ob = outOff + b * outStride;
-                for (int r = tile; r < tileEnd; r++) block1x4(r, x, xb, xStride, count, out, ob, outStride);
+                int r = tile;
+                if (count == BATCH_BLOCK && batch >= COMPUTE_BOUND_BATCH) {
+                    for (; r + 2 <= tileEnd; r += 2) block2x4(r, x, xb, xStride, out, ob, outStride);
+                }
+                for (; r < tileEnd; r++) block1x4(r, x, xb, xStride, count, out, ob, outStride);
             }
         }
     }
@@ -119,6 +125,48 @@ public final class F32Matrix implements WeightMatrix {
         if (count > 1) out[ob + outStride + r] = addTail(s1, w, x, x1);
         if (count > 2) out[ob + 2 * outStride + r] = addTail(s2, w, x, x2);
         if (count > 3) out[ob + 3 * outStride + r] = addTail(s3, w, x, x3);
+    }
+
+    /** Rows r and r+1 times 4 batch rows: 6 loads feed 8 FMAs. */
+    private void block2x4(int r, float[] x, int xb, int xStride, float[] out, int ob, int outStride) {
+        long w0 = r * rowBytes, w1 = w0 + rowBytes;
+        int x0 = xb, x1 = x0 + xStride, x2 = x1 + xStride, x3 = x2 + xStride;
+        FloatVector a0 = FloatVector.zero(SPECIES), a1 = a0, a2 = a0, a3 = a0;
+        FloatVector b0 = a0, b1 = a0, b2 = a0, b3 = a0;
+        for (int i = 0; i < vectorCols; i += LANES) {
+            long o = (long) i * Float.BYTES;
+            FloatVector v0 = FloatVector.fromArray(SPECIES, x, x0 + i);
+            FloatVector v1 = FloatVector.fromArray(SPECIES, x, x1 + i);
+            FloatVector v2 = FloatVector.fromArray(SPECIES, x, x2 + i);
+            FloatVector v3 = FloatVector.fromArray(SPECIES, x, x3 + i);
+            FloatVector w = FloatVector.fromMemorySegment(SPECIES, data, w0 + o, LE);
+            a0 = w.fma(v0, a0); a1 = w.fma(v1, a1); a2 = w.fma(v2, a2); a3 = w.fma(v3, a3);
+            w = FloatVector.fromMemorySegment(SPECIES, data, w1 + o, LE);
+            b0 = w.fma(v0, b0); b1 = w.fma(v1, b1); b2 = w.fma(v2, b2); b3 = w.fma(v3, b3);
+        }
+        if (!LaneSums.MERGEABLE) {
+            int o1 = ob + outStride, o2 = o1 + outStride, o3 = o2 + outStride;
+            out[ob + r] = finish(a0, w0, x, x0); out[o1 + r] = finish(a1, w0, x, x1);
+            out[o2 + r] = finish(a2, w0, x, x2); out[o3 + r] = finish(a3, w0, x, x3);
+            out[ob + r + 1] = finish(b0, w1, x, x0); out[o1 + r + 1] = finish(b1, w1, x, x1);
+            out[o2 + r + 1] = finish(b2, w1, x, x2); out[o3 + r + 1] = finish(b3, w1, x, x3);
+            return;
+        }
+        // Accumulators a0..a3, b0..b3 are numbers 0..7; after three merges and a self-merge, number j
+        // lands in lane bitReverse4(j): a0 0, a1 8, a2 4, a3 12, b0 2, b1 10, b2 6, b3 14.
+        FloatVector m = LaneSums.merge2(
+                LaneSums.merge4(LaneSums.merge8(a0, a1), LaneSums.merge8(a2, a3)),
+                LaneSums.merge4(LaneSums.merge8(b0, b1), LaneSums.merge8(b2, b3)));
+        m = LaneSums.merge1(m, m);
+        int o1 = ob + outStride, o2 = o1 + outStride, o3 = o2 + outStride;
+        out[ob + r] = addTail(m.lane(0), w0, x, x0);
+        out[o1 + r] = addTail(m.lane(8), w0, x, x1);
+        out[o2 + r] = addTail(m.lane(4), w0, x, x2);
+        out[o3 + r] = addTail(m.lane(12), w0, x, x3);
+        out[ob + r + 1] = addTail(m.lane(2), w1, x, x0);
+        out[o1 + r + 1] = addTail(m.lane(10), w1, x, x1);
+        out[o2 + r + 1] = addTail(m.lane(6), w1, x, x2);
+        out[o3 + r + 1] = addTail(m.lane(14), w1, x, x3);
     }
 
     private float dot(int r, float[] x, int xb) {
