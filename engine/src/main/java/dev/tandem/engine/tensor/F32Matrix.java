@@ -26,7 +26,7 @@ public final class F32Matrix implements WeightMatrix {
     private static final ByteOrder LE = ByteOrder.LITTLE_ENDIAN;
     /** Batch rows per block of the batched kernels: each weight vector loaded feeds this many accumulators. */
     private static final int BATCH_BLOCK = 4;
-    /** From this batch size on, weights come from cache and arithmetic bounds the product: use the 2x4 kernel. */
+    /** From this batch size on, weights come from cache and arithmetic bounds the product: use the 2x4 kernel (fewer loads per FMA; streaming two rows from memory is slower, so not for small batches). */
     private static final int COMPUTE_BOUND_BATCH = 8;
     /** Bytes of weights per tile, sized to stay in L2 while all batch rows pass over it. */
     private static final long TILE_BYTES = 128 * 1024;
@@ -78,6 +78,10 @@ public final class F32Matrix implements WeightMatrix {
                 int xb = xOff + b * xStride;
                 int ob = outOff + b * outStride;
                 int r = tile;
+                if (count == 1) {
+                    for (; r < tileEnd; r++) out[ob + r] = dot(r, x, xb);
+                    continue;
+                }
                 if (count == BATCH_BLOCK && batch >= COMPUTE_BOUND_BATCH) {
                     for (; r + 2 <= tileEnd; r += 2) block2x4(r, x, xb, xStride, out, ob, outStride);
                 }
