@@ -265,8 +265,8 @@ public final class LlamaStage {
         for (int r = 0; r < rows; r++) {
             int pos = batch.position(r);
             int table = pos * pairs;
-            rotate(q, r * dim, dim, table, pairs);
-            rotate(k, r * kvDim, kvDim, table, pairs);
+            rotate(q, r * dim, dim, table);
+            rotate(k, r * kvDim, kvDim, table);
             SequenceKv s = rowSequence[r];
             float[] page = s.pages[pos / KvCache.PAGE_POSITIONS];
             int slot = pos % KvCache.PAGE_POSITIONS;
@@ -275,7 +275,8 @@ public final class LlamaStage {
         }
     }
 
-    private void rotate(float[] vec, int off, int width, int table, int pairs) {
+    /** Rotates adjacent pairs (llama2.c / Meta layout) by the angles of row {@code table} of the RoPE tables. */
+    private void rotate(float[] vec, int off, int width, int table) {
         for (int i = 0; i < width; i += 2) {
             int p = table + (i % headDim) / 2;
             float c = ropeCos[p];

@@ -1,6 +1,7 @@
 package dev.tandem.engine.parallel;
 
 import java.util.concurrent.atomic.AtomicInteger;
+import java.util.concurrent.atomic.AtomicLong;
 import java.util.concurrent.locks.LockSupport;
 
 /**
@@ -10,8 +11,9 @@ import java.util.concurrent.locks.LockSupport;
  * few microseconds rather than the tens of an executor. Nothing is allocated per call.
  *
  * <p>The range is cut into {@link #PIECES_PER_THREAD} contiguous pieces per thread, aligned to the grain,
- * which the threads claim from a shared counter: when a thread is descheduled (the machine is shared), the
- * others take over its remaining pieces instead of waiting for it.
+ * which the threads claim from a shared counter. A section ends when all its pieces are done, not when every
+ * worker has checked in: on a shared machine a descheduled worker neither stalls the caller nor leaves work
+ * behind, the caller simply claims the remaining pieces itself.
  *
  * <p>One caller at a time: a runner belongs to one stage (one actor), which calls it from one thread at a time.
  */
@@ -25,24 +27,35 @@ public final class ParallelRunner implements AutoCloseable {
     private static final long SPIN_NANOS = 100_000;
     /** Spin iterations between two clock reads. */
     private static final int SPINS_PER_CLOCK_READ = 64;
+    private static final int GENERATION_SHIFT = 32;
+    private static final int COUNT_SHIFT = 16;
+    private static final long FIELD_MASK = 0xFFFF;
+    /** Pieces fit the 16-bit fields of the claim word. */
+    private static final int MAX_PIECES = (int) FIELD_MASK;
 
     private final int threads;
     private final Worker[] workers;
-    private final AtomicInteger pending = new AtomicInteger();
-    private final AtomicInteger nextPiece = new AtomicInteger();
+    /**
+     * The claim word: the section's generation (upper 32 bits), its piece count (16 bits) and its next
+     * unclaimed piece (lower 16 bits). Claims are decided on this word alone, so a worker that is late for
+     * a section can never claim a piece of a section whose fields it has not seen.
+     */
+    private final AtomicLong claims = new AtomicLong();
+    private final AtomicInteger completed = new AtomicInteger();
 
     private volatile long generation;
     private volatile boolean closed;
     private volatile boolean callerParked;
     private volatile Thread caller;
+    private volatile Throwable failure;
 
-    // The current section, written by the caller before it publishes a new generation.
+    // The current section, written by the caller before it publishes a new generation; stable until all
+    // of its pieces are complete, and read by a worker only after it has claimed one of them.
     private RangeTask rangeTask;
     private ChunkTask chunkTask;
     private int size;
     private int pieceSize;
     private int pieceCount;
-    private volatile Throwable failure;
 
     public ParallelRunner() {
         this(Runtime.getRuntime().availableProcessors());
@@ -85,7 +98,7 @@ public final class ParallelRunner implements AutoCloseable {
             if (range != null) range.run(0, n); else chunk.run(0, 0, n);
             return;
         }
-        int pieces = Math.min(units, threads * PIECES_PER_THREAD);
+        int pieces = Math.min(Math.min(units, threads * PIECES_PER_THREAD), MAX_PIECES);
         int unitsPerPiece = (units + pieces - 1) / pieces;
         this.rangeTask = range;
         this.chunkTask = chunk;
@@ -93,22 +106,18 @@ public final class ParallelRunner implements AutoCloseable {
         this.pieceSize = unitsPerPiece * grain;
         this.pieceCount = (units + unitsPerPiece - 1) / unitsPerPiece;
         this.caller = Thread.currentThread();
-        nextPiece.set(0);
-        pending.set(workers.length);
-        generation = generation + 1; // publishes the fields above
+        long g = generation + 1;
+        completed.set(0);
+        claims.set(g << GENERATION_SHIFT | (long) pieceCount << COUNT_SHIFT);
+        generation = g; // publishes the fields above
         for (Worker w : workers) {
             if (w.parked) LockSupport.unpark(w);
         }
-        Throwable own = null;
-        try {
-            runPieces(0);
-        } catch (Throwable t) {
-            own = t;
-        }
-        awaitWorkers();
+        runPieces(0, g);
+        awaitCompletion();
         this.rangeTask = null;
         this.chunkTask = null;
-        Throwable f = own != null ? own : failure;
+        Throwable f = failure;
         if (f != null) {
             failure = null;
             if (f instanceof RuntimeException re) throw re;
@@ -117,26 +126,38 @@ public final class ParallelRunner implements AutoCloseable {
         }
     }
 
-    /** Claims and runs pieces until none is left; {@code thread} is 0 for the caller, i for worker i. */
-    private void runPieces(int thread) {
-        RangeTask range = rangeTask;
-        ChunkTask chunk = chunkTask;
-        int piece;
-        while ((piece = nextPiece.getAndIncrement()) < pieceCount) {
-            int start = piece * pieceSize;
-            int end = Math.min(size, start + pieceSize);
-            if (range != null) range.run(start, end); else chunk.run(thread, start, end);
+    /** Claims and runs pieces of generation {@code g} until none is left; {@code thread} is 0 for the caller. */
+    private void runPieces(int thread, long g) {
+        while (true) {
+            long c = claims.get();
+            if (c >>> GENERATION_SHIFT != (g & 0xFFFF_FFFFL)) return; // a later section already started
+            int count = (int) (c >>> COUNT_SHIFT & FIELD_MASK);
+            int piece = (int) (c & FIELD_MASK);
+            if (piece >= count) return;
+            if (!claims.compareAndSet(c, c + 1)) continue;
+            // The claim succeeded, so the caller is still in this section and its fields are stable.
+            try {
+                int start = piece * pieceSize;
+                int end = Math.min(size, start + pieceSize);
+                RangeTask range = rangeTask;
+                if (range != null) range.run(start, end); else chunkTask.run(thread, start, end);
+            } catch (Throwable t) {
+                failure = t;
+            } finally {
+                if (completed.incrementAndGet() == count && callerParked) LockSupport.unpark(caller);
+            }
         }
     }
 
-    private void awaitWorkers() {
+    private void awaitCompletion() {
+        int total = pieceCount;
         long spinStart = System.nanoTime();
         int spins = 0;
-        while (pending.get() != 0) {
+        while (completed.get() != total) {
             Thread.onSpinWait();
             if (++spins % SPINS_PER_CLOCK_READ == 0 && System.nanoTime() - spinStart > SPIN_NANOS) {
-                callerParked = true;
-                while (pending.get() != 0) LockSupport.park(this);
+                callerParked = true; // then re-check: the last worker either sees parked or we see its count
+                while (completed.get() != total) LockSupport.park(this);
                 callerParked = false;
                 return;
             }
@@ -173,12 +194,7 @@ public final class ParallelRunner implements AutoCloseable {
             while (true) {
                 seen = awaitGeneration(seen);
                 if (closed) return;
-                try {
-                    runPieces(index);
-                } catch (Throwable t) {
-                    failure = t;
-                }
-                if (pending.decrementAndGet() == 0 && callerParked) LockSupport.unpark(caller);
+                runPieces(index, seen);
             }
         }
 

@@ -55,6 +55,24 @@ class ParallelRunnerTest {
         }
     }
 
+    /** Back-to-back sections of different sizes: a late worker must never run a piece of the wrong section. */
+    @Test
+    void sectionsOfChangingSizesEachRunExactlyOnce() {
+        try (ParallelRunner runner = new ParallelRunner(2)) {
+            int[] sizes = {32, 288, 17, 768, 1, 100};
+            AtomicInteger total = new AtomicInteger();
+            long expected = 0;
+            for (int i = 0; i < 100_000; i++) {
+                int n = sizes[i % sizes.length];
+                total.set(0);
+                runner.forRange(n, (s, e) -> total.addAndGet(e - s));
+                assertEquals(n, total.get(), "section " + i);
+                expected += n;
+            }
+            assertTrue(expected > 0);
+        }
+    }
+
     @Test
     void aFailingChunkFailsTheCall() {
         try (ParallelRunner runner = new ParallelRunner(2)) {
