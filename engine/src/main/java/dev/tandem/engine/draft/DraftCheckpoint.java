@@ -43,6 +43,11 @@ public final class DraftCheckpoint {
 
     private DraftCheckpoint() {}
 
+    /** Where the command line looks for a draft when none is named: {@code $TANDEM_HOME/drafts/default.draft}. */
+    public static Path defaultPath() {
+        return dev.tandem.engine.model.TandemHome.root().resolve("drafts").resolve("default" + EXTENSION);
+    }
+
     public static void write(Path file, DraftModel model) {
         Path dir = file.toAbsolutePath().getParent();
         try {

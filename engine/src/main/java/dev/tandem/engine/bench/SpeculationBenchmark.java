@@ -1,0 +1,93 @@
+package dev.tandem.engine.bench;
+
+import dev.tandem.engine.generate.GenerationRequest;
+import dev.tandem.engine.spec.NoneProposer;
+import dev.tandem.engine.spec.SpeculationStats;
+import dev.tandem.engine.spec.SpeculativeResult;
+
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
+
+/**
+ * Speculative decoding on story traffic, for each proposer and stream count, against {@code none} in the same
+ * run: greedy requests (so outputs can be checked against {@code none}'s), run as groups of {@code streams}
+ * concurrent sequences until all requests are done. Reports acceptance, tokens per step, aggregate tok/s and
+ * the speedup. The mode (local, cluster) is the {@link SpeculationRunner}'s; rows of several runners can be
+ * concatenated.
+ */
+public final class SpeculationBenchmark {
+
+    public static final int DEFAULT_REQUESTS = 8;
+    public static final int DEFAULT_NEW_TOKENS = 128;
+    /** New tokens of the warm-up request each proposer runs before it is measured (JIT, page-in). */
+    private static final int WARMUP_TOKENS = 24;
+
+    /**
+     * @param proposers proposer names, {@code none} first when speedups are wanted
+     * @param streams   concurrent sequences per configuration (e.g. 1 and 8)
+     * @param requests  requests per configuration
+     * @param newTokens max new tokens per request
+     */
+    public record Settings(List<String> proposers, List<Integer> streams, int requests, int newTokens) {
+        public Settings {
+            proposers = List.copyOf(proposers);
+            streams = List.copyOf(streams);
+            if (requests < 1 || newTokens < 1) throw new IllegalArgumentException("requests and new tokens must be positive");
+            for (int s : streams) if (s < 1) throw new IllegalArgumentException("streams must be positive, got " + s);
+        }
+    }
+
+    private final SpeculationRunner runner;
+    private final Settings settings;
+
+    public SpeculationBenchmark(SpeculationRunner runner, Settings settings) {
+        this.runner = runner;
+        this.settings = settings;
+    }
+
+    /** Rows in the order of streams, then proposers. */
+    public List<SpeculationBenchmarkResult.Row> run() {
+        List<GenerationRequest> requests = new ArrayList<>();
+        for (String p : StoryPrompts.make(settings.requests())) requests.add(GenerationRequest.greedy(p, settings.newTokens()));
+        for (String proposer : settings.proposers()) runner.run(proposer, List.of(GenerationRequest.greedy("Once upon a time", WARMUP_TOKENS)));
+
+        List<SpeculationBenchmarkResult.Row> rows = new ArrayList<>();
+        for (int streams : settings.streams()) {
+            Map<String, Measured> measured = new HashMap<>();
+            for (String proposer : settings.proposers()) measured.put(proposer, measure(proposer, streams, requests));
+            Measured none = measured.get(NoneProposer.NAME);
+            for (String proposer : settings.proposers()) {
+                Measured m = measured.get(proposer);
+                double speedup = none == null ? Double.NaN : m.tokS() / none.tokS();
+                Boolean lossless = none == null ? null : sameOutputs(m.results(), none.results());
+                rows.add(new SpeculationBenchmarkResult.Row(proposer, runner.mode(), streams, m.stats().acceptanceRate(),
+                        m.stats().tokensPerStep(), m.tokS(), speedup, lossless));
+            }
+        }
+        return rows;
+    }
+
+    private record Measured(List<SpeculativeResult> results, SpeculationStats stats, double tokS) {}
+
+    private Measured measure(String proposer, int streams, List<GenerationRequest> requests) {
+        List<SpeculativeResult> results = new ArrayList<>();
+        long start = System.nanoTime();
+        for (int from = 0; from < requests.size(); from += streams) {
+            results.addAll(runner.run(proposer, requests.subList(from, Math.min(from + streams, requests.size()))));
+        }
+        long nanos = System.nanoTime() - start;
+        SpeculationStats total = SpeculationStats.empty(proposer);
+        for (SpeculativeResult r : results) total = total.plus(r.stats());
+        return new Measured(results, total, total.tokens() * 1e9 / nanos);
+    }
+
+    private static boolean sameOutputs(List<SpeculativeResult> a, List<SpeculativeResult> b) {
+        for (int i = 0; i < a.size(); i++) {
+            if (!Arrays.equals(a.get(i).generation().tokens(), b.get(i).generation().tokens())) return false;
+        }
+        return true;
+    }
+}
