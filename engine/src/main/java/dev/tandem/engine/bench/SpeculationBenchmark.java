@@ -22,8 +22,17 @@ public final class SpeculationBenchmark {
 
     public static final int DEFAULT_REQUESTS = 8;
     public static final int DEFAULT_NEW_TOKENS = 128;
-    /** New tokens of the warm-up request each proposer runs before it is measured (JIT, page-in). */
-    private static final int WARMUP_TOKENS = 24;
+    /** New tokens of the warm-up requests each proposer runs before it is measured (the Vector API kernels need C2). */
+    private static final int WARMUP_TOKENS = 64;
+    /** Warm-up requests per proposer and stream count. */
+    private static final int WARMUP_REQUESTS = 2;
+    /**
+     * The kernels reach full speed only once C2 has compiled them, after ~1000+ forwards; the first warm-up
+     * repeats until two rounds in a row agree within {@link #STABLE_SPEED}, between these bounds.
+     */
+    private static final int MIN_WARMUP_ROUNDS = 6;
+    private static final int MAX_WARMUP_ROUNDS = 40;
+    private static final double STABLE_SPEED = 0.1;
 
     /**
      * @param proposers proposer names, {@code none} first when speedups are wanted
@@ -52,10 +61,21 @@ public final class SpeculationBenchmark {
     public List<SpeculationBenchmarkResult.Row> run() {
         List<GenerationRequest> requests = new ArrayList<>();
         for (String p : StoryPrompts.make(settings.requests())) requests.add(GenerationRequest.greedy(p, settings.newTokens()));
-        for (String proposer : settings.proposers()) runner.run(proposer, List.of(GenerationRequest.greedy("Once upon a time", WARMUP_TOKENS)));
+        List<GenerationRequest> warmup = new ArrayList<>();
+        for (String p : StoryPrompts.make(settings.requests() + WARMUP_REQUESTS).subList(settings.requests(), settings.requests() + WARMUP_REQUESTS)) {
+            warmup.add(GenerationRequest.greedy(p, WARMUP_TOKENS));
+        }
+
+        double previous = 0;
+        for (int round = 0; round < MAX_WARMUP_ROUNDS; round++) {
+            double tokS = measure(NoneProposer.NAME, 1, warmup).tokS();
+            if (round >= MIN_WARMUP_ROUNDS && Math.abs(tokS - previous) < STABLE_SPEED * tokS) break;
+            previous = tokS;
+        }
 
         List<SpeculationBenchmarkResult.Row> rows = new ArrayList<>();
         for (int streams : settings.streams()) {
+            for (String proposer : settings.proposers()) measure(proposer, Math.min(streams, WARMUP_REQUESTS), warmup);
             Map<String, Measured> measured = new HashMap<>();
             for (String proposer : settings.proposers()) measured.put(proposer, measure(proposer, streams, requests));
             Measured none = measured.get(NoneProposer.NAME);
