@@ -23,6 +23,8 @@ public final class NgramProposer implements Proposer {
     public static final int MIN_TABLE_CONTEXT = 1;
 
     private final NgramTable table;
+    private final int minReliableNgram;
+    private final int minTableContext;
     private int learned;
     private int[] context = new int[NgramTable.MAX_CONTEXT + 16];
 
@@ -33,7 +35,19 @@ public final class NgramProposer implements Proposer {
 
     /** Own-history lookup, then {@code table} (shared with other sequences; may be null). */
     public NgramProposer(NgramTable table) {
+        this(table, MIN_RELIABLE_NGRAM, MIN_TABLE_CONTEXT);
+    }
+
+    /**
+     * @param minReliableNgram own-history matches at least this long are tried before the table
+     * @param minTableContext  shortest context trusted from the table
+     */
+    public NgramProposer(NgramTable table, int minReliableNgram, int minTableContext) {
+        if (minReliableNgram < 1 || minReliableNgram > MAX_NGRAM) throw new IllegalArgumentException("bad n-gram length " + minReliableNgram);
+        if (minTableContext < 1 || minTableContext > NgramTable.MAX_CONTEXT) throw new IllegalArgumentException("bad context " + minTableContext);
         this.table = table;
+        this.minReliableNgram = minReliableNgram;
+        this.minTableContext = minTableContext;
     }
 
     @Override
@@ -48,9 +62,9 @@ public final class NgramProposer implements Proposer {
             learned = length;
         }
         if (maxDrafts <= 0) return;
-        if (lookupOwnHistory(h, length, MAX_NGRAM, MIN_RELIABLE_NGRAM, maxDrafts, draft)) return;
+        if (lookupOwnHistory(h, length, MAX_NGRAM, minReliableNgram, maxDrafts, draft)) return;
         if (table != null && chainFromTable(h, length, maxDrafts, draft)) return;
-        lookupOwnHistory(h, length, MIN_RELIABLE_NGRAM - 1, 1, maxDrafts, draft);
+        lookupOwnHistory(h, length, minReliableNgram - 1, 1, maxDrafts, draft);
     }
 
     private static boolean lookupOwnHistory(int[] h, int length, int maxN, int minN, int maxDrafts, Draft draft) {
@@ -71,7 +85,7 @@ public final class NgramProposer implements Proposer {
         System.arraycopy(h, length - keep, context, 0, keep);
         int end = keep;
         for (int j = 0; j < maxDrafts; j++) {
-            int next = table.predict(context, end, MIN_TABLE_CONTEXT);
+            int next = table.predict(context, end, minTableContext);
             if (next < 0 || next >= draft.vocab()) break;
             draft.addCertain(next);
             context[end++] = next;

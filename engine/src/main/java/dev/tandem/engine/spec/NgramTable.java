@@ -2,9 +2,9 @@ package dev.tandem.engine.spec;
 
 /**
  * What followed each short context (the last 1 to {@link #MAX_CONTEXT} tokens) in the text committed so far
- * by every sequence that shares the table: a fixed-size open-addressing cache from a hash of the context to
- * the token that followed it most recently. Collisions simply overwrite (a wrong guess only costs a rejected
- * draft). Lets prompt lookup also draw on the traffic served before, which for formulaic text (stories,
+ * by every sequence that shares the table: a fixed-size direct-mapped cache from a hash of the context to
+ * the token that most often followed it (a majority vote: a different follower lowers the count and takes
+ * over at zero). Collisions simply overwrite (a wrong guess only costs a rejected draft). Lets prompt lookup also draw on the traffic served before, which for formulaic text (stories,
  * templates) predicts much of what the target will say. Fixed memory, no allocation after construction;
  * not thread-safe (one per decoder thread).
  */
@@ -15,9 +15,13 @@ public final class NgramTable {
     public static final int DEFAULT_CAPACITY_BITS = 20;
     private static final long EMPTY = 0L;
     private static final long MULTIPLIER = 0x9E3779B97F4A7C15L;
+    /** Votes saturate here, so a shift in the traffic takes over within a few observations. */
+    private static final short MAX_VOTES = 3;
 
     private final long[] keys;
     private final int[] values;
+    /** Majority-vote confidence of each slot's value. */
+    private final short[] votes;
     private final int mask;
 
     public NgramTable() {
@@ -28,6 +32,7 @@ public final class NgramTable {
         if (capacityBits < 4 || capacityBits > 28) throw new IllegalArgumentException("capacity bits out of range: " + capacityBits);
         keys = new long[1 << capacityBits];
         values = new int[1 << capacityBits];
+        votes = new short[1 << capacityBits];
         mask = (1 << capacityBits) - 1;
     }
 
@@ -85,8 +90,15 @@ public final class NgramTable {
 
     private void put(long key, int value) {
         int slot = (int) (key ^ (key >>> 32)) & mask;
-        keys[slot] = key;
-        values[slot] = value;
+        if (keys[slot] != key || votes[slot] == 0) {
+            keys[slot] = key;
+            values[slot] = value;
+            votes[slot] = 1;
+        } else if (values[slot] == value) {
+            if (votes[slot] < MAX_VOTES) votes[slot]++;
+        } else {
+            votes[slot]--;
+        }
     }
 
     private int get(long key) {
