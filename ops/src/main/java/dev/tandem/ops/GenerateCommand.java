@@ -6,6 +6,9 @@ import dev.tandem.engine.generate.GenerationResult;
 import dev.tandem.engine.generate.LocalGenerator;
 import dev.tandem.engine.model.OpenedModel;
 import dev.tandem.engine.parallel.ParallelRunner;
+import dev.tandem.engine.spec.SpeculationCosts;
+import dev.tandem.engine.spec.SpeculativeGenerator;
+import dev.tandem.engine.spec.SpeculativeResult;
 import picocli.CommandLine.ArgGroup;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
@@ -50,22 +53,38 @@ public final class GenerateCommand implements Callable<Integer> {
     @Option(names = "--threads", description = "Threads for the kernels (default: all cores).")
     Integer threads;
 
+    @Mixin
+    SpeculateOptions speculate;
+
     @Override
     public Integer call() {
         GenerationRequest request = sampling.request(prompt, stop);
+        speculate.validate();
         try (OpenedModel opened = model.open();
              ParallelRunner runner = threads == null ? new ParallelRunner() : new ParallelRunner(Threads.validate(threads))) {
-            LocalGenerator generator = new LocalGenerator(opened.model().weights(), opened.tokenizer(), runner);
             PrintStream out = System.out;
-            GenerationResult result = generator.generate(request, new GenerationListener() {
+            GenerationListener listener = new GenerationListener() {
                 @Override
                 public void onPrompt(byte[] text) { write(out, text); }
 
                 @Override
                 public void onText(byte[] text, int tokenId) { write(out, text); }
-            });
-            write(out, new byte[]{'\n'});
-            Statistics.printGeneration(System.err, result);
+            };
+            if (!speculate.enabled()) {
+                LocalGenerator generator = new LocalGenerator(opened.model().weights(), opened.tokenizer(), runner);
+                GenerationResult result = generator.generate(request, listener);
+                write(out, new byte[]{'\n'});
+                Statistics.printGeneration(System.err, result);
+                return 0;
+            }
+            SpeculationCosts costs = new SpeculationCosts();
+            try (SpeculativeGenerator generator = new SpeculativeGenerator(opened.model().weights(), opened.tokenizer(), runner,
+                    speculate.factory(opened.model().weights(), runner, costs), costs, speculate.options())) {
+                SpeculativeResult result = generator.generate(request, listener);
+                write(out, new byte[]{'\n'});
+                Statistics.printGeneration(System.err, result.generation());
+                Statistics.printSpeculation(System.err, result.stats());
+            }
         }
         return 0;
     }

@@ -1,6 +1,7 @@
 package dev.tandem.ops;
 
 import dev.tandem.engine.generate.GenerationResult;
+import dev.tandem.engine.spec.SpeculationStats;
 
 import java.io.PrintStream;
 import java.util.Locale;
@@ -14,5 +15,10 @@ final class Statistics {
         err.printf(Locale.ROOT, "tandem: %d prompt tokens, %d new tokens, finished by %s; first token after %.1f ms, then %.1f tok/s%n",
                 r.promptTokens().length, r.tokens().length, r.finishReason().name().toLowerCase(Locale.ROOT),
                 r.prefillNanos() / 1e6, r.decodeTokensPerSecond());
+    }
+
+    static void printSpeculation(PrintStream err, SpeculationStats s) {
+        err.printf(Locale.ROOT, "tandem: speculation %s: %d drafted, %d accepted (%.1f%%), %.2f tokens per step over %d steps%n",
+                s.proposer(), s.proposed(), s.accepted(), 100 * s.acceptanceRate(), s.tokensPerStep(), s.steps());
     }
 }

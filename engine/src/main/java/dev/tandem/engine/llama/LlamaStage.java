@@ -36,7 +36,10 @@ public final class LlamaStage {
     private final int nHeads;
     private final int kvMul;
     private final int hiddenDim;
+    /** Rows of the output head: the width of a logits row (the vocabulary, or a draft's reduced vocabulary). */
     private final int vocab;
+    /** Rows of the token embedding: the token ids a first stage accepts. */
+    private final int embeddingRows;
     private final float attentionScale;
     /** cos and sin of the RoPE angle for [position][pair index within a head]. */
     private final float[] ropeCos;
@@ -102,7 +105,9 @@ public final class LlamaStage {
         this.nHeads = config.nHeads();
         this.kvMul = config.kvMul();
         this.hiddenDim = config.hiddenDim();
-        this.vocab = config.vocabSize();
+        // A draft model embeds the full vocabulary but may have a head over a reduced one (see engine.draft).
+        this.vocab = weights.output().rows();
+        this.embeddingRows = weights.tokenEmbedding().rows();
         this.attentionScale = (float) (1.0 / Math.sqrt(headDim));
         int pairs = headDim / 2;
         this.ropeCos = new float[config.seqLen() * pairs];
@@ -237,7 +242,7 @@ public final class LlamaStage {
             WeightMatrix embedding = weights.tokenEmbedding();
             for (int r = 0; r < rows; r++) {
                 int token = batch.token(r);
-                if (token < 0 || token >= vocab) throw new IllegalArgumentException("token " + token + " outside the vocabulary");
+                if (token < 0 || token >= embeddingRows) throw new IllegalArgumentException("token " + token + " outside the vocabulary");
                 embedding.readRow(token, x, r * dim);
             }
         } else {

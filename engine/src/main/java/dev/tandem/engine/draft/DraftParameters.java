@@ -1,0 +1,47 @@
+package dev.tandem.engine.draft;
+
+import java.util.ArrayList;
+import java.util.List;
+
+/**
+ * All weights of a draft model as plain float arrays: token embedding [vocabSize, dim], the blocks,
+ * final norm [dim], output head [headSize, dim] (row i scores reduced-vocabulary token i).
+ */
+public record DraftParameters(float[] embedding, List<DraftLayerParameters> layers, float[] finalNorm, float[] output) {
+
+    public DraftParameters {
+        layers = List.copyOf(layers);
+    }
+
+    /** Zero-filled parameters of the right shapes. */
+    public static DraftParameters zeros(DraftConfig c) {
+        List<DraftLayerParameters> layers = new ArrayList<>();
+        for (int l = 0; l < c.nLayers(); l++) layers.add(DraftLayerParameters.zeros(c));
+        return new DraftParameters(new float[c.vocabSize() * c.dim()], layers, new float[c.dim()], new float[c.headSize() * c.dim()]);
+    }
+
+    /** Every array in checkpoint order: embedding, each layer's nine, final norm, output. */
+    public List<float[]> arrays() {
+        List<float[]> all = new ArrayList<>();
+        all.add(embedding);
+        for (DraftLayerParameters l : layers) all.addAll(List.of(l.arrays()));
+        all.add(finalNorm);
+        all.add(output);
+        return all;
+    }
+
+    /** Throws unless every array has the length {@code config} implies. */
+    public void checkShapes(DraftConfig config) {
+        List<float[]> expected = zeros(config).arrays();
+        List<float[]> actual = arrays();
+        if (expected.size() != actual.size()) {
+            throw new IllegalArgumentException(actual.size() + " parameter arrays, expected " + expected.size());
+        }
+        for (int i = 0; i < expected.size(); i++) {
+            if (expected.get(i).length != actual.get(i).length) {
+                throw new IllegalArgumentException("parameter array " + i + " has " + actual.get(i).length
+                        + " floats, expected " + expected.get(i).length);
+            }
+        }
+    }
+}

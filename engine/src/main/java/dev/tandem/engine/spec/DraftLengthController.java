@@ -1,0 +1,100 @@
+package dev.tandem.engine.spec;
+
+/**
+ * Chooses how many tokens to draft for one sequence at each step. With a per-token acceptance rate a,
+ * k drafts yield (1 - a^(k+1)) / (1 - a) tokens per step; the step costs c * k draft tokens (c: a draft
+ * token relative to a one-row target forward) plus the verification. For a batch of B sequences each
+ * drafting k, a forward costs fixed + perRow * B * (k + 1), so per sequence the verification costs
+ * (1 - beta) / B + beta * (k + 1) in units of a one-row forward (beta: the share of one row in a one-row
+ * forward). Larger batches amortize the fixed part, so extra rows weigh more and k shrinks: speculation
+ * backs off as batches grow. k in [0, kMax] maximizes tokens per unit cost.
+ *
+ * <p>a is a decayed ratio of accepted drafts to drafts tried up to the first rejection (each step is a
+ * run of Bernoulli trials that stops at the first failure), starting from a prior. When the best k is 0
+ * a single draft is still tried every {@link #PROBE_INTERVAL} steps so that a recovers when traffic changes.
+ */
+public final class DraftLengthController {
+
+    public static final int DEFAULT_MAX_DRAFTS = 8;
+    public static final int PROBE_INTERVAL = 16;
+    private static final double DECAY = 0.9;
+    private static final double PRIOR_ACCEPTED = 1.0;
+    private static final double PRIOR_TRIALS = 2.0;
+    /** Acceptance is capped below 1 so the expected-token formula stays finite. */
+    private static final double MAX_ACCEPTANCE = 0.995;
+
+    private final int maxDrafts;
+    private final boolean adaptive;
+    private double accepted = PRIOR_ACCEPTED;
+    private double trials = PRIOR_TRIALS;
+    private int stepsWithoutDrafts;
+
+    /** Adaptive k in [0, maxDrafts]. */
+    public DraftLengthController(int maxDrafts) {
+        this(maxDrafts, true);
+    }
+
+    /** With {@code adaptive} false, always {@code maxDrafts} (tests, fixed-k benchmarks). */
+    public DraftLengthController(int maxDrafts, boolean adaptive) {
+        if (maxDrafts < 0) throw new IllegalArgumentException("max drafts must be >= 0, got " + maxDrafts);
+        this.maxDrafts = maxDrafts;
+        this.adaptive = adaptive;
+    }
+
+    public int maxDrafts() { return maxDrafts; }
+
+    /** The estimated probability that a draft token is accepted. */
+    public double acceptance() { return Math.min(MAX_ACCEPTANCE, accepted / trials); }
+
+    /** After a step that proposed {@code proposed} drafts of which the first {@code acceptedDrafts} were accepted. */
+    public void record(int proposed, int acceptedDrafts) {
+        if (proposed <= 0) return;
+        int tried = acceptedDrafts + (acceptedDrafts < proposed ? 1 : 0);
+        accepted = accepted * DECAY + acceptedDrafts;
+        trials = trials * DECAY + tried;
+    }
+
+    /** The number of drafts for the next step of this sequence. */
+    public int choose(double draftRatio, double rowFraction, int batchSize) {
+        if (!adaptive) return maxDrafts;
+        int k = bestLength(acceptance(), draftRatio, rowFraction, batchSize, maxDrafts);
+        if (k > 0) {
+            stepsWithoutDrafts = 0;
+            return k;
+        }
+        if (++stepsWithoutDrafts >= PROBE_INTERVAL && maxDrafts > 0) {
+            stepsWithoutDrafts = 0;
+            return 1;
+        }
+        return 0;
+    }
+
+    /** As {@link #choose(double, double, int)} with costs from {@code costs} for proposer kind {@code proposer}. */
+    public int choose(SpeculationCosts costs, String proposer, int batchSize) {
+        return choose(costs.draftRatio(proposer), costs.rowFraction(), batchSize);
+    }
+
+    /** The k in [0, kMax] with the most expected tokens per unit cost (the smallest k on ties). */
+    public static int bestLength(double acceptance, double draftRatio, double rowFraction, int batchSize, int kMax) {
+        if (batchSize < 1) throw new IllegalArgumentException("batch size must be >= 1, got " + batchSize);
+        double a = Math.max(0, Math.min(MAX_ACCEPTANCE, acceptance));
+        double beta = Math.max(0, Math.min(1, rowFraction));
+        double c = Math.max(0, draftRatio);
+        int best = 0;
+        double bestValue = -1;
+        for (int k = 0; k <= kMax; k++) {
+            double value = expectedTokens(a, k) / (c * k + (1 - beta) / batchSize + beta * (k + 1));
+            if (value > bestValue * (1 + 1e-9)) {
+                bestValue = value;
+                best = k;
+            }
+        }
+        return best;
+    }
+
+    /** Expected tokens output by a step with k drafts at per-token acceptance a: 1 + a + ... + a^k. */
+    public static double expectedTokens(double a, int k) {
+        if (a >= 1) return k + 1;
+        return (1 - Math.pow(a, k + 1)) / (1 - a);
+    }
+}

@@ -1,0 +1,34 @@
+package dev.tandem.engine.spec;
+
+/**
+ * Guesses the next tokens of ONE sequence, cheaply, so that the target can verify several in one forward.
+ * Created per sequence by a {@link ProposerFactory}; not thread-safe. The owner of the sequence calls
+ * {@link #propose} before each verification and {@link #observe} after it, with the history already
+ * extended by the accepted tokens. Stateful proposers (their own KV cache) resynchronize from the history:
+ * whatever they cached beyond the common prefix with it (rejected drafts) is truncated.
+ *
+ * <p>Any proposer keeps decoding lossless: the acceptance test decides what is output.
+ */
+public interface Proposer extends AutoCloseable {
+
+    /** The proposer kind, as named on the command line ({@code ngram}, {@code draft}, ...). */
+    String name();
+
+    /**
+     * Drafts up to {@code maxDrafts} tokens that continue {@code history} into {@code draft} (cleared by the
+     * caller). When {@code withProbabilities} is set (the target samples), each token must be drawn from
+     * a distribution q that is recorded with it ({@link Draft#addSampled}) or be certain
+     * ({@link Draft#addCertain}, q one-hot). May draft fewer, or none.
+     */
+    void propose(TokenHistory history, int maxDrafts, boolean withProbabilities, Draft draft);
+
+    /**
+     * After verification: {@code history} now ends with the {@code appended} tokens of this step, the first
+     * {@code acceptedDrafts} of which were drafts of the last proposal (the last one is the target's own).
+     */
+    default void observe(TokenHistory history, int acceptedDrafts, int appended) {}
+
+    /** Frees per-sequence state (KV cache entries). */
+    @Override
+    default void close() {}
+}
