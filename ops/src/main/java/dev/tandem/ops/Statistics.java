@@ -15,4 +15,15 @@ final class Statistics {
                 r.promptTokens().length, r.tokens().length, r.finishReason().name().toLowerCase(Locale.ROOT),
                 r.prefillNanos() / 1e6, r.decodeTokensPerSecond());
     }
+
+    /** The same line for a stream from a cluster, timed on the client (network included). */
+    static void printRemote(PrintStream err, RemoteStream.Result r, Object target) {
+        err.printf(Locale.ROOT, "tandem: %d prompt tokens, %d new tokens, finished by %s; first token after %.1f ms, then %.1f tok/s (from %s)%n",
+                r.usage().getPromptTokens(), r.usage().getCompletionTokens(), finishName(r.finishReason()),
+                r.timeToFirstTokenMs(), r.decodeTokensPerSecond(), target);
+    }
+
+    static String finishName(dev.tandem.protocol.grpc.FinishReason reason) {
+        return reason.name().replace("FINISH_REASON_", "").toLowerCase(Locale.ROOT);
+    }
 }

@@ -19,6 +19,9 @@ import picocli.CommandLine.Command;
         subcommands = {
                 DemoCommand.class,
                 GenerateCommand.class,
+                ServeCommand.class,
+                ClusterCommand.class,
+                NodeCommand.class,
                 ModelCommand.class,
                 BenchCommand.class,
                 CommandLine.HelpCommand.class
