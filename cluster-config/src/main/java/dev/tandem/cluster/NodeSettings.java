@@ -97,7 +97,8 @@ public record NodeSettings(Set<NodeRole> roles, String host, int port, List<Host
 
     /**
      * The full configuration of the node's ActorSystem: the Akka and module settings that follow from
-     * the typed node settings (Artery address, roles, served model, threads) over the loaded config.
+     * the typed node settings (Artery address, roles, the served model on workers and coordinators,
+     * threads) over the loaded config.
      */
     public Config actorSystemConfig() {
         // withValue replaces (a fallback would merge objects: the reference's model map would stay).
@@ -107,6 +108,8 @@ public record NodeSettings(Set<NodeRole> roles, String host, int port, List<Host
                 .withValue("akka.cluster.roles", ConfigValueFactory.fromIterable(
                         roles.stream().map(NodeRole::roleName).sorted().toList()))
                 .withValue("tandem.worker.models", ConfigValueFactory.fromMap(Map.of(modelName(), model)))
+                .withValue("tandem.coordinator.models", ConfigValueFactory.fromMap(Map.of(modelName(), model)))
+                .withValue("tandem.coordinator.default-model", ConfigValueFactory.fromAnyRef(modelName()))
                 .withValue("tandem.worker.threads", ConfigValueFactory.fromAnyRef(threads));
     }
 

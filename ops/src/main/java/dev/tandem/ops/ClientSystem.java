@@ -5,6 +5,7 @@ import akka.actor.typed.javadsl.Behaviors;
 import akka.grpc.GrpcClientSettings;
 import com.typesafe.config.ConfigFactory;
 import dev.tandem.cluster.HostAndPort;
+import org.slf4j.LoggerFactory;
 
 import java.time.Duration;
 
@@ -28,6 +29,8 @@ final class ClientSystem {
     private ClientSystem() {}
 
     static ActorSystem<Void> create(String name) {
+        // Initialize logging before Akka's threads do it concurrently (SLF4J would warn about replayed calls).
+        LoggerFactory.getILoggerFactory();
         return ActorSystem.create(Behaviors.empty(), name,
                 ConfigFactory.parseString(CLIENT_CONFIG).withFallback(ConfigFactory.load()));
     }

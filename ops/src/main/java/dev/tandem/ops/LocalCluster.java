@@ -32,6 +32,7 @@ final class LocalCluster {
     static final String STATE_FILE = "cluster.json";
     static final String LOGS_DIR = "logs";
     static final String HOST = "127.0.0.1";
+    static final String MIN_WORKERS_KEY = "tandem.coordinator.min-workers";
     /** Lines of a failed node's log shown in the error. */
     private static final int LOG_TAIL_LINES = 12;
 
@@ -176,6 +177,8 @@ final class LocalCluster {
                 "--model", spec.model(), "--threads", Integer.toString(spec.threads()),
                 "--log-file", NodeCommand.LOG_TO_STDOUT));
         if (grpcPort > 0) args.addAll(List.of("--grpc-port", Integer.toString(grpcPort)));
+        // Placement waits for every worker before the first plan, so that the layers are split over all of them.
+        if (roles.contains(NodeRole.COORDINATOR)) args.addAll(List.of("-c", MIN_WORKERS_KEY + "=" + spec.workers()));
         ProcessBuilder builder = new ProcessBuilder(JavaCommand.tandem(args))
                 .redirectErrorStream(true)
                 .redirectOutput(ProcessBuilder.Redirect.appendTo(log.toFile()));

@@ -45,6 +45,7 @@ public final class ServeCommand implements Callable<Integer> {
         Map<String, Object> overrides = new LinkedHashMap<>();
         overrides.put("tandem.node.model", model);
         overrides.put("tandem.node.threads", start.threadsPerWorker());
+        overrides.put(LocalCluster.MIN_WORKERS_KEY, workers);
         System.err.println("tandem: starting 1 coordinator and " + workers + " workers in this JVM (log: " + log + ")");
         EmbeddedCluster cluster;
         try {
