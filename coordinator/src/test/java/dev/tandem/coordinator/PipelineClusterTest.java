@@ -202,6 +202,18 @@ class PipelineClusterTest {
 
     @Test
     @Order(4)
+    void aStopStringEndsTheStreamBeforeItAndFreesTheSequence() throws Exception {
+        GenerationSpec spec = new GenerationSpec("default", "Once upon a time", 200, SamplerSettings.greedy(),
+                List.of("Lily"), "", "");
+        List<GenerationEvent> events = get(backend.generate(spec).runWith(Sink.seq(), coordinator));
+        // The reference continues ", there was a little girl named Lily."
+        assertEquals(", there was a little girl named ", text(events));
+        assertEquals(FinishReason.STOP, finished(events).reason());
+        awaitNoKv();
+    }
+
+    @Test
+    @Order(4)
     void cancellingAStreamFreesItsKvOnBothWorkersAndServingGoesOn() throws Exception {
         SinkQueueWithCancel<GenerationEvent> stream = backend.generate(greedy("Once upon a time", 10_000))
                 .runWith(Sink.queue(), coordinator);
@@ -237,20 +249,23 @@ class PipelineClusterTest {
             switches.add(materialized.first());
             runs.add(materialized.second());
         }
-        int refused = 0;
-        for (CompletionStage<List<GenerationEvent>> run : runs) {
-            var future = run.toCompletableFuture();
-            try {
-                future.get(2, TimeUnit.SECONDS);
-            } catch (ExecutionException e) {
-                GenerationRejected rejected = assertInstanceOf(GenerationRejected.class, e.getCause());
-                assertEquals(GenerationRejected.Code.RESOURCE_EXHAUSTED, rejected.code());
-                assertTrue(rejected.getMessage().contains("busy"), rejected.getMessage());
-                refused++;
-            } catch (java.util.concurrent.TimeoutException stillRunning) {
-                // admitted or queued
-            }
+        // Nothing finishes while the requests arrive (200 tokens each), so exactly the extra ones are refused.
+        long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(10);
+        List<Throwable> refusals;
+        do {
+            Thread.sleep(50);
+            refusals = runs.stream().map(CompletionStage::toCompletableFuture)
+                    .filter(java.util.concurrent.CompletableFuture::isCompletedExceptionally)
+                    .map(f -> f.handle((ok, failure) -> failure).join())
+                    .toList();
+        } while (refusals.size() < extra && System.nanoTime() < deadline);
+        for (Throwable failure : refusals) {
+            GenerationRejected rejected = assertInstanceOf(GenerationRejected.class,
+                    failure instanceof java.util.concurrent.CompletionException ? failure.getCause() : failure);
+            assertEquals(GenerationRejected.Code.RESOURCE_EXHAUSTED, rejected.code());
+            assertTrue(rejected.getMessage().contains("busy"), rejected.getMessage());
         }
+        int refused = refusals.size();
         assertEquals(extra, refused);
         switches.forEach(UniqueKillSwitch::shutdown);
         awaitNoKv();

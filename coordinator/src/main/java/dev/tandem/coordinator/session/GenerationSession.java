@@ -56,7 +56,8 @@ public final class GenerationSession extends AbstractBehavior<GenerationSession.
     private int previous;
     private int completionTokens;
     private long firstTokenAt;
-    private boolean stopped;
+    /** The stream has been completed or failed; only its end is awaited. */
+    private boolean done;
 
     private GenerationSession(ActorContext<Command> context, Request request, Tokenizer tokenizer,
                               ActorRef<Scheduler.Command> scheduler, BoundedSourceQueue<GenerationEvent> out) {
@@ -75,23 +76,24 @@ public final class GenerationSession extends AbstractBehavior<GenerationSession.
     @Override
     public Receive<Command> createReceive() {
         return newReceiveBuilder()
-                .onMessage(FromScheduler.class, message -> switch (message.event()) {
+                .onMessage(FromScheduler.class, message -> done ? this : switch (message.event()) {
                     case Scheduler.Token token -> onToken(token.token());
                     case Scheduler.Finished finished -> onFinished(finished);
                     case Scheduler.Rejected rejected -> {
+                        done = true;
                         out.fail(new GenerationRejected(rejected.code(), rejected.message()));
-                        yield Behaviors.stopped();
+                        yield this;
                     }
                 })
+                // The session lives until its stream has ended, so that the end never goes to dead letters.
                 .onMessage(StreamEnded.class, ended -> {
-                    scheduler.tell(new Scheduler.Cancel(request.seqId()));
+                    if (!done) scheduler.tell(new Scheduler.Cancel(request.seqId())); // cancelled by the client
                     return Behaviors.stopped();
                 })
                 .build();
     }
 
     private Behavior<Command> onToken(int token) {
-        if (stopped) return this;
         completionTokens++;
         if (firstTokenAt == 0) firstTokenAt = System.nanoTime();
         if (token == tokenizer.eosId() || token == tokenizer.bosId()) return this; // Finished(EOS) follows
@@ -99,7 +101,6 @@ public final class GenerationSession extends AbstractBehavior<GenerationSession.
         emit(utf8.accept(stops.accept(tokenizer.decodeBytes(previous, token))));
         previous = token;
         if (stops.stopped()) {
-            stopped = true;
             scheduler.tell(new Scheduler.Cancel(request.seqId()));
             return finish(FinishReason.STOP, 0);
         }
@@ -107,7 +108,6 @@ public final class GenerationSession extends AbstractBehavior<GenerationSession.
     }
 
     private Behavior<Command> onFinished(Scheduler.Finished finished) {
-        if (stopped) return Behaviors.stopped();
         emit(utf8.accept(stops.flush()) + utf8.flush());
         return finish(finished.reason(), finished.steps());
     }
@@ -126,8 +126,8 @@ public final class GenerationSession extends AbstractBehavior<GenerationSession.
                 completionTokens, (first - request.acceptedAt()) / 1e6, (end - request.acceptedAt()) / 1e6,
                 "none", 0, 0, steps)));
         out.complete();
-        // Stop-string sessions wait for the scheduler's Finished(CANCELLED) only to leave quietly.
-        return stopped ? this : Behaviors.stopped();
+        done = true;
+        return this;
     }
 
     private void offer(GenerationEvent event) {
