@@ -19,9 +19,13 @@ final class HealthProbe implements AutoCloseable {
     /** Longest a single health call may take. */
     private static final Duration CALL_TIMEOUT = Duration.ofSeconds(3);
 
-    private final HealthClient client;
+    private final ActorSystem<?> system;
+    private final HostAndPort target;
+    private HealthClient client;
 
     HealthProbe(ActorSystem<?> system, HostAndPort target) {
+        this.system = system;
+        this.target = target;
         this.client = HealthClient.create(ClientSystem.settings(system, target), system);
     }
 
@@ -31,6 +35,9 @@ final class HealthProbe implements AutoCloseable {
             return client.check(HealthCheckRequest.newBuilder().setService(Inference.name).build())
                     .toCompletableFuture().get(CALL_TIMEOUT.toMillis(), TimeUnit.MILLISECONDS).getStatus();
         } catch (Exception e) {
+            // A client whose connection attempt failed stays failed: the next poll gets a fresh one.
+            client.close();
+            client = HealthClient.create(ClientSystem.settings(system, target), system);
             return ServingStatus.UNKNOWN;
         }
     }

@@ -154,18 +154,29 @@ final class LocalCluster {
         HostAndPort seed = new HostAndPort(HOST, coordinatorPort);
         List<Node> nodes = new ArrayList<>();
         State state = new State(new HostAndPort(HOST, spec.grpcPort()).toString(), spec.model(), nodes);
+        ActorSystem<Void> system = ClientSystem.create("tandem-cluster-up");
         try {
             nodes.add(launch("coordinator", List.of(NodeRole.COORDINATOR), coordinatorPort, seed, spec.grpcPort(), spec));
-            for (int i = 1; i <= spec.workers(); i++) {
-                nodes.add(launch("worker-" + i, List.of(NodeRole.WORKER), FreePorts.pick(HOST), seed, 0, spec));
-            }
             write(state);
-            awaitServing(state, spec.readyTimeout());
+            // Workers start one after the other: each measures its speed at start-up, and placement
+            // splits the layers by speed, so a measurement must not compete with another JVM's start.
+            try (AdminProbe admin = new AdminProbe(system, state.grpcTarget())) {
+                for (int i = 1; i <= spec.workers(); i++) {
+                    nodes.add(launch("worker-" + i, List.of(NodeRole.WORKER), FreePorts.pick(HOST), seed, 0, spec));
+                    write(state);
+                    if (!admin.awaitDescribedWorkers(i, spec.readyTimeout(), () -> nodes.stream().allMatch(Node::alive))) {
+                        throw notReady(state, spec.readyTimeout(), "worker-" + i + " did not register with the coordinator");
+                    }
+                }
+            }
+            awaitServing(system, state, spec.readyTimeout());
             return state;
         } catch (RuntimeException | InterruptedException e) {
             stop(nodes, Duration.ofSeconds(5));
             deleteState();
             throw e;
+        } finally {
+            ClientSystem.terminate(system, Duration.ofSeconds(5));
         }
     }
 
@@ -193,21 +204,22 @@ final class LocalCluster {
         }
     }
 
-    private void awaitServing(State state, Duration timeout) throws InterruptedException {
-        ActorSystem<Void> system = ClientSystem.create("tandem-cluster-up");
+    private void awaitServing(ActorSystem<?> system, State state, Duration timeout) throws InterruptedException {
         try (HealthProbe probe = new HealthProbe(system, state.grpcTarget())) {
-            boolean serving = probe.awaitServing(timeout, () -> state.nodes().stream().allMatch(Node::alive));
-            if (serving) return;
-            Optional<Node> dead = state.nodes().stream().filter(n -> !n.alive()).findFirst();
-            if (dead.isPresent()) {
-                throw CommandFailure.failed("node " + dead.get().name() + " exited during start-up; its log "
-                        + dead.get().log() + " ends with:\n" + tail(Path.of(dead.get().log())));
+            if (!probe.awaitServing(timeout, () -> state.nodes().stream().allMatch(Node::alive))) {
+                throw notReady(state, timeout, "the cluster did not report SERVING on " + state.grpc());
             }
-            throw CommandFailure.failed("the cluster did not report SERVING on " + state.grpc() + " within "
-                    + timeout.toSeconds() + " s; see the node logs in " + logsDir());
-        } finally {
-            ClientSystem.terminate(system, Duration.ofSeconds(5));
         }
+    }
+
+    /** The error for a start that failed: the log of a node that died, or where to look. */
+    private CommandFailure notReady(State state, Duration timeout, String what) {
+        Optional<Node> dead = state.nodes().stream().filter(n -> !n.alive()).findFirst();
+        if (dead.isPresent()) {
+            return CommandFailure.failed("node " + dead.get().name() + " exited during start-up; its log "
+                    + dead.get().log() + " ends with:\n" + tail(Path.of(dead.get().log())));
+        }
+        return CommandFailure.failed(what + " within " + timeout.toSeconds() + " s; see the node logs in " + logsDir());
     }
 
     /** Stops every recorded node (SIGTERM, then SIGKILL after the grace period) and forgets the cluster. */

@@ -70,12 +70,18 @@ class MultiJvmClusterTest {
         start("coordinator", "node", "--roles", "coordinator", "--port", Integer.toString(coordinatorPort), "--seeds", seed,
                 "--grpc-port", Integer.toString(grpcPort), "-c", "tandem.coordinator.min-workers=2",
                 "-c", "tandem.gateway.max-prompt-bytes=" + MAX_PROMPT_BYTES);
-        for (int i = 1; i <= 2; i++) {
-            start("worker-" + i, "node", "--roles", "worker", "--port", Integer.toString(FreePorts.pick(HOST)), "--seeds", seed);
-        }
         support = new ClusterTestSupport();
         system = ClientSystem.create("multi-jvm-cluster-test");
         HostAndPort target = new HostAndPort(HOST, grpcPort);
+        // One worker after the other, as 'tandem cluster up' does: placement splits layers by the speed
+        // each worker measures at start-up, which two JVMs starting at once on few cores would skew.
+        try (AdminProbe workers = new AdminProbe(system, target)) {
+            for (int i = 1; i <= 2; i++) {
+                start("worker-" + i, "node", "--roles", "worker", "--port", Integer.toString(FreePorts.pick(HOST)), "--seeds", seed);
+                assertTrue(workers.awaitDescribedWorkers(i, READY_TIMEOUT, () -> processes.stream().allMatch(Process::isAlive)),
+                        "worker-" + i + " did not register; logs in " + logs.toAbsolutePath());
+            }
+        }
         try (HealthProbe health = new HealthProbe(system, target)) {
             boolean serving = health.awaitServing(READY_TIMEOUT, () -> processes.stream().allMatch(Process::isAlive));
             assertTrue(serving, "the cluster did not serve within " + READY_TIMEOUT + "; logs in " + logs.toAbsolutePath());
