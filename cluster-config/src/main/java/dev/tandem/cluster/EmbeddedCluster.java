@@ -1,5 +1,10 @@
 package dev.tandem.cluster;
 
+import akka.actor.typed.ActorSystem;
+import akka.actor.typed.javadsl.AskPattern;
+import akka.actor.typed.receptionist.Receptionist;
+import dev.tandem.worker.WorkerNode;
+
 import java.net.InetSocketAddress;
 import java.time.Duration;
 import java.util.ArrayList;
@@ -16,6 +21,8 @@ import java.util.concurrent.TimeUnit;
 public final class EmbeddedCluster implements AutoCloseable {
 
     public static final String PROFILE = "embedded";
+    /** Pause between two looks for a worker's registration. */
+    private static final Duration REGISTRATION_POLL = Duration.ofMillis(100);
 
     private final NodeBootstrap.TandemNode coordinator;
     private final List<NodeBootstrap.TandemNode> workers;
@@ -44,10 +51,15 @@ public final class EmbeddedCluster implements AutoCloseable {
         try {
             InetSocketAddress grpc = await(coordinator, timeout).orElseThrow();
             HostAndPort seed = new HostAndPort(base.host(), coordinator.port());
+            // One worker after the other, each once it has measured its speed: placement splits the
+            // layers by speed, and measurements running at the same time would skew each other.
             for (int i = 0; i < workerCount; i++) {
-                workers.add(NodeBootstrap.start(base.withRoles(EnumSet.of(NodeRole.WORKER)).withSeeds(List.of(seed))));
+                NodeBootstrap.TandemNode worker = NodeBootstrap.start(base.withRoles(EnumSet.of(NodeRole.WORKER))
+                        .withSeeds(List.of(seed)));
+                workers.add(worker);
+                await(worker, timeout);
+                awaitDescribed(worker, timeout);
             }
-            for (NodeBootstrap.TandemNode w : workers) await(w, timeout);
             return new EmbeddedCluster(coordinator, workers, grpc);
         } catch (RuntimeException e) {
             workers.forEach(NodeBootstrap.TandemNode::close);
@@ -65,6 +77,35 @@ public final class EmbeddedCluster implements AutoCloseable {
         } catch (Exception e) {
             Throwable cause = e.getCause() != null ? e.getCause() : e;
             throw new IllegalStateException("node " + node.address() + " did not start: " + cause.getMessage(), cause);
+        }
+    }
+
+    /** Waits until the node's WorkerNode answers Describe, which it does once its start-up speed measurement is done. */
+    private static void awaitDescribed(NodeBootstrap.TandemNode worker, Duration timeout) {
+        ActorSystem<?> system = worker.system();
+        long deadline = System.nanoTime() + timeout.toNanos();
+        try {
+            while (true) {
+                // The registration is asynchronous: the local WorkerNode may not be listed yet.
+                Receptionist.Listing listing = AskPattern.<Receptionist.Command, Receptionist.Listing>ask(system.receptionist(),
+                                replyTo -> Receptionist.find(WorkerNode.SERVICE_KEY, replyTo), timeout, system.scheduler())
+                        .toCompletableFuture().get(timeout.toMillis(), TimeUnit.MILLISECONDS);
+                var local = listing.getServiceInstances(WorkerNode.SERVICE_KEY).stream()
+                        .filter(ref -> ref.path().address().hasLocalScope()).findFirst();
+                if (local.isPresent()) {
+                    AskPattern.<WorkerNode.Command, WorkerNode.WorkerDescription>ask(local.get(), WorkerNode.Describe::new,
+                            timeout, system.scheduler()).toCompletableFuture().get(timeout.toMillis(), TimeUnit.MILLISECONDS);
+                    return;
+                }
+                if (System.nanoTime() > deadline) throw new IllegalStateException("no WorkerNode registered within " + timeout);
+                Thread.sleep(REGISTRATION_POLL.toMillis());
+            }
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw new IllegalStateException("interrupted while starting " + worker.address(), e);
+        } catch (Exception e) {
+            Throwable cause = e.getCause() != null ? e.getCause() : e;
+            throw new IllegalStateException("worker " + worker.address() + " did not describe itself: " + cause.getMessage(), cause);
         }
     }
 
