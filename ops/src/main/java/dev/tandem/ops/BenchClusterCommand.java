@@ -32,12 +32,13 @@ import java.util.concurrent.CompletionException;
  * concurrent streams, and the client-side distributions of time to first token and inter-token latency.
  */
 @Command(name = "cluster", mixinStandardHelpOptions = true,
-        description = {"Benchmark a cluster through gRPC against the in-process engine, in one run: single-stream",
-                "decode tok/s through the cluster and in this process (LocalGenerator), aggregate tok/s with 4 and",
-                "16 concurrent streams, and p50/p99 time to first token and inter-token latency (client-side).",
-                "Starts a local cluster of separate JVMs (1 coordinator + 2 workers, logs in",
-                "$TANDEM_HOME/bench-cluster/logs) and stops it afterwards, or attaches to one with --target.",
-                "Greedy decoding; medians over --runs."})
+        description = {"Serving speed of a cluster against the in-process engine.",
+                "",
+                "Measured in one run: single-stream decode tok/s through the cluster and in this process "
+                        + "(LocalGenerator), aggregate tok/s with 4 and 16 concurrent streams, and p50/p99 time to first "
+                        + "token and inter-token latency (client-side). Starts a local cluster of separate JVMs "
+                        + "(1 coordinator + 2 workers, logs in $TANDEM_HOME/bench-cluster/logs) and stops it afterwards, "
+                        + "or attaches to one with --target. Greedy decoding; medians over --runs."})
 public final class BenchClusterCommand implements Callable<Integer> {
 
     private static final String SINGLE_PROMPT = "Once upon a time";

@@ -17,8 +17,10 @@ import java.util.concurrent.Callable;
 
 /** A local cluster of separate JVMs on loopback: up, down, status. */
 @Command(name = "cluster", mixinStandardHelpOptions = true,
-        description = {"Run a local cluster of separate JVMs on loopback (one coordinator, N workers), in the",
-                "background. State: $TANDEM_HOME/cluster/cluster.json; logs: $TANDEM_HOME/cluster/logs/<node>.log."},
+        description = {"Run a local cluster of separate JVMs in the background.",
+                "",
+                "One coordinator and N workers on loopback. State: $TANDEM_HOME/cluster/cluster.json; logs: "
+                        + "$TANDEM_HOME/cluster/logs/<node>.log."},
         subcommands = {ClusterCommand.Up.class, ClusterCommand.Down.class, ClusterCommand.Status.class})
 public final class ClusterCommand implements Runnable {
 
@@ -31,8 +33,10 @@ public final class ClusterCommand implements Runnable {
     }
 
     @Command(name = "up", mixinStandardHelpOptions = true,
-            description = {"Start a coordinator and N workers as separate JVMs (this java and class path), wait until",
-                    "gRPC health says SERVING, print where it serves, and return. Stop it with 'tandem cluster down'."})
+            description = {"Start a local cluster and return once it serves.",
+                    "",
+                    "Starts a coordinator and N workers as separate JVMs (this java and class path), waits until gRPC "
+                            + "health says SERVING, prints where it serves, and returns. Stop it with 'tandem cluster down'."})
     static final class Up implements Callable<Integer> {
 
         @Option(names = "--workers", defaultValue = "2", description = "Worker nodes (pipeline stages). Default: ${DEFAULT-VALUE}.")
@@ -67,7 +71,8 @@ public final class ClusterCommand implements Runnable {
     }
 
     @Command(name = "down", mixinStandardHelpOptions = true,
-            description = "Stop the local cluster: SIGTERM to every node (a graceful leave), SIGKILL after the grace period.")
+            description = {"Stop the local cluster.", "",
+                    "SIGTERM to every node (a graceful leave), SIGKILL after the grace period."})
     static final class Down implements Callable<Integer> {
 
         @Option(names = "--grace", defaultValue = "20", paramLabel = "SECONDS",
@@ -88,7 +93,8 @@ public final class ClusterCommand implements Runnable {
     }
 
     @Command(name = "status", mixinStandardHelpOptions = true,
-            description = "Say what runs: the gRPC endpoint and its health, and each node's roles, address, pid, liveness and log file.")
+            description = {"Say what runs.", "",
+                    "The gRPC endpoint and its health, and each node's roles, address, pid, liveness and log file."})
     static final class Status implements Callable<Integer> {
 
         @Option(names = "--json", description = "Print one JSON object on stdout.")

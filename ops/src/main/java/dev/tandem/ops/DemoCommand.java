@@ -25,10 +25,12 @@ import java.util.concurrent.atomic.AtomicBoolean;
  * cluster again, also on failure or Ctrl-C.
  */
 @Command(name = "demo", mixinStandardHelpOptions = true,
-        description = {"Start a local cluster (1 coordinator + 2 worker JVMs on loopback), stream a few stories from the",
-                "default model through gRPC with live statistics (time to first token, tokens/s), then all at once",
-                "(continuous batching), and stop the cluster. Fetches the default model on first use.",
-                "Node logs: $TANDEM_HOME/demo/logs/."})
+        description = {"Serve a few stories from a local cluster, with live statistics.",
+                "",
+                "Starts a local cluster (1 coordinator + 2 worker JVMs on loopback), streams a few stories from the "
+                        + "default model through gRPC with time to first token and tokens/s, then all of them at once "
+                        + "(continuous batching), and stops the cluster, also on failure or Ctrl-C. Fetches the default "
+                        + "model on first use. Node logs: $TANDEM_HOME/demo/logs/."})
 public final class DemoCommand implements Callable<Integer> {
 
     private static final List<String> PROMPTS = List.of(

@@ -30,9 +30,11 @@ import java.util.concurrent.CompletionException;
  * one newline (as llama2.c's run.c prints it); statistics go to stderr.
  */
 @Command(name = "generate", mixinStandardHelpOptions = true,
-        description = {"Generate text from a prompt, streaming it to stdout: in this process (--local) or from a",
-                "running cluster through its gRPC endpoint (--target HOST:PORT).",
-                "Stdout gets the prompt, the generated text and a newline, nothing else; statistics go to stderr."})
+        description = {"Generate text from a prompt, streaming it to stdout.",
+                "",
+                "Runs in this process (--local) or streams from a running cluster through its gRPC endpoint "
+                        + "(--target HOST:PORT). Stdout gets the prompt, the generated text and a newline, nothing else; "
+                        + "statistics go to stderr."})
 public final class GenerateCommand implements Callable<Integer> {
 
     /** How long the gRPC client may take to close after the stream ended. */

@@ -19,15 +19,17 @@ import java.util.concurrent.ExecutionException;
 
 /** Runs one cluster node in the foreground until SIGTERM (or Ctrl-C), which leaves the cluster gracefully. */
 @Command(name = "node", mixinStandardHelpOptions = true,
-        description = {"Run one Tandem cluster node in the foreground until SIGTERM or Ctrl-C (a graceful leave).",
-                "A worker holds layer ranges of the model; a coordinator places them, schedules requests and",
-                "serves gRPC (Inference, grpc.health.v1.Health, reflection, Admin.Status). A node logs to a file.",
+        description = {"Run one cluster node in the foreground until SIGTERM or Ctrl-C.",
                 "",
-                "Example, three JVMs on this machine:",
-                "  tandem node --roles coordinator --port 25520 --seeds 127.0.0.1:25520 --grpc-port 50051",
+                "A worker holds layer ranges of the model; a coordinator places them, schedules requests and serves "
+                        + "gRPC (Inference, grpc.health.v1.Health, reflection, Admin.Status). SIGTERM makes the node "
+                        + "leave the cluster gracefully. A node logs to a file.",
+                "",
+                "Example, three JVMs on this machine (or just 'tandem cluster up'):",
+                "  tandem node --roles coordinator --port 25520 \\",
+                "      --seeds 127.0.0.1:25520 --grpc-port 50051",
                 "  tandem node --roles worker --port 25521 --seeds 127.0.0.1:25520",
-                "  tandem node --roles worker --port 25522 --seeds 127.0.0.1:25520",
-                "(or just 'tandem cluster up')."})
+                "  tandem node --roles worker --port 25522 --seeds 127.0.0.1:25520"})
 public final class NodeCommand implements Callable<Integer> {
 
     /** --log-file value that sends the log to stdout (used by 'tandem cluster up', which redirects it). */

@@ -18,10 +18,12 @@ import java.util.concurrent.Callable;
 
 /** The embedded default: a coordinator and N workers, each its own ActorSystem on loopback, in this JVM. */
 @Command(name = "serve", mixinStandardHelpOptions = true,
-        description = {"Serve a model over gRPC from a whole cluster inside this JVM: one coordinator and N worker",
-                "nodes, each its own ActorSystem talking Artery over loopback, the layers split over the workers.",
-                "Runs until SIGTERM or Ctrl-C. Logs go to $TANDEM_HOME/logs/serve.log.",
-                "For separate JVMs use 'tandem cluster up'; for several machines 'tandem node'."})
+        description = {"Serve a model over gRPC from a whole cluster inside this JVM.",
+                "",
+                "One coordinator and N worker nodes, each its own ActorSystem talking Artery over loopback, the "
+                        + "layers split over the workers. Runs until SIGTERM or Ctrl-C. Logs go to "
+                        + "$TANDEM_HOME/logs/serve.log. For separate JVMs use 'tandem cluster up'; for several machines "
+                        + "'tandem node'."})
 public final class ServeCommand implements Callable<Integer> {
 
     @Option(names = {"-m", "--model"}, defaultValue = "default", paramLabel = "PATH|default",

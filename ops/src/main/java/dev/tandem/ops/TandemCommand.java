@@ -28,7 +28,7 @@ import picocli.CommandLine.Command;
         },
         footer = {
                 "",
-                "Exit codes: 0 success, 1 failure (bad model file, bad input), 2 usage error."
+                "Exit codes: 0 success, 1 failure (bad model file, bad input, unreachable server), 2 usage error."
         })
 public final class TandemCommand implements Runnable {
 
