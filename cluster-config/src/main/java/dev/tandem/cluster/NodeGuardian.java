@@ -124,9 +124,16 @@ public final class NodeGuardian {
                     context.getLog().error("cannot serve gRPC on {}:{}: {}", settings.grpcHost(), settings.grpcPort(),
                             failed.cause().toString());
                     ready.completeExceptionally(new IllegalStateException("cannot serve gRPC on " + settings.grpcHost() + ":"
-                            + settings.grpcPort() + ": " + failed.cause().getMessage(), failed.cause()));
+                            + settings.grpcPort() + ": " + rootMessage(failed.cause()), failed.cause()));
                     return Behaviors.stopped();
                 })
                 .build();
+    }
+
+    /** The innermost cause's message, e.g. "Address already in use" rather than Akka's stage wrapper. */
+    private static String rootMessage(Throwable t) {
+        Throwable root = t;
+        while (root.getCause() != null && root.getCause() != root) root = root.getCause();
+        return root.getMessage() != null ? root.getMessage() : root.toString();
     }
 }
