@@ -41,7 +41,8 @@ import java.util.concurrent.CompletionStage;
  * The operator API as far as it exists: {@code Status} reports every cluster member with its roles,
  * reachability and membership status, and for workers the ranges they run, their free memory, KV
  * cache bytes and live sequences (asked from each {@link WorkerNode} found through the receptionist).
- * The other operations answer UNIMPLEMENTED until placement exposes them.
+ * {@code memory_used_bytes} stays 0: a worker reports its free memory, not its budget. The other
+ * operations answer UNIMPLEMENTED until placement exposes them.
  */
 public final class AdminService implements Admin {
 

@@ -16,6 +16,7 @@ import dev.tandem.engine.tokenizer.BpeTokenizer;
 import dev.tandem.protocol.grpc.GenerateChunk;
 import dev.tandem.protocol.grpc.GenerateRequest;
 import dev.tandem.protocol.grpc.InferenceClient;
+import dev.tandem.worker.ModelFootprint;
 import io.grpc.StatusRuntimeException;
 
 import java.io.IOException;
@@ -60,6 +61,11 @@ final class ClusterTestSupport implements AutoCloseable {
         generator = new LocalGenerator(model.weights(),
                 BpeTokenizer.fromLlama2c(TandemHome.defaultModelDir().resolve("tokenizer.bin"), model.config().vocabSize()),
                 runner);
+    }
+
+    /** Memory the model's layers, embedding and head take, as placement counts it. */
+    ModelFootprint footprint() {
+        return ModelFootprint.of(model.weights());
     }
 
     /** The single-process engine's greedy output for a prompt. */

@@ -8,6 +8,7 @@ import akka.stream.javadsl.Keep;
 import akka.stream.javadsl.Sink;
 import dev.tandem.cluster.HostAndPort;
 import dev.tandem.protocol.grpc.AdminClient;
+import dev.tandem.worker.ModelFootprint;
 import dev.tandem.protocol.grpc.FinishReason;
 import dev.tandem.protocol.grpc.GenerateChunk;
 import dev.tandem.protocol.grpc.InferenceClient;
@@ -67,17 +68,18 @@ class MultiJvmClusterTest {
         int coordinatorPort = FreePorts.pick(HOST);
         int grpcPort = FreePorts.pick(HOST);
         String seed = new HostAndPort(HOST, coordinatorPort).toString();
+        support = new ClusterTestSupport();
         start("coordinator", "node", "--roles", "coordinator", "--port", Integer.toString(coordinatorPort), "--seeds", seed,
                 "--grpc-port", Integer.toString(grpcPort), "-c", "tandem.coordinator.min-workers=2",
                 "-c", "tandem.gateway.max-prompt-bytes=" + MAX_PROMPT_BYTES);
-        support = new ClusterTestSupport();
         system = ClientSystem.create("multi-jvm-cluster-test");
         HostAndPort target = new HostAndPort(HOST, grpcPort);
         // One worker after the other, as 'tandem cluster up' does: placement splits layers by the speed
         // each worker measures at start-up, which two JVMs starting at once on few cores would skew.
         try (AdminProbe workers = new AdminProbe(system, target)) {
             for (int i = 1; i <= 2; i++) {
-                start("worker-" + i, "node", "--roles", "worker", "--port", Integer.toString(FreePorts.pick(HOST)), "--seeds", seed);
+                start("worker-" + i, "node", "--roles", "worker", "--port", Integer.toString(FreePorts.pick(HOST)), "--seeds", seed,
+                        "-c", "tandem.worker.memory-budget=" + threeLayerBudget());
                 assertTrue(workers.awaitDescribedWorkers(i, READY_TIMEOUT, () -> processes.stream().allMatch(Process::isAlive)),
                         "worker-" + i + " did not register; logs in " + logs.toAbsolutePath());
             }
@@ -88,6 +90,18 @@ class MultiJvmClusterTest {
         }
         inference = InferenceClient.create(ClientSystem.settings(system, target), system);
         admin = AdminClient.create(ClientSystem.settings(system, target), system);
+    }
+
+    /**
+     * A worker memory budget that holds three layers plus the embedding (first stage) or the output head
+     * (last stage), but not four. Placement splits layers by each worker's measured speed, capped by its
+     * memory; on a busy machine with few cores the start-up speed measurements vary several-fold, so the
+     * cap is what makes the split three and three here, as it would be on two equal machines.
+     */
+    private static long threeLayerBudget() {
+        ModelFootprint footprint = support.footprint();
+        long layersAndHalf = 3 * footprint.layerBytes() + footprint.layerBytes() / 2;
+        return Math.max(footprint.embeddingBytes(), footprint.headBytes()) + layersAndHalf;
     }
 
     private static void start(String name, String... args) throws IOException {
