@@ -62,7 +62,7 @@ public final class ClusterCommand implements Runnable {
                     start.readyTimeout()));
             System.out.println("tandem: cluster serving " + model + " on " + state.grpc() + " (gRPC)");
             for (LocalCluster.Node n : state.nodes()) {
-                System.out.printf(Locale.ROOT, "  %-12s %-12s %-28s pid %-8d %s%n", n.name(), String.join(",", n.roles()),
+                System.out.printf(Locale.ROOT, "  %-12s %-12s %-30s pid %-8d %s%n", n.name(), String.join(",", n.roles()),
                         n.address(), n.pid(), n.log());
             }
             System.out.println("try: tandem generate --target " + state.grpc() + " --prompt \"Once upon a time\"; stop: tandem cluster down");
@@ -127,9 +127,9 @@ public final class ClusterCommand implements Runnable {
             }
             System.out.println("gRPC    " + s.grpc() + " (" + health.name() + ")");
             System.out.println("model   " + s.model());
-            System.out.printf(Locale.ROOT, "%-12s %-12s %-28s %-8s %-6s %s%n", "NODE", "ROLES", "ADDRESS", "PID", "ALIVE", "LOG");
+            System.out.printf(Locale.ROOT, "%-12s %-12s %-30s %-8s %-6s %s%n", "NODE", "ROLES", "ADDRESS", "PID", "ALIVE", "LOG");
             for (LocalCluster.Node n : s.nodes()) {
-                System.out.printf(Locale.ROOT, "%-12s %-12s %-28s %-8d %-6s %s%n", n.name(), String.join(",", n.roles()),
+                System.out.printf(Locale.ROOT, "%-12s %-12s %-30s %-8d %-6s %s%n", n.name(), String.join(",", n.roles()),
                         n.address(), n.pid(), n.alive() ? "yes" : "no", n.log());
             }
             return 0;
