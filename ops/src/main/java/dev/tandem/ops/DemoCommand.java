@@ -1,57 +1,136 @@
 package dev.tandem.ops;
 
-import dev.tandem.engine.generate.GenerationListener;
-import dev.tandem.engine.generate.GenerationRequest;
-import dev.tandem.engine.generate.GenerationResult;
-import dev.tandem.engine.generate.LocalGenerator;
-import dev.tandem.engine.model.OpenedModel;
-import dev.tandem.engine.parallel.ParallelRunner;
+import akka.actor.typed.ActorSystem;
+import dev.tandem.engine.model.ModelStore;
+import dev.tandem.engine.model.TandemHome;
+import dev.tandem.protocol.grpc.GenerateRequest;
+import dev.tandem.protocol.grpc.InferenceClient;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
 
 import java.io.PrintStream;
+import java.time.Duration;
+import java.util.ArrayList;
 import java.util.List;
+import java.util.Locale;
 import java.util.concurrent.Callable;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CompletionException;
+import java.util.concurrent.atomic.AtomicBoolean;
 
-/** The main job on the default model: a few stories generated and streamed with live statistics. */
+/**
+ * The main job: starts a local cluster (a coordinator and two workers, separate JVMs on loopback),
+ * streams a few stories through gRPC with live statistics, then all of them at once, and stops the
+ * cluster again, also on failure or Ctrl-C.
+ */
 @Command(name = "demo", mixinStandardHelpOptions = true,
-        description = {"Generate a few stories on the default model and show how fast they stream.",
-                "Fetches the default model on first use."})
+        description = {"Serve a few stories from a local cluster, with live statistics.",
+                "",
+                "Starts a local cluster (1 coordinator + 2 worker JVMs on loopback), streams a few stories from the "
+                        + "default model through gRPC with time to first token and tokens/s, then all of them at once "
+                        + "(continuous batching), and stops the cluster, also on failure or Ctrl-C. Fetches the default "
+                        + "model on first use. Node logs: $TANDEM_HOME/demo/logs/."})
 public final class DemoCommand implements Callable<Integer> {
 
     private static final List<String> PROMPTS = List.of(
             "Once upon a time",
             "Lily and Ben went to the park",
             "The little robot wanted to fly");
-
-    @Mixin
-    ModelOptions model;
+    private static final int DEMO_WORKERS = 2;
+    private static final String WARM_UP_PROMPT = "Tom had a red ball";
+    private static final int WARM_UP_TOKENS = 32;
+    /** How long the cluster may take to stop; node processes are killed after it. */
+    private static final Duration STOP_GRACE = Duration.ofSeconds(20);
 
     @Option(names = "--max-tokens", defaultValue = "200", description = "New tokens per story. Default: ${DEFAULT-VALUE}.")
     int maxTokens;
 
+    @Option(names = "--model", defaultValue = "default", paramLabel = "PATH|default",
+            description = "The model: 'default' (stories15M) or a llama2.c .bin / GGUF path. Default: ${DEFAULT-VALUE}.")
+    String model;
+
+    @Mixin
+    ClusterStartOptions start;
+
     @Override
-    public Integer call() {
+    public Integer call() throws InterruptedException {
         if (maxTokens <= 0) throw CommandFailure.usage("--max-tokens must be positive, got " + maxTokens);
         PrintStream out = System.out;
-        try (OpenedModel opened = model.open(); ParallelRunner runner = new ParallelRunner()) {
-            LocalGenerator generator = new LocalGenerator(opened.model().weights(), opened.tokenizer(), runner);
-            out.printf("Tandem demo: %s, %d layers, dim %d, %d threads, greedy decoding in this process%n%n",
-                    opened.name(), opened.config().nLayers(), opened.config().dim(), runner.threads());
-            for (String prompt : PROMPTS) {
-                GenerationResult r = generator.generate(GenerationRequest.greedy(prompt, maxTokens), new GenerationListener() {
-                    @Override
-                    public void onPrompt(byte[] text) { out.write(text, 0, text.length); out.flush(); }
-
-                    @Override
-                    public void onText(byte[] text, int tokenId) { out.write(text, 0, text.length); out.flush(); }
-                });
-                out.println();
-                Statistics.printGeneration(out, r);
-                out.println();
+        // Fetch the model here, once, with a progress bar, rather than inside three node JVMs.
+        if (model.equals("default")) ModelStore.ensureDefault(new CliProgress("model"));
+        LocalCluster cluster = new LocalCluster(TandemHome.root().resolve("demo"));
+        AtomicBoolean stopped = new AtomicBoolean();
+        Runnable stop = () -> {
+            if (stopped.compareAndSet(false, true)) cluster.down(STOP_GRACE);
+        };
+        Thread hook = new Thread(stop, "tandem-demo-stop");
+        Runtime.getRuntime().addShutdownHook(hook); // Ctrl-C: the node JVMs must not outlive the demo
+        try {
+            int grpcPort = FreePorts.pick(LocalCluster.HOST);
+            out.printf("Tandem demo: starting a local cluster of %d JVMs (1 coordinator, %d workers) on loopback...%n",
+                    DEMO_WORKERS + 1, DEMO_WORKERS);
+            long t0 = System.nanoTime();
+            LocalCluster.State state = cluster.up(new LocalCluster.Spec(DEMO_WORKERS, grpcPort, model,
+                    start.threadsPerWorker(), start.readyTimeout()));
+            out.printf(Locale.ROOT, "cluster serving on %s after %.1f s; the layers are split over the workers%n%n",
+                    state.grpc(), (System.nanoTime() - t0) / 1e9);
+            streamStories(out, state);
+        } finally {
+            out.println("stopping the cluster...");
+            stop.run();
+            try {
+                Runtime.getRuntime().removeShutdownHook(hook);
+            } catch (IllegalStateException shuttingDown) {
+                // Ctrl-C: the hook is running already
             }
         }
         return 0;
+    }
+
+    private void streamStories(PrintStream out, LocalCluster.State state) {
+        try {
+            streamStoriesFrom(out, state);
+        } catch (CompletionException e) {
+            throw RemoteFailures.describe(e, state.grpcTarget());
+        }
+    }
+
+    private void streamStoriesFrom(PrintStream out, LocalCluster.State state) {
+        ActorSystem<Void> system = ClientSystem.create("tandem-demo");
+        InferenceClient client = InferenceClient.create(ClientSystem.settings(system, state.grpcTarget()), system);
+        try {
+            // The node JVMs compile their hot paths on the first requests; keep that out of the statistics.
+            RemoteStream.run(system, client, request(WARM_UP_PROMPT).toBuilder().setMaxTokens(WARM_UP_TOKENS).build(),
+                    RemoteStream.Listener.NONE).toCompletableFuture().join();
+            for (String prompt : PROMPTS) {
+                out.print(prompt);
+                RemoteStream.Result r = RemoteStream.run(system, client, request(prompt), text -> {
+                    out.print(text);
+                    out.flush();
+                }).toCompletableFuture().join();
+                out.println();
+                out.printf(Locale.ROOT, "  [%d tokens, finished by %s; first token after %.0f ms, then %.1f tok/s through 2 pipeline stages]%n%n",
+                        r.completionTokens(), Statistics.finishName(r.finishReason()), r.timeToFirstTokenMs(),
+                        r.decodeTokensPerSecond());
+            }
+            out.printf("All %d stories at once (continuous batching shares each pipeline step):%n", PROMPTS.size());
+            long start = System.nanoTime();
+            List<CompletableFuture<RemoteStream.Result>> all = new ArrayList<>();
+            for (String prompt : PROMPTS) {
+                all.add(RemoteStream.run(system, client, request(prompt), RemoteStream.Listener.NONE).toCompletableFuture());
+            }
+            int tokens = 0;
+            for (CompletableFuture<RemoteStream.Result> f : all) tokens += f.join().completionTokens();
+            double seconds = (System.nanoTime() - start) / 1e9;
+            out.printf(Locale.ROOT, "  [%d tokens in %.2f s: %.1f tok/s aggregate]%n", tokens, seconds, tokens / seconds);
+        } finally {
+            client.close();
+            ClientSystem.terminate(system, Duration.ofSeconds(5));
+        }
+    }
+
+    private GenerateRequest request(String prompt) {
+        return GenerateRequest.newBuilder().setModel("default").setPrompt(prompt).setMaxTokens(maxTokens).build();
     }
 }

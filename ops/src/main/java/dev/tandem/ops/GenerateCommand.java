@@ -1,5 +1,7 @@
 package dev.tandem.ops;
 
+import akka.actor.typed.ActorSystem;
+import dev.tandem.cluster.HostAndPort;
 import dev.tandem.engine.generate.GenerationListener;
 import dev.tandem.engine.generate.GenerationRequest;
 import dev.tandem.engine.generate.GenerationResult;
@@ -9,6 +11,8 @@ import dev.tandem.engine.parallel.ParallelRunner;
 import dev.tandem.engine.spec.SpeculationCosts;
 import dev.tandem.engine.spec.SpeculativeGenerator;
 import dev.tandem.engine.spec.SpeculativeResult;
+import dev.tandem.protocol.grpc.GenerateRequest;
+import dev.tandem.protocol.grpc.InferenceClient;
 import picocli.CommandLine.ArgGroup;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
@@ -18,8 +22,11 @@ import java.io.IOException;
 import java.io.OutputStream;
 import java.io.PrintStream;
 import java.io.UncheckedIOException;
+import java.nio.charset.StandardCharsets;
+import java.time.Duration;
 import java.util.List;
 import java.util.concurrent.Callable;
+import java.util.concurrent.CompletionException;
 
 /**
  * Generates text from a prompt. Stdout receives exactly the prompt followed by the generated text and
@@ -27,8 +34,14 @@ import java.util.concurrent.Callable;
  */
 @Command(name = "generate", mixinStandardHelpOptions = true,
         description = {"Generate text from a prompt, streaming it to stdout.",
-                "Stdout gets the prompt, the generated text and a newline, nothing else; statistics go to stderr."})
+                "",
+                "Runs in this process (--local) or streams from a running cluster through its gRPC endpoint "
+                        + "(--target HOST:PORT). Stdout gets the prompt, the generated text and a newline, nothing else; "
+                        + "statistics go to stderr."})
 public final class GenerateCommand implements Callable<Integer> {
+
+    /** How long the gRPC client may take to close after the stream ended. */
+    private static final Duration CLIENT_SHUTDOWN = Duration.ofSeconds(5);
 
     @ArgGroup(exclusive = true, multiplicity = "1")
     Where where;
@@ -36,6 +49,10 @@ public final class GenerateCommand implements Callable<Integer> {
     static final class Where {
         @Option(names = "--local", required = true, description = "Run the engine in this process.")
         boolean local;
+
+        @Option(names = "--target", required = true, paramLabel = "HOST:PORT",
+                description = "Stream from a running Tandem cluster's gRPC endpoint (e.g. 127.0.0.1:50051, see 'tandem cluster up').")
+        String target;
     }
 
     @Option(names = {"-p", "--prompt"}, required = true, description = "The prompt text.")
@@ -60,6 +77,7 @@ public final class GenerateCommand implements Callable<Integer> {
     public Integer call() {
         GenerationRequest request = sampling.request(prompt, stop);
         speculate.validate();
+        if (where.target != null) return remote(request);
         try (OpenedModel opened = model.open();
              ParallelRunner runner = threads == null ? new ParallelRunner() : new ParallelRunner(Threads.validate(threads))) {
             PrintStream out = System.out;
@@ -87,6 +105,50 @@ public final class GenerateCommand implements Callable<Integer> {
             }
         }
         return 0;
+    }
+
+    /** The same contract as --local, through the gRPC client: prompt, streamed text, newline on stdout; statistics on stderr. */
+    private int remote(GenerationRequest request) {
+        HostAndPort target = parseTarget(where.target);
+        GenerateRequest call = GenerateRequest.newBuilder()
+                .setModel(model.model)
+                .setPrompt(request.prompt())
+                .setMaxTokens(request.maxNewTokens())
+                .setTemperature(request.sampling().temperature())
+                .setTopK(request.sampling().topK())
+                .setTopP(request.sampling().topP())
+                .setSeed(request.sampling().seed())
+                .addAllStop(request.stopStrings())
+                .setEchoPrompt(true)
+                .build();
+        ActorSystem<Void> system = ClientSystem.create("tandem-generate");
+        InferenceClient client = InferenceClient.create(ClientSystem.settings(system, target), system);
+        PrintStream out = System.out;
+        try {
+            RemoteStream.Result result = RemoteStream.run(system, client, call, new RemoteStream.Listener() {
+                @Override
+                public void onPrompt(String text) { write(out, text.getBytes(StandardCharsets.UTF_8)); }
+
+                @Override
+                public void onText(String text) { write(out, text.getBytes(StandardCharsets.UTF_8)); }
+            }).toCompletableFuture().join();
+            write(out, new byte[]{'\n'});
+            Statistics.printRemote(System.err, result, target);
+            return 0;
+        } catch (CompletionException e) {
+            throw RemoteFailures.describe(e, target);
+        } finally {
+            client.close();
+            ClientSystem.terminate(system, CLIENT_SHUTDOWN);
+        }
+    }
+
+    static HostAndPort parseTarget(String text) {
+        try {
+            return HostAndPort.parse(text);
+        } catch (IllegalArgumentException e) {
+            throw CommandFailure.usage("--target: " + e.getMessage());
+        }
     }
 
     private static void write(OutputStream out, byte[] bytes) {

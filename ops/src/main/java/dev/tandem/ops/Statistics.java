@@ -21,4 +21,15 @@ final class Statistics {
         err.printf(Locale.ROOT, "tandem: speculation %s: %d drafted, %d accepted (%.1f%%), %.2f tokens per step over %d steps%n",
                 s.proposer(), s.proposed(), s.accepted(), 100 * s.acceptanceRate(), s.tokensPerStep(), s.steps());
     }
+
+    /** The same line for a stream from a cluster, timed on the client (network included). */
+    static void printRemote(PrintStream err, RemoteStream.Result r, Object target) {
+        err.printf(Locale.ROOT, "tandem: %d prompt tokens, %d new tokens, finished by %s; first token after %.1f ms, then %.1f tok/s (from %s)%n",
+                r.usage().getPromptTokens(), r.usage().getCompletionTokens(), finishName(r.finishReason()),
+                r.timeToFirstTokenMs(), r.decodeTokensPerSecond(), target);
+    }
+
+    static String finishName(dev.tandem.protocol.grpc.FinishReason reason) {
+        return reason.name().replace("FINISH_REASON_", "").toLowerCase(Locale.ROOT);
+    }
 }

@@ -19,13 +19,16 @@ import picocli.CommandLine.Command;
         subcommands = {
                 DemoCommand.class,
                 GenerateCommand.class,
+                ServeCommand.class,
+                ClusterCommand.class,
+                NodeCommand.class,
                 ModelCommand.class,
                 BenchCommand.class,
                 CommandLine.HelpCommand.class
         },
         footer = {
                 "",
-                "Exit codes: 0 success, 1 failure (bad model file, bad input), 2 usage error."
+                "Exit codes: 0 success, 1 failure (bad model file, bad input, unreachable server), 2 usage error."
         })
 public final class TandemCommand implements Runnable {
 

@@ -1,0 +1,139 @@
+package dev.tandem.cluster;
+
+import akka.actor.typed.ActorRef;
+import akka.actor.typed.Behavior;
+import akka.actor.typed.javadsl.ActorContext;
+import akka.actor.typed.javadsl.Behaviors;
+import akka.actor.typed.javadsl.TimerScheduler;
+import akka.cluster.typed.Cluster;
+import akka.cluster.typed.Join;
+import akka.cluster.typed.JoinSeedNodes;
+import akka.cluster.typed.SelfUp;
+import akka.cluster.typed.Subscribe;
+import akka.http.javadsl.ServerBinding;
+import akka.actor.Address;
+import akka.actor.AddressFromURIString;
+import dev.tandem.coordinator.api.InferenceBackend;
+import dev.tandem.coordinator.grpc.GatewayServer;
+import dev.tandem.coordinator.grpc.GatewaySettings;
+import dev.tandem.worker.WorkerNode;
+import dev.tandem.worker.WorkerSettings;
+
+import java.net.InetSocketAddress;
+import java.time.Duration;
+import java.util.List;
+import java.util.Optional;
+import java.util.concurrent.CompletableFuture;
+
+/**
+ * The guardian of a node's ActorSystem: joins the cluster, and once this node is Up starts what its
+ * roles ask for: the {@link WorkerNode} for a worker; the serving backend and the public gRPC
+ * endpoint for a coordinator. If the node cannot join in time or the gRPC port cannot be bound, the
+ * guardian stops, which terminates the ActorSystem (and the node's process exits with an error).
+ */
+public final class NodeGuardian {
+
+    public sealed interface Command {}
+
+    private record MemberUp(SelfUp event) implements Command {}
+
+    private record JoinTimedOut() implements Command {}
+
+    private record GatewayBound(ServerBinding binding) implements Command {}
+
+    private record GatewayFailed(Throwable cause) implements Command {}
+
+    /** How long in-flight Admin asks to workers may take. */
+    private static final Duration ADMIN_ASK_TIMEOUT = Duration.ofSeconds(5);
+
+    private NodeGuardian() {}
+
+    /**
+     * @param ready completed once the node is up and its roles started: with the bound gRPC address
+     *              for a coordinator, empty for a worker-only node; failed when the node gives up
+     */
+    public static Behavior<Command> create(NodeSettings settings, CompletableFuture<Optional<InetSocketAddress>> ready) {
+        return Behaviors.setup(context -> Behaviors.withTimers(timers -> {
+            Cluster cluster = Cluster.get(context.getSystem());
+            ActorRef<SelfUp> upAdapter = context.messageAdapter(SelfUp.class, MemberUp::new);
+            cluster.subscriptions().tell(Subscribe.create(upAdapter, SelfUp.class));
+            join(cluster, settings.seeds());
+            timers.startSingleTimer(new JoinTimedOut(), settings.joinTimeout());
+            context.getLog().info("node {} with roles {} joining via seeds {}", cluster.selfMember().address(),
+                    settings.roles(), settings.seeds().isEmpty() ? "(none: starting a new cluster)" : settings.seeds());
+            return joining(context, timers, settings, ready);
+        }));
+    }
+
+    private static void join(Cluster cluster, List<HostAndPort> seeds) {
+        if (seeds.isEmpty()) {
+            cluster.manager().tell(Join.create(cluster.selfMember().address()));
+        } else {
+            List<Address> addresses = seeds.stream()
+                    .map(seed -> AddressFromURIString.parse(NodeSettings.akkaAddress(seed))).toList();
+            cluster.manager().tell(new JoinSeedNodes(addresses));
+        }
+    }
+
+    private static Behavior<Command> joining(ActorContext<Command> context, TimerScheduler<Command> timers,
+                                             NodeSettings settings, CompletableFuture<Optional<InetSocketAddress>> ready) {
+        return Behaviors.receive(Command.class)
+                .onMessage(MemberUp.class, up -> {
+                    timers.cancel(new JoinTimedOut());
+                    context.getLog().info("node {} is up", context.getSystem().address());
+                    return startRoles(context, settings, ready);
+                })
+                .onMessage(JoinTimedOut.class, timeout -> {
+                    String message = "could not join the cluster via seeds " + settings.seeds() + " within " + settings.joinTimeout();
+                    context.getLog().error(message);
+                    ready.completeExceptionally(new IllegalStateException(message));
+                    return Behaviors.stopped();
+                })
+                .build();
+    }
+
+    private static Behavior<Command> startRoles(ActorContext<Command> context, NodeSettings settings,
+                                                CompletableFuture<Optional<InetSocketAddress>> ready) {
+        var config = context.getSystem().settings().config();
+        if (settings.hasRole(NodeRole.WORKER)) {
+            context.spawn(WorkerNode.create(WorkerSettings.fromConfig(config)), WorkerNode.ACTOR_NAME);
+        }
+        if (!settings.hasRole(NodeRole.COORDINATOR)) {
+            ready.complete(Optional.empty());
+            return Behaviors.empty();
+        }
+        InferenceBackend backend;
+        try {
+            backend = CoordinatorRole.startBackend(context.getSystem());
+        } catch (RuntimeException e) {
+            context.getLog().error("the coordinator could not start its backend", e);
+            ready.completeExceptionally(e);
+            return Behaviors.stopped();
+        }
+        context.pipeToSelf(GatewayServer.bind(context.getSystem(), backend, GatewaySettings.fromConfig(config),
+                        settings.grpcHost(), settings.grpcPort(),
+                        Optional.of(new AdminService(context.getSystem(), ADMIN_ASK_TIMEOUT))),
+                (binding, failure) -> failure == null ? new GatewayBound(binding) : new GatewayFailed(failure));
+        return Behaviors.receive(Command.class)
+                .onMessage(GatewayBound.class, bound -> {
+                    context.getLog().info("serving gRPC on {}", bound.binding().localAddress());
+                    ready.complete(Optional.of(bound.binding().localAddress()));
+                    return Behaviors.empty();
+                })
+                .onMessage(GatewayFailed.class, failed -> {
+                    context.getLog().error("cannot serve gRPC on {}:{}: {}", settings.grpcHost(), settings.grpcPort(),
+                            failed.cause().toString());
+                    ready.completeExceptionally(new IllegalStateException("cannot serve gRPC on " + settings.grpcHost() + ":"
+                            + settings.grpcPort() + ": " + rootMessage(failed.cause()), failed.cause()));
+                    return Behaviors.stopped();
+                })
+                .build();
+    }
+
+    /** The innermost cause's message, e.g. "Address already in use" rather than Akka's stage wrapper. */
+    private static String rootMessage(Throwable t) {
+        Throwable root = t;
+        while (root.getCause() != null && root.getCause() != root) root = root.getCause();
+        return root.getMessage() != null ? root.getMessage() : root.toString();
+    }
+}

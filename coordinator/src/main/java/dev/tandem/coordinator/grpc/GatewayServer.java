@@ -1,0 +1,62 @@
+package dev.tandem.coordinator.grpc;
+
+import akka.actor.typed.ActorSystem;
+import akka.grpc.ServiceDescription;
+import akka.grpc.javadsl.ServerReflection;
+import akka.grpc.javadsl.ServiceHandler;
+import akka.http.javadsl.Http;
+import akka.http.javadsl.ServerBinding;
+import akka.http.javadsl.model.HttpRequest;
+import akka.http.javadsl.model.HttpResponse;
+import akka.japi.function.Function;
+import akka.stream.Materializer;
+import dev.tandem.coordinator.api.InferenceBackend;
+import dev.tandem.protocol.grpc.Admin;
+import dev.tandem.protocol.grpc.AdminHandlerFactory;
+import dev.tandem.protocol.grpc.Inference;
+import dev.tandem.protocol.grpc.InferenceHandlerFactory;
+import dev.tandem.protocol.grpc.health.Health;
+import dev.tandem.protocol.grpc.health.HealthHandlerFactory;
+
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Optional;
+import java.util.concurrent.CompletionStage;
+
+/**
+ * Binds the public gRPC endpoint (HTTP/2 without TLS): Inference, grpc.health.v1.Health, optionally
+ * the operator API (Admin), and server reflection (so that {@code grpcurl} works without the .proto
+ * files). The binding is released in CoordinatedShutdown's unbind phase, letting in-flight calls
+ * finish within the deadline.
+ */
+public final class GatewayServer {
+
+    private GatewayServer() {}
+
+    public static CompletionStage<ServerBinding> bind(ActorSystem<?> system, InferenceBackend backend,
+                                                      GatewaySettings settings, String host, int port) {
+        return bind(system, backend, settings, host, port, Optional.empty());
+    }
+
+    /** Binds Inference, Health and reflection, plus the operator API when {@code admin} is given. */
+    public static CompletionStage<ServerBinding> bind(ActorSystem<?> system, InferenceBackend backend,
+                                                      GatewaySettings settings, String host, int port,
+                                                      Optional<Admin> admin) {
+        Materializer materializer = Materializer.matFromSystem(system);
+        List<Function<HttpRequest, CompletionStage<HttpResponse>>> handlers = new ArrayList<>();
+        List<ServiceDescription> descriptions = new ArrayList<>(List.of(Inference.description, Health.description));
+        handlers.add(InferenceHandlerFactory.partial(new InferenceService(backend, settings), Inference.name,
+                materializer, GatewayErrors.handler(), system));
+        handlers.add(HealthHandlerFactory.partial(new GatewayHealth(backend, settings.healthWatchInterval()), Health.name,
+                materializer, GatewayErrors.handler(), system));
+        admin.ifPresent(a -> {
+            handlers.add(AdminHandlerFactory.partial(a, Admin.name, materializer, GatewayErrors.handler(), system));
+            descriptions.add(Admin.description);
+        });
+        handlers.add(ServerReflection.create(descriptions, system));
+        @SuppressWarnings("unchecked")
+        Function<HttpRequest, CompletionStage<HttpResponse>>[] all = handlers.toArray(Function[]::new);
+        return Http.get(system).newServerAt(host, port).bind(ServiceHandler.concatOrNotFound(all))
+                .thenApply(binding -> binding.addToCoordinatedShutdown(settings.unbindDeadline(), system));
+    }
+}

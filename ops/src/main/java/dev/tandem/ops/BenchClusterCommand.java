@@ -1,0 +1,221 @@
+package dev.tandem.ops;
+
+import akka.actor.typed.ActorSystem;
+import dev.tandem.cluster.HostAndPort;
+import dev.tandem.engine.generate.GenerationListener;
+import dev.tandem.engine.generate.GenerationRequest;
+import dev.tandem.engine.generate.GenerationResult;
+import dev.tandem.engine.generate.LocalGenerator;
+import dev.tandem.engine.model.OpenedModel;
+import dev.tandem.engine.model.TandemHome;
+import dev.tandem.engine.parallel.ParallelRunner;
+import dev.tandem.protocol.grpc.GenerateRequest;
+import dev.tandem.protocol.grpc.InferenceClient;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
+import picocli.CommandLine.Option;
+
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Locale;
+import java.util.Map;
+import java.util.concurrent.Callable;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CompletionException;
+
+/**
+ * Serving speed of a local two-worker cluster against the in-process engine, measured in one run:
+ * single-stream decode through the pipeline and in process, aggregate throughput with 4 and 16
+ * concurrent streams, and the client-side distributions of time to first token and inter-token latency.
+ */
+@Command(name = "cluster", mixinStandardHelpOptions = true,
+        description = {"Serving speed of a cluster against the in-process engine.",
+                "",
+                "Measured in one run: single-stream decode tok/s through the cluster and in this process "
+                        + "(LocalGenerator), aggregate tok/s with 4 and 16 concurrent streams, and p50/p99 time to first "
+                        + "token and inter-token latency (client-side). Starts a local cluster of separate JVMs "
+                        + "(1 coordinator + 2 workers, logs in $TANDEM_HOME/bench-cluster/logs) and stops it afterwards, "
+                        + "or attaches to one with --target. Greedy decoding; medians over --runs."})
+public final class BenchClusterCommand implements Callable<Integer> {
+
+    private static final String SINGLE_PROMPT = "Once upon a time";
+    private static final int BENCH_WORKERS = 2;
+    private static final int SMALL_BATCH = 4;
+    private static final int LARGE_BATCH = 16;
+    private static final Duration STOP_GRACE = Duration.ofSeconds(20);
+
+    @Option(names = "--target", paramLabel = "HOST:PORT", description = "Attach to a running cluster instead of starting one.")
+    String target;
+
+    @Option(names = "--max-tokens", defaultValue = "128", description = "New tokens per stream. Default: ${DEFAULT-VALUE}.")
+    int maxTokens;
+
+    @Option(names = "--runs", defaultValue = "3", description = "Measured runs per figure (after one warm-up). Default: ${DEFAULT-VALUE}.")
+    int runs;
+
+    @Option(names = "--json", description = "Print one JSON object on stdout instead of a table.")
+    boolean json;
+
+    @Mixin
+    ClusterStartOptions start;
+
+    @Override
+    public Integer call() throws InterruptedException {
+        if (maxTokens < 2) throw CommandFailure.usage("--max-tokens must be at least 2, got " + maxTokens);
+        if (runs < 1) throw CommandFailure.usage("--runs must be at least 1, got " + runs);
+        OpenedModel opened = OpenedModel.open(OpenedModel.DEFAULT_SPEC, null, new CliProgress("model"));
+        LocalCluster cluster = new LocalCluster(TandemHome.root().resolve("bench-cluster"));
+        HostAndPort where;
+        try {
+            if (target != null) {
+                where = GenerateCommand.parseTarget(target);
+            } else {
+                log("starting a local cluster (1 coordinator + " + BENCH_WORKERS + " worker JVMs)...");
+                where = cluster.up(new LocalCluster.Spec(BENCH_WORKERS, FreePorts.pick(LocalCluster.HOST), OpenedModel.DEFAULT_SPEC,
+                        start.threadsPerWorker(), start.readyTimeout())).grpcTarget();
+            }
+            Map<String, Object> result = measure(opened, where);
+            System.out.println(json ? Json.write(result) : table(result));
+        } finally {
+            if (target == null) cluster.down(STOP_GRACE);
+            opened.close();
+        }
+        return 0;
+    }
+
+    private Map<String, Object> measure(OpenedModel opened, HostAndPort where) {
+        ActorSystem<Void> system = ClientSystem.create("tandem-bench-cluster");
+        InferenceClient client = InferenceClient.create(ClientSystem.settings(system, where), system);
+        List<Double> ttfts = new ArrayList<>();
+        List<Double> itls = new ArrayList<>();
+        try {
+            log("warming up...");
+            batch(system, client, SMALL_BATCH, null, null);
+            single(system, client, null, null);
+
+            log("single stream through the cluster...");
+            double[] clusterSingle = new double[runs];
+            for (int i = 0; i < runs; i++) clusterSingle[i] = single(system, client, ttfts, itls);
+
+            log("single stream in this process...");
+            double localSingle = localSingle(opened);
+
+            log(SMALL_BATCH + " concurrent streams...");
+            double[] batch4 = new double[runs];
+            for (int i = 0; i < runs; i++) batch4[i] = batch(system, client, SMALL_BATCH, ttfts, itls);
+
+            log(LARGE_BATCH + " concurrent streams...");
+            double[] batch16 = new double[runs];
+            for (int i = 0; i < runs; i++) batch16[i] = batch(system, client, LARGE_BATCH, ttfts, itls);
+
+            Map<String, Object> out = new LinkedHashMap<>();
+            out.put("target", where.toString());
+            out.put("workers", target == null ? BENCH_WORKERS : null);
+            out.put("max_tokens", maxTokens);
+            out.put("runs", runs);
+            out.put("cluster_single_tok_s", median(clusterSingle));
+            out.put("local_single_tok_s", localSingle);
+            out.put("cluster_vs_local", median(clusterSingle) / localSingle);
+            out.put("cluster_batch4_tok_s", median(batch4));
+            out.put("cluster_batch16_tok_s", median(batch16));
+            out.put("batch16_vs_single", median(batch16) / median(clusterSingle));
+            out.put("ttft_p50_ms", percentile(ttfts, 50));
+            out.put("ttft_p99_ms", percentile(ttfts, 99));
+            out.put("itl_p50_ms", percentile(itls, 50));
+            out.put("itl_p99_ms", percentile(itls, 99));
+            out.put("streams_measured", ttfts.size());
+            return out;
+        } catch (CompletionException e) {
+            throw RemoteFailures.describe(e, where);
+        } finally {
+            client.close();
+            ClientSystem.terminate(system, Duration.ofSeconds(5));
+        }
+    }
+
+    /** Decode tok/s of one greedy stream (the time after its first token). */
+    private double single(ActorSystem<?> system, InferenceClient client, List<Double> ttfts, List<Double> itls) {
+        RemoteStream.Result r = RemoteStream.run(system, client, request(SINGLE_PROMPT), RemoteStream.Listener.NONE)
+                .toCompletableFuture().join();
+        record(r, ttfts, itls);
+        return r.decodeTokensPerSecond();
+    }
+
+    /** Aggregate tok/s of n concurrent streams with different prompts: all their tokens over the wall time. */
+    private double batch(ActorSystem<?> system, InferenceClient client, int n, List<Double> ttfts, List<Double> itls) {
+        long start = System.nanoTime();
+        List<CompletableFuture<RemoteStream.Result>> streams = new ArrayList<>();
+        for (int i = 0; i < n; i++) {
+            streams.add(RemoteStream.run(system, client, request(ClusterPrompts.prompt(i)), RemoteStream.Listener.NONE)
+                    .toCompletableFuture());
+        }
+        long tokens = 0;
+        for (CompletableFuture<RemoteStream.Result> f : streams) {
+            RemoteStream.Result r = f.join();
+            tokens += r.completionTokens();
+            record(r, ttfts, itls);
+        }
+        return tokens * 1e9 / (System.nanoTime() - start);
+    }
+
+    private double localSingle(OpenedModel opened) {
+        try (ParallelRunner runner = new ParallelRunner()) {
+            LocalGenerator generator = new LocalGenerator(opened.model().weights(), opened.tokenizer(), runner);
+            GenerationRequest request = GenerationRequest.greedy(SINGLE_PROMPT, maxTokens);
+            generator.generate(request, GenerationListener.NONE); // warm-up
+            double[] speeds = new double[runs];
+            for (int i = 0; i < runs; i++) {
+                GenerationResult r = generator.generate(request, GenerationListener.NONE);
+                speeds[i] = r.decodeTokensPerSecond();
+            }
+            return median(speeds);
+        }
+    }
+
+    private GenerateRequest request(String prompt) {
+        return GenerateRequest.newBuilder().setModel("default").setPrompt(prompt).setMaxTokens(maxTokens).build();
+    }
+
+    private static void record(RemoteStream.Result r, List<Double> ttfts, List<Double> itls) {
+        if (ttfts != null) ttfts.add(r.timeToFirstTokenMs());
+        if (itls != null) itls.addAll(r.interTokenMs());
+    }
+
+    static double median(double[] values) {
+        double[] sorted = values.clone();
+        Arrays.sort(sorted);
+        int n = sorted.length;
+        return n % 2 == 1 ? sorted[n / 2] : (sorted[n / 2 - 1] + sorted[n / 2]) / 2;
+    }
+
+    /** Nearest-rank percentile. */
+    static double percentile(List<Double> values, int p) {
+        if (values.isEmpty()) return Double.NaN;
+        double[] sorted = values.stream().mapToDouble(Double::doubleValue).sorted().toArray();
+        int rank = (int) Math.ceil(p / 100.0 * sorted.length);
+        return sorted[Math.max(0, Math.min(sorted.length - 1, rank - 1))];
+    }
+
+    private void log(String message) {
+        System.err.println("tandem: " + message);
+    }
+
+    private static String table(Map<String, Object> r) {
+        return String.format(Locale.ROOT, """
+                cluster benchmark (%s, %s new tokens per stream, medians of %s runs)
+                  single stream, cluster     %8.1f tok/s
+                  single stream, in process  %8.1f tok/s   (cluster/local %.2f)
+                  4 streams, cluster         %8.1f tok/s aggregate
+                  16 streams, cluster        %8.1f tok/s aggregate   (%.2fx one stream)
+                  time to first token        p50 %.1f ms, p99 %.1f ms
+                  inter-token latency        p50 %.1f ms, p99 %.1f ms   (%s streams)""",
+                r.get("target"), r.get("max_tokens"), r.get("runs"),
+                r.get("cluster_single_tok_s"), r.get("local_single_tok_s"), r.get("cluster_vs_local"),
+                r.get("cluster_batch4_tok_s"), r.get("cluster_batch16_tok_s"), r.get("batch16_vs_single"),
+                r.get("ttft_p50_ms"), r.get("ttft_p99_ms"), r.get("itl_p50_ms"), r.get("itl_p99_ms"),
+                r.get("streams_measured"));
+    }
+}

@@ -1,0 +1,25 @@
+package dev.tandem.ops;
+
+import picocli.CommandLine.Option;
+
+import java.time.Duration;
+
+/** Options shared by the commands that start a cluster. */
+public final class ClusterStartOptions {
+
+    @Option(names = "--threads", description = "Compute threads per worker (default: all cores).")
+    Integer threads;
+
+    @Option(names = "--ready-timeout", defaultValue = "180", paramLabel = "SECONDS",
+            description = "How long to wait for the cluster to serve. Default: ${DEFAULT-VALUE}.")
+    int readyTimeoutSeconds;
+
+    int threadsPerWorker() {
+        return threads == null ? 0 : Threads.validate(threads);
+    }
+
+    Duration readyTimeout() {
+        if (readyTimeoutSeconds < 1) throw CommandFailure.usage("--ready-timeout must be at least 1 second");
+        return Duration.ofSeconds(readyTimeoutSeconds);
+    }
+}

@@ -1,0 +1,43 @@
+package dev.tandem.ops;
+
+import dev.tandem.cluster.HostAndPort;
+import io.grpc.Status;
+import io.grpc.StatusRuntimeException;
+
+import java.util.concurrent.CompletionException;
+import java.util.concurrent.ExecutionException;
+
+/** Turns failures of gRPC calls into one-line command failures. */
+final class RemoteFailures {
+
+    private RemoteFailures() {}
+
+    static CommandFailure describe(Throwable failure, HostAndPort target) {
+        Throwable t = failure;
+        while ((t instanceof CompletionException || t instanceof ExecutionException) && t.getCause() != null) t = t.getCause();
+        if (t instanceof StatusRuntimeException s) {
+            Status status = s.getStatus();
+            if (status.getCode() == Status.Code.UNAVAILABLE && isConnectionProblem(status)) {
+                return CommandFailure.failed("cannot reach a Tandem server at " + target + " (" + rootMessage(s) + ")");
+            }
+            return CommandFailure.failed(target + " answered " + status.getCode()
+                    + (status.getDescription() == null ? "" : ": " + status.getDescription()));
+        }
+        // Akka gRPC gives up on a channel that never connected with a ClientConnectionException.
+        if (t.getClass().getName().equals("akka.grpc.internal.ClientConnectionException")) {
+            return CommandFailure.failed("cannot reach a Tandem server at " + target + " (" + t.getMessage() + ")");
+        }
+        return CommandFailure.failed("the call to " + target + " failed: " + t);
+    }
+
+    private static boolean isConnectionProblem(Status status) {
+        // A server-side UNAVAILABLE (model not ready) carries our own description; transport failures carry a cause.
+        return status.getCause() != null || status.getDescription() == null || status.getDescription().startsWith("io exception");
+    }
+
+    private static String rootMessage(Throwable t) {
+        Throwable root = t;
+        while (root.getCause() != null) root = root.getCause();
+        return root.getMessage() != null ? root.getMessage() : root.getClass().getSimpleName();
+    }
+}

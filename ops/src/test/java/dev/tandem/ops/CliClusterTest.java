@@ -1,0 +1,115 @@
+package dev.tandem.ops;
+
+import com.typesafe.config.Config;
+import com.typesafe.config.ConfigFactory;
+import dev.tandem.engine.model.TandemHome;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+
+import java.io.IOException;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.TimeUnit;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+/**
+ * The cluster commands as a user runs them, each in its own JVM with its own Tandem home:
+ * {@code cluster up}, {@code generate --target} (the same stdout as --local), {@code cluster status
+ * --json}, {@code cluster down}; and the one-line failure for an unreachable target.
+ */
+class CliClusterTest {
+
+    private static final long COMMAND_TIMEOUT_SECONDS = 240;
+    private static Path home;
+
+    record Run(int exitCode, String stdout, String stderr) {}
+
+    @BeforeAll
+    static void home() throws IOException {
+        home = Files.createDirectories(Path.of("target", "cli-home").toAbsolutePath());
+        Path models = Files.createDirectories(home.resolve("models"));
+        Path model = models.resolve(TandemHome.DEFAULT_MODEL);
+        if (!Files.exists(model)) Files.createSymbolicLink(model, TandemHome.defaultModelDir().toAbsolutePath());
+    }
+
+    @AfterAll
+    static void down() throws Exception {
+        tandem("cluster", "down", "--grace", "10"); // also when a test failed half-way
+    }
+
+    static Run tandem(String... args) throws IOException, InterruptedException {
+        Path out = Files.createTempFile(home, "stdout", ".txt");
+        Path err = Files.createTempFile(home, "stderr", ".txt");
+        ProcessBuilder builder = new ProcessBuilder(JavaCommand.tandem(List.of(args)))
+                .redirectOutput(out.toFile()).redirectError(err.toFile());
+        builder.environment().put(TandemHome.ENV, home.toString());
+        Process p = builder.start();
+        p.getOutputStream().close();
+        if (!p.waitFor(COMMAND_TIMEOUT_SECONDS, TimeUnit.SECONDS)) {
+            p.destroyForcibly();
+            throw new AssertionError("tandem " + String.join(" ", args) + " did not end; stderr: " + Files.readString(err));
+        }
+        return new Run(p.exitValue(), Files.readString(out, StandardCharsets.UTF_8), Files.readString(err, StandardCharsets.UTF_8));
+    }
+
+    @Test
+    void upGenerateStatusDown() throws Exception {
+        int grpcPort = FreePorts.pick(LocalCluster.HOST);
+        Run up = tandem("cluster", "up", "--workers", "2", "--grpc-port", Integer.toString(grpcPort));
+        assertEquals(0, up.exitCode(), () -> "cluster up: " + up.stderr() + up.stdout());
+        assertTrue(up.stdout().contains("serving default on 127.0.0.1:" + grpcPort), up.stdout());
+
+        String target = "127.0.0.1:" + grpcPort;
+        Run generated = tandem("generate", "--target", target, "--prompt", "Once upon a time", "-t", "0", "-n", "256");
+        assertEquals(0, generated.exitCode(), generated.stderr());
+        assertEquals(ClusterTestSupport.reference("greedy_once_upon_a_time.txt"), generated.stdout());
+        assertTrue(generated.stderr().contains("finished by eos"), generated.stderr());
+
+        Run status = tandem("cluster", "status", "--json");
+        assertEquals(0, status.exitCode(), status.stderr());
+        Config json = ConfigFactory.parseString(status.stdout());
+        assertTrue(json.getBoolean("running"));
+        assertEquals("SERVING", json.getString("health"));
+        List<String> roles = new ArrayList<>();
+        for (Config node : json.getConfigList("nodes")) {
+            assertTrue(node.getBoolean("alive"), node.toString());
+            assertTrue(Files.isRegularFile(Path.of(node.getString("log"))), node.toString());
+            roles.addAll(node.getStringList("roles"));
+        }
+        assertEquals(List.of("coordinator", "worker", "worker"), roles);
+
+        Run again = tandem("cluster", "up");
+        assertEquals(CommandFailure.FAILED, again.exitCode());
+        assertTrue(again.stderr().contains("already running"), again.stderr());
+
+        Run down = tandem("cluster", "down");
+        assertEquals(0, down.exitCode(), down.stderr());
+        assertEquals(3, down.stdout().lines().filter(l -> l.endsWith(": stopped")).count(), down.stdout());
+        assertFalse(Files.exists(home.resolve("cluster").resolve(LocalCluster.STATE_FILE)));
+    }
+
+    @Test
+    void anUnreachableTargetIsOneLineAndExitCodeOne() throws Exception {
+        int nobody = FreePorts.pick(LocalCluster.HOST);
+        Run r = tandem("generate", "--target", "127.0.0.1:" + nobody, "--prompt", "Hi");
+        assertEquals(CommandFailure.FAILED, r.exitCode());
+        assertEquals("", r.stdout());
+        List<String> errors = r.stderr().lines().filter(l -> l.startsWith("tandem:")).toList();
+        assertEquals(1, errors.size(), r.stderr());
+        assertTrue(errors.getFirst().startsWith("tandem: error: cannot reach a Tandem server at 127.0.0.1:" + nobody), r.stderr());
+    }
+
+    @Test
+    void localAndTargetExcludeEachOther() throws Exception {
+        Run r = tandem("generate", "--local", "--target", "127.0.0.1:1", "--prompt", "Hi");
+        assertEquals(CommandFailure.USAGE, r.exitCode());
+        assertTrue(r.stderr().contains("mutually exclusive"), r.stderr());
+    }
+}
