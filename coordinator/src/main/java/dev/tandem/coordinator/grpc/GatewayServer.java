@@ -56,7 +56,11 @@ public final class GatewayServer {
         handlers.add(ServerReflection.create(descriptions, system));
         @SuppressWarnings("unchecked")
         Function<HttpRequest, CompletionStage<HttpResponse>>[] all = handlers.toArray(Function[]::new);
-        return Http.get(system).newServerAt(host, port).bind(ServiceHandler.concatOrNotFound(all))
+        // gRPC needs HTTP/2, which Akka HTTP 10.2 keeps behind a preview flag; set it on this binding
+        // rather than in a reference.conf, whose merge order across jars is not ours to choose.
+        return Http.get(system).newServerAt(host, port)
+                .adaptSettings(s -> s.withPreviewServerSettings(s.getPreviewServerSettings().withEnableHttp2(true)))
+                .bind(ServiceHandler.concatOrNotFound(all))
                 .thenApply(binding -> binding.addToCoordinatedShutdown(settings.unbindDeadline(), system));
     }
 }
