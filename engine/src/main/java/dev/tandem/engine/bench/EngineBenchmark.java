@@ -17,13 +17,16 @@ import java.util.TreeMap;
 /**
  * Measures the engine in one JVM on one whole-model stage: single-stream greedy decode, one-forward
  * prefill, the cost of verifying k tokens in one forward relative to one, and batched decode of 4 and
- * 16 concurrent sequences. Each figure is the median of {@link #RUNS} runs after {@link #WARMUP_RUNS}
- * warm-up runs.
+ * 16 concurrent sequences. Each figure is the median of {@link #RUNS} runs, after a warm-up of at least
+ * {@link #WARMUP_SECONDS} that runs every measurement (so that the JIT has compiled every kernel path:
+ * single-row, few-row and many-row products are different code).
  */
 public final class EngineBenchmark {
 
     public static final int RUNS = 7;
-    public static final int WARMUP_RUNS = 3;
+    public static final double WARMUP_SECONDS = 3;
+    /** Warm-up rounds at least, however fast they are. */
+    private static final int WARMUP_ROUNDS = 2;
     /** Tokens of the single-stream decode run, from position 0. */
     public static final int DECODE_TOKENS = 256;
     /** Prompt length of the prefill run. */
@@ -56,6 +59,7 @@ public final class EngineBenchmark {
             LlamaStage stage = new LlamaStage(model.weights(), 0, config.nLayers(), runner, maxRows);
             ForwardBatch batch = new ForwardBatch(config.dim(), maxRows);
             touchWeights(stage, batch);
+            warmUp(stage, batch);
             double decode = median(() -> decode(stage, batch));
             double prefill = median(() -> prefill(stage, batch));
             TreeMap<Integer, Double> verifyCost = new TreeMap<>();
@@ -77,6 +81,17 @@ public final class EngineBenchmark {
         batch.addToken(0, 0, BOS, true);
         stage.forward(batch);
         stage.cache().release(0);
+    }
+
+    private void warmUp(LlamaStage stage, ForwardBatch batch) {
+        long start = System.nanoTime();
+        for (int round = 0; round < WARMUP_ROUNDS || seconds(System.nanoTime() - start) < WARMUP_SECONDS; round++) {
+            decode(stage, batch);
+            prefill(stage, batch);
+            for (int k = 1; k <= MAX_VERIFY; k++) verify(stage, batch, k);
+            batchedDecode(stage, batch, 4);
+            batchedDecode(stage, batch, 16);
+        }
     }
 
     /** Greedy decode of {@link #DECODE_TOKENS} tokens from BOS; tokens per second. */
@@ -173,7 +188,6 @@ public final class EngineBenchmark {
     }
 
     private static double median(Measurement m) {
-        for (int i = 0; i < WARMUP_RUNS; i++) m.run();
         double[] values = new double[RUNS];
         for (int i = 0; i < RUNS; i++) values[i] = m.run();
         Arrays.sort(values);

@@ -44,6 +44,8 @@ public final class GgufFile {
     static final int MAX_DIMS = 4;
     /** Arrays of arrays nest at most this deep (guards the recursion against hostile files). */
     private static final int MAX_ARRAY_NESTING = 8;
+    /** Longest string a Java byte array can hold. */
+    private static final long MAX_STRING_BYTES = Integer.MAX_VALUE - 8;
     /** Smallest tensor info: name length, n_dims, one dim, type, offset. */
     private static final int MIN_TENSOR_INFO_BYTES = 8 + 4 + 8 + 4 + 8;
     /** Smallest key/value: key length, value type, one byte of value. */
@@ -105,6 +107,10 @@ public final class GgufFile {
                     + Integer.toHexString(Integer.reverseBytes(magic)) + ", not \"GGUF\"");
         }
         int version = in.int32("the version");
+        int swapped = Integer.reverseBytes(version);
+        if (swapped >= OLDEST_READABLE_VERSION && swapped <= VERSION) {
+            throw new ModelFormatException(file + " is a big-endian GGUF file; Tandem reads little-endian GGUF only");
+        }
         if (version < OLDEST_READABLE_VERSION || version > VERSION) {
             throw new ModelFormatException(file + " is GGUF version " + Integer.toUnsignedString(version)
                     + "; Tandem reads versions " + OLDEST_READABLE_VERSION + " and " + VERSION);
@@ -351,8 +357,8 @@ public final class GgufFile {
 
         String string(String what) {
             long length = count("the length of " + what, 1);
-            byte[] bytes = new byte[Math.toIntExact(Math.min(length, Integer.MAX_VALUE - 8))];
-            if (bytes.length != length) throw new ModelFormatException(file + ": " + what + " is too long (" + length + " bytes)");
+            if (length > MAX_STRING_BYTES) throw new ModelFormatException(file + ": " + what + " is too long (" + length + " bytes)");
+            byte[] bytes = new byte[(int) length];
             MemorySegment.copy(all, ValueLayout.JAVA_BYTE, offset, bytes, 0, bytes.length);
             offset += length;
             return new String(bytes, StandardCharsets.UTF_8);

@@ -5,6 +5,7 @@ import dev.tandem.engine.model.LoadedModel;
 import dev.tandem.engine.model.ModelConfig;
 import dev.tandem.engine.model.ModelFormatException;
 import dev.tandem.engine.model.ModelWeights;
+import dev.tandem.engine.tensor.QuantKernel;
 import dev.tandem.engine.tensor.TensorType;
 import dev.tandem.engine.tensor.WeightMatrices;
 import dev.tandem.engine.tensor.WeightMatrix;
@@ -35,10 +36,15 @@ public final class GgufModelLoader {
     private GgufModelLoader() {}
 
     public static LoadedModel load(Path file) {
+        return load(file, QuantKernel.DECODE_ROW);
+    }
+
+    /** Loads with the given kernel for Q8_0 and Q4_0 matrices. */
+    public static LoadedModel load(Path file, QuantKernel kernel) {
         Arena arena = Arena.ofShared();
         try {
             GgufFile gguf = GgufFile.open(file, arena);
-            return new LoadedModel(file, weights(gguf), vocabulary(gguf), arena);
+            return new LoadedModel(file, weights(gguf, kernel), vocabulary(gguf), arena);
         } catch (RuntimeException e) {
             arena.close();
             throw e;
@@ -66,24 +72,28 @@ public final class GgufModelLoader {
     }
 
     public static ModelWeights weights(GgufFile g) {
+        return weights(g, QuantKernel.DECODE_ROW);
+    }
+
+    public static ModelWeights weights(GgufFile g, QuantKernel kernel) {
         ModelConfig c = config(g);
         int dim = c.dim(), kvDim = c.kvDim(), hidden = c.hiddenDim();
-        WeightMatrix embedding = matrix(g, TOKEN_EMBEDDING, c.vocabSize(), dim);
+        WeightMatrix embedding = matrix(g, kernel, TOKEN_EMBEDDING, c.vocabSize(), dim);
         List<LayerWeights> layers = new ArrayList<>(c.nLayers());
         for (int l = 0; l < c.nLayers(); l++) {
             layers.add(new LayerWeights(
                     vector(g, attnNorm(l), dim),
-                    matrix(g, attnQ(l), dim, dim),
-                    matrix(g, attnK(l), kvDim, dim),
-                    matrix(g, attnV(l), kvDim, dim),
-                    matrix(g, attnOutput(l), dim, dim),
+                    matrix(g, kernel, attnQ(l), dim, dim),
+                    matrix(g, kernel, attnK(l), kvDim, dim),
+                    matrix(g, kernel, attnV(l), kvDim, dim),
+                    matrix(g, kernel, attnOutput(l), dim, dim),
                     vector(g, ffnNorm(l), dim),
-                    matrix(g, ffnGate(l), hidden, dim),
-                    matrix(g, ffnDown(l), dim, hidden),
-                    matrix(g, ffnUp(l), hidden, dim)));
+                    matrix(g, kernel, ffnGate(l), hidden, dim),
+                    matrix(g, kernel, ffnDown(l), dim, hidden),
+                    matrix(g, kernel, ffnUp(l), hidden, dim)));
         }
         float[] finalNorm = vector(g, OUTPUT_NORM, dim);
-        WeightMatrix output = c.tiedEmbedding() ? embedding : matrix(g, OUTPUT, c.vocabSize(), dim);
+        WeightMatrix output = c.tiedEmbedding() ? embedding : matrix(g, kernel, OUTPUT, c.vocabSize(), dim);
         return new ModelWeights(c, embedding, List.copyOf(layers), finalNorm, output);
     }
 
@@ -130,12 +140,12 @@ public final class GgufModelLoader {
     }
 
     /** A [rows, cols] matrix, stored in GGUF as dims [cols, rows]. */
-    private static WeightMatrix matrix(GgufFile g, String name, int rows, int cols) {
+    private static WeightMatrix matrix(GgufFile g, QuantKernel kernel, String name, int rows, int cols) {
         GgufTensorInfo t = require(g, name);
         expectShape(g, t, cols, rows);
         TensorType type = g.readableType(t);
         try {
-            return WeightMatrices.of(type, g.tensorData(t), rows, cols);
+            return WeightMatrices.of(type, g.tensorData(t), rows, cols, kernel);
         } catch (IllegalArgumentException e) {
             throw new ModelFormatException(g.path() + ": tensor " + name + ": " + e.getMessage());
         }

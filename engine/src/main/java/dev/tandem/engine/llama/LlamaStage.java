@@ -327,8 +327,8 @@ public final class LlamaStage {
     /** Causal attention of one (row, head) per item over the row's sequence positions [0, position]. */
     private final class AttentionSection implements ChunkTask {
         @Override
-        public void run(int chunk, int start, int end) {
-            float[] scores = attentionScores[chunk];
+        public void run(int thread, int start, int end) {
+            float[] scores = attentionScores[thread];
             for (int item = start; item < end; item++) {
                 int r = item / nHeads;
                 int h = item % nHeads;

@@ -1,11 +1,11 @@
 package dev.tandem.engine.parallel;
 
 /**
- * Like {@link RangeTask}, but also told which chunk it runs ({@code 0 <= chunk < threads}), so that it
- * can use per-chunk scratch space without allocating: no two chunks of one call run at once on the same index.
+ * Like {@link RangeTask}, but also told which thread runs it ({@code 0 <= thread < threads}, 0 being the
+ * caller), so that it can use per-thread scratch space without allocating.
  */
 @FunctionalInterface
 public interface ChunkTask {
 
-    void run(int chunk, int start, int end);
+    void run(int thread, int start, int end);
 }

@@ -4,17 +4,23 @@ import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.locks.LockSupport;
 
 /**
- * A fixed pool for the fork-join sections of a forward pass. The calling thread runs chunk 0 itself and
- * {@code threads - 1} workers run the others. Hand-off is a volatile generation counter: workers spin on it
- * briefly (a decode step has ~30 sections a few microseconds apart) and park only when idle for longer,
- * so a section costs a few microseconds rather than the tens of an executor. Nothing is allocated per call.
+ * A fixed pool for the fork-join sections of a forward pass. The calling thread works too, next to
+ * {@code threads - 1} workers. Hand-off is a volatile generation counter: workers spin on it briefly (a decode
+ * step has ~30 sections a few microseconds apart) and park only when idle for longer, so a section costs a
+ * few microseconds rather than the tens of an executor. Nothing is allocated per call.
+ *
+ * <p>The range is cut into {@link #PIECES_PER_THREAD} contiguous pieces per thread, aligned to the grain,
+ * which the threads claim from a shared counter: when a thread is descheduled (the machine is shared), the
+ * others take over its remaining pieces instead of waiting for it.
  *
  * <p>One caller at a time: a runner belongs to one stage (one actor), which calls it from one thread at a time.
  */
 public final class ParallelRunner implements AutoCloseable {
 
-    /** Default chunk boundaries are multiples of this many indices (rows), which keeps vector kernels in step. */
+    /** Default piece boundaries are multiples of this many indices (rows), which keeps vector kernels in step. */
     public static final int DEFAULT_GRAIN = 16;
+    /** Pieces per thread: enough to rebalance around a stalled thread, few enough to keep claims cheap. */
+    public static final int PIECES_PER_THREAD = 4;
     /** How long an idle thread spins before it parks; longer than the gap between two sections of a step. */
     private static final long SPIN_NANOS = 100_000;
     /** Spin iterations between two clock reads. */
@@ -23,6 +29,7 @@ public final class ParallelRunner implements AutoCloseable {
     private final int threads;
     private final Worker[] workers;
     private final AtomicInteger pending = new AtomicInteger();
+    private final AtomicInteger nextPiece = new AtomicInteger();
 
     private volatile long generation;
     private volatile boolean closed;
@@ -33,7 +40,8 @@ public final class ParallelRunner implements AutoCloseable {
     private RangeTask rangeTask;
     private ChunkTask chunkTask;
     private int size;
-    private int chunkSize;
+    private int pieceSize;
+    private int pieceCount;
     private volatile Throwable failure;
 
     public ParallelRunner() {
@@ -53,17 +61,17 @@ public final class ParallelRunner implements AutoCloseable {
     /** Number of threads that work on a section, the caller included. */
     public int threads() { return threads; }
 
-    /** Runs {@code task} over [0, n) split into one chunk per thread, boundaries at multiples of {@link #DEFAULT_GRAIN}. */
+    /** Runs {@code task} over [0, n) in contiguous pieces with boundaries at multiples of {@link #DEFAULT_GRAIN}. */
     public void forRange(int n, RangeTask task) {
         forRange(n, DEFAULT_GRAIN, task);
     }
 
-    /** Runs {@code task} over [0, n) split into one chunk per thread, boundaries at multiples of {@code grain}. */
+    /** Runs {@code task} over [0, n) in contiguous pieces with boundaries at multiples of {@code grain}; returns when all are done. */
     public void forRange(int n, int grain, RangeTask task) {
         run(n, grain, task, null);
     }
 
-    /** Like {@link #forRange(int, int, RangeTask)}, passing each chunk its index in [0, threads). */
+    /** Like {@link #forRange(int, int, RangeTask)}, passing each piece the index in [0, threads) of the thread that runs it. */
     public void forChunks(int n, int grain, ChunkTask task) {
         run(n, grain, null, task);
     }
@@ -77,12 +85,15 @@ public final class ParallelRunner implements AutoCloseable {
             if (range != null) range.run(0, n); else chunk.run(0, 0, n);
             return;
         }
-        int perChunk = (units + threads - 1) / threads;
+        int pieces = Math.min(units, threads * PIECES_PER_THREAD);
+        int unitsPerPiece = (units + pieces - 1) / pieces;
         this.rangeTask = range;
         this.chunkTask = chunk;
         this.size = n;
-        this.chunkSize = perChunk * grain;
+        this.pieceSize = unitsPerPiece * grain;
+        this.pieceCount = (units + unitsPerPiece - 1) / unitsPerPiece;
         this.caller = Thread.currentThread();
+        nextPiece.set(0);
         pending.set(workers.length);
         generation = generation + 1; // publishes the fields above
         for (Worker w : workers) {
@@ -90,7 +101,7 @@ public final class ParallelRunner implements AutoCloseable {
         }
         Throwable own = null;
         try {
-            runChunk(0);
+            runPieces(0);
         } catch (Throwable t) {
             own = t;
         }
@@ -106,12 +117,16 @@ public final class ParallelRunner implements AutoCloseable {
         }
     }
 
-    private void runChunk(int index) {
-        int start = index * chunkSize;
-        if (start >= size) return;
-        int end = Math.min(size, start + chunkSize);
+    /** Claims and runs pieces until none is left; {@code thread} is 0 for the caller, i for worker i. */
+    private void runPieces(int thread) {
         RangeTask range = rangeTask;
-        if (range != null) range.run(start, end); else chunkTask.run(index, start, end);
+        ChunkTask chunk = chunkTask;
+        int piece;
+        while ((piece = nextPiece.getAndIncrement()) < pieceCount) {
+            int start = piece * pieceSize;
+            int end = Math.min(size, start + pieceSize);
+            if (range != null) range.run(start, end); else chunk.run(thread, start, end);
+        }
     }
 
     private void awaitWorkers() {
@@ -159,7 +174,7 @@ public final class ParallelRunner implements AutoCloseable {
                 seen = awaitGeneration(seen);
                 if (closed) return;
                 try {
-                    runChunk(index);
+                    runPieces(index);
                 } catch (Throwable t) {
                     failure = t;
                 }

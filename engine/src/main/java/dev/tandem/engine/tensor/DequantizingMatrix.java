@@ -8,7 +8,10 @@ import java.lang.foreign.MemorySegment;
  * the batch. Subclasses only say how a row is decoded.
  */
 abstract sealed class DequantizingMatrix implements WeightMatrix
-        permits F16Matrix, BF16Matrix, Q4_KMatrix, Q6_KMatrix {
+        permits F16Matrix, BF16Matrix, Q8_0Matrix, Q4_0Matrix, Q4_KMatrix, Q6_KMatrix {
+
+    /** Batch rows multiplied together by VectorDot.dot4. */
+    private static final int DOT_GROUP = 4;
 
     protected final MemorySegment data;
     protected final int rows;
@@ -33,12 +36,16 @@ abstract sealed class DequantizingMatrix implements WeightMatrix
     public final MemorySegment segment() { return data; }
 
     @Override
-    public final void matmul(float[] x, int xOff, int xStride, int batch,
+    public void matmul(float[] x, int xOff, int xStride, int batch,
                              float[] out, int outOff, int outStride, int rowStart, int rowEnd) {
         float[] row = KernelScratch.get().row(cols);
         for (int r = rowStart; r < rowEnd; r++) {
             decodeRow(r * rowBytes, row, 0);
-            for (int b = 0; b < batch; b++) {
+            int b = 0;
+            for (; b + DOT_GROUP <= batch; b += DOT_GROUP) {
+                VectorDot.dot4(row, 0, x, xOff + b * xStride, xStride, cols, out, outOff + b * outStride + r, outStride);
+            }
+            for (; b < batch; b++) {
                 out[outOff + b * outStride + r] = VectorDot.dot(row, 0, x, xOff + b * xStride, cols);
             }
         }

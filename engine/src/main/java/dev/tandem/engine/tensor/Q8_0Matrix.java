@@ -13,10 +13,10 @@ import java.nio.ByteOrder;
 
 /**
  * ggml's Q8_0 matrix: blocks of 32 values, each an f16 scale d then 32 int8 quants (value = d * q).
- * The kernel quantizes the activations to int8 blocks once per call and multiplies integers
- * (as ggml's vec_dot_q8_0_q8_0), scaling each block's integer sum by both scales.
+ * Multiplies with either {@link QuantKernel}: decoded float rows, or ggml's int8-by-int8 products
+ * scaled per block by both scales.
  */
-public final class Q8_0Matrix implements WeightMatrix {
+public final class Q8_0Matrix extends DequantizingMatrix {
 
     static final int BLOCK = 32;
     private static final int BLOCK_BYTES = 34;
@@ -29,29 +29,30 @@ public final class Q8_0Matrix implements WeightMatrix {
     private static final VectorSpecies<Byte> B = VECTORIZED
             ? VectorSpecies.of(byte.class, VectorShape.forBitSize(F.vectorBitSize() / 4)) : null;
 
-    private final MemorySegment data;
-    private final int rows;
-    private final int cols;
-    private final long rowBytes;
+    private final QuantKernel kernel;
 
     public Q8_0Matrix(MemorySegment data, int rows, int cols) {
-        this.rowBytes = MatrixShapes.rowBytes(TensorType.Q8_0, data, rows, cols);
-        this.data = data;
-        this.rows = rows;
-        this.cols = cols;
+        this(data, rows, cols, QuantKernel.DECODE_ROW);
     }
 
-    @Override public int rows() { return rows; }
+    public Q8_0Matrix(MemorySegment data, int rows, int cols, QuantKernel kernel) {
+        super(TensorType.Q8_0, data, rows, cols);
+        this.kernel = kernel;
+    }
 
-    @Override public int cols() { return cols; }
-
-    @Override public TensorType type() { return TensorType.Q8_0; }
-
-    public MemorySegment segment() { return data; }
+    public QuantKernel kernel() { return kernel; }
 
     @Override
     public void matmul(float[] x, int xOff, int xStride, int batch,
                        float[] out, int outOff, int outStride, int rowStart, int rowEnd) {
+        if (kernel == QuantKernel.DECODE_ROW) {
+            if (batch == 1 && VECTORIZED) {
+                for (int r = rowStart; r < rowEnd; r++) out[outOff + r] = decodingDot(r * rowBytes, x, xOff);
+            } else {
+                super.matmul(x, xOff, xStride, batch, out, outOff, outStride, rowStart, rowEnd);
+            }
+            return;
+        }
         Q8Activations q = KernelScratch.get().activations();
         q.quantize(x, xOff, xStride, batch, cols);
         int blocks = cols / BLOCK;
@@ -59,13 +60,32 @@ public final class Q8_0Matrix implements WeightMatrix {
             long rowBase = r * rowBytes;
             for (int b = 0; b < batch; b++) {
                 out[outOff + b * outStride + r] = VECTORIZED
-                        ? dotVector(rowBase, q.values, b * cols, q.scales, b * blocks)
-                        : dotScalar(rowBase, q.values, b * cols, q.scales, b * blocks);
+                        ? int8Dot(rowBase, q.values, b * cols, q.scales, b * blocks)
+                        : int8DotScalar(rowBase, q.values, b * cols, q.scales, b * blocks);
             }
         }
     }
 
-    private float dotVector(long rowBase, byte[] xq, int xqOff, float[] xd, int xdOff) {
+    /**
+     * One row times one activation vector without the scratch round trip: the same operations in
+     * the same order as decodeRow followed by VectorDot.dot, so the result is bit-identical to the
+     * batched path (32-value blocks hold whole vectors, so there is no tail).
+     */
+    private float decodingDot(long rowBase, float[] x, int xOff) {
+        FloatVector acc = FloatVector.zero(F);
+        for (int k = 0; k < cols / BLOCK; k++) {
+            long block = rowBase + (long) k * BLOCK_BYTES;
+            FloatVector scale = FloatVector.broadcast(F, Float.float16ToFloat(data.get(F16Matrix.LE_SHORT, block)));
+            for (int j = 0; j < BLOCK; j += B.length()) {
+                FloatVector w = ((FloatVector) ByteVector.fromMemorySegment(B, data, block + QUANTS_OFFSET + j, ByteOrder.LITTLE_ENDIAN)
+                        .convertShape(VectorOperators.B2F, F, 0)).mul(scale);
+                acc = w.fma(FloatVector.fromArray(F, x, xOff + k * BLOCK + j), acc);
+            }
+        }
+        return LaneSums.sum(acc);
+    }
+
+    private float int8Dot(long rowBase, byte[] xq, int xqOff, float[] xd, int xdOff) {
         FloatVector acc = FloatVector.zero(F);
         int blocks = cols / BLOCK;
         for (int k = 0; k < blocks; k++) {
@@ -84,7 +104,7 @@ public final class Q8_0Matrix implements WeightMatrix {
         return LaneSums.sum(acc);
     }
 
-    private float dotScalar(long rowBase, byte[] xq, int xqOff, float[] xd, int xdOff) {
+    private float int8DotScalar(long rowBase, byte[] xq, int xqOff, float[] xd, int xdOff) {
         float total = 0f;
         for (int k = 0; k < cols / BLOCK; k++) {
             long block = rowBase + (long) k * BLOCK_BYTES;
@@ -98,13 +118,19 @@ public final class Q8_0Matrix implements WeightMatrix {
     }
 
     @Override
-    public void readRow(int r, float[] dst, int dstOff) {
-        long rowBase = r * rowBytes;
+    protected void decodeRow(long rowOffset, float[] dst, int dstOff) {
         for (int k = 0; k < cols / BLOCK; k++) {
-            long block = rowBase + (long) k * BLOCK_BYTES;
+            long block = rowOffset + (long) k * BLOCK_BYTES;
             float d = Float.float16ToFloat(data.get(F16Matrix.LE_SHORT, block));
-            for (int j = 0; j < BLOCK; j++) {
-                dst[dstOff + k * BLOCK + j] = d * data.get(ValueLayout.JAVA_BYTE, block + QUANTS_OFFSET + j);
+            int out = dstOff + k * BLOCK;
+            if (VECTORIZED) {
+                FloatVector scale = FloatVector.broadcast(F, d);
+                for (int j = 0; j < BLOCK; j += B.length()) {
+                    ((FloatVector) ByteVector.fromMemorySegment(B, data, block + QUANTS_OFFSET + j, ByteOrder.LITTLE_ENDIAN)
+                            .convertShape(VectorOperators.B2F, F, 0)).mul(scale).intoArray(dst, out + j);
+                }
+            } else {
+                for (int j = 0; j < BLOCK; j++) dst[out + j] = d * data.get(ValueLayout.JAVA_BYTE, block + QUANTS_OFFSET + j);
             }
         }
     }

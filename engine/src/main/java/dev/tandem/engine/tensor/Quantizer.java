@@ -1,5 +1,6 @@
 package dev.tandem.engine.tensor;
 
+import java.util.Collections;
 import java.util.EnumSet;
 import java.util.Set;
 
@@ -11,8 +12,8 @@ import java.util.Set;
 public final class Quantizer {
 
     /** The types Tandem can write. */
-    public static final Set<TensorType> WRITABLE = EnumSet.of(TensorType.F32, TensorType.F16, TensorType.BF16,
-            TensorType.Q8_0, TensorType.Q4_0);
+    public static final Set<TensorType> WRITABLE = Collections.unmodifiableSet(EnumSet.of(TensorType.F32,
+            TensorType.F16, TensorType.BF16, TensorType.Q8_0, TensorType.Q4_0));
 
     private static final int BLOCK = 32;
     private static final int HALF_BLOCK = 16;

@@ -15,6 +15,7 @@ import java.nio.file.Path;
 import java.util.Arrays;
 import java.util.List;
 
+import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
@@ -69,6 +70,22 @@ class GgufCorruptionTest {
         byte[] bytes = validFile();
         le(bytes).putInt(4, 1);
         assertTrue(failsToOpen(bytes).getMessage().contains("version 1"));
+        le(bytes).putInt(4, Integer.reverseBytes(3));
+        assertTrue(failsToOpen(bytes).getMessage().contains("big-endian"));
+    }
+
+    @Test
+    void versionTwoHasTheSameLayout() throws IOException {
+        byte[] bytes = validFile();
+        le(bytes).putInt(4, 2);
+        Path file = dir.resolve("v2.gguf");
+        Files.write(file, bytes);
+        try (Arena arena = Arena.ofConfined()) {
+            GgufFile g = GgufFile.open(file, arena);
+            assertEquals(2, g.version());
+            assertEquals("llama", g.getString("general.architecture"));
+            assertEquals(2, g.tensors().size());
+        }
     }
 
     @Test

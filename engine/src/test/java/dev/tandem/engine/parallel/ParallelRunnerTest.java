@@ -27,12 +27,18 @@ class ParallelRunnerTest {
     }
 
     @Test
-    void chunkIndicesAreDistinctAndBelowThreads() {
+    void threadIndicesAreBelowThreadsAndNeverShared() {
         try (ParallelRunner runner = new ParallelRunner(3)) {
-            int[] perChunk = new int[3];
-            runner.forChunks(30, 1, (chunk, s, e) -> perChunk[chunk] += e - s);
-            assertEquals(30, perChunk[0] + perChunk[1] + perChunk[2]);
-            assertEquals(10, perChunk[1]);
+            AtomicInteger[] busy = {new AtomicInteger(), new AtomicInteger(), new AtomicInteger()};
+            AtomicInteger covered = new AtomicInteger();
+            for (int call = 0; call < 1000; call++) {
+                runner.forChunks(30, 1, (thread, s, e) -> {
+                    assertEquals(1, busy[thread].incrementAndGet(), "thread index " + thread + " used twice at once");
+                    covered.addAndGet(e - s);
+                    busy[thread].decrementAndGet();
+                });
+            }
+            assertEquals(30 * 1000, covered.get());
         }
     }
 

@@ -8,6 +8,7 @@ import java.util.Arrays;
 import java.util.Random;
 
 import static dev.tandem.engine.tensor.GgmlReferenceTest.segment;
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
@@ -51,7 +52,7 @@ class WeightMatrixKernelTest {
 
     /** Batched, strided, row-ranged matmul equals float dot products with the decoded rows. */
     @ParameterizedTest
-    @EnumSource(value = TensorType.class, names = {"F32", "F16", "BF16", "Q4_K", "Q6_K"})
+    @EnumSource(value = TensorType.class, names = {"F32", "F16", "BF16", "Q8_0", "Q4_0", "Q4_K", "Q6_K"})
     void floatKernelsMatchDecodedDot(TensorType type) {
         int cols = type.blockSize() == 256 ? K_COLS : COLS;
         WeightMatrix m = type.blockSize() == 256 ? randomKQuant(type, ROWS, cols) : quantized(type, gaussian(ROWS * cols), ROWS, cols);
@@ -62,7 +63,7 @@ class WeightMatrixKernelTest {
     @ParameterizedTest
     @EnumSource(value = TensorType.class, names = {"Q8_0", "Q4_0"})
     void int8KernelsMatchQuantizedActivationReference(TensorType type) {
-        WeightMatrix m = quantized(type, gaussian(ROWS * COLS), ROWS, COLS);
+        WeightMatrix m = quantized(type, gaussian(ROWS * COLS), ROWS, COLS, QuantKernel.INT8_DOT);
         checkMatmul(m, WeightMatrixKernelTest::int8Reference, 1e-5);
     }
 
@@ -70,7 +71,7 @@ class WeightMatrixKernelTest {
     @ParameterizedTest
     @EnumSource(value = TensorType.class, names = {"Q8_0", "Q4_0"})
     void int8KernelsStayCloseToFloatDot(TensorType type) {
-        WeightMatrix m = quantized(type, gaussian(ROWS * COLS), ROWS, COLS);
+        WeightMatrix m = quantized(type, gaussian(ROWS * COLS), ROWS, COLS, QuantKernel.INT8_DOT);
         float[] x = gaussian(COLS);
         float[] out = new float[ROWS];
         m.matmul(x, 0, COLS, 1, out, 0, ROWS, 0, ROWS);
@@ -86,9 +87,26 @@ class WeightMatrixKernelTest {
         }
     }
 
+    /** A row's result must not depend on the rest of the batch (speculative verification relies on it). */
+    @ParameterizedTest
+    @EnumSource(value = TensorType.class, names = {"F32", "F16", "BF16", "Q8_0", "Q4_0"})
+    void resultsDoNotDependOnTheBatch(TensorType type) {
+        WeightMatrix m = quantized(type, gaussian(ROWS * COLS), ROWS, COLS);
+        int batch = 7; // a group of four and three single rows
+        float[] x = gaussian(batch * COLS);
+        float[] batched = new float[batch * ROWS];
+        m.matmul(x, 0, COLS, batch, batched, 0, ROWS, 0, ROWS);
+        for (int b = 0; b < batch; b++) {
+            float[] single = new float[ROWS];
+            m.matmul(x, b * COLS, COLS, 1, single, 0, ROWS, 0, 5);
+            m.matmul(x, b * COLS, COLS, 1, single, 0, ROWS, 5, ROWS);
+            assertArrayEquals(Arrays.copyOfRange(batched, b * ROWS, (b + 1) * ROWS), single, type + " batch row " + b);
+        }
+    }
+
     @Test
     void zeroActivationsGiveZero() {
-        WeightMatrix m = quantized(TensorType.Q8_0, gaussian(ROWS * COLS), ROWS, COLS);
+        WeightMatrix m = quantized(TensorType.Q8_0, gaussian(ROWS * COLS), ROWS, COLS, QuantKernel.INT8_DOT);
         float[] out = new float[ROWS];
         Arrays.fill(out, 1f);
         m.matmul(new float[COLS], 0, COLS, 1, out, 0, ROWS, 0, ROWS);
@@ -109,7 +127,7 @@ class WeightMatrixKernelTest {
     }
 
     private void checkMatmul(WeightMatrix m, Reference reference, double relTolerance) {
-        int batch = 3, cols = m.cols(), xOff = 5, xStride = cols + 7, outOff = 2, outStride = m.rows() + 3;
+        int batch = 6, cols = m.cols(), xOff = 5, xStride = cols + 7, outOff = 2, outStride = m.rows() + 3;
         float[] x = gaussian(xOff + batch * xStride);
         float[] out = new float[outOff + batch * outStride];
         Arrays.fill(out, Float.NaN);
@@ -154,11 +172,15 @@ class WeightMatrixKernelTest {
     }
 
     private WeightMatrix quantized(TensorType type, float[] w, int rows, int cols) {
+        return quantized(type, w, rows, cols, QuantKernel.DECODE_ROW);
+    }
+
+    private WeightMatrix quantized(TensorType type, float[] w, int rows, int cols, QuantKernel kernel) {
         byte[] bytes = new byte[(int) type.bytesFor((long) rows * cols)];
         for (int r = 0; r < rows; r++) {
             Quantizer.quantize(type, w, r * cols, cols, bytes, (int) (r * type.bytesFor(cols)));
         }
-        return WeightMatrices.of(type, segment(bytes), rows, cols);
+        return WeightMatrices.of(type, segment(bytes), rows, cols, kernel);
     }
 
     /** Random K-quant super-blocks with small, finite f16 scales. */

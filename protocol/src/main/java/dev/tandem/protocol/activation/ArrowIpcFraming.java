@@ -2,14 +2,20 @@ package dev.tandem.protocol.activation;
 
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
+import org.apache.arrow.flatbuf.Buffer;
+import org.apache.arrow.flatbuf.FieldNode;
 import org.apache.arrow.flatbuf.Message;
 import org.apache.arrow.flatbuf.MessageHeader;
+import org.apache.arrow.flatbuf.RecordBatch;
 
 /**
  * Checks the message framing of an Arrow IPC stream before Arrow's reader sees it. Arrow trusts the
  * length prefixes it reads and allocates heap buffers of that size, so a corrupted prefix could
  * request gigabytes; this walk proves that every length fits inside the bytes we actually hold and
  * that the stream is exactly one schema, one record batch, end-of-stream, and nothing after.
+ *
+ * <p>The record batch's buffer table is checked too: Arrow 18's reader leaks the body buffer when
+ * a buffer offset points outside the body, so such input must never reach it.
  */
 final class ArrowIpcFraming {
 
@@ -19,6 +25,10 @@ final class ArrowIpcFraming {
   /** Arrow pads metadata and bodies to 8 bytes; anything else is corruption. */
   private static final int ALIGNMENT = 8;
   private static final byte[] EXPECTED_HEADERS = {MessageHeader.Schema, MessageHeader.RecordBatch};
+  /** Field nodes of the activation schema: seq_id, position, flags, hidden, hidden.item. */
+  static final int FIELD_NODES = 5;
+  /** Buffers: validity + data for seq_id, position, flags and item; validity for hidden. */
+  static final int BUFFERS = 9;
 
   private ArrowIpcFraming() {
   }
@@ -40,24 +50,27 @@ final class ArrowIpcFraming {
             + " metadata bytes, " + in.remaining() + " remain");
       }
       ByteBuffer metadata = in.slice(in.position(), metadataLength).order(ByteOrder.LITTLE_ENDIAN);
-      Message header;
-      byte type;
+      in.position(in.position() + metadataLength);
       long bodyLength;
       try {
-        header = Message.getRootAsMessage(metadata);
-        type = header.headerType();
+        Message header = Message.getRootAsMessage(metadata);
+        byte type = header.headerType();
+        if (type != EXPECTED_HEADERS[message]) {
+          throw new ActivationFormatException("Arrow message " + message + " has header type " + type
+              + ", expected " + MessageHeader.name(EXPECTED_HEADERS[message]));
+        }
         bodyLength = header.bodyLength();
+        if (bodyLength < 0 || bodyLength > in.remaining() || bodyLength % ALIGNMENT != 0) {
+          throw new ActivationFormatException("Arrow message " + message + " claims a body of "
+              + bodyLength + " bytes, " + in.remaining() + " remain");
+        }
+        if (type == MessageHeader.RecordBatch) {
+          validateRecordBatch((RecordBatch) header.header(new RecordBatch()), bodyLength);
+        }
+      } catch (ActivationFormatException e) {
+        throw e;
       } catch (RuntimeException e) {
         throw new ActivationFormatException("Arrow message " + message + " has unreadable metadata", e);
-      }
-      if (type != EXPECTED_HEADERS[message]) {
-        throw new ActivationFormatException("Arrow message " + message + " has header type " + type
-            + ", expected " + MessageHeader.name(EXPECTED_HEADERS[message]));
-      }
-      in.position(in.position() + metadataLength);
-      if (bodyLength < 0 || bodyLength > in.remaining() || bodyLength % ALIGNMENT != 0) {
-        throw new ActivationFormatException("Arrow message " + message + " claims a body of "
-            + bodyLength + " bytes, " + in.remaining() + " remain");
       }
       in.position(in.position() + (int) bodyLength);
       message++;
@@ -67,6 +80,43 @@ final class ArrowIpcFraming {
     }
     if (in.hasRemaining()) {
       throw new ActivationFormatException(in.remaining() + " unexpected bytes after the Arrow end-of-stream marker");
+    }
+  }
+
+  /** The buffer table fits the body, and the batch has the activation schema's shape, uncompressed. */
+  private static void validateRecordBatch(RecordBatch batch, long bodyLength) {
+    if (batch == null) {
+      throw new ActivationFormatException("record batch message without a record batch header");
+    }
+    if (batch.compression() != null) {
+      throw new ActivationFormatException("compressed record batches are not supported");
+    }
+    // Every value takes at least one bit of the body, and Arrow Java cannot hold more than
+    // Integer.MAX_VALUE values per vector (it leaks the body when a node says otherwise).
+    long maxValues = Math.min(Integer.MAX_VALUE, bodyLength * Byte.SIZE);
+    if (batch.length() < 0 || batch.length() > maxValues) {
+      throw new ActivationFormatException("record batch claims " + batch.length() + " rows");
+    }
+    if (batch.nodesLength() != FIELD_NODES || batch.buffersLength() != BUFFERS
+        || batch.variadicBufferCountsLength() != 0) {
+      throw new ActivationFormatException("record batch has " + batch.nodesLength() + " field nodes and "
+          + batch.buffersLength() + " buffers, expected " + FIELD_NODES + " and " + BUFFERS);
+    }
+    for (int i = 0; i < FIELD_NODES; i++) {
+      FieldNode node = batch.nodes(i);
+      if (node.length() < 0 || node.length() > maxValues || node.nullCount() < 0
+          || node.nullCount() > node.length()) {
+        throw new ActivationFormatException("record batch field node " + i + " is inconsistent");
+      }
+    }
+    for (int i = 0; i < BUFFERS; i++) {
+      Buffer buffer = batch.buffers(i);
+      long offset = buffer.offset();
+      long length = buffer.length();
+      if (offset < 0 || length < 0 || offset > bodyLength || length > bodyLength - offset) {
+        throw new ActivationFormatException("record batch buffer " + i + " [" + offset + ", +" + length
+            + ") lies outside the " + bodyLength + "-byte body");
+      }
     }
   }
 

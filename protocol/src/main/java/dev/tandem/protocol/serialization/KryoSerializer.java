@@ -2,6 +2,7 @@ package dev.tandem.protocol.serialization;
 
 import akka.actor.ExtendedActorSystem;
 import akka.serialization.JSerializer;
+import dev.tandem.protocol.KryoMessage;
 
 /**
  * Akka serializer for {@link dev.tandem.protocol.KryoMessage}s (bound in {@code reference.conf}).
@@ -44,12 +45,19 @@ public final class KryoSerializer extends JSerializer {
     }
   }
 
+  /** Refuses bytes that decode to anything but a {@link KryoMessage} (e.g. a bare String or list). */
   @Override
   public Object fromBinaryJava(byte[] bytes, Class<?> manifest) {
+    Object message;
     try {
-      return kryo.fromBytes(bytes);
+      message = kryo.fromBytes(bytes);
     } catch (java.io.NotSerializableException e) {
       throw NotSerializable.raise(e);
     }
+    if (!(message instanceof KryoMessage)) {
+      throw NotSerializable.raise(NotSerializable.because("bytes hold a " + message.getClass().getName()
+          + ", not a KryoMessage", null));
+    }
+    return message;
   }
 }

@@ -24,9 +24,15 @@ import dev.tandem.protocol.grpc.health.HealthCheckRequest;
 import dev.tandem.protocol.grpc.health.HealthCheckResponse;
 import dev.tandem.protocol.grpc.health.HealthClient;
 import dev.tandem.protocol.grpc.health.HealthHandlerFactory;
+import com.typesafe.config.Config;
+import com.typesafe.config.ConfigFactory;
+import grpc.reflection.v1alpha.reflection.ServerReflectionClient;
+import grpc.reflection.v1alpha.reflection.ServerReflectionRequest;
+import grpc.reflection.v1alpha.reflection.ServerReflectionResponse;
 import io.grpc.Status;
 import io.grpc.StatusRuntimeException;
 import java.time.Duration;
+import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CompletionStage;
@@ -118,7 +124,10 @@ class GrpcRoundTripTest {
 
   @BeforeAll
   static void bind() throws Exception {
-    system = ActorSystem.create(Behaviors.empty(), "grpc-round-trip");
+    // Applications set this in their config (see protocol's reference.conf for why not there).
+    Config config = ConfigFactory.parseString("akka.http.server.preview.enable-http2 = on")
+        .withFallback(ConfigFactory.load());
+    system = ActorSystem.create(Behaviors.empty(), "grpc-round-trip", config);
     Function<HttpRequest, CompletionStage<HttpResponse>> handler = ServiceHandler.concatOrNotFound(
         InferenceHandlerFactory.partial(new WordEchoInference(), Inference.name, system),
         HealthHandlerFactory.partial(new FixedHealth(), Health.name, system),
@@ -197,6 +206,26 @@ class GrpcRoundTripTest {
     assertEquals(HealthCheckResponse.ServingStatus.SERVING, server.getStatus());
     assertEquals(Status.Code.NOT_FOUND, statusOf(health.check(
         HealthCheckRequest.newBuilder().setService("no.such.Service").build())).getStatus().getCode());
+  }
+
+  @Test
+  void serverReflectionListsTheServices() throws Exception {
+    // Akka gRPC's reflection client is ScalaPB/scaladsl; this is what grpcurl talks to.
+    GrpcClientSettings settings = GrpcClientSettings
+        .connectToServiceAt("127.0.0.1", binding.localAddress().getPort(), system).withTls(false);
+    ServerReflectionClient reflection = ServerReflectionClient.apply(settings, system);
+    try {
+      ServerReflectionRequest request = ServerReflectionRequest.defaultInstance().withListServices("*");
+      ServerReflectionResponse response = await(reflection
+          .serverReflectionInfo(akka.stream.scaladsl.Source.single(request))
+          .asJava()
+          .runWith(Sink.head(), system));
+      List<String> names = new ArrayList<>();
+      response.getListServicesResponse().service().foreach(service -> names.add(service.name()));
+      assertTrue(names.containsAll(List.of("tandem.v1.Inference", "grpc.health.v1.Health")), names.toString());
+    } finally {
+      await(scala.jdk.javaapi.FutureConverters.asJava(reflection.close()));
+    }
   }
 
   private static StatusRuntimeException statusOf(CompletionStage<?> call) {

@@ -1,0 +1,208 @@
+package dev.tandem.coordinator;
+
+import akka.NotUsed;
+import akka.actor.typed.ActorRef;
+import akka.actor.typed.ActorSystem;
+import akka.actor.typed.Props;
+import akka.actor.typed.SupervisorStrategy;
+import akka.actor.typed.javadsl.AskPattern;
+import akka.actor.typed.javadsl.Behaviors;
+import akka.cluster.typed.ClusterSingleton;
+import akka.cluster.typed.ClusterSingletonSettings;
+import akka.cluster.typed.SingletonActor;
+import akka.stream.javadsl.Source;
+import dev.tandem.coordinator.api.GenerationEvent;
+import dev.tandem.coordinator.api.GenerationRejected;
+import dev.tandem.coordinator.api.GenerationSpec;
+import dev.tandem.coordinator.api.InferenceBackend;
+import dev.tandem.coordinator.api.ModelDescriptor;
+import dev.tandem.coordinator.api.StageStatus;
+import dev.tandem.coordinator.placement.PipelinePlan;
+import dev.tandem.coordinator.placement.PlacementManager;
+import dev.tandem.coordinator.scheduler.Scheduler;
+import dev.tandem.coordinator.session.GenerationSession;
+import dev.tandem.engine.model.OpenedModel;
+import dev.tandem.engine.model.ProgressListener;
+import dev.tandem.worker.ModelFootprint;
+import dev.tandem.worker.StageActor;
+
+import java.nio.charset.StandardCharsets;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Optional;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CompletionStage;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.ThreadLocalRandom;
+import java.util.concurrent.atomic.AtomicLong;
+
+/**
+ * The serving side on a coordinator node, as the gateway sees it ({@link InferenceBackend}).
+ *
+ * <p>{@link #start} opens the configured models (tokenizer and configuration; the weights are only mapped),
+ * starts the placement singleton (or its proxy), and one {@link Scheduler} per model. Each
+ * {@link #generate} call becomes a {@link GenerationSession} actor that feeds the returned stream.
+ */
+public final class ClusterInferenceBackend implements InferenceBackend, AutoCloseable {
+
+    /** Events a stream may hold beyond its tokens (the final {@link GenerationEvent.Finished} and slack). */
+    private static final int EXTRA_STREAM_EVENTS = 4;
+
+    private record ServedModel(String name, OpenedModel opened, ActorRef<Scheduler.Command> scheduler) {}
+
+    private final ActorSystem<?> system;
+    private final CoordinatorSettings settings;
+    private final ActorRef<PlacementManager.Command> placement;
+    private final Map<String, ServedModel> models;
+    private final Map<String, Boolean> ready = new ConcurrentHashMap<>();
+    private final AtomicLong sessions = new AtomicLong();
+
+    private ClusterInferenceBackend(ActorSystem<?> system, CoordinatorSettings settings,
+                                    ActorRef<PlacementManager.Command> placement, Map<String, ServedModel> models) {
+        this.system = system;
+        this.settings = settings;
+        this.placement = placement;
+        this.models = models;
+    }
+
+    /** Starts the coordinator side on this node (call once per ActorSystem). */
+    public static ClusterInferenceBackend start(ActorSystem<?> system, CoordinatorSettings settings) {
+        Map<String, OpenedModel> opened = new LinkedHashMap<>();
+        Map<String, PlacementManager.ModelShape> shapes = new LinkedHashMap<>();
+        try {
+            for (Map.Entry<String, String> e : settings.models().entrySet()) {
+                OpenedModel model = OpenedModel.open(e.getValue(), null, ProgressListener.NONE);
+                opened.put(e.getKey(), model);
+                shapes.put(e.getKey(), new PlacementManager.ModelShape(model.config().nLayers(),
+                        ModelFootprint.of(model.model().weights())));
+            }
+        } catch (RuntimeException e) {
+            opened.values().forEach(OpenedModel::close);
+            throw e;
+        }
+        ClusterSingletonSettings singletonSettings = ClusterSingletonSettings.create(system);
+        if (!settings.singletonRole().isEmpty()) singletonSettings = singletonSettings.withRole(settings.singletonRole());
+        ActorRef<PlacementManager.Command> placement = ClusterSingleton.get(system).init(
+                SingletonActor.of(Behaviors.supervise(PlacementManager.create(settings, shapes))
+                                        .onFailure(SupervisorStrategy.restart()), PlacementManager.SINGLETON_NAME)
+                        .withSettings(singletonSettings));
+        Map<String, ServedModel> served = new LinkedHashMap<>();
+        ClusterInferenceBackend backend = new ClusterInferenceBackend(system, settings, placement, served);
+        for (Map.Entry<String, OpenedModel> e : opened.entrySet()) {
+            OpenedModel model = e.getValue();
+            Scheduler.ModelLimits limits = new Scheduler.ModelLimits(e.getKey(), model.config().seqLen(),
+                    model.tokenizer().bosId(), model.tokenizer().eosId());
+            ActorRef<Scheduler.Command> scheduler = system.systemActorOf(
+                    Behaviors.supervise(Scheduler.create(settings, limits, placement,
+                            isReady -> backend.ready.put(e.getKey(), isReady))).onFailure(SupervisorStrategy.restart()),
+                    "tandem-scheduler-" + e.getKey().replaceAll("[^A-Za-z0-9_-]", "_"), Props.empty());
+            served.put(e.getKey(), new ServedModel(e.getKey(), model, scheduler));
+        }
+        return backend;
+    }
+
+    public CoordinatorSettings settings() { return settings; }
+
+    @Override
+    public List<ModelDescriptor> models() {
+        return models.values().stream().map(this::describe).toList();
+    }
+
+    @Override
+    public Optional<ModelDescriptor> model(String name) {
+        return Optional.ofNullable(models.get(settings.resolve(name))).map(this::describe);
+    }
+
+    private ModelDescriptor describe(ServedModel m) {
+        var config = m.opened().config();
+        String quantization = m.opened().model().weights().layers().getFirst().wq().type().name();
+        return new ModelDescriptor(m.name(), config.nLayers(), config.dim(), config.vocabSize(), config.seqLen(),
+                quantization, ready.getOrDefault(m.name(), false));
+    }
+
+    @Override
+    public int[] tokenize(String model, String text, boolean addBos) {
+        return require(model).opened().tokenizer().encode(text, addBos, false);
+    }
+
+    @Override
+    public List<String> pieces(String model, int[] tokens) {
+        var tokenizer = require(model).opened().tokenizer();
+        List<String> pieces = new ArrayList<>(tokens.length);
+        int previous = -1; // no predecessor: each piece as the vocabulary spells it
+        for (int t : tokens) {
+            pieces.add(new String(tokenizer.decodeBytes(previous, t), StandardCharsets.UTF_8));
+            previous = t;
+        }
+        return pieces;
+    }
+
+    private ServedModel require(String name) {
+        ServedModel m = models.get(settings.resolve(name));
+        if (m == null) throw new GenerationRejected(GenerationRejected.Code.NOT_FOUND, unknownModel(name));
+        return m;
+    }
+
+    private String unknownModel(String name) {
+        return "model '" + name + "' is not served here; models: " + String.join(", ", models.keySet());
+    }
+
+    @Override
+    public Source<GenerationEvent, NotUsed> generate(GenerationSpec spec) {
+        long acceptedAt = System.nanoTime();
+        ServedModel model = models.get(settings.resolve(spec.model()));
+        if (model == null) {
+            return Source.failed(new GenerationRejected(GenerationRejected.Code.NOT_FOUND, unknownModel(spec.model())));
+        }
+        int context = model.opened().config().seqLen();
+        int[] prompt = model.opened().tokenizer().encode(spec.prompt(), true, false);
+        if (prompt.length >= context) {
+            return Source.failed(new GenerationRejected(GenerationRejected.Code.INVALID_ARGUMENT,
+                    "the prompt is " + prompt.length + " tokens; model " + model.name() + " has a context of "
+                            + context + " tokens, so prompts may have at most " + (context - 1)));
+        }
+        long seqId = ThreadLocalRandom.current().nextLong() & Long.MAX_VALUE;
+        var request = new GenerationSession.Request(seqId, prompt, spec.maxNewTokens(), spec.sampling(),
+                spec.stopStrings(), acceptedAt);
+        int capacity = Math.min(spec.maxNewTokens(), context) + EXTRA_STREAM_EVENTS;
+        return Source.<GenerationEvent>queue(capacity).watchTermination((queue, done) -> {
+            ActorRef<GenerationSession.Command> session = system.systemActorOf(
+                    GenerationSession.create(request, model.opened().tokenizer(), model.scheduler(), queue),
+                    "tandem-session-" + sessions.incrementAndGet(), Props.empty());
+            done.whenComplete((ok, failure) -> session.tell(GenerationSession.StreamEnded.INSTANCE));
+            return NotUsed.getInstance();
+        });
+    }
+
+    /** The current plans of the served models (empty until placement has run). */
+    public CompletionStage<List<PipelinePlan>> plans() {
+        return AskPattern.<PlacementManager.Command, PlacementManager.Plans>ask(placement, PlacementManager.GetPlans::new,
+                settings.askTimeout(), system.scheduler()).thenApply(PlacementManager.Plans::plans);
+    }
+
+    /** KV memory and sequences of every stage of every plan, asked of the stages themselves. */
+    public CompletionStage<List<StageStatus>> stageStatuses() {
+        return plans().thenCompose(plans -> {
+            List<CompletableFuture<StageStatus>> asks = new ArrayList<>();
+            for (PipelinePlan plan : plans) {
+                for (PipelinePlan.PlannedStage stage : plan.stages()) {
+                    asks.add(AskPattern.<StageActor.Command, StageActor.StageStatus>ask(stage.stage(),
+                                    StageActor.GetStatus::new, settings.askTimeout(), system.scheduler())
+                            .thenApply(s -> new StageStatus(s.model(), s.workerAddress(), s.fromLayer(), s.toLayer(),
+                                    s.kvBytesUsed(), s.sequences()))
+                            .toCompletableFuture());
+                }
+            }
+            return CompletableFuture.allOf(asks.toArray(CompletableFuture[]::new))
+                    .thenApply(ignored -> asks.stream().map(CompletableFuture::join).toList());
+        });
+    }
+
+    /** Closes the models' memory maps; call after the ActorSystem has terminated. */
+    @Override
+    public void close() {
+        models.values().forEach(m -> m.opened().close());
+    }
+}

@@ -1,0 +1,68 @@
+package dev.tandem.coordinator;
+
+import com.typesafe.config.Config;
+import com.typesafe.config.ConfigValue;
+
+import java.time.Duration;
+import java.util.LinkedHashMap;
+import java.util.Map;
+
+/**
+ * Typed view of {@code tandem.coordinator} (defaults in this module's {@code reference.conf}).
+ *
+ * @param defaultModel        the model that the name "default" means
+ * @param models              served model name -> model spec (as {@link dev.tandem.engine.model.OpenedModel#open} takes it)
+ * @param minWorkers          workers that must be up before the first plan is made
+ * @param singletonRole       cluster role of the nodes that may host the placement singleton ("" = any)
+ * @param maxBatchSequences   most sequences decoding at once per model (per coordinator)
+ * @param maxQueued           most sequences waiting for a batch slot; more are refused (RESOURCE_EXHAUSTED)
+ * @param kvTokenBudget       most token positions the active sequences may reserve (prompt + new tokens each)
+ * @param maxStepRows         most rows in one micro-batch (a prefill counts its prompt tokens)
+ * @param maxInFlightSteps    micro-batches in flight per pipeline; 0 = one per stage
+ * @param routeWait           how long a request waits for a pipeline before UNAVAILABLE
+ * @param stepTimeout         how long a step may take before its sequences fail UNAVAILABLE
+ * @param planRefresh         how often schedulers re-subscribe to the placement singleton (it may move)
+ * @param askTimeout          timeout of internal queries (status, plans)
+ * @param describeTimeout     how long placement waits for a worker's description
+ * @param assignTimeout       how long placement waits for a worker to load a range
+ * @param replanDelay         pause before placement retries a failed plan
+ */
+public record CoordinatorSettings(String defaultModel, Map<String, String> models, int minWorkers, String singletonRole,
+                                  int maxBatchSequences, int maxQueued, int kvTokenBudget, int maxStepRows,
+                                  int maxInFlightSteps, Duration routeWait, Duration stepTimeout, Duration planRefresh,
+                                  Duration askTimeout, Duration describeTimeout, Duration assignTimeout,
+                                  Duration replanDelay) {
+
+    public static final String PATH = "tandem.coordinator";
+
+    public CoordinatorSettings {
+        models = Map.copyOf(models);
+        if (!models.containsKey(defaultModel)) {
+            throw new IllegalArgumentException("tandem.coordinator.default-model " + defaultModel
+                    + " is not one of tandem.coordinator.models " + models.keySet());
+        }
+        if (minWorkers < 1) throw new IllegalArgumentException("tandem.coordinator.min-workers must be >= 1");
+        if (maxBatchSequences < 1 || maxQueued < 0 || kvTokenBudget < 1 || maxStepRows < 1 || maxInFlightSteps < 0) {
+            throw new IllegalArgumentException("tandem.coordinator batch limits must be positive (max-queued and max-in-flight-steps >= 0)");
+        }
+    }
+
+    public static CoordinatorSettings fromConfig(Config root) {
+        Config c = root.getConfig(PATH);
+        Map<String, String> models = new LinkedHashMap<>();
+        for (Map.Entry<String, ConfigValue> e : c.getConfig("models").root().entrySet()) {
+            models.put(e.getKey(), String.valueOf(e.getValue().unwrapped()));
+        }
+        return new CoordinatorSettings(c.getString("default-model"), models, c.getInt("min-workers"),
+                c.getString("placement.singleton-role"), c.getInt("max-batch-sequences"), c.getInt("max-queued"),
+                c.getInt("kv-token-budget"), c.getInt("max-step-rows"), c.getInt("max-in-flight-steps"),
+                c.getDuration("route-wait"), c.getDuration("step-timeout"), c.getDuration("plan-refresh-interval"),
+                c.getDuration("ask-timeout"), c.getDuration("placement.describe-timeout"),
+                c.getDuration("placement.assign-timeout"), c.getDuration("placement.replan-delay"));
+    }
+
+    /** The configured name a request's model name refers to ("default" = the default model). */
+    public String resolve(String requested) {
+        return requested == null || requested.isEmpty() || requested.equals("default") ? defaultModel : requested;
+    }
+}

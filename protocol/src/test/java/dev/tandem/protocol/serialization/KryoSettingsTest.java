@@ -1,0 +1,63 @@
+package dev.tandem.protocol.serialization;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import com.typesafe.config.Config;
+import com.typesafe.config.ConfigFactory;
+import java.util.List;
+import java.util.Optional;
+import org.junit.jupiter.api.Test;
+
+class KryoSettingsTest {
+
+  private static Config withRegistrations(String... entries) {
+    StringBuilder text = new StringBuilder();
+    for (String e : entries) {
+      text.append("tandem.serialization.kryo.registrations += ").append(e).append('\n');
+    }
+    return ConfigFactory.parseString(text.toString()).withFallback(ConfigFactory.defaultReference()).resolve();
+  }
+
+  @Test
+  void referenceDefaultsParseWithNoRegistrations() {
+    KryoSettings settings = KryoSettings.fromConfig(ConfigFactory.defaultReference());
+    assertEquals(List.of(), settings.registrations());
+    assertEquals(1 << 20, settings.maxMessageBytes());
+    assertEquals(16 << 20, settings.maxActivationBytes());
+  }
+
+  @Test
+  void appendedRegistrationsFromSeveralFilesAccumulate() {
+    Config first = ConfigFactory.parseString(
+        "tandem.serialization.kryo.registrations += { class = a.A, id = 300 }");
+    Config second = ConfigFactory.parseString(
+        "tandem.serialization.kryo.registrations += { class = b.B, id = 400, serializer = b.BSer }");
+    Config merged = first.withFallback(second).withFallback(ConfigFactory.defaultReference()).resolve();
+    List<KryoRegistration> registrations = KryoSettings.fromConfig(merged).registrations();
+    assertEquals(2, registrations.size());
+    KryoRegistration b = registrations.stream().filter(r -> r.className().equals("b.B")).findFirst().orElseThrow();
+    assertEquals(400, b.id());
+    assertEquals(Optional.of("b.BSer"), b.serializerClassName());
+  }
+
+  @Test
+  void duplicateIdIsRejected() {
+    IllegalArgumentException e = assertThrows(IllegalArgumentException.class, () -> KryoSettings.fromConfig(
+        withRegistrations("{ class = a.A, id = 300 }", "{ class = a.B, id = 300 }")));
+    assertTrue(e.getMessage().contains("300"), e.getMessage());
+  }
+
+  @Test
+  void sameClassWithTwoIdsIsRejected() {
+    assertThrows(IllegalArgumentException.class, () -> KryoSettings.fromConfig(
+        withRegistrations("{ class = a.A, id = 300 }", "{ class = a.A, id = 301 }")));
+  }
+
+  @Test
+  void reservedIdIsRejected() {
+    assertThrows(IllegalArgumentException.class, () -> KryoSettings.fromConfig(
+        withRegistrations("{ class = a.A, id = 60 }")));
+  }
+}

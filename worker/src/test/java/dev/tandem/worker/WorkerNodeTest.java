@@ -1,0 +1,116 @@
+package dev.tandem.worker;
+
+import akka.actor.testkit.typed.javadsl.ActorTestKit;
+import akka.actor.testkit.typed.javadsl.TestProbe;
+import akka.actor.typed.ActorRef;
+import com.typesafe.config.ConfigFactory;
+import dev.tandem.engine.generate.GenerationRequest;
+import dev.tandem.engine.generate.GenerationResult;
+import dev.tandem.engine.generate.LocalGenerator;
+import dev.tandem.engine.model.OpenedModel;
+import dev.tandem.engine.model.ProgressListener;
+import dev.tandem.engine.parallel.ParallelRunner;
+import dev.tandem.engine.sampling.SamplerSettings;
+import dev.tandem.protocol.activation.RowFlags;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.Test;
+
+import java.time.Duration;
+import java.util.List;
+
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+/** A worker node in one local ActorSystem: describe, assign, run a two-stage route, release, drop. */
+class WorkerNodeTest {
+
+    private static final ActorTestKit testKit = ActorTestKit.create(ConfigFactory.parseString(
+            "tandem.worker.threads = 1").withFallback(ConfigFactory.load()));
+    private static final Duration LOAD_TIMEOUT = Duration.ofSeconds(30);
+
+    @AfterAll
+    static void stop() {
+        testKit.shutdownTestKit();
+    }
+
+    @Test
+    void runsAssignedRangesAsAPipelineAndFreesReleasedSequences() {
+        WorkerSettings settings = WorkerSettings.fromConfig(testKit.system().settings().config());
+        assertEquals(1, settings.threads());
+        assertEquals("default", settings.specOf("stories15M").orElseThrow());
+        ActorRef<WorkerNode.Command> node = testKit.spawn(WorkerNode.create(settings), WorkerNode.ACTOR_NAME);
+
+        TestProbe<WorkerNode.WorkerDescription> describe = testKit.createTestProbe();
+        node.tell(new WorkerNode.Describe(describe.getRef()));
+        WorkerNode.WorkerDescription empty = describe.receiveMessage(LOAD_TIMEOUT);
+        assertTrue(empty.speedGflops() > 0, "measured speed " + empty.speedGflops());
+        assertTrue(empty.stages().isEmpty());
+
+        TestProbe<WorkerNode.RangeAssigned> assigned = testKit.createTestProbe();
+        node.tell(new WorkerNode.AssignRange("stories15M", 4, 9, assigned.getRef()));
+        assertFalse(assigned.receiveMessage(LOAD_TIMEOUT).ok());
+        node.tell(new WorkerNode.AssignRange("unknown", 0, 1, assigned.getRef()));
+        assertFalse(assigned.receiveMessage(LOAD_TIMEOUT).ok());
+        node.tell(new WorkerNode.AssignRange("stories15M", 0, 2, assigned.getRef()));
+        ActorRef<StageActor.Command> first = assigned.receiveMessage(LOAD_TIMEOUT).stage();
+        node.tell(new WorkerNode.AssignRange("stories15M", 2, 6, assigned.getRef()));
+        ActorRef<StageActor.Command> last = assigned.receiveMessage(LOAD_TIMEOUT).stage();
+
+        // Greedy decoding through [0,2) + [2,6) gives the single-process engine's tokens.
+        int[] expected;
+        int[] prompt;
+        try (OpenedModel model = OpenedModel.open("default", null, ProgressListener.NONE);
+             ParallelRunner runner = new ParallelRunner(1)) {
+            LocalGenerator generator = new LocalGenerator(model.model().weights(), model.tokenizer(), runner);
+            GenerationResult result = generator.generate(GenerationRequest.greedy("Once upon a time", 8), (t, id) -> {});
+            expected = result.tokens();
+            prompt = result.promptTokens();
+        }
+        TestProbe<StageActor.StepReply> replies = testKit.createTestProbe();
+        List<ActorRef<StageActor.Command>> route = List.of(first, last);
+        long seq = 42;
+        int[] flags = new int[prompt.length];
+        flags[prompt.length - 1] = RowFlags.WANT_LOGITS;
+        long[] ids = new long[prompt.length];
+        int[] positions = new int[prompt.length];
+        for (int i = 0; i < prompt.length; i++) {
+            ids[i] = seq;
+            positions[i] = i;
+        }
+        first.tell(new StageActor.ForwardTokens(1, "stories15M", ids, positions, prompt, flags,
+                List.of(new StageActor.SequenceSampling(seq, SamplerSettings.greedy())), route, replies.getRef()));
+        int[] got = new int[expected.length];
+        for (int i = 0; i < expected.length; i++) {
+            StageActor.StepSampled sampled = (StageActor.StepSampled) replies.receiveMessage(LOAD_TIMEOUT);
+            got[i] = sampled.tokens()[0];
+            if (i + 1 < expected.length) {
+                first.tell(new StageActor.ForwardTokens(2 + i, "stories15M", new long[]{seq},
+                        new int[]{prompt.length + i}, new int[]{got[i]}, new int[]{RowFlags.WANT_LOGITS}, List.of(),
+                        route, replies.getRef()));
+            }
+        }
+        assertArrayEquals(expected, got);
+
+        node.tell(new WorkerNode.Describe(describe.getRef()));
+        WorkerNode.WorkerDescription busy = describe.receiveMessage(LOAD_TIMEOUT);
+        assertEquals(2, busy.stages().size());
+        assertTrue(busy.stages().stream().allMatch(s -> s.sequences() == 1 && s.kvBytesUsed() > 0));
+        assertTrue(busy.freeMemoryBytes() < empty.freeMemoryBytes());
+
+        first.tell(new StageActor.Release(new long[]{seq}));
+        last.tell(new StageActor.Release(new long[]{seq}));
+        node.tell(new WorkerNode.Describe(describe.getRef()));
+        assertTrue(describe.receiveMessage(LOAD_TIMEOUT).stages().stream()
+                .allMatch(s -> s.sequences() == 0 && s.kvBytesUsed() == 0));
+
+        node.tell(new WorkerNode.DropRange("stories15M", 0, 2));
+        node.tell(new WorkerNode.DropRange("stories15M", 2, 6));
+        describe.awaitAssert(() -> {
+            node.tell(new WorkerNode.Describe(describe.getRef()));
+            assertTrue(describe.receiveMessage(LOAD_TIMEOUT).stages().isEmpty());
+            return null;
+        });
+    }
+}
