@@ -49,6 +49,14 @@ public final class SpecBenchCommand implements Callable<Integer> {
             description = "Proposers to measure ('none' is always measured first). Default: ${DEFAULT-VALUE}.")
     List<String> proposers;
 
+    @Option(names = "--rounds", defaultValue = "" + SpeculationBenchmark.DEFAULT_ROUNDS,
+            description = "Measured rounds per configuration, each over --requests fresh prompts, proposers in alternating order. Default: ${DEFAULT-VALUE}.")
+    int rounds;
+
+    @Option(names = "--warmup", defaultValue = "" + SpeculationBenchmark.DEFAULT_WARMUP_ROUNDS,
+            description = "Least warm-up rounds before measuring (more run until the speed is stable). Default: ${DEFAULT-VALUE}.")
+    int warmup;
+
     @Mixin
     SpeculateOptions speculate;
 
@@ -56,6 +64,8 @@ public final class SpecBenchCommand implements Callable<Integer> {
     public Integer call() {
         int n = threads == null ? Runtime.getRuntime().availableProcessors() : Threads.validate(threads);
         if (requests < 1 || tokens < 1) throw CommandFailure.usage("--requests and --tokens must be positive");
+        if (rounds < 1) throw CommandFailure.usage("--rounds must be positive, got " + rounds);
+        if (warmup < 0) throw CommandFailure.usage("--warmup must be >= 0, got " + warmup);
         for (int s : streams) if (s < 1) throw CommandFailure.usage("--streams must be positive, got " + s);
         List<String> names = new java.util.ArrayList<>(List.of("none"));
         for (String p : proposers) {
@@ -80,8 +90,8 @@ public final class SpecBenchCommand implements Callable<Integer> {
             try (LocalSpeculationRunner local = new LocalSpeculationRunner(opened.model().weights(), opened.tokenizer(), n, draft,
                     speculate.layerSkipLayers, options)) {
                 List<SpeculationBenchmarkResult.Row> rows = new SpeculationBenchmark(local,
-                        new SpeculationBenchmark.Settings(names, streams, requests, tokens)).run();
-                SpeculationBenchmarkResult result = new SpeculationBenchmarkResult(rows, opened.name(), draftSource, n, requests, tokens);
+                        new SpeculationBenchmark.Settings(names, streams, requests, tokens, warmup, rounds)).run();
+                SpeculationBenchmarkResult result = new SpeculationBenchmarkResult(rows, opened.name(), draftSource, n, requests * rounds, tokens);
                 System.out.print(json ? result.toJson() + "\n" : result.toText());
             }
         }

@@ -29,6 +29,20 @@ class NgramProposerTest {
     }
 
     @Test
+    void aSharedTableProposesWhatFollowedTheSameContextInOtherSequences() {
+        NgramTable table = new NgramTable(10);
+        Draft d = new Draft(8, 100);
+        // Sequence A commits "1 20 21 22 23 24"; sequence B then ends with "21 22": the table continues it.
+        new NgramProposer(table).propose(new TokenHistory(new int[]{1, 20, 21, 22, 23, 24}, 16), 4, false, d);
+        d.clear();
+        new NgramProposer(table).propose(new TokenHistory(new int[]{1, 30, 21, 22}, 16), 3, false, d);
+        assertArrayEquals(new int[]{23, 24}, d.tokensCopy(), "the chain stops where the traffic stopped");
+        d.clear();
+        new NgramProposer(table).propose(new TokenHistory(new int[]{1, 30, 31, 32}, 16), 3, false, d);
+        assertEquals(0, d.count(), "an unseen context");
+    }
+
+    @Test
     void fallsBackToShorterNgramsAndStopsAtTheEndOfTheHistory() {
         assertArrayEquals(new int[]{9, 4}, propose(5, 1, 4, 9, 4), "unigram '4' matched; its continuation runs to the end");
         assertEquals(0, propose(4, 1, 2, 3).length, "no earlier occurrence of anything");
