@@ -37,6 +37,8 @@ public final class DraftBootstrap {
     /** Bootstrap samples are all recorded. */
     private static final double FULL_SAMPLING = 1.0;
     private static final long SEED = 42;
+    /** More prompts than any time budget gets through (prompts repeat round-robin). */
+    private static final int MAX_REQUESTS = 100_000;
 
     /**
      * @param before   the untrained cut draft's acceptance on the held-out samples
@@ -55,8 +57,10 @@ public final class DraftBootstrap {
         List<DistillationSample> samples = Collections.synchronizedList(new ArrayList<>());
         TrafficRecorder recorder = new TrafficRecorder(settings.topK(), FULL_SAMPLING, settings.maxPendingBytes(), samples::add,
                 p -> trafficClass, SEED);
-        List<TrafficGenerator.Request> requests = trafficClass.equals(DraftModel.GENERAL_CLASS)
-                ? traffic.mixed(100_000) : traffic.take(trafficClass, 100_000);
+        // A general draft learns from generic prompts (or, with a traffic file, from all of it); a class's from its family.
+        List<TrafficGenerator.Request> requests = !trafficClass.equals(DraftModel.GENERAL_CLASS) ? traffic.take(trafficClass, MAX_REQUESTS)
+                : traffic.familyNames().contains(TrafficGenerator.STORIES) ? traffic.take(TrafficGenerator.STORIES, MAX_REQUESTS)
+                : traffic.mixed(MAX_REQUESTS);
         long generated;
         try (TargetSampler sampler = new TargetSampler(target, tokenizer, runner, recorder)) {
             generated = sampler.generate(requests, settings.bootstrapMaxNewTokens(), settings.bootstrapStreams(),

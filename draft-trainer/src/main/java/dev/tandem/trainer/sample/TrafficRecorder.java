@@ -52,6 +52,11 @@ public final class TrafficRecorder implements Recorder, VerificationListener {
         this.selectors = ThreadLocal.withInitial(() -> new TopKSelector(topK));
     }
 
+    private volatile java.util.function.BiConsumer<int[], String> taggedListener = (prompt, cls) -> {};
+
+    /** Told about every explicitly tagged prompt (the classifier learns from them). */
+    public void onTagged(java.util.function.BiConsumer<int[], String> listener) { this.taggedListener = listener; }
+
     /** The traffic class of the next sequence started with this id (a request's explicit tag). */
     public void tag(long seqId, String trafficClass) { tags.put(seqId, trafficClass); }
 
@@ -128,6 +133,7 @@ public final class TrafficRecorder implements Recorder, VerificationListener {
     @Override
     public void onStart(long seqId, int[] prompt) {
         String tag = tags.remove(seqId);
+        if (tag != null) taggedListener.accept(prompt, tag);
         begin(seqId, tag != null ? tag : classifier.apply(prompt));
     }
 

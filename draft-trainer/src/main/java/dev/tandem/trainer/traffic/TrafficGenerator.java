@@ -13,7 +13,8 @@ import java.util.Map;
 /**
  * Prompts for benchmarks and the demo: three built-in families with different vocabularies (animals and
  * farms, space and robots, cooking and food), each of several hundred distinct templated prompts in a
- * seeded order, or one's own prompts from a file. Requests are taken round-robin through a family's
+ * seeded order, plus generic story openings ({@link #STORIES}, what a general bootstrap draft learns
+ * from), or one's own prompts from a file. Requests are taken round-robin through a family's
  * prompts, so a stream of n requests repeats prompts only after the family is exhausted.
  */
 public final class TrafficGenerator {
@@ -21,6 +22,9 @@ public final class TrafficGenerator {
     public static final String ANIMALS = "animals";
     public static final String SPACE = "space";
     public static final String COOKING = "cooking";
+    /** Generic story openings (the traffic the default model was trained for): a general bootstrap's prompts. */
+    public static final String STORIES = "stories";
+    private static final int STORY_PROMPTS = 180;
     /** The class of file prompts without a class column. */
     public static final String FILE_CLASS = "general";
 
@@ -64,6 +68,9 @@ public final class TrafficGenerator {
                 List.of("The food smelled yummy.", "They added sugar and butter.", "Everyone was very hungry.",
                         "The oven was hot."),
                 seed));
+        List<String> stories = new ArrayList<>(dev.tandem.engine.bench.StoryPrompts.make(STORY_PROMPTS));
+        java.util.Collections.shuffle(stories, new java.util.Random(seed));
+        f.put(STORIES, new PromptFamily(STORIES, stories));
         return new TrafficGenerator(f);
     }
 

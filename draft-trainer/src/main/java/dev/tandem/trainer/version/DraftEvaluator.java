@@ -1,10 +1,6 @@
 package dev.tandem.trainer.version;
 
 import dev.tandem.engine.draft.DraftModel;
-import dev.tandem.engine.draft.ReducedVocabulary;
-import dev.tandem.trainer.distill.DraftForward;
-import dev.tandem.trainer.distill.Divergence;
-import dev.tandem.trainer.distill.TeacherDistribution;
 import dev.tandem.trainer.sample.DistillationSample;
 
 import java.util.List;
@@ -36,52 +32,21 @@ public final class DraftEvaluator {
     }
 
     public AcceptanceMetrics evaluate(DraftModel draft, List<DistillationSample> samples) {
-        if (samples.isEmpty()) return AcceptanceMetrics.NONE;
-        DraftForward forward = new DraftForward(draft.config());
-        ReducedVocabulary v = draft.vocabulary();
-        int head = draft.config().headSize();
-        double[] p = new double[head];
-        double[] q = new double[head];
-        long positions = 0;
-        long matches = 0;
-        long starts = 0;
-        long accepted = 0;
-        double sampled = 0;
-        for (DistillationSample s : samples) {
-            int n = s.positionCount();
-            if (n == 0) continue;
-            int[] rows = new int[n];
-            for (int i = 0; i < n; i++) rows[i] = s.positions()[i] - 1;
-            float[] logits = forward.logits(draft, s.tokens(), s.contextLength(), rows, n);
-            boolean[] match = new boolean[n];
-            for (int i = 0; i < n; i++) {
-                int best = argmax(logits, i * head, head);
-                match[i] = v.tokenAt(best) == s.teacherArgmax(i);
-                if (match[i]) matches++;
-                TeacherDistribution.project(s, i, v, p);
-                Divergence.softmax(logits, i * head, head, q);
-                double overlap = 0;
-                for (int j = 0; j < head; j++) overlap += Math.min(p[j], q[j]);
-                sampled += overlap;
-            }
-            for (int i = 0; i < n; i++) {
-                int run = 0;
-                while (run < DRAFT_LENGTH && i + run < n && s.positions()[i + run] == s.positions()[i] + run && match[i + run]) run++;
-                accepted += run;
-                starts++;
-            }
-            positions += n;
-        }
-        if (positions == 0) return AcceptanceMetrics.NONE;
-        return new AcceptanceMetrics((double) matches / positions, (double) accepted / starts, sampled / positions, positions);
+        AcceptanceAccumulator a = new AcceptanceAccumulator(draft);
+        for (DistillationSample s : samples) a.add(s);
+        return a.metrics();
+    }
+
+    /** Whether {@code candidate} beats {@code live} (null: nothing live, any measured candidate wins). */
+    public boolean better(AcceptanceMetrics candidate, AcceptanceMetrics live, boolean hasLive) {
+        return candidate.positions() > 0 && (!hasLive || candidate.expectedAccepted() > live.expectedAccepted() + margin);
     }
 
     /** Evaluates both on the same samples; the candidate is better if its expected accepted length exceeds the live one's by the margin. */
     public Comparison compare(DraftModel candidate, DraftModel live, List<DistillationSample> samples) {
         AcceptanceMetrics c = evaluate(candidate, samples);
         AcceptanceMetrics l = live == null ? AcceptanceMetrics.NONE : evaluate(live, samples);
-        boolean better = c.positions() > 0 && (live == null || c.expectedAccepted() > l.expectedAccepted() + margin);
-        return new Comparison(c, l, better);
+        return new Comparison(c, l, better(c, l, live != null));
     }
 
     /** Lowest index on ties, as the engine's greedy sampler. */

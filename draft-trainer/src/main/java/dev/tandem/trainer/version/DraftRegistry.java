@@ -83,6 +83,19 @@ public final class DraftRegistry {
         return c == null ? List.of() : List.copyOf(c.history);
     }
 
+    /** The most recently retired version of the class (what a rollback would restore), read from its checkpoint. */
+    public synchronized Optional<DraftModel> previous(String trafficClass) {
+        ClassDrafts c = classes.get(trafficClass);
+        if (c == null) return Optional.empty();
+        for (int i = c.history.size() - 1; i >= 0; i--) {
+            DraftVersion v = c.history.get(i);
+            if (v.status() == DraftVersion.Status.RETIRED) {
+                return Optional.of(DraftCheckpoint.read(dir(trafficClass).resolve(DraftVersion.fileName(v.version()))));
+            }
+        }
+        return Optional.empty();
+    }
+
     /** The number the next candidate of the class gets. */
     public synchronized long nextVersion(String trafficClass) {
         ClassDrafts c = classes.get(trafficClass);
