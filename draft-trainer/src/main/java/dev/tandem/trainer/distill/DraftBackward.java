@@ -3,6 +3,7 @@ package dev.tandem.trainer.distill;
 import dev.tandem.engine.draft.DraftConfig;
 import dev.tandem.engine.draft.DraftLayerParameters;
 import dev.tandem.engine.draft.DraftParameters;
+import dev.tandem.trainer.idle.TrainingCheckpoint;
 
 /**
  * The backward pass of {@link DraftForward}: from the gradient of the loss with respect to the logits of
@@ -44,6 +45,7 @@ public final class DraftBackward {
         // Head and final norm, only at the rows with logits.
         float[] dFinal = new float[a.logitCount * dim];
         TrainingKernels.backWeight(dLogits, a.logitCount, config.headSize(), a.finalNormed, dim, g.output());
+        TrainingCheckpoint.check();
         TrainingKernels.backInput(dLogits, a.logitCount, config.headSize(), p.output(), dim, dFinal);
         for (int i = 0; i < a.logitCount; i++) {
             int r = a.logitRows[i];
@@ -57,6 +59,7 @@ public final class DraftBackward {
 
             // Feed-forward: x += w2 (silu(w1 n2) * (w3 n2)), n2 = rmsnorm(xMid).
             java.util.Arrays.fill(dAct, 0, rows * hidden, 0f);
+            TrainingCheckpoint.check();
             TrainingKernels.backWeight(dx, rows, dim, s.act, hidden, gw.w2());
             TrainingKernels.backInput(dx, rows, dim, w.w2(), hidden, dAct);
             for (int i = 0; i < rows * hidden; i++) {
@@ -66,8 +69,10 @@ public final class DraftBackward {
                 dUp[i] = dAct[i] * silu;
                 dGate[i] = dAct[i] * s.up[i] * sigmoid * (1f + gate * (1f - sigmoid));
             }
+            TrainingCheckpoint.check();
             TrainingKernels.backWeight(dGate, rows, hidden, s.n2, dim, gw.w1());
             TrainingKernels.backWeight(dUp, rows, hidden, s.n2, dim, gw.w3());
+            TrainingCheckpoint.check();
             java.util.Arrays.fill(dn, 0, rows * dim, 0f);
             TrainingKernels.backInput(dGate, rows, hidden, w.w1(), dim, dn);
             TrainingKernels.backInput(dUp, rows, hidden, w.w3(), dim, dn);
@@ -76,17 +81,21 @@ public final class DraftBackward {
             }
 
             // Attention: x += wo o, o = softmax(q k^T * scale) v, q k v from n1 = rmsnorm(xIn).
+            TrainingCheckpoint.check();
             TrainingKernels.backWeight(dx, rows, dim, s.o, dim, gw.wo());
             java.util.Arrays.fill(dO, 0, rows * dim, 0f);
             TrainingKernels.backInput(dx, rows, dim, w.wo(), dim, dO);
+            TrainingCheckpoint.check();
             attentionBackward(s, rows);
             for (int t = 0; t < rows; t++) {
                 rope.rotate(dq, t * dim, dim, t, true);
                 rope.rotate(dk, t * kvDim, kvDim, t, true);
             }
+            TrainingCheckpoint.check();
             TrainingKernels.backWeight(dq, rows, dim, s.n1, dim, gw.wq());
             TrainingKernels.backWeight(dk, rows, kvDim, s.n1, dim, gw.wk());
             TrainingKernels.backWeight(dv, rows, kvDim, s.n1, dim, gw.wv());
+            TrainingCheckpoint.check();
             java.util.Arrays.fill(dn, 0, rows * dim, 0f);
             TrainingKernels.backInput(dq, rows, dim, w.wq(), dim, dn);
             TrainingKernels.backInput(dk, rows, kvDim, w.wk(), dim, dn);

@@ -4,6 +4,7 @@ import dev.tandem.engine.draft.DraftConfig;
 import dev.tandem.engine.draft.DraftLayerParameters;
 import dev.tandem.engine.draft.DraftModel;
 import dev.tandem.engine.draft.DraftParameters;
+import dev.tandem.trainer.idle.TrainingCheckpoint;
 
 /**
  * The draft's forward pass over a whole token sequence (teacher forcing: row t sees tokens 0..t), the same
@@ -51,6 +52,7 @@ public final class DraftForward {
             DraftActivations.Layer s = a.layers[l];
             System.arraycopy(x, 0, s.xIn, 0, length * dim);
             for (int t = 0; t < length; t++) s.inv1[t] = TrainingKernels.rmsNorm(x, t * dim, w.attnNorm(), s.n1, t * dim, dim, config.normEps());
+            TrainingCheckpoint.check();
             TrainingKernels.matmul(s.n1, length, dim, w.wq(), dim, s.q);
             TrainingKernels.matmul(s.n1, length, dim, w.wk(), kvDim, s.k);
             TrainingKernels.matmul(s.n1, length, dim, w.wv(), kvDim, s.v);
@@ -58,18 +60,21 @@ public final class DraftForward {
                 rope.rotate(s.q, t * dim, dim, t, false);
                 rope.rotate(s.k, t * kvDim, kvDim, t, false);
             }
+            TrainingCheckpoint.check();
             attention(s, length);
             float[] projected = scratch(length * dim);
             TrainingKernels.matmul(s.o, length, dim, w.wo(), dim, projected);
             for (int i = 0; i < length * dim; i++) x[i] += projected[i];
             System.arraycopy(x, 0, s.xMid, 0, length * dim);
             for (int t = 0; t < length; t++) s.inv2[t] = TrainingKernels.rmsNorm(x, t * dim, w.ffnNorm(), s.n2, t * dim, dim, config.normEps());
+            TrainingCheckpoint.check();
             TrainingKernels.matmul(s.n2, length, dim, w.w1(), hidden, s.gate);
             TrainingKernels.matmul(s.n2, length, dim, w.w3(), hidden, s.up);
             for (int i = 0; i < length * hidden; i++) {
                 float g = s.gate[i];
                 s.act[i] = g / (1f + (float) Math.exp(-g)) * s.up[i];
             }
+            TrainingCheckpoint.check();
             TrainingKernels.matmul(s.act, length, hidden, w.w2(), dim, projected);
             for (int i = 0; i < length * dim; i++) x[i] += projected[i];
         }
@@ -81,6 +86,7 @@ public final class DraftForward {
             a.logitRows[i] = r;
             a.finalInv[i] = TrainingKernels.rmsNorm(x, r * dim, p.finalNorm(), a.finalNormed, i * dim, dim, config.normEps());
         }
+        TrainingCheckpoint.check();
         TrainingKernels.matmul(a.finalNormed, logitCount, dim, p.output(), config.headSize(), a.logits);
         return a;
     }
@@ -131,6 +137,4 @@ public final class DraftForward {
         return scratch;
     }
 
-    /** Attention weights are stored [row][head][0..rows) with the row stride of the current length. */
-    int attentionStride() { return acts == null ? 0 : acts.rows; }
 }

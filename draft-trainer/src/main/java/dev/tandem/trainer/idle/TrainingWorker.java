@@ -6,7 +6,9 @@ import java.util.concurrent.atomic.AtomicLong;
 /**
  * The dedicated training thread: asks the {@link IdleGovernor} before every step of the
  * {@link TrainingTask}, so training never runs on a serving thread and stops within one step when load
- * arrives; polls while serving is busy or there is nothing to train.
+ * arrives; polls while serving is busy or there is nothing to train. Inside a step, the
+ * {@link TrainingCheckpoint}s of the forward and backward passes also wait while serving is busy, so in
+ * practice training yields within one matrix product (milliseconds), and the step resumes where it was.
  */
 public final class TrainingWorker implements AutoCloseable {
 
@@ -18,6 +20,7 @@ public final class TrainingWorker implements AutoCloseable {
     private final Thread thread;
     private final AtomicLong steps = new AtomicLong();
     private final AtomicLong busyNanos = new AtomicLong();
+    private final AtomicLong pausedChecks = new AtomicLong();
     private volatile boolean running = true;
     private volatile boolean paused;
     private volatile Throwable failure;
@@ -47,7 +50,30 @@ public final class TrainingWorker implements AutoCloseable {
 
     public Throwable failure() { return failure; }
 
+    /** Waits, inside a step, until the governor allows training again (or the worker is closed). */
+    private void pauseWhileServing() {
+        while (running && (paused || !governor.mayTrain())) {
+            pausedChecks.incrementAndGet();
+            try {
+                TimeUnit.NANOSECONDS.sleep(pollNanos);
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+                throw new StopTraining();
+            }
+        }
+        if (!running) throw new StopTraining();
+    }
+
+    /** Unwinds a step when the worker closes while the step waits. */
+    private static final class StopTraining extends RuntimeException {
+        StopTraining() { super(null, null, false, false); }
+    }
+
+    /** How often a step had to wait at a checkpoint for serving to go idle. */
+    public long pausedChecks() { return pausedChecks.get(); }
+
     private void loop() {
+        TrainingCheckpoint.install(this::pauseWhileServing);
         while (running) {
             boolean worked = false;
             try {
@@ -57,6 +83,8 @@ public final class TrainingWorker implements AutoCloseable {
                     busyNanos.addAndGet(System.nanoTime() - start);
                     if (worked) steps.incrementAndGet();
                 }
+            } catch (StopTraining e) {
+                return;
             } catch (RuntimeException | Error e) {
                 failure = e;
                 running = false;

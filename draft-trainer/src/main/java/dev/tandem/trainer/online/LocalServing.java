@@ -69,6 +69,11 @@ final class LocalServing implements AutoCloseable {
         }
     }
 
+    /** Serves one untagged, unrecorded request (outside the measurements). */
+    void warmUp(String prompt, int maxNewTokens) {
+        generator.generateAll(List.of(GenerationRequest.greedy(prompt, maxNewTokens)), List.of(GenerationListener.NONE));
+    }
+
     @Override
     public void close() {
         generator.close();

@@ -41,7 +41,7 @@ public final class OnlineTrainer implements TrainingTask {
     private static final int FRESH_CLASS_SHARE = 3;
     private static final int SCHEDULE_PERIOD = 4;
     /** Held-out samples evaluated per training-thread step (each runs through two or three drafts). */
-    private static final int EVALUATION_SAMPLES_PER_STEP = 2;
+    private static final int EVALUATION_SAMPLES_PER_STEP = 1;
     /** After this many rejected evaluations in a row, the candidate restarts from the live draft. */
     private static final int RESTART_AFTER_REJECTIONS = 4;
 

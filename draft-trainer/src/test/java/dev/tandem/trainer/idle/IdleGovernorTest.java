@@ -73,6 +73,32 @@ class IdleGovernorTest {
         assertEquals(Set.of(TrainingWorker.THREAD_NAME), threads);
     }
 
+    @Test
+    void aStepInProgressWaitsAtItsCheckpointsWhileServingIsBusy() throws Exception {
+        AtomicReference<ServingSignals> signals = new AtomicReference<>(ServingSignals.IDLE);
+        IdleGovernor g = new IdleGovernor(new IdleGovernor.Settings(0, 0, 2, 0), signals::get);
+        AtomicInteger checks = new AtomicInteger();
+        try (TrainingWorker w = new TrainingWorker(g, () -> {
+            for (int i = 0; i < 1000; i++) {
+                TrainingCheckpoint.check();
+                checks.incrementAndGet();
+                sleep(1);
+            }
+            return true;
+        }, MS).start()) {
+            waitFor(() -> checks.get() > 20);
+            signals.set(new ServingSignals(1, 1, 0, 0));
+            sleep(20);
+            int stalled = checks.get();
+            sleep(100);
+            assertTrue(checks.get() <= stalled + 1, "the step kept going while serving was busy");
+            assertTrue(w.pausedChecks() > 0);
+            signals.set(ServingSignals.IDLE);
+            waitFor(() -> checks.get() > stalled + 20);
+        }
+        TrainingCheckpoint.check(); // no hook on this thread: does nothing
+    }
+
     private static void waitFor(java.util.function.BooleanSupplier condition) throws InterruptedException {
         long deadline = System.nanoTime() + 10_000 * MS;
         while (!condition.getAsBoolean()) {
