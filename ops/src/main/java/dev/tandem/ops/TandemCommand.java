@@ -21,6 +21,7 @@ import picocli.CommandLine.Command;
                 GenerateCommand.class,
                 ModelCommand.class,
                 BenchCommand.class,
+                DraftCommand.class,
                 CommandLine.HelpCommand.class
         },
         footer = {
