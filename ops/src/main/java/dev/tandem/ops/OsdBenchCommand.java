@@ -62,6 +62,10 @@ public final class OsdBenchCommand implements Callable<Integer> {
             description = "Requests served trainer off, then on, with the frozen draft (latency). Default: ${DEFAULT-VALUE}.")
     int interference;
 
+    @Option(names = "--draft-length", defaultValue = "4",
+            description = "Drafts per step; 0 lets the engine choose per step from measured costs. Default: ${DEFAULT-VALUE}.")
+    int draftLength;
+
     @Option(names = "--bootstrap-minutes", defaultValue = "2",
             description = "Budget of the bootstrap when no general draft exists yet. Default: ${DEFAULT-VALUE}.")
     double bootstrapMinutes;
@@ -71,7 +75,7 @@ public final class OsdBenchCommand implements Callable<Integer> {
 
     @Override
     public Integer call() {
-        if (requests < 2 || tokens < 1 || burst < 1 || gapMillis < 0 || window < 1 || interference < 0) {
+        if (requests < 2 || tokens < 1 || burst < 1 || gapMillis < 0 || window < 1 || interference < 0 || draftLength < 0) {
             throw CommandFailure.usage("--requests >= 2, --tokens, --burst, --window >= 1, --gap-ms, --interference-requests >= 0");
         }
         TrafficGenerator generator = traffic.generator();
@@ -99,7 +103,7 @@ public final class OsdBenchCommand implements Callable<Integer> {
             OsdBenchResult r = new OnlineDistillationBench(opened.model().weights(), opened.tokenizer(), runner, settings,
                     line -> System.err.println("tandem: " + line))
                     .run(opened.name(), bootstrap, generator, new OnlineDistillationBench.Settings(requests, tokens, burst, gapMillis, familyA, familyB,
-                            window, interference), work);
+                            window, interference, draftLength), work);
             System.out.print(json ? r.toJson() + "\n" : r.toText());
         }
         return 0;

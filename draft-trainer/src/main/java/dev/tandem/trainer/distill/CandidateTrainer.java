@@ -23,7 +23,8 @@ public final class CandidateTrainer {
 
     public CandidateTrainer(String trafficClass, DraftModel start, DistillerSettings settings) {
         this.trafficClass = trafficClass;
-        this.candidate = DraftCopies.copy(start, start.version(), trafficClass);
+        // A frozen embedding (target-sized) is shared with the starting draft instead of copied: nobody writes it.
+        this.candidate = DraftCopies.copy(start, start.version(), trafficClass, !settings.trainEmbedding());
         this.distiller = new Distiller(candidate, settings);
     }
 

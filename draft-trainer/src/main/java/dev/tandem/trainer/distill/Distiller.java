@@ -36,7 +36,7 @@ public final class Distiller {
         this.settings = settings;
         this.forward = new DraftForward(model.config());
         this.backward = new DraftBackward(model.config());
-        this.gradients = new DraftGradients(model.config());
+        this.gradients = new DraftGradients(model.config(), settings.trainEmbedding());
         this.optimizer = new AdamW(model.config(), settings.optimizer(), settings.trainEmbedding());
         this.vocabulary = model.vocabulary();
         this.headSize = model.config().headSize();

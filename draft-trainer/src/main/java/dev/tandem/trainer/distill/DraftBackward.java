@@ -105,6 +105,7 @@ public final class DraftBackward {
             }
         }
 
+        if (!gradients.hasEmbedding()) return;
         for (int t = 0; t < rows; t++) {
             int token = a.tokens[t];
             gradients.touchRow(token);

@@ -18,9 +18,11 @@ public final class DraftGradients {
     private final DraftParameters grads;
     private final BitSet touchedRows;
 
-    public DraftGradients(DraftConfig config) {
+    /** With {@code withEmbedding} false the embedding (frozen) gets no gradient buffer at all: it is target-sized. */
+    public DraftGradients(DraftConfig config, boolean withEmbedding) {
         this.config = config;
-        this.grads = DraftParameters.zeros(config);
+        DraftParameters zeros = DraftParameters.zeros(config);
+        this.grads = withEmbedding ? zeros : new DraftParameters(new float[0], zeros.layers(), zeros.finalNorm(), zeros.output());
         this.touchedRows = new BitSet(config.vocabSize());
     }
 
@@ -30,6 +32,9 @@ public final class DraftGradients {
     public BitSet touchedRows() { return touchedRows; }
 
     void touchRow(int token) { touchedRows.set(token); }
+
+    /** Whether the embedding has a gradient buffer. */
+    public boolean hasEmbedding() { return grads.embedding().length > 0; }
 
     public void clear() {
         List<float[]> arrays = grads.arrays();

@@ -32,16 +32,21 @@ final class LocalServing implements AutoCloseable {
     private final AtomicInteger queued = new AtomicInteger();
 
     private final java.util.function.BiConsumer<Long, String> tagger;
+    private final AcceptanceCounter counter;
+
+    /** Per-token acceptance counts of sequence {@code seqId} of the last burst. */
+    AcceptanceCounter.Counts counts(long seqId) { return counter.counts(seqId); }
 
     /**
      * @param listener observes verification (the recorder), or null
      * @param tagger   told each sequence's class before it starts (the recorder's tags), or null
      */
-    LocalServing(ModelWeights weights, Tokenizer tokenizer, ParallelRunner runner, ProposerFactory proposers, Map<Long, String> classes,
-                 VerificationListener listener, java.util.function.BiConsumer<Long, String> tagger) {
+    LocalServing(ModelWeights weights, Tokenizer tokenizer, ParallelRunner runner, ProposerFactory proposers, SpeculationOptions options,
+                 Map<Long, String> classes, VerificationListener listener, java.util.function.BiConsumer<Long, String> tagger) {
         this.classes = classes;
-        this.generator = new SpeculativeGenerator(weights, tokenizer, runner, proposers, SpeculationOptions.defaults());
-        if (listener != null) generator.decoder().setVerificationListener(listener);
+        this.generator = new SpeculativeGenerator(weights, tokenizer, runner, proposers, options);
+        this.counter = new AcceptanceCounter(listener);
+        generator.decoder().setVerificationListener(counter);
         this.tagger = tagger;
     }
 

@@ -5,6 +5,7 @@ import dev.tandem.engine.model.ModelWeights;
 import dev.tandem.engine.parallel.ParallelRunner;
 import dev.tandem.engine.spec.NoneProposer;
 import dev.tandem.engine.spec.ProposerFactory;
+import dev.tandem.engine.spec.SpeculationOptions;
 import dev.tandem.engine.spec.SpeculativeResult;
 import dev.tandem.engine.tokenizer.Tokenizer;
 import dev.tandem.trainer.TrainerSettings;
@@ -53,11 +54,12 @@ public final class OnlineDistillationBench {
      * @param gapMillis            idle time after each burst
      * @param window               requests per reported window
      * @param interferenceRequests prefix of the stream served trainer off / on with the frozen draft
+     * @param draftLength          drafts per step (0: the engine's adaptive choice)
      */
     public record Settings(int requests, int maxNewTokens, int burst, long gapMillis, String familyA, String familyB, int window,
-                           int interferenceRequests) {
+                           int interferenceRequests, int draftLength) {
         public Settings {
-            if (requests < 2 || maxNewTokens < 1 || burst < 1 || gapMillis < 0 || window < 1 || interferenceRequests < 0) {
+            if (requests < 2 || maxNewTokens < 1 || burst < 1 || gapMillis < 0 || window < 1 || interferenceRequests < 0 || draftLength < 0) {
                 throw new IllegalArgumentException("bad benchmark settings " + this);
             }
         }
@@ -85,12 +87,12 @@ public final class OnlineDistillationBench {
         stream.addAll(traffic.take(s.familyB(), s.requests() - nA));
 
         log.accept("warm-up");
-        try (LocalServing none = serving(NoneProposer.factory(), new ConcurrentHashMap<>(), null, null)) {
+        try (LocalServing none = serving(s, NoneProposer.factory(), new ConcurrentHashMap<>(), null, null)) {
             for (int i = 0; i < WARMUP_BURSTS; i++) none.serve(stream.subList(i * s.burst(), (i + 1) * s.burst()), s.maxNewTokens());
         }
         log.accept("no speculation: " + stream.size() + " requests");
         List<RequestRecord> noneRun;
-        try (LocalServing none = serving(NoneProposer.factory(), new ConcurrentHashMap<>(), null, null)) {
+        try (LocalServing none = serving(s, NoneProposer.factory(), new ConcurrentHashMap<>(), null, null)) {
             noneRun = serveAll(none, stream, s, 0, null);
         }
         log.accept("frozen bootstrap draft: " + stream.size() + " requests");
@@ -128,7 +130,7 @@ public final class OnlineDistillationBench {
                 e.trafficClass(), e.entry().version(), e.entry().status().name().toLowerCase(java.util.Locale.ROOT),
                 e.comparison().candidate().expectedAccepted(), e.comparison().live().expectedAccepted(),
                 e.comparison().candidate().greedyAcceptance(), e.comparison().live().greedyAcceptance(), e.rolledBack() ? ", rolled back" : "")));
-        try (LocalServing serving = serving(drafts, classes, recorder, recorder::tag)) {
+        try (LocalServing serving = serving(s, drafts, classes, recorder, recorder::tag)) {
             IdleGovernor governor = new IdleGovernor(trainerSettings.idle(), serving::signals);
             try (TrainingWorker worker = new TrainingWorker(governor, trainer, trainerSettings.pollNanos()).start()) {
                 List<RequestRecord> records = serveAll(serving, stream, s, s.gapMillis(), worker);
@@ -151,7 +153,7 @@ public final class OnlineDistillationBench {
         TrafficRecorder recorder = new TrafficRecorder(trainerSettings.topK(), trainerSettings.samplingRate(), trainerSettings.maxPendingBytes(),
                 buffers, p -> DraftModel.GENERAL_CLASS, 1);
         OnlineTrainer trainer = new OnlineTrainer(trainerSettings, buffers, registry);
-        try (LocalServing serving = serving(drafts, classes, recorder, recorder::tag)) {
+        try (LocalServing serving = serving(s, drafts, classes, recorder, recorder::tag)) {
             IdleGovernor governor = new IdleGovernor(trainerSettings.idle(), serving::signals);
             try (TrainingWorker worker = new TrainingWorker(governor, trainer, trainerSettings.pollNanos()).start()) {
                 return serveAll(serving, stream, s, s.gapMillis(), worker);
@@ -163,14 +165,15 @@ public final class OnlineDistillationBench {
         Map<Long, String> classes = new ConcurrentHashMap<>();
         SwappableDraft drafts = new SwappableDraft(target.config().vocabSize(), target.config().seqLen(), runner, classes::get);
         drafts.live(DraftModel.GENERAL_CLASS, bootstrap);
-        try (LocalServing serving = serving(drafts, classes, null, null)) {
+        try (LocalServing serving = serving(s, drafts, classes, null, null)) {
             return serveAll(serving, stream, s, gapMillis, null);
         }
     }
 
-    private LocalServing serving(ProposerFactory proposers, Map<Long, String> classes, TrafficRecorder recorder,
+    private LocalServing serving(Settings s, ProposerFactory proposers, Map<Long, String> classes, TrafficRecorder recorder,
                                  java.util.function.BiConsumer<Long, String> tagger) {
-        return new LocalServing(target, tokenizer, runner, proposers, classes, recorder, tagger);
+        SpeculationOptions options = s.draftLength() > 0 ? SpeculationOptions.fixed(s.draftLength()) : SpeculationOptions.defaults();
+        return new LocalServing(target, tokenizer, runner, proposers, options, classes, recorder, tagger);
     }
 
     private List<RequestRecord> serveAll(LocalServing serving, List<TrafficGenerator.Request> stream, Settings s, long gapMillis,
@@ -182,7 +185,7 @@ public final class OnlineDistillationBench {
             List<TrafficGenerator.Request> burst = stream.subList(from, Math.min(stream.size(), from + s.burst()));
             serving.arriving(burst.size());
             List<SpeculativeResult> results = serving.serve(burst, s.maxNewTokens());
-            for (int i = 0; i < burst.size(); i++) records.add(RequestRecord.of(burst.get(i).trafficClass(), results.get(i)));
+            for (int i = 0; i < burst.size(); i++) records.add(RequestRecord.of(burst.get(i).trafficClass(), results.get(i), serving.counts(i)));
             if (worker != null && worker.failure() != null) throw new IllegalStateException("the trainer failed", worker.failure());
             if ((from / s.burst()) % 10 == 9) {
                 log.accept(String.format(java.util.Locale.ROOT, "  %d requests, acceptance of the last 10 bursts %.3f%s", records.size(),
@@ -202,7 +205,8 @@ public final class OnlineDistillationBench {
         int index = 0;
         for (int[] range : windowRanges(stream.size(), nA, s.window())) {
             List<RequestRecord> w = rec.subList(range[0], range[1]);
-            windows.add(new OsdBenchResult.Window(index++, w.getFirst().trafficClass(), w.size(), acceptance(w), tokensPerStep(w), tpotMs(w),
+            windows.add(new OsdBenchResult.Window(index++, w.getFirst().trafficClass(), w.size(), acceptance(w), acceptedPerProposed(w),
+                    tokensPerStep(w), tpotMs(w), tokensPerStep(frozen.subList(range[0], range[1])),
                     acceptance(frozen.subList(range[0], range[1])), tpotMs(frozen.subList(range[0], range[1])),
                     tpotMs(none.subList(range[0], range[1]))));
         }
@@ -248,7 +252,19 @@ public final class OnlineDistillationBench {
         return out;
     }
 
+    /** Per-token acceptance: accepted drafts over drafts tried up to each step's first rejection. */
     static double acceptance(List<RequestRecord> r) {
+        long tried = 0;
+        long accepted = 0;
+        for (RequestRecord x : r) {
+            tried += x.tried();
+            accepted += x.accepted();
+        }
+        return tried == 0 ? 0 : (double) accepted / tried;
+    }
+
+    /** Accepted over proposed drafts (depends on the draft length). */
+    static double acceptedPerProposed(List<RequestRecord> r) {
         long proposed = 0;
         long accepted = 0;
         for (RequestRecord x : r) {

@@ -28,7 +28,7 @@ import java.util.stream.Stream;
  * draft; a published draft that turns out worse is rolled back to the previous one. Persisted under a
  * root directory (normally {@code $TANDEM_HOME/drafts}):
  * <pre>
- *   drafts/&lt;class&gt;/v&lt;N&gt;.draft     checkpoints of published versions ({@link DraftCheckpoint})
+ *   drafts/&lt;class&gt;/v&lt;N&gt;.draft     checkpoints of the live and the last {@link #KEEP_RETIRED} retired versions
  *   drafts/&lt;class&gt;/metrics.json  {"class", "live", "versions": [{"version", "status", "created_millis", "note",
  *                                  "greedy_acceptance", "expected_accepted", "sampled_acceptance", "positions",
  *                                  "live_greedy_acceptance", "live_expected_accepted"}]}
@@ -38,6 +38,8 @@ import java.util.stream.Stream;
 public final class DraftRegistry {
 
     public static final String METRICS_FILE = "metrics.json";
+    /** Checkpoints of retired versions kept for rollback (older ones are deleted; their metrics stay). */
+    public static final int KEEP_RETIRED = 2;
 
     private final Path root;
     private final Map<String, ClassDrafts> classes = new TreeMap<>();
@@ -89,7 +91,7 @@ public final class DraftRegistry {
         if (c == null) return Optional.empty();
         for (int i = c.history.size() - 1; i >= 0; i--) {
             DraftVersion v = c.history.get(i);
-            if (v.status() == DraftVersion.Status.RETIRED) {
+            if (v.status() == DraftVersion.Status.RETIRED && hasCheckpoint(trafficClass, v)) {
                 return Optional.of(DraftCheckpoint.read(dir(trafficClass).resolve(DraftVersion.fileName(v.version()))));
             }
         }
@@ -121,9 +123,15 @@ public final class DraftRegistry {
                 saveMetrics(trafficClass, c);
                 return entry;
             }
-            published = DraftCopies.copy(candidate, version, trafficClass);
+            // A candidate whose embedding is the very (frozen) array of a live draft shares it instead of copying it.
+            DraftModel general = classes.containsKey(DraftModel.GENERAL_CLASS) ? classes.get(DraftModel.GENERAL_CLASS).live : null;
+            float[] embedding = candidate.parameters().embedding();
+            boolean share = (c.live != null && c.live.parameters().embedding() == embedding)
+                    || (general != null && general.parameters().embedding() == embedding);
+            published = DraftCopies.copy(candidate, version, trafficClass, share);
             DraftCheckpoint.write(dir(trafficClass).resolve(DraftVersion.fileName(version)), published);
             retireLive(c);
+            pruneRetired(trafficClass, c);
             entry = new DraftVersion(version, DraftVersion.Status.LIVE, now, comparison.candidate(), comparison.live(), note);
             c.history.add(entry);
             c.live = published;
@@ -153,7 +161,7 @@ public final class DraftRegistry {
             c.live = null;
             for (int i = c.history.size() - 1; i >= 0; i--) {
                 DraftVersion v = c.history.get(i);
-                if (v.status() == DraftVersion.Status.RETIRED) {
+                if (v.status() == DraftVersion.Status.RETIRED && hasCheckpoint(trafficClass, v)) {
                     c.live = DraftCheckpoint.read(dir(trafficClass).resolve(DraftVersion.fileName(v.version())));
                     c.history.set(i, v.withStatus(DraftVersion.Status.LIVE));
                     break;
@@ -164,6 +172,24 @@ public final class DraftRegistry {
         }
         if (now != null) for (DraftPublisher p : publishers) p.live(trafficClass, now);
         return Optional.ofNullable(now);
+    }
+
+    private void pruneRetired(String trafficClass, ClassDrafts c) {
+        int kept = 0;
+        for (int i = c.history.size() - 1; i >= 0; i--) {
+            DraftVersion v = c.history.get(i);
+            if (v.status() != DraftVersion.Status.RETIRED) continue;
+            if (++kept <= KEEP_RETIRED) continue;
+            try {
+                Files.deleteIfExists(dir(trafficClass).resolve(DraftVersion.fileName(v.version())));
+            } catch (IOException e) {
+                throw new UncheckedIOException("cannot delete an old draft checkpoint of " + trafficClass, e);
+            }
+        }
+    }
+
+    private boolean hasCheckpoint(String trafficClass, DraftVersion v) {
+        return Files.isRegularFile(dir(trafficClass).resolve(DraftVersion.fileName(v.version())));
     }
 
     private static void retireLive(ClassDrafts c) {

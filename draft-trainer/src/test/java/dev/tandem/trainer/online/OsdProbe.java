@@ -32,7 +32,7 @@ class OsdProbe {
             Path work = Files.createTempDirectory(root, "run");
             OsdBenchResult r = new OnlineDistillationBench(m.model().weights(), m.tokenizer(), runner, settings, System.out::println)
                     .run("stories15M", bootstrap, TrafficGenerator.builtIn(1),
-                            new OnlineDistillationBench.Settings(requests, 64, Integer.getInteger("tandem.probe.burst", 1), gap, "animals", "space", window, Math.min(40, requests / 2)), work);
+                            new OnlineDistillationBench.Settings(requests, 64, Integer.getInteger("tandem.probe.burst", 1), gap, "animals", "space", window, Math.min(40, requests / 2), 4), work);
             System.out.println(r.toText());
             System.out.println(r.toJson());
         }
