@@ -10,26 +10,23 @@ import dev.tandem.engine.spec.SpeculativeGenerator;
 import dev.tandem.engine.spec.SpeculativeResult;
 import dev.tandem.engine.spec.VerificationListener;
 import dev.tandem.engine.tokenizer.Tokenizer;
-import dev.tandem.trainer.idle.ServingSignals;
 import dev.tandem.trainer.traffic.TrafficGenerator;
 
 import java.util.ArrayList;
 import java.util.Collections;
 import java.util.List;
 import java.util.Map;
-import java.util.concurrent.atomic.AtomicInteger;
 
 /**
  * In-process serving for the online loop: a {@link SpeculativeGenerator} whose requests of one burst run
  * batched, with the traffic class of each sequence known to the proposer factory and the recorder, and
- * the load exposed as {@link ServingSignals} for the idle governor. Serving runs on the caller's thread.
+ * the load added to a shared {@link ServingLoad} for the idle governors. Serving runs on the caller's thread.
  */
 final class LocalServing implements AutoCloseable {
 
     private final SpeculativeGenerator generator;
     private final Map<Long, String> classes;
-    private final AtomicInteger active = new AtomicInteger();
-    private final AtomicInteger queued = new AtomicInteger();
+    private final ServingLoad load;
 
     private final java.util.function.BiConsumer<Long, String> tagger;
     private final AcceptanceCounter counter;
@@ -42,8 +39,10 @@ final class LocalServing implements AutoCloseable {
      * @param tagger   told each sequence's class before it starts (the recorder's tags), or null
      */
     LocalServing(ModelWeights weights, Tokenizer tokenizer, ParallelRunner runner, ProposerFactory proposers, SpeculationOptions options,
-                 Map<Long, String> classes, VerificationListener listener, java.util.function.BiConsumer<Long, String> tagger) {
+                 Map<Long, String> classes, VerificationListener listener, java.util.function.BiConsumer<Long, String> tagger,
+                 ServingLoad load) {
         this.classes = classes;
+        this.load = load;
         this.generator = new SpeculativeGenerator(weights, tokenizer, runner, proposers, options);
         this.counter = new AcceptanceCounter(listener);
         generator.decoder().setVerificationListener(counter);
@@ -53,10 +52,8 @@ final class LocalServing implements AutoCloseable {
     /** The class of a running sequence (sequence ids are indices within the burst). */
     String classOf(long seqId) { return classes.get(seqId); }
 
-    ServingSignals signals() { return new ServingSignals(queued.get(), active.get(), 0, 0); }
-
     /** Marks requests as arrived (queued) before they are served, so the governor sees load at once. */
-    void arriving(int n) { queued.addAndGet(n); }
+    void arriving(int n) { load.arriving(n); }
 
     List<SpeculativeResult> serve(List<TrafficGenerator.Request> burst, int maxNewTokens) {
         List<GenerationRequest> requests = new ArrayList<>();
@@ -65,12 +62,11 @@ final class LocalServing implements AutoCloseable {
             if (tagger != null) tagger.accept((long) i, burst.get(i).trafficClass());
             requests.add(GenerationRequest.greedy(burst.get(i).prompt(), maxNewTokens));
         }
-        active.addAndGet(burst.size());
-        queued.addAndGet(-burst.size());
+        load.started(burst.size());
         try {
             return generator.generateAll(requests, new ArrayList<>(Collections.nCopies(requests.size(), GenerationListener.NONE)));
         } finally {
-            active.addAndGet(-burst.size());
+            load.finished(burst.size());
         }
     }
 

@@ -33,9 +33,11 @@ import java.util.function.Consumer;
  * The online speculative decoding benchmark, in this process (mode "local"): a stream of requests of
  * family A then family B, served in bursts (batched) with idle gaps between them, while the trainer
  * records verification, distills per-class drafts in the gaps (idle governor) and publishes better ones.
- * The same stream is also served with no speculation and with the frozen bootstrap draft, and a prefix of
- * it twice with the frozen draft and gaps, trainer off then on, for the trainer's effect on latency at
- * equal load and equal draft.
+ * Every burst is also served, right before, with no speculation and with the frozen bootstrap draft, so the
+ * three see the same machine load (the machine is shared); for a prefix of the stream it is served once
+ * more with the frozen draft while a second trainer records and trains (trainer on), for the trainer's
+ * effect on latency at equal load and equal draft. Servers report their load to one {@link ServingLoad}
+ * that both trainers' governors watch.
  */
 public final class OnlineDistillationBench {
 
@@ -43,7 +45,6 @@ public final class OnlineDistillationBench {
     private static final int RECOVERY_WINDOW = 10;
     /** How close to its plateau family B must come. */
     private static final double RECOVERY_TOLERANCE = 0.05;
-    private static final int WARMUP_BURSTS = 2;
     private static final double P99 = 0.99;
     /** Not from any family (an untagged warm-up is recorded, if at all, for the general class only). */
     private static final String WARMUP_PROMPT = "Once upon a time, there was a little girl.";
@@ -85,116 +86,106 @@ public final class OnlineDistillationBench {
         int nA = s.requests() / 2;
         List<TrafficGenerator.Request> stream = new ArrayList<>(traffic.take(s.familyA(), nA));
         stream.addAll(traffic.take(s.familyB(), s.requests() - nA));
-
-        log.accept("warm-up");
-        try (LocalServing none = serving(s, NoneProposer.factory(), new ConcurrentHashMap<>(), null, null)) {
-            for (int i = 0; i < WARMUP_BURSTS; i++) none.serve(stream.subList(i * s.burst(), (i + 1) * s.burst()), s.maxNewTokens());
-        }
-        log.accept("no speculation: " + stream.size() + " requests");
-        List<RequestRecord> noneRun;
-        try (LocalServing none = serving(s, NoneProposer.factory(), new ConcurrentHashMap<>(), null, null)) {
-            noneRun = serveAll(none, stream, s, 0, null);
-        }
-        log.accept("frozen bootstrap draft: " + stream.size() + " requests");
-        List<RequestRecord> frozenRun = frozen(bootstrap, stream, s, 0);
-
         int m = Math.min(s.interferenceRequests(), stream.size());
-        List<TrafficGenerator.Request> prefix = stream.subList(0, m);
-        log.accept("latency at equal load, frozen draft, trainer off then on: " + m + " requests");
-        List<RequestRecord> off = frozen(bootstrap, prefix, s, s.gapMillis());
-        List<RequestRecord> on = interference(bootstrap, prefix, s, workDir.resolve("interference"));
+        ServingLoad load = new ServingLoad();
 
-        log.accept("online distillation: " + stream.size() + " requests");
-        OnlineRun online = online(bootstrap, stream, s, workDir.resolve("online"));
-
-        return result(modelName, s, stream, nA, noneRun, frozenRun, online, off, on, (System.nanoTime() - start) / 1e9);
-    }
-
-    private record OnlineRun(List<RequestRecord> records, long steps, double trainingSeconds, List<OnlineTrainer.Event> events) {}
-
-    private OnlineRun online(DraftModel bootstrap, List<TrafficGenerator.Request> stream, Settings s, Path dir) {
-        Map<Long, String> classes = new ConcurrentHashMap<>();
-        DraftRegistry registry = DraftRegistry.open(dir);
-        SwappableDraft drafts = new SwappableDraft(target.config().vocabSize(), target.config().seqLen(), runner, classes::get);
-        registry.addPublisher(drafts);
+        // Online: recorder, per-class drafts published by the trainer into the proposer factory.
+        Map<Long, String> onlineClasses = new ConcurrentHashMap<>();
+        DraftRegistry registry = DraftRegistry.open(workDir.resolve("online"));
+        SwappableDraft onlineDrafts = new SwappableDraft(target.config().vocabSize(), target.config().seqLen(), runner, onlineClasses::get);
+        registry.addPublisher(onlineDrafts);
         registry.submit(DraftModel.GENERAL_CLASS, bootstrap, new DraftEvaluator.Comparison(AcceptanceMetrics.NONE, AcceptanceMetrics.NONE, true),
                 "bootstrap");
-        ReplayBuffers buffers = new ReplayBuffers(trainerSettings.replayBytesPerClass(), trainerSettings.heldOutBytesPerClass(),
-                trainerSettings.heldOutEvery());
+        ReplayBuffers buffers = buffers();
         TrafficClassifier classifier = new TrafficClassifier(trainerSettings.classifierMinExamples(), trainerSettings.classifierMinPosterior());
-        TrafficRecorder recorder = new TrafficRecorder(trainerSettings.topK(), trainerSettings.samplingRate(), trainerSettings.maxPendingBytes(),
-                buffers, classifier::classify, 1);
+        TrafficRecorder recorder = recorder(buffers, classifier::classify);
         recorder.onTagged(classifier::learn);
         OnlineTrainer trainer = new OnlineTrainer(trainerSettings, buffers, registry);
         trainer.onEvent(e -> log.accept(String.format(java.util.Locale.ROOT, "  %s v%d %s: accepted/step %.3f vs live %.3f (greedy %.3f vs %.3f)%s",
                 e.trafficClass(), e.entry().version(), e.entry().status().name().toLowerCase(java.util.Locale.ROOT),
                 e.comparison().candidate().expectedAccepted(), e.comparison().live().expectedAccepted(),
                 e.comparison().candidate().greedyAcceptance(), e.comparison().live().greedyAcceptance(), e.rolledBack() ? ", rolled back" : "")));
-        try (LocalServing serving = serving(s, drafts, classes, recorder, recorder::tag)) {
-            IdleGovernor governor = new IdleGovernor(trainerSettings.idle(), serving::signals);
-            try (TrainingWorker worker = new TrainingWorker(governor, trainer, trainerSettings.pollNanos()).start()) {
-                List<RequestRecord> records = serveAll(serving, stream, s, s.gapMillis(), worker);
-                if (worker.failure() != null) throw new IllegalStateException("the trainer failed", worker.failure());
-                return new OnlineRun(records, worker.steps(), worker.busyNanos() / 1e9, trainer.events());
-            }
-        }
-    }
 
-    /** The frozen draft with the trainer running on what it records, publishing nowhere that serving looks. */
-    private List<RequestRecord> interference(DraftModel bootstrap, List<TrafficGenerator.Request> stream, Settings s, Path dir) {
-        Map<Long, String> classes = new ConcurrentHashMap<>();
-        SwappableDraft drafts = new SwappableDraft(target.config().vocabSize(), target.config().seqLen(), runner, classes::get);
-        drafts.live(DraftModel.GENERAL_CLASS, bootstrap);
-        DraftRegistry registry = DraftRegistry.open(dir);
-        registry.submit(DraftModel.GENERAL_CLASS, bootstrap, new DraftEvaluator.Comparison(AcceptanceMetrics.NONE, AcceptanceMetrics.NONE, true),
+        // Frozen bootstrap draft, trainer off; and the same with a recorder and a second trainer on (latency at equal draft).
+        Map<Long, String> frozenClasses = new ConcurrentHashMap<>();
+        SwappableDraft frozenDrafts = new SwappableDraft(target.config().vocabSize(), target.config().seqLen(), runner, frozenClasses::get);
+        frozenDrafts.live(DraftModel.GENERAL_CLASS, bootstrap);
+        DraftRegistry sideRegistry = DraftRegistry.open(workDir.resolve("interference"));
+        sideRegistry.submit(DraftModel.GENERAL_CLASS, bootstrap, new DraftEvaluator.Comparison(AcceptanceMetrics.NONE, AcceptanceMetrics.NONE, true),
                 "bootstrap");
-        ReplayBuffers buffers = new ReplayBuffers(trainerSettings.replayBytesPerClass(), trainerSettings.heldOutBytesPerClass(),
-                trainerSettings.heldOutEvery());
-        TrafficRecorder recorder = new TrafficRecorder(trainerSettings.topK(), trainerSettings.samplingRate(), trainerSettings.maxPendingBytes(),
-                buffers, p -> DraftModel.GENERAL_CLASS, 1);
-        OnlineTrainer trainer = new OnlineTrainer(trainerSettings, buffers, registry);
-        try (LocalServing serving = serving(s, drafts, classes, recorder, recorder::tag)) {
-            IdleGovernor governor = new IdleGovernor(trainerSettings.idle(), serving::signals);
-            try (TrainingWorker worker = new TrainingWorker(governor, trainer, trainerSettings.pollNanos()).start()) {
-                return serveAll(serving, stream, s, s.gapMillis(), worker);
+        ReplayBuffers sideBuffers = buffers();
+        TrafficRecorder sideRecorder = recorder(sideBuffers, p -> DraftModel.GENERAL_CLASS);
+        OnlineTrainer sideTrainer = new OnlineTrainer(trainerSettings, sideBuffers, sideRegistry);
+
+        List<RequestRecord> noneRun = new ArrayList<>();
+        List<RequestRecord> frozenRun = new ArrayList<>();
+        List<RequestRecord> off = new ArrayList<>();
+        List<RequestRecord> on = new ArrayList<>();
+        List<RequestRecord> onlineRun = new ArrayList<>();
+        long steps;
+        double trainingSeconds;
+        try (LocalServing none = serving(s, NoneProposer.factory(), new ConcurrentHashMap<>(), null, null, load);
+             LocalServing frozen = serving(s, frozenDrafts, frozenClasses, null, null, load);
+             LocalServing frozenOn = serving(s, frozenDrafts, frozenClasses, sideRecorder, sideRecorder::tag, load);
+             LocalServing online = serving(s, onlineDrafts, onlineClasses, recorder, recorder::tag, load)) {
+            log.accept("warm-up");
+            for (LocalServing x : List.of(none, frozen, frozenOn, online)) x.warmUp(WARMUP_PROMPT, s.maxNewTokens());
+            IdleGovernor governor = new IdleGovernor(trainerSettings.idle(), load::signals);
+            log.accept("serving " + stream.size() + " requests, each with no speculation, the frozen bootstrap draft"
+                    + (m > 0 ? " (the first " + m + " also with a trainer on)" : "") + " and online distillation, interleaved");
+            try (TrainingWorker worker = new TrainingWorker(governor, trainer, trainerSettings.pollNanos()).start();
+                 TrainingWorker sideWorker = new TrainingWorker(new IdleGovernor(trainerSettings.idle(), load::signals), sideTrainer,
+                         trainerSettings.pollNanos())) {
+                if (m > 0) sideWorker.start();
+                for (int from = 0; from < stream.size(); from += s.burst()) {
+                    List<TrafficGenerator.Request> burst = stream.subList(from, Math.min(stream.size(), from + s.burst()));
+                    noneRun.addAll(serve(none, burst, s));
+                    List<RequestRecord> f = serve(frozen, burst, s);
+                    frozenRun.addAll(f);
+                    if (from < m) {
+                        off.addAll(f);
+                        on.addAll(serve(frozenOn, burst, s));
+                        if (from + s.burst() >= m) sideWorker.close();
+                    }
+                    onlineRun.addAll(serve(online, burst, s));
+                    if (worker.failure() != null) throw new IllegalStateException("the trainer failed", worker.failure());
+                    if ((from / s.burst()) % 10 == 9) {
+                        List<RequestRecord> last = onlineRun.subList(Math.max(0, onlineRun.size() - 10 * s.burst()), onlineRun.size());
+                        log.accept(String.format(java.util.Locale.ROOT, "  %d requests, online acceptance of the last 10 bursts %.3f, trainer steps %d",
+                                onlineRun.size(), acceptance(last), worker.steps()));
+                    }
+                    sleep(s.gapMillis());
+                }
+                steps = worker.steps();
+                trainingSeconds = worker.busyNanos() / 1e9;
             }
         }
+        return result(modelName, s, stream, nA, noneRun, frozenRun, new OnlineRun(onlineRun, steps, trainingSeconds, trainer.events()), off, on,
+                (System.nanoTime() - start) / 1e9);
     }
 
-    private List<RequestRecord> frozen(DraftModel bootstrap, List<TrafficGenerator.Request> stream, Settings s, long gapMillis) {
-        Map<Long, String> classes = new ConcurrentHashMap<>();
-        SwappableDraft drafts = new SwappableDraft(target.config().vocabSize(), target.config().seqLen(), runner, classes::get);
-        drafts.live(DraftModel.GENERAL_CLASS, bootstrap);
-        try (LocalServing serving = serving(s, drafts, classes, null, null)) {
-            return serveAll(serving, stream, s, gapMillis, null);
-        }
+    private record OnlineRun(List<RequestRecord> records, long steps, double trainingSeconds, List<OnlineTrainer.Event> events) {}
+
+    private ReplayBuffers buffers() {
+        return new ReplayBuffers(trainerSettings.replayBytesPerClass(), trainerSettings.heldOutBytesPerClass(), trainerSettings.heldOutEvery());
+    }
+
+    private TrafficRecorder recorder(ReplayBuffers buffers, java.util.function.Function<int[], String> classifier) {
+        return new TrafficRecorder(trainerSettings.topK(), trainerSettings.samplingRate(), trainerSettings.maxPendingBytes(), buffers, classifier, 1);
     }
 
     private LocalServing serving(Settings s, ProposerFactory proposers, Map<Long, String> classes, TrafficRecorder recorder,
-                                 java.util.function.BiConsumer<Long, String> tagger) {
+                                 java.util.function.BiConsumer<Long, String> tagger, ServingLoad load) {
         SpeculationOptions options = s.draftLength() > 0 ? SpeculationOptions.fixed(s.draftLength()) : SpeculationOptions.defaults();
-        return new LocalServing(target, tokenizer, runner, proposers, options, classes, recorder, tagger);
+        return new LocalServing(target, tokenizer, runner, proposers, options, classes, recorder, tagger, load);
     }
 
-    private List<RequestRecord> serveAll(LocalServing serving, List<TrafficGenerator.Request> stream, Settings s, long gapMillis,
-                                         TrainingWorker worker) {
-        // A fresh generator and draft stage are slow on their first requests (buffers, compilation): warm it up unmeasured.
-        serving.warmUp(WARMUP_PROMPT, s.maxNewTokens());
-        List<RequestRecord> records = new ArrayList<>();
-        for (int from = 0; from < stream.size(); from += s.burst()) {
-            List<TrafficGenerator.Request> burst = stream.subList(from, Math.min(stream.size(), from + s.burst()));
-            serving.arriving(burst.size());
-            List<SpeculativeResult> results = serving.serve(burst, s.maxNewTokens());
-            for (int i = 0; i < burst.size(); i++) records.add(RequestRecord.of(burst.get(i).trafficClass(), results.get(i), serving.counts(i)));
-            if (worker != null && worker.failure() != null) throw new IllegalStateException("the trainer failed", worker.failure());
-            if ((from / s.burst()) % 10 == 9) {
-                log.accept(String.format(java.util.Locale.ROOT, "  %d requests, acceptance of the last 10 bursts %.3f%s", records.size(),
-                        acceptance(records.subList(Math.max(0, records.size() - 10 * s.burst()), records.size())),
-                        worker == null ? "" : ", trainer steps " + worker.steps()));
-            }
-            sleep(gapMillis);
-        }
-        return records;
+    private static List<RequestRecord> serve(LocalServing serving, List<TrafficGenerator.Request> burst, Settings s) {
+        serving.arriving(burst.size());
+        List<SpeculativeResult> results = serving.serve(burst, s.maxNewTokens());
+        List<RequestRecord> out = new ArrayList<>();
+        for (int i = 0; i < burst.size(); i++) out.add(RequestRecord.of(burst.get(i).trafficClass(), results.get(i), serving.counts(i)));
+        return out;
     }
 
     private OsdBenchResult result(String model, Settings s, List<TrafficGenerator.Request> stream, int nA, List<RequestRecord> none,

@@ -18,7 +18,7 @@ class GapProbe {
     void gaps() throws Exception {
         try (OpenedModel m = OpenedModel.open("default", null, ProgressListener.NONE); ParallelRunner runner = new ParallelRunner(2);
              LocalServing s = new LocalServing(m.model().weights(), m.tokenizer(), runner, NoneProposer.factory(),
-                     dev.tandem.engine.spec.SpeculationOptions.fixed(0), new ConcurrentHashMap<>(), null, null)) {
+                     dev.tandem.engine.spec.SpeculationOptions.fixed(0), new ConcurrentHashMap<>(), null, null, new ServingLoad())) {
             List<TrafficGenerator.Request> reqs = TrafficGenerator.builtIn(1).take("animals", 40);
             for (int i = 0; i < 40; i++) {
                 long gap = (i / 5) % 2 == 0 ? 0 : 700;
