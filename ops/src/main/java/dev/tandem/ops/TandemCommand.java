@@ -24,6 +24,7 @@ import picocli.CommandLine.Command;
                 NodeCommand.class,
                 ModelCommand.class,
                 BenchCommand.class,
+                DraftCommand.class,
                 CommandLine.HelpCommand.class
         },
         footer = {

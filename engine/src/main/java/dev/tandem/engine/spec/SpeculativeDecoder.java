@@ -30,6 +30,8 @@ public final class SpeculativeDecoder implements AutoCloseable {
     private final ProposerFactory proposers;
     private final SpeculationCosts costs;
     private final SpeculationOptions options;
+    /** Told about every verification (online distillation records from it); never changes what is output. */
+    private volatile VerificationListener verificationListener = VerificationListener.NONE;
 
     public SpeculativeDecoder(ModelWeights weights, ParallelRunner runner, ProposerFactory proposers,
                               SpeculationCosts costs, SpeculationOptions options) {
@@ -47,6 +49,11 @@ public final class SpeculativeDecoder implements AutoCloseable {
 
     public String proposerName() { return proposers.name(); }
 
+    /** Sets who observes verification (default: nobody). Takes effect from the next sequence start or step. */
+    public void setVerificationListener(VerificationListener listener) {
+        this.verificationListener = listener == null ? VerificationListener.NONE : listener;
+    }
+
     /** The target stage (its KV cache holds committed positions of live sequences only, between steps). */
     public LlamaStage target() { return target; }
 
@@ -63,6 +70,7 @@ public final class SpeculativeDecoder implements AutoCloseable {
         target.cache().release(seqId);
         Proposer proposer = proposers.open(seqId, sampling);
         DraftLengthController controller = new DraftLengthController(options.maxDrafts(), options.adaptive());
+        verificationListener.onStart(seqId, prompt);
         return new DecodingSequence(seqId, prompt, budget, sampling, proposer, controller, config.vocabSize(), options.maxDrafts());
     }
 
@@ -118,12 +126,17 @@ public final class SpeculativeDecoder implements AutoCloseable {
         s.accepted += acceptedDrafts;
         s.controller.record(s.draft.count(), acceptedDrafts);
         s.proposer.observe(s.history, acceptedDrafts, n);
+        if (verificationListener != VerificationListener.NONE) {
+            verificationListener.onVerified(s.seqId, s.history, length, out.logits(), out.logitsOffset(s.firstLogitRow), config.vocabSize(),
+                    n, s.draft, acceptedDrafts);
+        }
     }
 
     /** Forgets a sequence: its KV cache and its proposer's state. */
     public void release(DecodingSequence s) {
         target.cache().release(s.seqId);
         s.proposer.close();
+        verificationListener.onRelease(s.seqId);
     }
 
     @Override

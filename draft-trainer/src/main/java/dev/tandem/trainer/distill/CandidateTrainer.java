@@ -1,0 +1,48 @@
+package dev.tandem.trainer.distill;
+
+import dev.tandem.engine.draft.DraftModel;
+import dev.tandem.trainer.sample.DistillationSample;
+import dev.tandem.trainer.version.DraftCopies;
+
+import java.util.List;
+
+/**
+ * The draft being trained for one traffic class: a private copy of a starting draft (never the live
+ * one's arrays), its {@link Distiller} with optimizer state, and running loss statistics.
+ */
+public final class CandidateTrainer {
+
+    /** Smoothing of the reported running loss. */
+    private static final double LOSS_SMOOTHING = 0.9;
+
+    private final String trafficClass;
+    private final DraftModel candidate;
+    private final Distiller distiller;
+    private double runningLoss = Double.NaN;
+    private long positions;
+
+    public CandidateTrainer(String trafficClass, DraftModel start, DistillerSettings settings) {
+        this.trafficClass = trafficClass;
+        // A frozen embedding (target-sized) is shared with the starting draft instead of copied: nobody writes it.
+        this.candidate = DraftCopies.copy(start, start.version(), trafficClass, !settings.trainEmbedding());
+        this.distiller = new Distiller(candidate, settings);
+    }
+
+    public String trafficClass() { return trafficClass; }
+
+    /** The weights being trained (in place; copy before publishing). */
+    public DraftModel candidate() { return candidate; }
+
+    public long steps() { return distiller.steps(); }
+
+    public long positions() { return positions; }
+
+    public double runningLoss() { return runningLoss; }
+
+    public Distiller.StepResult step(List<DistillationSample> batch) {
+        Distiller.StepResult r = distiller.step(batch);
+        positions += r.positions();
+        runningLoss = Double.isNaN(runningLoss) ? r.loss() : LOSS_SMOOTHING * runningLoss + (1 - LOSS_SMOOTHING) * r.loss();
+        return r;
+    }
+}

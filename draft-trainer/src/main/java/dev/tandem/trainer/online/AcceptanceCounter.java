@@ -1,0 +1,53 @@
+package dev.tandem.trainer.online;
+
+import dev.tandem.engine.spec.Draft;
+import dev.tandem.engine.spec.TokenHistory;
+import dev.tandem.engine.spec.VerificationListener;
+
+import java.util.Map;
+import java.util.concurrent.ConcurrentHashMap;
+
+/**
+ * Counts, per sequence, the per-token acceptance of greedy speculation: drafts accepted over drafts tried
+ * up to and including the first rejection of each step (the token acceptance rate alpha, independent of
+ * how many drafts were proposed), and forwards every call to another listener (the recorder).
+ */
+final class AcceptanceCounter implements VerificationListener {
+
+    /** Accepted and tried drafts of one sequence. */
+    record Counts(long accepted, long tried) {}
+
+    private final VerificationListener next;
+    private final Map<Long, long[]> counts = new ConcurrentHashMap<>();
+
+    AcceptanceCounter(VerificationListener next) {
+        this.next = next == null ? VerificationListener.NONE : next;
+    }
+
+    @Override
+    public void onStart(long seqId, int[] prompt) {
+        counts.put(seqId, new long[2]);
+        next.onStart(seqId, prompt);
+    }
+
+    @Override
+    public void onVerified(long seqId, TokenHistory history, int firstPosition, float[] logits, int logitsOffset, int vocab,
+                           int committedRows, Draft draft, int acceptedDrafts) {
+        long[] c = counts.get(seqId);
+        if (c != null) {
+            c[0] += acceptedDrafts;
+            c[1] += acceptedDrafts + (acceptedDrafts < draft.count() ? 1 : 0);
+        }
+        next.onVerified(seqId, history, firstPosition, logits, logitsOffset, vocab, committedRows, draft, acceptedDrafts);
+    }
+
+    @Override
+    public void onRelease(long seqId) {
+        next.onRelease(seqId);
+    }
+
+    Counts counts(long seqId) {
+        long[] c = counts.getOrDefault(seqId, new long[2]);
+        return new Counts(c[0], c[1]);
+    }
+}

@@ -1,0 +1,31 @@
+package dev.tandem.engine.spec;
+
+/**
+ * Observes verification in a {@link SpeculativeDecoder}: the target's logits at every position it verified
+ * are right there, which is what online distillation records (the teacher never runs again). Called on the
+ * decoder's thread; implementations must be quick (copy what they keep, never hold on to the arrays).
+ */
+public interface VerificationListener {
+
+    /** A sequence was registered with its prompt (BOS included). */
+    default void onStart(long seqId, int[] prompt) {}
+
+    /**
+     * One step of one sequence was verified.
+     *
+     * @param history        the committed history, already extended by this step's tokens
+     * @param firstPosition  the position predicted by logit row 0 (the history's length before the step)
+     * @param logits         target logits, {@code vocab} floats per row, rows at {@code logitsOffset + i * vocab}
+     * @param committedRows  rows whose context is committed: the accepted drafts plus one (row i predicts
+     *                       position firstPosition + i, and the token committed there is {@code history.get(firstPosition + i)})
+     * @param draft          the drafted tokens of this step (row i verified draft token i, for i < draft.count())
+     * @param acceptedDrafts how many drafts were accepted (a draft at row acceptedDrafts, if any, was rejected)
+     */
+    void onVerified(long seqId, TokenHistory history, int firstPosition, float[] logits, int logitsOffset, int vocab,
+                    int committedRows, Draft draft, int acceptedDrafts);
+
+    /** The sequence is finished and forgotten by the decoder. */
+    default void onRelease(long seqId) {}
+
+    VerificationListener NONE = (seqId, history, firstPosition, logits, logitsOffset, vocab, committedRows, draft, acceptedDrafts) -> {};
+}
