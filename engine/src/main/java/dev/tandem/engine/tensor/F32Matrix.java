@@ -13,7 +13,8 @@ import java.util.Objects;
  *
  * <p>The product walks the rows in tiles that stay in cache while every batch row passes over them, and
  * computes one weight row times {@link #BATCH_BLOCK} batch rows at once, so each weight vector loaded feeds
- * several independent accumulators. Weight rows are read one after another: interleaving several rows
+ * several independent accumulators; 5 to 7 batch rows (verifying that many draft tokens) use one kernel of
+ * that width, so each weight is read once. Weight rows are read one after another: interleaving several rows
  * streamed from memory measured slower (one sequential stream prefetches best), and a 4x4 block of
  * accumulators grew too big for C2 to keep its vectors unboxed. Every (weight row, batch row) dot product
  * adds in the same order whatever the kernel, so a row's result does not depend on the batch around it.
@@ -28,6 +29,8 @@ public final class F32Matrix implements WeightMatrix {
     private static final int BATCH_BLOCK = 4;
     /** From this batch size on, weights come from cache and arithmetic bounds the product: use the 2x4 kernel (fewer loads per FMA; streaming two rows from memory is slower, so not for small batches). */
     private static final int COMPUTE_BOUND_BATCH = 8;
+    /** Most batch rows of one wide kernel (5 to 8 rows, below {@link #COMPUTE_BOUND_BATCH}). */
+    private static final int WIDE_BLOCK = 8;
     /** Bytes of weights per tile, sized to stay in L2 while all batch rows pass over it. */
     private static final long TILE_BYTES = 128 * 1024;
 
@@ -73,21 +76,190 @@ public final class F32Matrix implements WeightMatrix {
         }
         for (int tile = rowStart; tile < rowEnd; tile += tileRows) {
             int tileEnd = Math.min(rowEnd, tile + tileRows);
-            for (int b = 0; b < batch; b += BATCH_BLOCK) {
-                int count = Math.min(BATCH_BLOCK, batch - b);
+            for (int b = 0; b < batch; ) {
+                int left = batch - b;
                 int xb = xOff + b * xStride;
                 int ob = outOff + b * outStride;
                 int r = tile;
-                if (count == 1) {
-                    for (; r < tileEnd; r++) out[ob + r] = dot(r, x, xb);
-                    continue;
-                }
-                if (count == BATCH_BLOCK && batch >= COMPUTE_BOUND_BATCH) {
+                if (batch >= COMPUTE_BOUND_BATCH && left >= BATCH_BLOCK) {
                     for (; r + 2 <= tileEnd; r += 2) block2x4(r, x, xb, xStride, out, ob, outStride);
+                    for (; r < tileEnd; r++) block1x4(r, x, xb, xStride, BATCH_BLOCK, out, ob, outStride);
+                    b += BATCH_BLOCK;
+                } else if (left == 1) {
+                    for (; r < tileEnd; r++) out[ob + r] = dot(r, x, xb);
+                    b += 1;
+                } else if (left <= BATCH_BLOCK) {
+                    for (; r < tileEnd; r++) block1x4(r, x, xb, xStride, left, out, ob, outStride);
+                    b += left;
+                } else {
+                    int count = Math.min(WIDE_BLOCK, left);
+                    for (; r < tileEnd; r++) blockWide(r, x, xb, xStride, count, out, ob, outStride);
+                    b += count;
                 }
-                for (; r < tileEnd; r++) block1x4(r, x, xb, xStride, count, out, ob, outStride);
             }
         }
+    }
+
+    /**
+     * The wide kernels: row r times 5 to 8 batch rows, so that verifying 5 to 8 draft tokens passes over
+     * each weight once, with one FMA per batch row and weight vector (no spare accumulators: past 4 rows the
+     * kernel is bound by loads and FMAs, not memory). The accumulators, numbered 0..7, are reduced together:
+     * after three pairwise merges and a self-merge, accumulator j's sum is in lane bitReverse4(j)
+     * (0 0, 1 8, 2 4, 3 12, 4 2, 5 10, 6 6, 7 14), bit-for-bit the {@link LaneSums#sum} of each.
+     */
+    private void blockWide(int r, float[] x, int xb, int xStride, int count, float[] out, int ob, int outStride) {
+        switch (count) {
+            case 5 -> block1x5(r, x, xb, xStride, out, ob, outStride);
+            case 6 -> block1x6(r, x, xb, xStride, out, ob, outStride);
+            case 7 -> block1x7(r, x, xb, xStride, out, ob, outStride);
+            default -> block1x8(r, x, xb, xStride, out, ob, outStride);
+        }
+    }
+
+    /** Row r times 5 batch rows: one weight load feeds 5 FMAs (see {@link #blockWide}). */
+    private void block1x5(int r, float[] x, int xb, int xStride, float[] out, int ob, int outStride) {
+        long w = r * rowBytes;
+        int x0 = xb, x1 = x0 + xStride, x2 = x1 + xStride, x3 = x2 + xStride, x4 = x3 + xStride;
+        FloatVector z = FloatVector.zero(SPECIES), a0 = z, a1 = z, a2 = z, a3 = z, a4 = z;
+        for (int i = 0; i < vectorCols; i += LANES) {
+            FloatVector wv = FloatVector.fromMemorySegment(SPECIES, data, w + (long) i * Float.BYTES, LE);
+            a0 = wv.fma(FloatVector.fromArray(SPECIES, x, x0 + i), a0);
+            a1 = wv.fma(FloatVector.fromArray(SPECIES, x, x1 + i), a1);
+            a2 = wv.fma(FloatVector.fromArray(SPECIES, x, x2 + i), a2);
+            a3 = wv.fma(FloatVector.fromArray(SPECIES, x, x3 + i), a3);
+            a4 = wv.fma(FloatVector.fromArray(SPECIES, x, x4 + i), a4);
+        }
+        if (!LaneSums.MERGEABLE) {
+            out[ob + r] = finish(a0, w, x, x0);
+            out[ob + outStride + r] = finish(a1, w, x, x1);
+            out[ob + 2 * outStride + r] = finish(a2, w, x, x2);
+            out[ob + 3 * outStride + r] = finish(a3, w, x, x3);
+            out[ob + 4 * outStride + r] = finish(a4, w, x, x4);
+            return;
+        }
+        FloatVector m = LaneSums.merge2(
+                LaneSums.merge4(LaneSums.merge8(a0, a1), LaneSums.merge8(a2, a3)),
+                LaneSums.merge4(LaneSums.merge8(a4, z), LaneSums.merge8(z, z)));
+        m = LaneSums.merge1(m, m);
+        out[ob + r] = addTail(m.lane(0), w, x, x0);
+        out[ob + outStride + r] = addTail(m.lane(8), w, x, x1);
+        out[ob + 2 * outStride + r] = addTail(m.lane(4), w, x, x2);
+        out[ob + 3 * outStride + r] = addTail(m.lane(12), w, x, x3);
+        out[ob + 4 * outStride + r] = addTail(m.lane(2), w, x, x4);
+    }
+
+    /** Row r times 6 batch rows: one weight load feeds 6 FMAs (see {@link #blockWide}). */
+    private void block1x6(int r, float[] x, int xb, int xStride, float[] out, int ob, int outStride) {
+        long w = r * rowBytes;
+        int x0 = xb, x1 = x0 + xStride, x2 = x1 + xStride, x3 = x2 + xStride, x4 = x3 + xStride, x5 = x4 + xStride;
+        FloatVector z = FloatVector.zero(SPECIES), a0 = z, a1 = z, a2 = z, a3 = z, a4 = z, a5 = z;
+        for (int i = 0; i < vectorCols; i += LANES) {
+            FloatVector wv = FloatVector.fromMemorySegment(SPECIES, data, w + (long) i * Float.BYTES, LE);
+            a0 = wv.fma(FloatVector.fromArray(SPECIES, x, x0 + i), a0);
+            a1 = wv.fma(FloatVector.fromArray(SPECIES, x, x1 + i), a1);
+            a2 = wv.fma(FloatVector.fromArray(SPECIES, x, x2 + i), a2);
+            a3 = wv.fma(FloatVector.fromArray(SPECIES, x, x3 + i), a3);
+            a4 = wv.fma(FloatVector.fromArray(SPECIES, x, x4 + i), a4);
+            a5 = wv.fma(FloatVector.fromArray(SPECIES, x, x5 + i), a5);
+        }
+        if (!LaneSums.MERGEABLE) {
+            out[ob + r] = finish(a0, w, x, x0);
+            out[ob + outStride + r] = finish(a1, w, x, x1);
+            out[ob + 2 * outStride + r] = finish(a2, w, x, x2);
+            out[ob + 3 * outStride + r] = finish(a3, w, x, x3);
+            out[ob + 4 * outStride + r] = finish(a4, w, x, x4);
+            out[ob + 5 * outStride + r] = finish(a5, w, x, x5);
+            return;
+        }
+        FloatVector m = LaneSums.merge2(
+                LaneSums.merge4(LaneSums.merge8(a0, a1), LaneSums.merge8(a2, a3)),
+                LaneSums.merge4(LaneSums.merge8(a4, a5), LaneSums.merge8(z, z)));
+        m = LaneSums.merge1(m, m);
+        out[ob + r] = addTail(m.lane(0), w, x, x0);
+        out[ob + outStride + r] = addTail(m.lane(8), w, x, x1);
+        out[ob + 2 * outStride + r] = addTail(m.lane(4), w, x, x2);
+        out[ob + 3 * outStride + r] = addTail(m.lane(12), w, x, x3);
+        out[ob + 4 * outStride + r] = addTail(m.lane(2), w, x, x4);
+        out[ob + 5 * outStride + r] = addTail(m.lane(10), w, x, x5);
+    }
+
+    /** Row r times 7 batch rows: one weight load feeds 7 FMAs (see {@link #blockWide}). */
+    private void block1x7(int r, float[] x, int xb, int xStride, float[] out, int ob, int outStride) {
+        long w = r * rowBytes;
+        int x0 = xb, x1 = x0 + xStride, x2 = x1 + xStride, x3 = x2 + xStride, x4 = x3 + xStride, x5 = x4 + xStride, x6 = x5 + xStride;
+        FloatVector z = FloatVector.zero(SPECIES), a0 = z, a1 = z, a2 = z, a3 = z, a4 = z, a5 = z, a6 = z;
+        for (int i = 0; i < vectorCols; i += LANES) {
+            FloatVector wv = FloatVector.fromMemorySegment(SPECIES, data, w + (long) i * Float.BYTES, LE);
+            a0 = wv.fma(FloatVector.fromArray(SPECIES, x, x0 + i), a0);
+            a1 = wv.fma(FloatVector.fromArray(SPECIES, x, x1 + i), a1);
+            a2 = wv.fma(FloatVector.fromArray(SPECIES, x, x2 + i), a2);
+            a3 = wv.fma(FloatVector.fromArray(SPECIES, x, x3 + i), a3);
+            a4 = wv.fma(FloatVector.fromArray(SPECIES, x, x4 + i), a4);
+            a5 = wv.fma(FloatVector.fromArray(SPECIES, x, x5 + i), a5);
+            a6 = wv.fma(FloatVector.fromArray(SPECIES, x, x6 + i), a6);
+        }
+        if (!LaneSums.MERGEABLE) {
+            out[ob + r] = finish(a0, w, x, x0);
+            out[ob + outStride + r] = finish(a1, w, x, x1);
+            out[ob + 2 * outStride + r] = finish(a2, w, x, x2);
+            out[ob + 3 * outStride + r] = finish(a3, w, x, x3);
+            out[ob + 4 * outStride + r] = finish(a4, w, x, x4);
+            out[ob + 5 * outStride + r] = finish(a5, w, x, x5);
+            out[ob + 6 * outStride + r] = finish(a6, w, x, x6);
+            return;
+        }
+        FloatVector m = LaneSums.merge2(
+                LaneSums.merge4(LaneSums.merge8(a0, a1), LaneSums.merge8(a2, a3)),
+                LaneSums.merge4(LaneSums.merge8(a4, a5), LaneSums.merge8(a6, z)));
+        m = LaneSums.merge1(m, m);
+        out[ob + r] = addTail(m.lane(0), w, x, x0);
+        out[ob + outStride + r] = addTail(m.lane(8), w, x, x1);
+        out[ob + 2 * outStride + r] = addTail(m.lane(4), w, x, x2);
+        out[ob + 3 * outStride + r] = addTail(m.lane(12), w, x, x3);
+        out[ob + 4 * outStride + r] = addTail(m.lane(2), w, x, x4);
+        out[ob + 5 * outStride + r] = addTail(m.lane(10), w, x, x5);
+        out[ob + 6 * outStride + r] = addTail(m.lane(6), w, x, x6);
+    }
+
+    /** Row r times 8 batch rows: one weight load feeds 8 FMAs (see {@link #blockWide}). */
+    private void block1x8(int r, float[] x, int xb, int xStride, float[] out, int ob, int outStride) {
+        long w = r * rowBytes;
+        int x0 = xb, x1 = x0 + xStride, x2 = x1 + xStride, x3 = x2 + xStride, x4 = x3 + xStride, x5 = x4 + xStride, x6 = x5 + xStride, x7 = x6 + xStride;
+        FloatVector z = FloatVector.zero(SPECIES), a0 = z, a1 = z, a2 = z, a3 = z, a4 = z, a5 = z, a6 = z, a7 = z;
+        for (int i = 0; i < vectorCols; i += LANES) {
+            FloatVector wv = FloatVector.fromMemorySegment(SPECIES, data, w + (long) i * Float.BYTES, LE);
+            a0 = wv.fma(FloatVector.fromArray(SPECIES, x, x0 + i), a0);
+            a1 = wv.fma(FloatVector.fromArray(SPECIES, x, x1 + i), a1);
+            a2 = wv.fma(FloatVector.fromArray(SPECIES, x, x2 + i), a2);
+            a3 = wv.fma(FloatVector.fromArray(SPECIES, x, x3 + i), a3);
+            a4 = wv.fma(FloatVector.fromArray(SPECIES, x, x4 + i), a4);
+            a5 = wv.fma(FloatVector.fromArray(SPECIES, x, x5 + i), a5);
+            a6 = wv.fma(FloatVector.fromArray(SPECIES, x, x6 + i), a6);
+            a7 = wv.fma(FloatVector.fromArray(SPECIES, x, x7 + i), a7);
+        }
+        if (!LaneSums.MERGEABLE) {
+            out[ob + r] = finish(a0, w, x, x0);
+            out[ob + outStride + r] = finish(a1, w, x, x1);
+            out[ob + 2 * outStride + r] = finish(a2, w, x, x2);
+            out[ob + 3 * outStride + r] = finish(a3, w, x, x3);
+            out[ob + 4 * outStride + r] = finish(a4, w, x, x4);
+            out[ob + 5 * outStride + r] = finish(a5, w, x, x5);
+            out[ob + 6 * outStride + r] = finish(a6, w, x, x6);
+            out[ob + 7 * outStride + r] = finish(a7, w, x, x7);
+            return;
+        }
+        FloatVector m = LaneSums.merge2(
+                LaneSums.merge4(LaneSums.merge8(a0, a1), LaneSums.merge8(a2, a3)),
+                LaneSums.merge4(LaneSums.merge8(a4, a5), LaneSums.merge8(a6, a7)));
+        m = LaneSums.merge1(m, m);
+        out[ob + r] = addTail(m.lane(0), w, x, x0);
+        out[ob + outStride + r] = addTail(m.lane(8), w, x, x1);
+        out[ob + 2 * outStride + r] = addTail(m.lane(4), w, x, x2);
+        out[ob + 3 * outStride + r] = addTail(m.lane(12), w, x, x3);
+        out[ob + 4 * outStride + r] = addTail(m.lane(2), w, x, x4);
+        out[ob + 5 * outStride + r] = addTail(m.lane(10), w, x, x5);
+        out[ob + 6 * outStride + r] = addTail(m.lane(6), w, x, x6);
+        out[ob + 7 * outStride + r] = addTail(m.lane(14), w, x, x7);
     }
 
     /**

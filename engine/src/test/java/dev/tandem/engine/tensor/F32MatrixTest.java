@@ -25,7 +25,7 @@ class F32MatrixTest {
             for (int cols : new int[]{288, 64, 100}) {
                 int rows = 37;
                 F32Matrix m = matrix(arena, rows, cols, random);
-                for (int batch : new int[]{1, 3, 4, 5, 8, 11}) {
+                for (int batch : new int[]{1, 2, 3, 4, 5, 6, 7, 8, 9, 11, 12, 13, 16, 17, 20, 24}) {
                     float[] x = new float[batch * cols + 3];
                     for (int i = 0; i < x.length; i++) x[i] = (float) random.nextGaussian();
                     float[] out = new float[batch * rows + 2];
