@@ -54,7 +54,7 @@ public final class SpecBenchCommand implements Callable<Integer> {
     int rounds;
 
     @Option(names = "--warmup", defaultValue = "" + SpeculationBenchmark.DEFAULT_WARMUP_ROUNDS,
-            description = "Least warm-up rounds before measuring (more run until the speed is stable). Default: ${DEFAULT-VALUE}.")
+            description = "Least warm-up rounds before measuring (more run until the speed is stable; 0: none). Default: ${DEFAULT-VALUE}.")
     int warmup;
 
     @Mixin

@@ -29,7 +29,8 @@ public final class SpeculationBenchmark {
     private static final int WARMUP_REQUESTS = 2;
     /**
      * The kernels reach full speed only once C2 has compiled them, after ~1000+ forwards; the first warm-up
-     * repeats until two rounds in a row agree within {@link #STABLE_SPEED}, at least {@link Settings#warmupRounds()} rounds.
+     * repeats until two rounds in a row agree within {@link #STABLE_SPEED}, at least {@link Settings#warmupRounds()} rounds
+     * (0: no such warm-up, for quick checks).
      */
     public static final int DEFAULT_WARMUP_ROUNDS = 6;
     private static final int MAX_WARMUP_ROUNDS = 40;
@@ -75,7 +76,7 @@ public final class SpeculationBenchmark {
         for (String p : prompts.subList(blocks * settings.requests(), prompts.size())) warmup.add(GenerationRequest.greedy(p, WARMUP_TOKENS));
 
         double previous = 0;
-        for (int round = 0; round < MAX_WARMUP_ROUNDS; round++) {
+        for (int round = 0; settings.warmupRounds() > 0 && round < MAX_WARMUP_ROUNDS; round++) {
             double tokS = measure(NoneProposer.NAME, 1, warmup).tokS();
             if (round >= settings.warmupRounds() && Math.abs(tokS - previous) < STABLE_SPEED * tokS) break;
             previous = tokS;

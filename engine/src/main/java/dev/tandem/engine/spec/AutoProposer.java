@@ -8,15 +8,18 @@ import java.util.List;
 /**
  * Picks the best proposer per sequence from what it observes: each candidate is tried for
  * {@link #EXPLORE_STEPS} steps, then the one with the most tokens per unit cost (tokens output per step,
- * over 1 + its draft time relative to a target step) is used, and the least recently tried other candidate
- * gets one step every {@link #REEXPLORE_INTERVAL} steps so a change in the traffic is noticed. Deterministic,
- * so runs reproduce. Candidates that sit out resynchronize their caches when used again.
+ * over 1 + its draft time relative to a target step) is used. A candidate that sits out is tried again for one
+ * step after {@link #REEXPLORE_INTERVAL} steps, and each time it is still not the best its wait doubles (up to
+ * {@link #MAX_REEXPLORE_INTERVAL}), so a change in the traffic is noticed without paying often for a
+ * candidate that keeps losing (a stateful one also pays a cache catch-up when it returns). Deterministic, so
+ * runs reproduce.
  */
 public final class AutoProposer implements Proposer {
 
     public static final String NAME = "auto";
     public static final int EXPLORE_STEPS = 3;
     public static final int REEXPLORE_INTERVAL = 24;
+    public static final int MAX_REEXPLORE_INTERVAL = 384;
     private static final double SCORE_SMOOTHING = 0.25;
 
     private final Proposer[] candidates;
@@ -24,6 +27,7 @@ public final class AutoProposer implements Proposer {
     private final double[] score;
     private final int[] tries;
     private final long[] lastTried;
+    private final int[] retryInterval;
     private long steps;
     private int current = -1;
     private long currentDraftNanos;
@@ -35,6 +39,8 @@ public final class AutoProposer implements Proposer {
         this.score = new double[this.candidates.length];
         this.tries = new int[this.candidates.length];
         this.lastTried = new long[this.candidates.length];
+        this.retryInterval = new int[this.candidates.length];
+        java.util.Arrays.fill(retryInterval, REEXPLORE_INTERVAL);
     }
 
     @Override
@@ -57,12 +63,8 @@ public final class AutoProposer implements Proposer {
     private int choose() {
         for (int i = 0; i < candidates.length; i++) if (tries[i] < EXPLORE_STEPS) return i;
         int best = best();
-        if (candidates.length > 1 && steps % REEXPLORE_INTERVAL == 0) {
-            int oldest = -1;
-            for (int i = 0; i < candidates.length; i++) {
-                if (i != best && (oldest < 0 || lastTried[i] < lastTried[oldest])) oldest = i;
-            }
-            return oldest;
+        for (int i = 0; i < candidates.length; i++) {
+            if (i != best && steps - lastTried[i] >= retryInterval[i]) return i;
         }
         return best;
     }
@@ -81,6 +83,10 @@ public final class AutoProposer implements Proposer {
         double cost = 1 + (step > 0 ? currentDraftNanos / step : 0);
         double value = (acceptedDrafts + 1) / cost;
         score[current] = tries[current] == 1 ? value : score[current] + SCORE_SMOOTHING * (value - score[current]);
+        if (tries[current] > EXPLORE_STEPS) {
+            retryInterval[current] = best() == current ? REEXPLORE_INTERVAL
+                    : Math.min(MAX_REEXPLORE_INTERVAL, retryInterval[current] * 2);
+        }
     }
 
     @Override
