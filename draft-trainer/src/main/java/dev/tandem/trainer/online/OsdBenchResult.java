@@ -64,7 +64,7 @@ public record OsdBenchResult(String mode, String model, int requests, int maxNew
                 speedupVsNone, speedupVsNoneOverall, speedupVsBootstrap));
         b.append(String.format(Locale.ROOT, "p99 request latency, same draft, trainer on %.1f ms / off %.1f ms = %.3f (%d requests)%n",
                 p99LatencyMsTrainerOn, p99LatencyMsTrainerOff, p99RatioTrainerOnOff, interferenceRequests));
-        b.append(String.format(Locale.ROOT, "trainer: %d steps in %.1f s, %d published, %d rejected, %d rolled back; run took %.0f s%n",
+        b.append(String.format(Locale.ROOT, "trainer: %d steps, %.1f s wall time inside steps (waits at checkpoints included), %d published, %d rejected, %d rolled back; run took %.0f s%n",
                 trainerSteps, trainingSeconds, published, rejected, rolledBack, seconds));
         return b.toString();
     }

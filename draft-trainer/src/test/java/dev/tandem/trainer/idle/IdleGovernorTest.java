@@ -60,7 +60,8 @@ class IdleGovernorTest {
             waitFor(() -> w.steps() >= 3);
             signals.set(new ServingSignals(2, 4, 0, 0));
             // Load arrived: at most the step in progress finishes, then no new step starts.
-            sleep(30);
+            waitFor(() -> running.get() == 0);
+            sleep(20);
             busy.set(true);
             long before = w.steps();
             sleep(150);
