@@ -109,6 +109,9 @@ final class LocalCluster {
 
     Path logsDir() { return dir.resolve(LOGS_DIR); }
 
+    /** The admin token `up` writes and the coordinator requires ({@code tandem ctl} reads it). */
+    Path tokenFile() { return dir.resolve(AdminToken.FILE); }
+
     Optional<State> read() {
         Path file = stateFile();
         if (!Files.isRegularFile(file)) return Optional.empty();
@@ -154,13 +157,14 @@ final class LocalCluster {
         HostAndPort seed = new HostAndPort(HOST, coordinatorPort);
         List<Node> nodes = new ArrayList<>();
         State state = new State(new HostAndPort(HOST, spec.grpcPort()).toString(), spec.model(), nodes);
+        String token = AdminToken.writeFresh(tokenFile());
         ActorSystem<Void> system = ClientSystem.create("tandem-cluster-up");
         try {
             nodes.add(launch("coordinator", List.of(NodeRole.COORDINATOR), coordinatorPort, seed, spec.grpcPort(), spec));
             write(state);
             // Workers start one after the other: each measures its speed at start-up, and placement
             // splits the layers by speed, so a measurement must not compete with another JVM's start.
-            try (AdminProbe admin = new AdminProbe(system, state.grpcTarget())) {
+            try (AdminProbe admin = new AdminProbe(system, state.grpcTarget(), token)) {
                 for (int i = 1; i <= spec.workers(); i++) {
                     nodes.add(launch("worker-" + i, List.of(NodeRole.WORKER), FreePorts.pick(HOST), seed, 0, spec));
                     write(state);
@@ -189,7 +193,10 @@ final class LocalCluster {
                 "--log-file", NodeCommand.LOG_TO_STDOUT));
         if (grpcPort > 0) args.addAll(List.of("--grpc-port", Integer.toString(grpcPort)));
         // Placement waits for every worker before the first plan, so that the layers are split over all of them.
-        if (roles.contains(NodeRole.COORDINATOR)) args.addAll(List.of("-c", MIN_WORKERS_KEY + "=" + spec.workers()));
+        if (roles.contains(NodeRole.COORDINATOR)) {
+            args.addAll(List.of("-c", MIN_WORKERS_KEY + "=" + spec.workers()));
+            args.addAll(List.of("--admin-token-file", tokenFile().toString()));
+        }
         ProcessBuilder builder = new ProcessBuilder(JavaCommand.tandem(args))
                 .redirectErrorStream(true)
                 .redirectOutput(ProcessBuilder.Redirect.appendTo(log.toFile()));
