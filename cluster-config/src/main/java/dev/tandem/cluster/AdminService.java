@@ -2,6 +2,8 @@ package dev.tandem.cluster;
 
 import akka.NotUsed;
 import akka.actor.typed.ActorSystem;
+import akka.actor.typed.javadsl.AskPattern;
+import akka.actor.typed.receptionist.Receptionist;
 import akka.cluster.typed.Cluster;
 import akka.grpc.GrpcServiceException;
 import akka.stream.javadsl.Source;
@@ -26,9 +28,13 @@ import dev.tandem.protocol.grpc.RebalanceRequest;
 import dev.tandem.protocol.grpc.RollbackDraftRequest;
 import dev.tandem.protocol.grpc.StatusRequest;
 import dev.tandem.protocol.grpc.StatusResponse;
+import dev.tandem.worker.StageActor;
+import dev.tandem.worker.WorkerNode;
 import io.grpc.Status;
 
 import java.util.Comparator;
+import java.util.HashMap;
+import java.util.Map;
 import java.util.List;
 import java.util.Locale;
 import java.util.UUID;
@@ -46,6 +52,8 @@ import java.util.concurrent.ExecutionException;
 public final class AdminService implements Admin {
 
     static final String NO_DRAFT_REGISTRY = "no draft registry on this cluster yet";
+    /** How long the KV asks to workers may take. */
+    private static final java.time.Duration ASK_TIMEOUT = java.time.Duration.ofSeconds(5);
 
     private final ActorSystem<?> system;
     private final AdminBackend backend;
@@ -57,10 +65,32 @@ public final class AdminService implements Admin {
 
     @Override
     public CompletionStage<StatusResponse> status(StatusRequest in) {
-        return mapped(() -> backend.status().thenApply(this::statusOf));
+        return mapped(() -> backend.status().thenCombine(kvBytesByWorker(), this::statusOf));
     }
 
-    private StatusResponse statusOf(ClusterStatus status) {
+    /** KV cache bytes per worker address, asked from each WorkerNode (workers that do not answer count 0). */
+    private CompletionStage<Map<String, Long>> kvBytesByWorker() {
+        CompletionStage<Receptionist.Listing> listing = AskPattern.ask(system.receptionist(),
+                replyTo -> Receptionist.find(WorkerNode.SERVICE_KEY, replyTo), ASK_TIMEOUT, system.scheduler());
+        return listing.thenCompose(l -> {
+            List<CompletableFuture<WorkerNode.WorkerDescription>> asks = l.getServiceInstances(WorkerNode.SERVICE_KEY).stream()
+                    .map(worker -> AskPattern.<WorkerNode.Command, WorkerNode.WorkerDescription>ask(worker,
+                                    WorkerNode.Describe::new, ASK_TIMEOUT, system.scheduler())
+                            .toCompletableFuture()
+                            .exceptionally(failure -> null))
+                    .toList();
+            return CompletableFuture.allOf(asks.toArray(CompletableFuture[]::new)).thenApply(done -> {
+                Map<String, Long> out = new HashMap<>();
+                for (CompletableFuture<WorkerNode.WorkerDescription> a : asks) {
+                    WorkerNode.WorkerDescription w = a.join();
+                    if (w != null) out.put(w.address(), w.stages().stream().mapToLong(StageActor.StageStatus::kvBytesUsed).sum());
+                }
+                return out;
+            });
+        }).exceptionally(failure -> Map.of());
+    }
+
+    private StatusResponse statusOf(ClusterStatus status, Map<String, Long> kvBytes) {
         StatusResponse.Builder out = StatusResponse.newBuilder();
         try {
             Cluster cluster = Cluster.get(system);
@@ -79,7 +109,8 @@ public final class AdminService implements Admin {
                     .setMemoryUsedBytes(n.memoryUsedBytes())
                     .setMemoryFreeBytes(n.memoryFreeBytes())
                     .setActiveSequences(n.activeSequences())
-                    .setStepLatencyMs(n.stepLatencyMs());
+                    .setStepLatencyMs(n.stepLatencyMs())
+                    .setKvCacheBytes(kvBytes.getOrDefault(n.address(), 0L));
             for (dev.tandem.coordinator.api.LayerRange r : n.ranges()) node.addRanges(range(r.model(), r.from(), r.to()));
             out.addNodes(node);
         }

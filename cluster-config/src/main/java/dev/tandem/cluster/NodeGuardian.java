@@ -46,6 +46,8 @@ public final class NodeGuardian {
 
     /** The admin token Admin calls must carry; empty = a random one generated at start (and logged). */
     public static final String ADMIN_TOKEN_KEY = "tandem.admin.token";
+    /** Port of the node's Prometheus endpoint (GET /metrics); 0 = any free port, negative = off. */
+    public static final String METRICS_PORT_KEY = "tandem.node.metrics.port";
 
     private NodeGuardian() {}
 
@@ -96,6 +98,15 @@ public final class NodeGuardian {
     private static Behavior<Command> startRoles(ActorContext<Command> context, NodeSettings settings,
                                                 CompletableFuture<Optional<InetSocketAddress>> ready) {
         var config = context.getSystem().settings().config();
+        int metricsPort = config.hasPath(METRICS_PORT_KEY) ? config.getInt(METRICS_PORT_KEY) : -1;
+        if (metricsPort >= 0) {
+            var log = context.getLog();
+            MetricsServer.bind(context.getSystem(), settings.host(), metricsPort).whenComplete((binding, failure) -> {
+                if (failure == null) log.info("serving metrics on http://{}:{}{}", binding.localAddress().getHostString(),
+                        binding.localAddress().getPort(), MetricsServer.PATH);
+                else log.error("cannot serve metrics on {}:{}: {}", settings.host(), metricsPort, failure.toString());
+            });
+        }
         if (settings.hasRole(NodeRole.WORKER)) {
             context.spawn(WorkerNode.create(WorkerSettings.fromConfig(config)), WorkerNode.ACTOR_NAME);
         }

@@ -42,7 +42,12 @@ final class LocalCluster {
      * @param startedAt the process's start instant, checked before signalling so that a reused pid is never hit
      */
     record Node(String name, List<String> roles, String address, int port, int grpcPort, long pid, String startedAt,
-                String log) {
+                String log, int metricsPort) {
+
+        /** The node's Prometheus endpoint, or "" when it has none. */
+        String metricsUrl() {
+            return metricsPort > 0 ? "http://" + HOST + ":" + metricsPort + "/metrics" : "";
+        }
 
         Optional<ProcessHandle> process() {
             return ProcessHandle.of(pid).filter(ProcessHandle::isAlive)
@@ -61,13 +66,14 @@ final class LocalCluster {
             m.put("pid", pid);
             m.put("started_at", startedAt);
             m.put("log", log);
+            if (metricsPort > 0) m.put("metrics_port", metricsPort);
             return m;
         }
 
         static Node fromConfig(Config c) {
             return new Node(c.getString("name"), c.getStringList("roles"), c.getString("address"), c.getInt("port"),
                     c.hasPath("grpc_port") ? c.getInt("grpc_port") : 0, c.getLong("pid"), c.getString("started_at"),
-                    c.getString("log"));
+                    c.getString("log"), c.hasPath("metrics_port") ? c.getInt("metrics_port") : 0);
         }
     }
 
@@ -186,7 +192,8 @@ final class LocalCluster {
 
     private Node launch(String name, List<NodeRole> roles, int port, HostAndPort seed, int grpcPort, Spec spec) {
         Path log = logsDir().resolve(name + ".log");
-        List<String> args = new ArrayList<>(List.of("node",
+        int metricsPort = FreePorts.pick(HOST);
+        List<String> args = new ArrayList<>(List.of("node", "--metrics-port", Integer.toString(metricsPort),
                 "--roles", String.join(",", roles.stream().map(NodeRole::roleName).toList()),
                 "--host", HOST, "--port", Integer.toString(port), "--seeds", seed.toString(),
                 "--model", spec.model(), "--threads", Integer.toString(spec.threads()),
@@ -205,7 +212,7 @@ final class LocalCluster {
             process.getOutputStream().close(); // no input: a node never reads stdin
             String started = process.info().startInstant().map(Instant::toString).orElse("");
             return new Node(name, roles.stream().map(NodeRole::roleName).toList(),
-                    "akka://tandem@" + new HostAndPort(HOST, port), port, grpcPort, process.pid(), started, log.toString());
+                    "akka://tandem@" + new HostAndPort(HOST, port), port, grpcPort, process.pid(), started, log.toString(), metricsPort);
         } catch (IOException e) {
             throw CommandFailure.failed("cannot start the " + name + " JVM (" + e.getMessage() + ")");
         }
