@@ -66,6 +66,7 @@ class MultiJvmRebalanceTest {
     private static ActorSystem<Void> system;
     private static InferenceClient inference;
     private static HostAndPort target;
+    private static HostAndPort seed;
     /** The workers that run layers [0,3) and [3,6) at the start (placement decides the order). */
     private static String firstStage;
     private static String secondStage;
@@ -75,11 +76,11 @@ class MultiJvmRebalanceTest {
         logs = Files.createDirectories(Path.of("target", "multi-jvm-rebalance"));
         int coordinatorPort = FreePorts.pick(HOST);
         int grpcPort = FreePorts.pick(HOST);
-        String seed = new HostAndPort(HOST, coordinatorPort).toString();
+        seed = new HostAndPort(HOST, coordinatorPort);
         support = new ClusterTestSupport();
         int coordinatorMetrics = FreePorts.pick(HOST);
         metricsPorts.add(coordinatorMetrics);
-        start("coordinator", "node", "--roles", "coordinator", "--port", Integer.toString(coordinatorPort), "--seeds", seed,
+        start("coordinator", "node", "--roles", "coordinator", "--port", Integer.toString(coordinatorPort), "--seeds", seed.toString(),
                 "--grpc-port", Integer.toString(grpcPort), "--metrics-port", Integer.toString(coordinatorMetrics),
                 "-c", "tandem.coordinator.min-workers=2", "-c", "tandem.coordinator.rebalance.on-join=off",
                 "-c", "tandem.admin.token=" + TOKEN);
@@ -91,8 +92,11 @@ class MultiJvmRebalanceTest {
                 int metrics = FreePorts.pick(HOST);
                 metricsPorts.add(metrics);
                 workerAddresses.add("akka://tandem@" + HOST + ":" + port);
-                start("worker-" + i, "node", "--roles", "worker", "--port", Integer.toString(port), "--seeds", seed,
-                        "--metrics-port", Integer.toString(metrics), "-c", "tandem.worker.declared-speed-gflops=10");
+                List<String> args = new ArrayList<>(List.of("node", "--roles", "worker", "--port", Integer.toString(port),
+                        "--seeds", seed.toString(), "--metrics-port", Integer.toString(metrics), "-c", "tandem.worker.declared-speed-gflops=10"));
+                // The standby has no room for the whole model: a move of every layer to it is refused.
+                if (i == 3) args.addAll(List.of("-c", "tandem.worker.memory-budget=" + partialModelBudget()));
+                start("worker-" + i, args.toArray(String[]::new));
                 int expected = i;
                 assertTrue(workers.awaitDescribedWorkers(expected, READY_TIMEOUT, () -> processes.stream().allMatch(Process::isAlive)),
                         "worker-" + i + " did not register; logs in " + logs.toAbsolutePath());
@@ -105,6 +109,15 @@ class MultiJvmRebalanceTest {
             }
         }
         inference = InferenceClient.create(ClientSystem.settings(system, target), system);
+    }
+
+    /**
+     * Five and a half layers plus the embedding or the output head: room for the ranges it gets here (and the
+     * overlap while a change runs), not for the whole model (six layers, embedding and head).
+     */
+    private static long partialModelBudget() {
+        dev.tandem.worker.ModelFootprint footprint = support.footprint();
+        return Math.max(footprint.embeddingBytes(), footprint.headBytes()) + 5 * footprint.layerBytes() + footprint.layerBytes() / 2;
     }
 
     private static void start(String name, String... args) throws IOException {
@@ -185,6 +198,10 @@ class MultiJvmRebalanceTest {
         CliRun badMove = ctl("rebalance", "--move", ClusterTestSupport.MODEL + ":0-99", "--to", workerAddresses.get(2));
         assertEquals(1, badMove.exitCode(), badMove.out());
         assertTrue(badMove.err().contains("answered"), badMove.err());
+
+        CliRun tooBig = ctl("rebalance", "--move", ClusterTestSupport.MODEL + ":0-6", "--to", workerAddresses.get(2));
+        assertEquals(1, tooBig.exitCode(), tooBig.out());
+        assertTrue(tooBig.err().contains("FAILED_PRECONDITION") && tooBig.err().contains("not enough memory"), tooBig.err());
 
         CliRun unreachable = CliRun.of("ctl", "--target", HOST + ":" + FreePorts.pick(HOST), "--token", TOKEN, "status");
         assertEquals(1, unreachable.exitCode());
@@ -269,5 +286,30 @@ class MultiJvmRebalanceTest {
                 && n.getString("status").equals("up")), "the drained worker is no longer up");
         List<GenerateChunk> next = ClusterTestSupport.generate(system, inference, greedy("Once upon a time", 20));
         assertEquals(support.solo("Once upon a time", 20).textAsString(), ClusterTestSupport.text(next));
+    }
+
+    @Test
+    @Order(5)
+    void aJoiningWorkerReceivesLayersByTheAutomaticRule() throws Exception {
+        try (AdminProbe workers = new AdminProbe(system, target, TOKEN)) {
+            start("worker-4", "node", "--roles", "worker", "--port", Integer.toString(FreePorts.pick(HOST)),
+                    "--seeds", HOST + ":" + seedPort(), "-c", "tandem.worker.declared-speed-gflops=10");
+            assertTrue(workers.awaitDescribedWorkers(3, READY_TIMEOUT, () -> processes.getLast().isAlive()), "worker-4 registers");
+        }
+        CliRun proposal = ctl("plan", "--propose", "--json");
+        assertEquals(0, proposal.exitCode(), proposal.err());
+        Config p = ConfigFactory.parseString(proposal.out(), ConfigParseOptions.defaults().setSyntax(ConfigSyntax.JSON));
+        assertTrue(p.getBoolean("would_apply"), proposal.out());
+        CliRun auto = ctl("rebalance", "--auto");
+        assertEquals(0, auto.exitCode(), auto.err());
+        Config status = statusJson();
+        long withLayers = status.getConfigList("nodes").stream().filter(n -> !n.getConfigList("ranges").isEmpty()).count();
+        assertEquals(3, withLayers, "the newcomer runs layers too: " + status.root().render());
+        List<GenerateChunk> next = ClusterTestSupport.generate(system, inference, greedy("Lily and Ben went to the park", 30));
+        assertEquals(support.solo("Lily and Ben went to the park", 30).textAsString(), ClusterTestSupport.text(next));
+    }
+
+    private static int seedPort() {
+        return seed.port();
     }
 }

@@ -68,7 +68,10 @@ public final class GatewayServer {
         handlers.add(ServerReflection.create(descriptions, system));
         @SuppressWarnings("unchecked")
         Function<HttpRequest, CompletionStage<HttpResponse>>[] all = handlers.toArray(Function[]::new);
-        return Http.get(system).newServerAt(host, port).bind(ServiceHandler.concatOrNotFound(all))
+        // gRPC is HTTP/2 (h2c here); Akka HTTP 10.2 serves it only with enable-http2, off in its reference.conf.
+        return Http.get(system).newServerAt(host, port)
+                .adaptSettings(s -> s.withPreviewServerSettings(s.getPreviewServerSettings().withEnableHttp2(true)))
+                .bind(ServiceHandler.concatOrNotFound(all))
                 .thenApply(binding -> binding.addToCoordinatedShutdown(settings.unbindDeadline(), system));
     }
 }
