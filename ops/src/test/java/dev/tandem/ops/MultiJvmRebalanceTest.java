@@ -223,6 +223,7 @@ class MultiJvmRebalanceTest {
             CliRun move = ctl("rebalance", "--move", ClusterTestSupport.MODEL + ":3-6", "--to", workerAddresses.get(2));
             assertEquals(0, move.exitCode(), move.err());
             assertTrue(move.out().contains("rebalance done"), move.out());
+            assertTrue(move.err().contains("rebalance [") && move.err().contains("100% done"), "progress on stderr: " + move.err());
         });
         Config status = statusJson();
         assertEquals(List.of("3-6"), ranges(status, workerAddresses.get(2)));
