@@ -14,13 +14,14 @@ import akka.http.javadsl.ServerBinding;
 import akka.actor.Address;
 import akka.actor.AddressFromURIString;
 import dev.tandem.coordinator.api.InferenceBackend;
+import dev.tandem.coordinator.api.AdminBackend;
+import dev.tandem.coordinator.grpc.AdminAuth;
 import dev.tandem.coordinator.grpc.GatewayServer;
 import dev.tandem.coordinator.grpc.GatewaySettings;
 import dev.tandem.worker.WorkerNode;
 import dev.tandem.worker.WorkerSettings;
 
 import java.net.InetSocketAddress;
-import java.time.Duration;
 import java.util.List;
 import java.util.Optional;
 import java.util.concurrent.CompletableFuture;
@@ -43,8 +44,10 @@ public final class NodeGuardian {
 
     private record GatewayFailed(Throwable cause) implements Command {}
 
-    /** How long in-flight Admin asks to workers may take. */
-    private static final Duration ADMIN_ASK_TIMEOUT = Duration.ofSeconds(5);
+    /** The admin token Admin calls must carry; empty = a random one generated at start (and logged). */
+    public static final String ADMIN_TOKEN_KEY = "tandem.admin.token";
+    /** Port of the node's Prometheus endpoint (GET /metrics); 0 = any free port, negative = off. */
+    public static final String METRICS_PORT_KEY = "tandem.node.metrics.port";
 
     private NodeGuardian() {}
 
@@ -95,6 +98,15 @@ public final class NodeGuardian {
     private static Behavior<Command> startRoles(ActorContext<Command> context, NodeSettings settings,
                                                 CompletableFuture<Optional<InetSocketAddress>> ready) {
         var config = context.getSystem().settings().config();
+        int metricsPort = config.hasPath(METRICS_PORT_KEY) ? config.getInt(METRICS_PORT_KEY) : -1;
+        if (metricsPort >= 0) {
+            var log = context.getLog();
+            MetricsServer.bind(context.getSystem(), settings.host(), metricsPort).whenComplete((binding, failure) -> {
+                if (failure == null) log.info("serving metrics on http://{}:{}{}", binding.localAddress().getHostString(),
+                        binding.localAddress().getPort(), MetricsServer.PATH);
+                else log.error("cannot serve metrics on {}:{}: {}", settings.host(), metricsPort, failure.toString());
+            });
+        }
         if (settings.hasRole(NodeRole.WORKER)) {
             context.spawn(WorkerNode.create(WorkerSettings.fromConfig(config)), WorkerNode.ACTOR_NAME);
         }
@@ -110,9 +122,15 @@ public final class NodeGuardian {
             ready.completeExceptionally(e);
             return Behaviors.stopped();
         }
+        Optional<dev.tandem.protocol.grpc.Admin> admin = backend instanceof AdminBackend a
+                ? Optional.of(new AdminService(context.getSystem(), a)) : Optional.empty();
+        String token = config.hasPath(ADMIN_TOKEN_KEY) ? config.getString(ADMIN_TOKEN_KEY).trim() : "";
+        if (token.isEmpty()) {
+            token = AdminAuth.generateToken();
+            context.getLog().warn("no admin token configured ({}): generated one for this run: {}", ADMIN_TOKEN_KEY, token);
+        }
         context.pipeToSelf(GatewayServer.bind(context.getSystem(), backend, GatewaySettings.fromConfig(config),
-                        settings.grpcHost(), settings.grpcPort(),
-                        Optional.of(new AdminService(context.getSystem(), ADMIN_ASK_TIMEOUT))),
+                        settings.grpcHost(), settings.grpcPort(), admin, Optional.of(token)),
                 (binding, failure) -> failure == null ? new GatewayBound(binding) : new GatewayFailed(failure));
         return Behaviors.receive(Command.class)
                 .onMessage(GatewayBound.class, bound -> {

@@ -21,18 +21,20 @@ final class AdminProbe implements AutoCloseable {
 
     private final ActorSystem<?> system;
     private final HostAndPort target;
+    private final String token;
     private AdminClient client;
 
-    AdminProbe(ActorSystem<?> system, HostAndPort target) {
+    AdminProbe(ActorSystem<?> system, HostAndPort target, String token) {
         this.system = system;
         this.target = target;
+        this.token = token;
         this.client = AdminClient.create(ClientSystem.settings(system, target), system);
     }
 
     /** Workers that have described themselves, or an empty list when the coordinator cannot be reached. */
     List<NodeInfo> describedWorkers() {
         try {
-            return client.status(StatusRequest.getDefaultInstance())
+            return client.status().addHeader("authorization", "Bearer " + token).invoke(StatusRequest.getDefaultInstance())
                     .toCompletableFuture().get(CALL_TIMEOUT.toMillis(), TimeUnit.MILLISECONDS)
                     .getNodesList().stream()
                     .filter(n -> n.getRolesList().contains("worker") && n.getMemoryFreeBytes() > 0)

@@ -127,10 +127,10 @@ public final class ClusterCommand implements Runnable {
             }
             System.out.println("gRPC    " + s.grpc() + " (" + health.name() + ")");
             System.out.println("model   " + s.model());
-            System.out.printf(Locale.ROOT, "%-12s %-12s %-30s %-8s %-6s %s%n", "NODE", "ROLES", "ADDRESS", "PID", "ALIVE", "LOG");
+            System.out.printf(Locale.ROOT, "%-12s %-12s %-30s %-8s %-6s %-38s %s%n", "NODE", "ROLES", "ADDRESS", "PID", "ALIVE", "METRICS", "LOG");
             for (LocalCluster.Node n : s.nodes()) {
-                System.out.printf(Locale.ROOT, "%-12s %-12s %-30s %-8d %-6s %s%n", n.name(), String.join(",", n.roles()),
-                        n.address(), n.pid(), n.alive() ? "yes" : "no", n.log());
+                System.out.printf(Locale.ROOT, "%-12s %-12s %-30s %-8d %-6s %-38s %s%n", n.name(), String.join(",", n.roles()),
+                        n.address(), n.pid(), n.alive() ? "yes" : "no", n.metricsUrl().isEmpty() ? "-" : n.metricsUrl(), n.log());
             }
             return 0;
         }

@@ -42,7 +42,12 @@ final class LocalCluster {
      * @param startedAt the process's start instant, checked before signalling so that a reused pid is never hit
      */
     record Node(String name, List<String> roles, String address, int port, int grpcPort, long pid, String startedAt,
-                String log) {
+                String log, int metricsPort) {
+
+        /** The node's Prometheus endpoint, or "" when it has none. */
+        String metricsUrl() {
+            return metricsPort > 0 ? "http://" + HOST + ":" + metricsPort + "/metrics" : "";
+        }
 
         Optional<ProcessHandle> process() {
             return ProcessHandle.of(pid).filter(ProcessHandle::isAlive)
@@ -61,13 +66,14 @@ final class LocalCluster {
             m.put("pid", pid);
             m.put("started_at", startedAt);
             m.put("log", log);
+            if (metricsPort > 0) m.put("metrics_port", metricsPort);
             return m;
         }
 
         static Node fromConfig(Config c) {
             return new Node(c.getString("name"), c.getStringList("roles"), c.getString("address"), c.getInt("port"),
                     c.hasPath("grpc_port") ? c.getInt("grpc_port") : 0, c.getLong("pid"), c.getString("started_at"),
-                    c.getString("log"));
+                    c.getString("log"), c.hasPath("metrics_port") ? c.getInt("metrics_port") : 0);
         }
     }
 
@@ -108,6 +114,9 @@ final class LocalCluster {
     Path stateFile() { return dir.resolve(STATE_FILE); }
 
     Path logsDir() { return dir.resolve(LOGS_DIR); }
+
+    /** The admin token `up` writes and the coordinator requires ({@code tandem ctl} reads it). */
+    Path tokenFile() { return dir.resolve(AdminToken.FILE); }
 
     Optional<State> read() {
         Path file = stateFile();
@@ -154,13 +163,14 @@ final class LocalCluster {
         HostAndPort seed = new HostAndPort(HOST, coordinatorPort);
         List<Node> nodes = new ArrayList<>();
         State state = new State(new HostAndPort(HOST, spec.grpcPort()).toString(), spec.model(), nodes);
+        String token = AdminToken.writeFresh(tokenFile());
         ActorSystem<Void> system = ClientSystem.create("tandem-cluster-up");
         try {
             nodes.add(launch("coordinator", List.of(NodeRole.COORDINATOR), coordinatorPort, seed, spec.grpcPort(), spec));
             write(state);
             // Workers start one after the other: each measures its speed at start-up, and placement
             // splits the layers by speed, so a measurement must not compete with another JVM's start.
-            try (AdminProbe admin = new AdminProbe(system, state.grpcTarget())) {
+            try (AdminProbe admin = new AdminProbe(system, state.grpcTarget(), token)) {
                 for (int i = 1; i <= spec.workers(); i++) {
                     nodes.add(launch("worker-" + i, List.of(NodeRole.WORKER), FreePorts.pick(HOST), seed, 0, spec));
                     write(state);
@@ -182,14 +192,18 @@ final class LocalCluster {
 
     private Node launch(String name, List<NodeRole> roles, int port, HostAndPort seed, int grpcPort, Spec spec) {
         Path log = logsDir().resolve(name + ".log");
-        List<String> args = new ArrayList<>(List.of("node",
+        int metricsPort = FreePorts.pick(HOST);
+        List<String> args = new ArrayList<>(List.of("node", "--metrics-port", Integer.toString(metricsPort),
                 "--roles", String.join(",", roles.stream().map(NodeRole::roleName).toList()),
                 "--host", HOST, "--port", Integer.toString(port), "--seeds", seed.toString(),
                 "--model", spec.model(), "--threads", Integer.toString(spec.threads()),
                 "--log-file", NodeCommand.LOG_TO_STDOUT));
         if (grpcPort > 0) args.addAll(List.of("--grpc-port", Integer.toString(grpcPort)));
         // Placement waits for every worker before the first plan, so that the layers are split over all of them.
-        if (roles.contains(NodeRole.COORDINATOR)) args.addAll(List.of("-c", MIN_WORKERS_KEY + "=" + spec.workers()));
+        if (roles.contains(NodeRole.COORDINATOR)) {
+            args.addAll(List.of("-c", MIN_WORKERS_KEY + "=" + spec.workers()));
+            args.addAll(List.of("--admin-token-file", tokenFile().toString()));
+        }
         ProcessBuilder builder = new ProcessBuilder(JavaCommand.tandem(args))
                 .redirectErrorStream(true)
                 .redirectOutput(ProcessBuilder.Redirect.appendTo(log.toFile()));
@@ -198,7 +212,7 @@ final class LocalCluster {
             process.getOutputStream().close(); // no input: a node never reads stdin
             String started = process.info().startInstant().map(Instant::toString).orElse("");
             return new Node(name, roles.stream().map(NodeRole::roleName).toList(),
-                    "akka://tandem@" + new HostAndPort(HOST, port), port, grpcPort, process.pid(), started, log.toString());
+                    "akka://tandem@" + new HostAndPort(HOST, port), port, grpcPort, process.pid(), started, log.toString(), metricsPort);
         } catch (IOException e) {
             throw CommandFailure.failed("cannot start the " + name + " JVM (" + e.getMessage() + ")");
         }

@@ -67,6 +67,14 @@ public final class NodeCommand implements Callable<Integer> {
             description = "Set any configuration key (repeatable), e.g. -c tandem.gateway.max-prompt-bytes=65536.")
     Map<String, String> config = new LinkedHashMap<>();
 
+    @Option(names = "--metrics-port", description = "Port of this node's Prometheus endpoint (GET /metrics); 0 = any free port. Default: off.")
+    Integer metricsPort;
+
+    @Option(names = "--admin-token-file", paramLabel = "PATH",
+            description = "File holding the admin token Admin calls must carry (coordinators). Default: "
+                    + "tandem.admin.token, or a random token that is logged.")
+    Path adminTokenFile;
+
     @Option(names = "--log-file", paramLabel = "PATH|-",
             description = "Log file, or '-' for stdout. Default: $TANDEM_HOME/logs/node-PORT.log.")
     String logFile;
@@ -106,6 +114,8 @@ public final class NodeCommand implements Callable<Integer> {
         if (grpcPort != null) overrides.put("tandem.node.grpc.port", grpcPort);
         if (model != null) overrides.put("tandem.node.model", model);
         if (threads != null) overrides.put("tandem.node.threads", Threads.validateOrAll(threads));
+        if (metricsPort != null) overrides.put("tandem.node.metrics.port", metricsPort);
+        if (adminTokenFile != null) overrides.put(AdminToken.CONFIG_KEY, AdminToken.read(adminTokenFile));
         try {
             return NodeSettings.load(profile, overrides);
         } catch (IllegalArgumentException | com.typesafe.config.ConfigException e) {

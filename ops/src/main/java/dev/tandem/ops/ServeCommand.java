@@ -36,6 +36,11 @@ public final class ServeCommand implements Callable<Integer> {
     @Option(names = "--grpc-port", defaultValue = "50051", description = "gRPC port; 0 = any free port. Default: ${DEFAULT-VALUE}.")
     int grpcPort;
 
+    @Option(names = "--admin-token-file", paramLabel = "PATH",
+            description = "File holding the admin token for 'tandem ctl'. Default: a fresh token written to "
+                    + "$TANDEM_HOME/cluster/admin.token.")
+    Path adminTokenFile;
+
     @Mixin
     ClusterStartOptions start;
 
@@ -48,6 +53,13 @@ public final class ServeCommand implements Callable<Integer> {
         overrides.put("tandem.node.model", model);
         overrides.put("tandem.node.threads", start.threadsPerWorker());
         overrides.put(LocalCluster.MIN_WORKERS_KEY, workers);
+        if (adminTokenFile != null) {
+            overrides.put(AdminToken.CONFIG_KEY, AdminToken.read(adminTokenFile));
+        } else {
+            Path file = AdminToken.defaultFile();
+            overrides.put(AdminToken.CONFIG_KEY, AdminToken.writeFresh(file));
+            System.err.println("tandem: admin token written to " + file);
+        }
         System.err.println("tandem: starting 1 coordinator and " + workers + " workers in this JVM (log: " + log + ")");
         EmbeddedCluster cluster;
         try {

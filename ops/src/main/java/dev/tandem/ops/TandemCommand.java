@@ -22,6 +22,7 @@ import picocli.CommandLine.Command;
                 ServeCommand.class,
                 ClusterCommand.class,
                 NodeCommand.class,
+                CtlCommand.class,
                 ModelCommand.class,
                 BenchCommand.class,
                 DraftCommand.class,

@@ -85,6 +85,28 @@ class CliClusterTest {
         }
         assertEquals(List.of("coordinator", "worker", "worker"), roles);
 
+        // The admin token cluster up wrote (owner only) is what ctl uses by default, against the recorded target.
+        Path token = home.resolve("cluster").resolve(AdminToken.FILE);
+        assertEquals("rw-------", java.nio.file.attribute.PosixFilePermissions.toString(Files.getPosixFilePermissions(token)));
+        Run ctl = tandem("ctl", "status", "--json");
+        assertEquals(0, ctl.exitCode(), ctl.stderr());
+        Config ctlJson = ConfigFactory.parseString(ctl.stdout());
+        assertEquals(3, ctlJson.getConfigList("nodes").size(), ctl.stdout());
+        assertEquals(2, ctlJson.getConfigList("nodes").stream().filter(n -> !n.getConfigList("ranges").isEmpty()).count(), ctl.stdout());
+        assertTrue(ctlJson.getList("drafts").isEmpty());
+        Run drafts = tandem("ctl", "drafts", "list");
+        assertEquals(CommandFailure.FAILED, drafts.exitCode());
+        assertTrue(drafts.stderr().contains("FAILED_PRECONDITION: no draft registry on this cluster yet"), drafts.stderr());
+
+        // Every node serves /metrics on the port cluster status records.
+        java.net.http.HttpClient http = java.net.http.HttpClient.newHttpClient();
+        for (Config node : json.getConfigList("nodes")) {
+            var r = http.send(java.net.http.HttpRequest.newBuilder(java.net.URI.create("http://127.0.0.1:" + node.getInt("metrics_port") + "/metrics")).build(),
+                    java.net.http.HttpResponse.BodyHandlers.ofString());
+            assertEquals(200, r.statusCode());
+            assertTrue(dev.tandem.protocol.metrics.PrometheusText.parse(r.body()).hasFamily("tandem_jvm_heap_used_bytes"), node.toString());
+        }
+
         Run again = tandem("cluster", "up");
         assertEquals(CommandFailure.FAILED, again.exitCode());
         assertTrue(again.stderr().contains("already running"), again.stderr());

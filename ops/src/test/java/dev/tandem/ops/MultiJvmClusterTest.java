@@ -54,6 +54,7 @@ class MultiJvmClusterTest {
     /** Kept small so that the oversized-prompt test sends little; proves the limit is configurable. */
     private static final int MAX_PROMPT_BYTES = 4096;
     private static final String HOST = "127.0.0.1";
+    static final String TOKEN = "multi-jvm-test-token";
 
     private static final List<Process> processes = new ArrayList<>();
     private static Path logs;
@@ -71,12 +72,12 @@ class MultiJvmClusterTest {
         support = new ClusterTestSupport();
         start("coordinator", "node", "--roles", "coordinator", "--port", Integer.toString(coordinatorPort), "--seeds", seed,
                 "--grpc-port", Integer.toString(grpcPort), "-c", "tandem.coordinator.min-workers=2",
-                "-c", "tandem.gateway.max-prompt-bytes=" + MAX_PROMPT_BYTES);
+                "-c", "tandem.gateway.max-prompt-bytes=" + MAX_PROMPT_BYTES, "-c", "tandem.admin.token=" + TOKEN);
         system = ClientSystem.create("multi-jvm-cluster-test");
         HostAndPort target = new HostAndPort(HOST, grpcPort);
         // One worker after the other, as 'tandem cluster up' does: placement splits layers by the speed
         // each worker measures at start-up, which two JVMs starting at once on few cores would skew.
-        try (AdminProbe workers = new AdminProbe(system, target)) {
+        try (AdminProbe workers = new AdminProbe(system, target, TOKEN)) {
             for (int i = 1; i <= 2; i++) {
                 start("worker-" + i, "node", "--roles", "worker", "--port", Integer.toString(FreePorts.pick(HOST)), "--seeds", seed,
                         "-c", "tandem.worker.memory-budget=" + threeLayerBudget());
@@ -134,7 +135,7 @@ class MultiJvmClusterTest {
         assertEquals(6, models.getModels(0).getLayers());
         assertTrue(models.getModels(0).getReady());
 
-        List<NodeInfo> workers = workers(await(admin.status(StatusRequest.getDefaultInstance())));
+        List<NodeInfo> workers = workers(status());
         assertEquals(2, workers.size());
         for (NodeInfo w : workers) {
             assertEquals(1, w.getRangesCount(), "ranges of " + w.getAddress());
@@ -174,7 +175,7 @@ class MultiJvmClusterTest {
                 .run(system);
         await(streaming);
 
-        List<NodeInfo> busy = workers(await(admin.status(StatusRequest.getDefaultInstance())));
+        List<NodeInfo> busy = workers(status());
         for (NodeInfo w : busy) {
             assertTrue(w.getKvCacheBytes() > 0, "KV in use on " + w.getAddress() + " while streaming");
             assertEquals(1, w.getActiveSequences(), "sequences on " + w.getAddress());
@@ -212,6 +213,10 @@ class MultiJvmClusterTest {
         assertEquals(support.solo("Lily and Ben", 8).textAsString(), ClusterTestSupport.text(ok));
     }
 
+    private static StatusResponse status() throws Exception {
+        return await(admin.status().addHeader("authorization", "Bearer " + TOKEN).invoke(StatusRequest.getDefaultInstance()));
+    }
+
     private static List<NodeInfo> workers(StatusResponse status) {
         return status.getNodesList().stream().filter(n -> n.getRolesList().contains("worker")).toList();
     }
@@ -221,7 +226,7 @@ class MultiJvmClusterTest {
         long deadline = System.nanoTime() + KV_RELEASE_TIMEOUT.toNanos();
         List<NodeInfo> last = List.of();
         while (System.nanoTime() < deadline) {
-            last = workers(await(admin.status(StatusRequest.getDefaultInstance())));
+            last = workers(status());
             if (last.size() == 2 && last.stream().allMatch(condition)) return;
             Thread.sleep(HealthProbe.POLL_INTERVAL.toMillis());
         }

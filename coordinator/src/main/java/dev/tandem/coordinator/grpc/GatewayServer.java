@@ -38,10 +38,20 @@ public final class GatewayServer {
         return bind(system, backend, settings, host, port, Optional.empty());
     }
 
-    /** Binds Inference, Health and reflection, plus the operator API when {@code admin} is given. */
+    /** Binds Inference, Health and reflection, plus the operator API (without a token check) when {@code admin} is given. */
     public static CompletionStage<ServerBinding> bind(ActorSystem<?> system, InferenceBackend backend,
                                                       GatewaySettings settings, String host, int port,
                                                       Optional<Admin> admin) {
+        return bind(system, backend, settings, host, port, admin, Optional.empty());
+    }
+
+    /**
+     * Binds Inference, Health and reflection, plus the operator API when {@code admin} is given; with
+     * {@code adminToken}, Admin calls must carry it as {@code authorization: Bearer <token>} ({@link AdminAuth}).
+     */
+    public static CompletionStage<ServerBinding> bind(ActorSystem<?> system, InferenceBackend backend,
+                                                      GatewaySettings settings, String host, int port,
+                                                      Optional<Admin> admin, Optional<String> adminToken) {
         Materializer materializer = Materializer.matFromSystem(system);
         List<Function<HttpRequest, CompletionStage<HttpResponse>>> handlers = new ArrayList<>();
         List<ServiceDescription> descriptions = new ArrayList<>(List.of(Inference.description, Health.description));
@@ -50,7 +60,9 @@ public final class GatewayServer {
         handlers.add(HealthHandlerFactory.partial(new GatewayHealth(backend, settings.healthWatchInterval()), Health.name,
                 materializer, GatewayErrors.handler(), system));
         admin.ifPresent(a -> {
-            handlers.add(AdminHandlerFactory.partial(a, Admin.name, materializer, GatewayErrors.handler(), system));
+            Function<HttpRequest, CompletionStage<HttpResponse>> handler =
+                    AdminHandlerFactory.partial(a, Admin.name, materializer, GatewayErrors.handler(), system);
+            handlers.add(adminToken.isPresent() ? AdminAuth.protect(adminToken.get(), handler, "/" + Admin.name + "/") : handler);
             descriptions.add(Admin.description);
         });
         handlers.add(ServerReflection.create(descriptions, system));
