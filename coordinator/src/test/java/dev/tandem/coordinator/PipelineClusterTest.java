@@ -56,7 +56,6 @@ import java.util.concurrent.TimeUnit;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertInstanceOf;
 import static org.junit.jupiter.api.Assertions.assertTrue;
-import static org.junit.jupiter.api.Assertions.fail;
 
 /**
  * A real Akka Cluster inside one JVM: a coordinator system and two worker systems on loopback with Artery,
@@ -67,7 +66,6 @@ import static org.junit.jupiter.api.Assertions.fail;
 @TestMethodOrder(MethodOrderer.OrderAnnotation.class)
 class PipelineClusterTest {
 
-    private static final Duration READY_TIMEOUT = Duration.ofSeconds(60);
     private static final long RESULT_TIMEOUT_SECONDS = 60;
     private static final int MAX_QUEUED = 4;
     private static final int MAX_BATCH = 16;
@@ -127,11 +125,7 @@ class PipelineClusterTest {
             workers.add(worker);
         }
 
-        long deadline = System.nanoTime() + READY_TIMEOUT.toNanos();
-        while (!backend.model("default").orElseThrow().ready()) {
-            if (System.nanoTime() > deadline) fail("the pipeline was not planned in " + READY_TIMEOUT);
-            Thread.sleep(100);
-        }
+        TestCluster.await("the pipeline is planned", () -> backend.model("default").orElseThrow().ready());
     }
 
     @AfterAll
@@ -320,14 +314,8 @@ class PipelineClusterTest {
     }
 
     private void awaitNoKv() throws Exception {
-        long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(20);
-        List<StageStatus> statuses;
-        do {
-            statuses = get(backend.stageStatuses());
-            if (statuses.stream().allMatch(s -> s.kvBytesUsed() == 0 && s.sequences() == 0)) return;
-            Thread.sleep(50);
-        } while (System.nanoTime() < deadline);
-        fail("KV caches still in use: " + statuses);
+        TestCluster.await("no KV cache is in use", () -> backend.stageStatuses().toCompletableFuture().join().stream()
+                .allMatch(s -> s.kvBytesUsed() == 0 && s.sequences() == 0));
     }
 
     private static GenerationSpec greedy(String prompt, int maxNewTokens) {

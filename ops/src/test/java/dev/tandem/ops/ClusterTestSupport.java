@@ -69,6 +69,29 @@ final class ClusterTestSupport implements AutoCloseable {
     }
 
     /** The single-process engine's greedy output for a prompt. */
+    /**
+     * A worker memory budget of {@code wholeLayers} and a half layers plus the larger of embedding and
+     * output head: room for the ranges a test plans, not for the whole model.
+     */
+    long layerBudget(int wholeLayers) {
+        ModelFootprint f = footprint();
+        return Math.max(f.embeddingBytes(), f.headBytes()) + wholeLayers * f.layerBytes() + f.layerBytes() / 2;
+    }
+
+    /** Starts {@code tandem ARGS} as a separate JVM whose output goes to {@code logs/NAME.log}. */
+    static Process startNode(java.nio.file.Path logs, String name, String... args) throws IOException {
+        java.nio.file.Path log = logs.resolve(name + ".log");
+        java.nio.file.Files.deleteIfExists(log);
+        List<String> arguments = new java.util.ArrayList<>(List.of(args));
+        arguments.addAll(List.of("--log-file", NodeCommand.LOG_TO_STDOUT));
+        Process p = new ProcessBuilder(JavaCommand.tandem(arguments))
+                .redirectErrorStream(true)
+                .redirectOutput(ProcessBuilder.Redirect.appendTo(log.toFile()))
+                .start();
+        p.getOutputStream().close();
+        return p;
+    }
+
     GenerationResult solo(String prompt, int maxTokens) {
         return generator.generate(GenerationRequest.greedy(prompt, maxTokens), GenerationListener.NONE);
     }

@@ -100,22 +100,11 @@ class MultiJvmClusterTest {
      * cap is what makes the split three and three here, as it would be on two equal machines.
      */
     private static long threeLayerBudget() {
-        ModelFootprint footprint = support.footprint();
-        long layersAndHalf = 3 * footprint.layerBytes() + footprint.layerBytes() / 2;
-        return Math.max(footprint.embeddingBytes(), footprint.headBytes()) + layersAndHalf;
+        return support.layerBudget(3);
     }
 
     private static void start(String name, String... args) throws IOException {
-        Path log = logs.resolve(name + ".log");
-        Files.deleteIfExists(log);
-        List<String> arguments = new ArrayList<>(List.of(args));
-        arguments.addAll(List.of("--log-file", NodeCommand.LOG_TO_STDOUT));
-        Process p = new ProcessBuilder(JavaCommand.tandem(arguments))
-                .redirectErrorStream(true)
-                .redirectOutput(ProcessBuilder.Redirect.appendTo(log.toFile()))
-                .start();
-        p.getOutputStream().close();
-        processes.add(p);
+        processes.add(ClusterTestSupport.startNode(logs, name, args));
     }
 
     @AfterAll

@@ -116,21 +116,11 @@ class MultiJvmRebalanceTest {
      * overlap while a change runs), not for the whole model (six layers, embedding and head).
      */
     private static long partialModelBudget() {
-        dev.tandem.worker.ModelFootprint footprint = support.footprint();
-        return Math.max(footprint.embeddingBytes(), footprint.headBytes()) + 5 * footprint.layerBytes() + footprint.layerBytes() / 2;
+        return support.layerBudget(5);
     }
 
     private static void start(String name, String... args) throws IOException {
-        Path log = logs.resolve(name + ".log");
-        Files.deleteIfExists(log);
-        List<String> arguments = new ArrayList<>(List.of(args));
-        arguments.addAll(List.of("--log-file", NodeCommand.LOG_TO_STDOUT));
-        Process p = new ProcessBuilder(JavaCommand.tandem(arguments))
-                .redirectErrorStream(true)
-                .redirectOutput(ProcessBuilder.Redirect.appendTo(log.toFile()))
-                .start();
-        p.getOutputStream().close();
-        processes.add(p);
+        processes.add(ClusterTestSupport.startNode(logs, name, args));
     }
 
     @AfterAll
