@@ -1,5 +1,7 @@
 package dev.tandem.trainer.version;
 
+import dev.tandem.engine.json.JsonText;
+
 import com.typesafe.config.Config;
 import com.typesafe.config.ConfigFactory;
 import com.typesafe.config.ConfigParseOptions;
@@ -235,7 +237,7 @@ public final class DraftRegistry {
             b.append(i == 0 ? "\n" : ",\n").append("    {\"version\": ").append(v.version())
                     .append(", \"status\": \"").append(v.status().name().toLowerCase(Locale.ROOT)).append('"')
                     .append(", \"created_millis\": ").append(v.createdMillis())
-                    .append(", \"note\": ").append(jsonString(v.note()));
+                    .append(", \"note\": ").append(JsonText.quote(v.note()));
             appendMetrics(b, "", v.metrics());
             appendMetrics(b, "live_", v.liveMetrics());
             b.append('}');
@@ -256,22 +258,6 @@ public final class DraftRegistry {
         if (m.positions() == 0) return;
         b.append(String.format(Locale.ROOT, ", \"%sgreedy_acceptance\": %.6f, \"%sexpected_accepted\": %.6f, \"%ssampled_acceptance\": %.6f, \"%spositions\": %d",
                 prefix, m.greedyAcceptance(), prefix, m.expectedAccepted(), prefix, m.sampledAcceptance(), prefix, m.positions()));
-    }
-
-    static String jsonString(String s) {
-        StringBuilder b = new StringBuilder("\"");
-        for (char ch : s.toCharArray()) {
-            switch (ch) {
-                case '"' -> b.append("\\\"");
-                case '\\' -> b.append("\\\\");
-                case '\n' -> b.append("\\n");
-                default -> {
-                    if (ch < 0x20) b.append(String.format("\\u%04x", (int) ch));
-                    else b.append(ch);
-                }
-            }
-        }
-        return b.append('"').toString();
     }
 
     /** The state of one class. */

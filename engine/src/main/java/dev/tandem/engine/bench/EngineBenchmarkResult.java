@@ -1,5 +1,7 @@
 package dev.tandem.engine.bench;
 
+import dev.tandem.engine.json.JsonText;
+
 import java.util.Locale;
 import java.util.Map;
 import java.util.SortedMap;
@@ -28,16 +30,16 @@ public record EngineBenchmarkResult(double decodeTokS, double prefillTokS, Sorte
         StringBuilder ratios = new StringBuilder("{");
         for (Map.Entry<Integer, Double> e : verifyCostRatio.entrySet()) {
             if (ratios.length() > 1) ratios.append(", ");
-            ratios.append('"').append(e.getKey()).append("\": ").append(format(e.getValue(), 3));
+            ratios.append('"').append(e.getKey()).append("\": ").append(JsonText.number(e.getValue(), 3));
         }
         ratios.append('}');
-        return "{\"decode_tok_s\": " + format(decodeTokS, 1)
-                + ", \"prefill_tok_s\": " + format(prefillTokS, 1)
+        return "{\"decode_tok_s\": " + JsonText.number(decodeTokS, 1)
+                + ", \"prefill_tok_s\": " + JsonText.number(prefillTokS, 1)
                 + ", \"verify_cost_ratio\": " + ratios
-                + ", \"batch4_tok_s\": " + format(batch4TokS, 1)
-                + ", \"batch16_tok_s\": " + format(batch16TokS, 1)
+                + ", \"batch4_tok_s\": " + JsonText.number(batch4TokS, 1)
+                + ", \"batch16_tok_s\": " + JsonText.number(batch16TokS, 1)
                 + ", \"threads\": " + threads
-                + ", \"model\": \"" + escape(model) + "\"}";
+                + ", \"model\": " + JsonText.quote(model) + "}";
     }
 
     public String toText() {
@@ -52,25 +54,5 @@ public record EngineBenchmarkResult(double decodeTokS, double prefillTokS, Sorte
             s.append(String.format(Locale.ROOT, "  k=%d %.2fx", e.getKey(), e.getValue()));
         }
         return s.append('\n').toString();
-    }
-
-    private static String format(double v, int decimals) {
-        if (!Double.isFinite(v)) return "null";
-        return String.format(Locale.ROOT, "%." + decimals + "f", v);
-    }
-
-    private static String escape(String s) {
-        StringBuilder out = new StringBuilder();
-        for (char c : s.toCharArray()) {
-            switch (c) {
-                case '"' -> out.append("\\\"");
-                case '\\' -> out.append("\\\\");
-                default -> {
-                    if (c < 0x20) out.append(String.format(Locale.ROOT, "\\u%04x", (int) c));
-                    else out.append(c);
-                }
-            }
-        }
-        return out.toString();
     }
 }

@@ -1,5 +1,7 @@
 package dev.tandem.engine.bench;
 
+import dev.tandem.engine.json.JsonText;
+
 import java.util.List;
 import java.util.Locale;
 
@@ -37,16 +39,16 @@ public record SpeculationBenchmarkResult(List<Row> rows, String model, String dr
             s.append("{\"proposer\": \"").append(r.proposer()).append('"')
                     .append(", \"mode\": \"").append(r.mode()).append('"')
                     .append(", \"streams\": ").append(r.streams())
-                    .append(", \"acceptance\": ").append(format(r.acceptance(), 3))
-                    .append(", \"tokens_per_step\": ").append(format(r.tokensPerStep(), 3))
-                    .append(", \"tok_s\": ").append(format(r.tokS(), 1))
-                    .append(", \"speedup\": ").append(format(r.speedup(), 3))
+                    .append(", \"acceptance\": ").append(JsonText.number(r.acceptance(), 3))
+                    .append(", \"tokens_per_step\": ").append(JsonText.number(r.tokensPerStep(), 3))
+                    .append(", \"tok_s\": ").append(JsonText.number(r.tokS(), 1))
+                    .append(", \"speedup\": ").append(JsonText.number(r.speedup(), 3))
                     .append(", \"lossless\": ").append(r.lossless() == null ? "null" : r.lossless().toString())
                     .append('}');
         }
-        return s.append("], \"model\": \"").append(escape(model))
-                .append("\", \"draft\": \"").append(escape(draft))
-                .append("\", \"threads\": ").append(threads)
+        return s.append("], \"model\": ").append(JsonText.quote(model))
+                .append(", \"draft\": ").append(JsonText.quote(draft))
+                .append(", \"threads\": ").append(threads)
                 .append(", \"requests\": ").append(requests)
                 .append(", \"new_tokens\": ").append(newTokens)
                 .append('}').toString();
@@ -63,25 +65,5 @@ public record SpeculationBenchmarkResult(List<Row> rows, String model, String dr
                     r.acceptance(), r.tokensPerStep(), r.tokS(), r.speedup(), r.lossless() == null ? "-" : r.lossless() ? "yes" : "NO"));
         }
         return s.toString();
-    }
-
-    private static String format(double v, int decimals) {
-        if (!Double.isFinite(v)) return "null";
-        return String.format(Locale.ROOT, "%." + decimals + "f", v);
-    }
-
-    private static String escape(String s) {
-        StringBuilder out = new StringBuilder();
-        for (char c : s.toCharArray()) {
-            switch (c) {
-                case '"' -> out.append("\\\"");
-                case '\\' -> out.append("\\\\");
-                default -> {
-                    if (c < 0x20) out.append(String.format(Locale.ROOT, "\\u%04x", (int) c));
-                    else out.append(c);
-                }
-            }
-        }
-        return out.toString();
     }
 }
