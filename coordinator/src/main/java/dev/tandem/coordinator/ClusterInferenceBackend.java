@@ -40,6 +40,7 @@ import dev.tandem.coordinator.placement.PipelinePlan;
 import dev.tandem.coordinator.placement.PlacementManager;
 import dev.tandem.coordinator.scheduler.Scheduler;
 import dev.tandem.coordinator.session.GenerationSession;
+import dev.tandem.coordinator.spec.DraftSource;
 import dev.tandem.engine.model.OpenedModel;
 import dev.tandem.engine.model.ProgressListener;
 import dev.tandem.worker.ModelFootprint;
@@ -88,6 +89,11 @@ public final class ClusterInferenceBackend implements InferenceBackend, AdminBac
 
     /** Starts the coordinator side on this node (call once per ActorSystem). */
     public static ClusterInferenceBackend start(ActorSystem<?> system, CoordinatorSettings settings) {
+        return start(system, settings, DraftSource.NONE);
+    }
+
+    /** As {@link #start(ActorSystem, CoordinatorSettings)}, with the draft models of the {@code draft} proposer from {@code drafts}. */
+    public static ClusterInferenceBackend start(ActorSystem<?> system, CoordinatorSettings settings, DraftSource drafts) {
         Map<String, OpenedModel> opened = new LinkedHashMap<>();
         Map<String, PlacementManager.ModelShape> shapes = new LinkedHashMap<>();
         try {

@@ -16,6 +16,7 @@ import dev.tandem.engine.parallel.ParallelRunner;
 import dev.tandem.engine.sampling.Sampler;
 import dev.tandem.engine.sampling.SamplerSettings;
 import dev.tandem.engine.sampling.Samplers;
+import dev.tandem.engine.spec.VerificationListener;
 import dev.tandem.protocol.KryoMessage;
 import dev.tandem.protocol.activation.ActivationBatch;
 import dev.tandem.protocol.activation.ActivationMessage;
@@ -111,7 +112,13 @@ public final class StageActor extends AbstractBehavior<StageActor.Command> {
 
     public static Behavior<Command> create(String model, String workerAddress, ModelWeights weights, int fromLayer,
                                            int toLayer, WorkerSettings settings) {
-        return Behaviors.setup(context -> new StageActor(context, model, workerAddress, weights, fromLayer, toLayer, settings));
+        return create(model, workerAddress, weights, fromLayer, toLayer, settings, VerificationListener.NONE);
+    }
+
+    /** @param recorder told about every verification when this is a last stage (online distillation) */
+    public static Behavior<Command> create(String model, String workerAddress, ModelWeights weights, int fromLayer,
+                                           int toLayer, WorkerSettings settings, VerificationListener recorder) {
+        return Behaviors.setup(context -> new StageActor(context, model, workerAddress, weights, fromLayer, toLayer, settings, recorder));
     }
 
     public static String actorName(String model, int fromLayer, int toLayer) {
@@ -129,6 +136,7 @@ public final class StageActor extends AbstractBehavior<StageActor.Command> {
     private final Map<Long, Sampler> samplers = new HashMap<>();
     private final StageMetrics metrics;
     private double stepLatencyMs;
+    private final VerificationListener recorder;
 
     /** Sequence id of the warm-up's scratch sequence; real ids are non-negative. */
     static final long WARM_UP_SEQUENCE = -1;
@@ -140,8 +148,9 @@ public final class StageActor extends AbstractBehavior<StageActor.Command> {
     private final int warmUpDecodeSteps;
 
     private StageActor(ActorContext<Command> context, String model, String workerAddress, ModelWeights weights,
-                       int fromLayer, int toLayer, WorkerSettings settings) {
+                       int fromLayer, int toLayer, WorkerSettings settings, VerificationListener recorder) {
         super(context);
+        this.recorder = recorder;
         this.model = model;
         this.workerAddress = workerAddress;
         this.description = model + "[" + fromLayer + "," + toLayer + ")@" + workerAddress;

@@ -14,6 +14,7 @@ import akka.actor.typed.javadsl.StashBuffer;
 import akka.actor.typed.receptionist.Receptionist;
 import akka.actor.typed.receptionist.ServiceKey;
 import dev.tandem.engine.model.OpenedModel;
+import dev.tandem.engine.spec.VerificationListener;
 import dev.tandem.engine.model.ProgressListener;
 import dev.tandem.protocol.KryoMessage;
 
@@ -109,8 +110,16 @@ public final class WorkerNode extends AbstractBehavior<WorkerNode.Command> {
     private static final int STASH_CAPACITY = 1000;
 
     public static Behavior<Command> create(WorkerSettings settings) {
+        return create(settings, VerificationListener.NONE);
+    }
+
+    /**
+     * @param recorder told about every verification of the last stages this worker runs (online distillation
+     *                 records the target's distributions from it); called on the stage dispatcher, must be quick
+     */
+    public static Behavior<Command> create(WorkerSettings settings, VerificationListener recorder) {
         return Behaviors.setup(context -> Behaviors.withStash(STASH_CAPACITY,
-                stash -> new WorkerNode(context, stash, settings).benchmarking()));
+                stash -> new WorkerNode(context, stash, settings, recorder).benchmarking()));
     }
 
     private final WorkerSettings settings;
@@ -126,8 +135,12 @@ public final class WorkerNode extends AbstractBehavior<WorkerNode.Command> {
     private final Map<ActorRef<StageActor.Command>, String> liveStages = new HashMap<>();
     private double speedGflops;
 
-    private WorkerNode(ActorContext<Command> context, StashBuffer<Command> stash, WorkerSettings settings) {
+    private final VerificationListener recorder;
+
+    private WorkerNode(ActorContext<Command> context, StashBuffer<Command> stash, WorkerSettings settings,
+                       VerificationListener recorder) {
         super(context);
+        this.recorder = recorder;
         this.settings = settings;
         this.stash = stash;
         this.address = context.getSystem().address().toString();
@@ -232,7 +245,7 @@ public final class WorkerNode extends AbstractBehavior<WorkerNode.Command> {
             }
             ActorRef<StageActor.Command> stage = getContext().spawn(
                     StageActor.create(request.model(), address, opened.model().weights(), request.fromLayer(),
-                            request.toLayer(), settings),
+                            request.toLayer(), settings, recorder),
                     StageActor.actorName(request.model(), request.fromLayer(), request.toLayer()) + "-" + (++stageIncarnation),
                     stageDispatcher);
             getContext().watchWith(stage, new StageTerminated(key, stage));

@@ -10,6 +10,11 @@ public interface VerificationListener {
     /** A sequence was registered with its prompt (BOS included). */
     default void onStart(long seqId, int[] prompt) {}
 
+    /** A sequence was registered with its prompt and the traffic class its request named ("" if none). */
+    default void onStart(long seqId, int[] prompt, String trafficClass) {
+        onStart(seqId, prompt);
+    }
+
     /**
      * One step of one sequence was verified.
      *
