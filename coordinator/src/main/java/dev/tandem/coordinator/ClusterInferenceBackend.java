@@ -3,6 +3,7 @@ package dev.tandem.coordinator;
 import akka.NotUsed;
 import akka.actor.typed.ActorRef;
 import akka.actor.typed.ActorSystem;
+import akka.actor.typed.DispatcherSelector;
 import akka.actor.typed.Props;
 import akka.actor.typed.SupervisorStrategy;
 import akka.actor.typed.javadsl.AskPattern;
@@ -41,6 +42,8 @@ import dev.tandem.coordinator.placement.PlacementManager;
 import dev.tandem.coordinator.scheduler.Scheduler;
 import dev.tandem.coordinator.session.GenerationSession;
 import dev.tandem.coordinator.spec.DraftSource;
+import dev.tandem.coordinator.spec.ProposerCatalog;
+import dev.tandem.coordinator.spec.SpeculationSettings;
 import dev.tandem.engine.model.OpenedModel;
 import dev.tandem.engine.model.ProgressListener;
 import dev.tandem.worker.ModelFootprint;
@@ -118,11 +121,15 @@ public final class ClusterInferenceBackend implements InferenceBackend, AdminBac
         for (Map.Entry<String, OpenedModel> e : opened.entrySet()) {
             OpenedModel model = e.getValue();
             Scheduler.ModelLimits limits = new Scheduler.ModelLimits(e.getKey(), model.config().seqLen(),
-                    model.tokenizer().bosId(), model.tokenizer().eosId());
+                    model.config().vocabSize(), model.tokenizer().bosId(), model.tokenizer().eosId());
+            SpeculationSettings speculation = settings.speculation();
+            java.util.function.Supplier<ProposerCatalog> proposers =
+                    () -> new ProposerCatalog(e.getKey(), model, speculation, drafts);
             ActorRef<Scheduler.Command> scheduler = system.systemActorOf(
-                    Behaviors.supervise(Scheduler.create(settings, limits, placement,
+                    Behaviors.supervise(Scheduler.create(settings, limits, proposers, placement,
                             isReady -> backend.ready.put(e.getKey(), isReady))).onFailure(SupervisorStrategy.restart()),
-                    "tandem-scheduler-" + e.getKey().replaceAll("[^A-Za-z0-9_-]", "_"), Props.empty());
+                    "tandem-scheduler-" + e.getKey().replaceAll("[^A-Za-z0-9_-]", "_"),
+                    DispatcherSelector.fromConfig(CoordinatorSettings.SCHEDULER_DISPATCHER));
             served.put(e.getKey(), new ServedModel(e.getKey(), model, scheduler));
         }
         return backend;
@@ -190,7 +197,7 @@ public final class ClusterInferenceBackend implements InferenceBackend, AdminBac
         }
         long seqId = ThreadLocalRandom.current().nextLong() & Long.MAX_VALUE;
         var request = new GenerationSession.Request(seqId, prompt, spec.maxNewTokens(), spec.sampling(),
-                spec.stopStrings(), acceptedAt);
+                spec.stopStrings(), spec.speculate(), spec.trafficClass(), acceptedAt);
         int capacity = Math.min(spec.maxNewTokens(), context) + EXTRA_STREAM_EVENTS;
         return Source.<GenerationEvent>queue(capacity).watchTermination((queue, done) -> {
             ActorRef<GenerationSession.Command> session = system.systemActorOf(

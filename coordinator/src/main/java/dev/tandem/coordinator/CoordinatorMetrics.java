@@ -28,6 +28,10 @@ public final class CoordinatorMetrics {
     private final Histogram rebalanceDuration;
     private final Histogram routeRecovery;
     private final Counter replays;
+    private final Counter speculationSteps;
+    private final Counter draftsProposed;
+    private final Counter draftsAccepted;
+    private final Counter speculationTokens;
 
     private CoordinatorMetrics(MetricsRegistry r) {
         requests = r.counter("tandem_requests_total", "Generation requests by model and outcome "
@@ -50,6 +54,13 @@ public final class CoordinatorMetrics {
                 + "on the rebuilt route", MetricsRegistry.LATENCY_MS_BUCKETS, "model");
         replays = r.counter("tandem_sequence_replays_total", "Sequences re-prefilled from their token history on a new "
                 + "route (reason: rebalance or failover)", "model", "reason");
+        speculationSteps = r.counter("tandem_speculation_steps_total", "Decoding steps (one verification each) by proposer; "
+                + "the proposer label of the draft proposer names the draft's class and version when it has one", "model", "proposer");
+        draftsProposed = r.counter("tandem_drafts_proposed_total", "Draft tokens sent for verification", "model", "proposer");
+        draftsAccepted = r.counter("tandem_drafts_accepted_total", "Draft tokens the target accepted "
+                + "(accepted / proposed = acceptance rate)", "model", "proposer");
+        speculationTokens = r.counter("tandem_speculation_tokens_total", "Tokens output by decoding steps "
+                + "(tokens / steps = mean tokens per step)", "model", "proposer");
     }
 
     public static CoordinatorMetrics of(ActorSystem<?> system) {
@@ -81,4 +92,12 @@ public final class CoordinatorMetrics {
     public void recovered(String model, double millis) { routeRecovery.labels(model).observe(millis); }
 
     public void replayed(String model, String reason, int sequences) { replays.labels(model, reason).inc(sequences); }
+
+    /** One verified step of one sequence: {@code proposed} drafts, {@code accepted} of them kept, {@code tokens} output. */
+    public void speculation(String model, String proposer, int proposed, int accepted, int tokens) {
+        speculationSteps.labels(model, proposer).inc(1);
+        draftsProposed.labels(model, proposer).inc(proposed);
+        draftsAccepted.labels(model, proposer).inc(accepted);
+        speculationTokens.labels(model, proposer).inc(tokens);
+    }
 }

@@ -2,6 +2,7 @@ package dev.tandem.coordinator;
 
 import com.typesafe.config.Config;
 import com.typesafe.config.ConfigValue;
+import dev.tandem.coordinator.spec.SpeculationSettings;
 
 import java.time.Duration;
 import java.util.LinkedHashMap;
@@ -32,15 +33,18 @@ import java.util.Map;
  *                            (0.2 = 20% more throughput)
  * @param rebalanceOnJoin     apply the automatic rule when a worker joins
  * @param drainTimeout        longest wait for schedulers to leave the old routes before old stages are dropped
+ * @param speculation         speculative decoding through the pipeline
  */
 public record CoordinatorSettings(String defaultModel, Map<String, String> models, int minWorkers, String singletonRole,
                                   int maxBatchSequences, int maxQueued, int kvTokenBudget, int maxStepRows,
                                   int maxInFlightSteps, Duration routeWait, Duration stepTimeout, Duration planRefresh,
                                   Duration askTimeout, Duration describeTimeout, Duration assignTimeout,
                                   Duration replanDelay, Duration routeRebuildDeadline, double rebalanceMinGain,
-                                  boolean rebalanceOnJoin, Duration drainTimeout) {
+                                  boolean rebalanceOnJoin, Duration drainTimeout, SpeculationSettings speculation) {
 
     public static final String PATH = "tandem.coordinator";
+    /** Dispatcher of the schedulers (they also run the proposers). */
+    public static final String SCHEDULER_DISPATCHER = PATH + ".scheduler-dispatcher";
 
     public CoordinatorSettings {
         models = Map.copyOf(models);
@@ -68,7 +72,7 @@ public record CoordinatorSettings(String defaultModel, Map<String, String> model
                 c.getDuration("ask-timeout"), c.getDuration("placement.describe-timeout"),
                 c.getDuration("placement.assign-timeout"), c.getDuration("placement.replan-delay"),
                 c.getDuration("route-rebuild-deadline"), c.getDouble("rebalance.min-gain"),
-                c.getBoolean("rebalance.on-join"), c.getDuration("rebalance.drain-timeout"));
+                c.getBoolean("rebalance.on-join"), c.getDuration("rebalance.drain-timeout"), SpeculationSettings.fromConfig(root));
     }
 
     /** The configured name a request's model name refers to ("default" = the default model). */

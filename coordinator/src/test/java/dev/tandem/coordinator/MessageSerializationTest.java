@@ -50,7 +50,10 @@ class MessageSerializationTest {
         List<akka.actor.typed.ActorRef<StageActor.Command>> route = List.of(stage.getRef(), nextStage.getRef());
         List<StageActor.SequenceSampling> sampling = List.of(
                 new StageActor.SequenceSampling(11, SamplerSettings.greedy()),
-                new StageActor.SequenceSampling(12, new SamplerSettings(0.8f, 40, 0.9f, 1234)));
+                new StageActor.SequenceSampling(12, new SamplerSettings(0.8f, 40, 0.9f, 1234), "stories", new int[]{1, 9038, 263}));
+        List<StageActor.SequenceDraft> drafts = List.of(
+                new StageActor.SequenceDraft(11, new int[]{263, 931}, new int[]{0, 0, 0}, new int[0], new float[0]),
+                new StageActor.SequenceDraft(12, new int[]{5, 6}, new int[]{0, 2, 3}, new int[]{5, 9, 6}, new float[]{0.75f, 0.25f, 1f}));
         StageActor.StageStatus status = new StageActor.StageStatus("akka://tandem@127.0.0.1:2552", "stories15M", 0, 3, 4096, 2, 3.5);
         PipelinePlan plan = new PipelinePlan("stories15M", 6, 3, List.of(
                 new PipelinePlan.PlannedStage("akka://tandem@127.0.0.1:1", 0, 3, stage.getRef()),
@@ -59,10 +62,10 @@ class MessageSerializationTest {
         List<Object> kryoMessages = List.of(
                 new StageActor.ForwardTokens(5, "stories15M", new long[]{11, 11, 12}, new int[]{0, 1, 7},
                         new int[]{1, 9038, 263}, new int[]{RowFlags.PREFILL, RowFlags.WANT_LOGITS, RowFlags.WANT_LOGITS},
-                        sampling, route, scheduler.getRef()),
+                        sampling, drafts, route, scheduler.getRef()),
                 new StageActor.Release(new long[]{11, 12}),
                 new StageActor.GetStatus(testKit.<StageActor.StageStatus>createTestProbe().getRef()),
-                new StageActor.StepSampled(5, new long[]{11, 12}, new int[]{2501, 1}),
+                new StageActor.StepVerified(5, new long[]{11, 12}, new int[]{2, 1}, new int[]{263, 2501, 1}),
                 new StageActor.StepFailed(6, "stories15M[0,3)@here", "bad dim"),
                 status,
                 new WorkerNode.Describe(testKit.<WorkerNode.WorkerDescription>createTestProbe().getRef()),
@@ -98,7 +101,7 @@ class MessageSerializationTest {
         hidden[3] = -0.0f;
         ActivationBatch batch = new ActivationBatch("stories15M", 5, 4, new long[]{11, 12}, new int[]{2, 7},
                 new int[]{RowFlags.NONE, RowFlags.WANT_LOGITS}, hidden);
-        assertRoundTrip(new StageActor.ForwardHidden(batch, sampling, route, 1, scheduler.getRef()),
+        assertRoundTrip(new StageActor.ForwardHidden(batch, sampling, drafts, route, 1, scheduler.getRef()),
                 ArrowActivationSerializer.IDENTIFIER);
     }
 

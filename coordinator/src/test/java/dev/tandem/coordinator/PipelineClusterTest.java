@@ -292,20 +292,38 @@ class PipelineClusterTest {
 
         // Hidden states of the wrong width.
         second.tell(new StageActor.ForwardHidden(ActivationBatch.of("stories15M", 901, dim - 1, new long[]{7},
-                new int[]{0}, new float[dim - 1]), List.of(), plan.route(), 1, replies.getRef()));
+                new int[]{0}, new float[dim - 1]), List.of(), List.of(), plan.route(), 1, replies.getRef()));
         assertInstanceOf(StageActor.StepFailed.class, replies.receiveMessage());
         // An unknown sequence continuing at position 5 (a gap).
         first.tell(new StageActor.ForwardTokens(902, "stories15M", new long[]{8}, new int[]{5}, new int[]{1},
-                new int[]{RowFlags.WANT_LOGITS}, List.of(), plan.route(), replies.getRef()));
+                new int[]{RowFlags.WANT_LOGITS}, List.of(), List.of(), plan.route(), replies.getRef()));
         assertInstanceOf(StageActor.StepFailed.class, replies.receiveMessage());
         // A position beyond the context, and a token outside the vocabulary.
         first.tell(new StageActor.ForwardTokens(903, "stories15M", new long[]{9}, new int[]{0}, new int[]{-4},
-                new int[]{RowFlags.WANT_LOGITS}, List.of(), plan.route(), replies.getRef()));
+                new int[]{RowFlags.WANT_LOGITS}, List.of(), List.of(), plan.route(), replies.getRef()));
         assertInstanceOf(StageActor.StepFailed.class, replies.receiveMessage());
         // Token rows sent to the second stage.
         second.tell(new StageActor.ForwardTokens(904, "stories15M", new long[]{9}, new int[]{0}, new int[]{1},
-                new int[]{RowFlags.WANT_LOGITS}, List.of(), plan.route(), replies.getRef()));
+                new int[]{RowFlags.WANT_LOGITS}, List.of(), List.of(), plan.route(), replies.getRef()));
         assertInstanceOf(StageActor.StepFailed.class, replies.receiveMessage());
+        // Drafts that do not match the rows: two logit rows but a draft of two tokens; a draft token outside the
+        // vocabulary; a sampled draft token whose q is zero. The last stage refuses each before touching its cache.
+        var sampling = List.of(new StageActor.SequenceSampling(10, SamplerSettings.greedy()));
+        int[] two = {RowFlags.WANT_LOGITS | RowFlags.PREFILL, RowFlags.WANT_LOGITS | RowFlags.DRAFT};
+        first.tell(new StageActor.ForwardTokens(905, "stories15M", new long[]{10, 10}, new int[]{0, 1}, new int[]{1, 9038},
+                two, sampling, List.of(new StageActor.SequenceDraft(10, new int[]{9038, 263}, new int[]{0, 0, 0},
+                new int[0], new float[0])), plan.route(), replies.getRef()));
+        assertInstanceOf(StageActor.StepFailed.class, replies.receiveMessage());
+        first.tell(new StageActor.ForwardTokens(906, "stories15M", new long[]{10, 10}, new int[]{0, 1}, new int[]{1, 9038},
+                two, sampling, List.of(new StageActor.SequenceDraft(10, new int[]{32000}, new int[]{0, 0},
+                new int[0], new float[0])), plan.route(), replies.getRef()));
+        assertInstanceOf(StageActor.StepFailed.class, replies.receiveMessage());
+        first.tell(new StageActor.ForwardTokens(907, "stories15M", new long[]{10, 10}, new int[]{0, 1}, new int[]{1, 9038},
+                two, sampling, List.of(new StageActor.SequenceDraft(10, new int[]{9038}, new int[]{0, 1},
+                new int[]{263}, new float[]{1f})), plan.route(), replies.getRef()));
+        assertInstanceOf(StageActor.StepFailed.class, replies.receiveMessage());
+        // The first stage wrote sequence 10's KV before the last one refused; a release clears it like any.
+        for (var stage : plan.route()) stage.tell(new StageActor.Release(new long[]{10}));
         awaitNoKv();
 
         List<GenerationEvent> events = get(backend.generate(greedy("Once upon a time", 20)).runWith(Sink.seq(), coordinator));

@@ -59,6 +59,11 @@ final class TestCluster implements AutoCloseable {
 
     /** @param extraConfig HOCON for every node (tandem.coordinator.*, akka.cluster.* ...) */
     TestCluster(String extraConfig) {
+        this(extraConfig, dev.tandem.coordinator.spec.DraftSource.NONE);
+    }
+
+    /** @param drafts the coordinator's draft models (for the {@code draft} and {@code auto} proposers) */
+    TestCluster(String extraConfig, dev.tandem.coordinator.spec.DraftSource drafts) {
         local = OpenedModel.open(OpenedModel.DEFAULT_SPEC, null, ProgressListener.NONE);
         footprint = ModelFootprint.of(local.model().weights());
         localRunner = new ParallelRunner(1);
@@ -83,7 +88,7 @@ final class TestCluster implements AutoCloseable {
         coordinator = ActorSystem.create(Behaviors.empty(), "tandem",
                 ConfigFactory.parseString("akka.cluster.roles = [coordinator]").withFallback(common));
         Cluster.get(coordinator).manager().tell(Join.create(Cluster.get(coordinator).selfMember().address()));
-        backend = ClusterInferenceBackend.start(coordinator, CoordinatorSettings.fromConfig(coordinator.settings().config()));
+        backend = ClusterInferenceBackend.start(coordinator, CoordinatorSettings.fromConfig(coordinator.settings().config()), drafts);
     }
 
     /** Memory for the embedding (or head) and {@code layers} layers, plus half a layer of slack for KV. */

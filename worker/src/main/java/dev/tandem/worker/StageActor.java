@@ -13,9 +13,10 @@ import dev.tandem.engine.llama.StageOutput;
 import dev.tandem.engine.model.ModelConfig;
 import dev.tandem.engine.model.ModelWeights;
 import dev.tandem.engine.parallel.ParallelRunner;
-import dev.tandem.engine.sampling.Sampler;
 import dev.tandem.engine.sampling.SamplerSettings;
-import dev.tandem.engine.sampling.Samplers;
+import dev.tandem.engine.spec.AcceptanceTest;
+import dev.tandem.engine.spec.Draft;
+import dev.tandem.engine.spec.TokenHistory;
 import dev.tandem.engine.spec.VerificationListener;
 import dev.tandem.protocol.KryoMessage;
 import dev.tandem.protocol.activation.ActivationBatch;
@@ -32,10 +33,14 @@ import java.util.Map;
  * passing through and a {@link ParallelRunner} for the forward pass. Runs on the worker's stage dispatcher.
  *
  * <p>A step enters the first stage of its route as token rows ({@link ForwardTokens}), travels on as
- * hidden states ({@link ForwardHidden}, an Arrow batch inside), and the last stage samples the next token of
- * each row that wants logits with that sequence's sampler and replies {@link StepSampled} (tokens, never
- * logits) to the step's {@code replyTo}. Any bad input is answered with {@link StepFailed}; the stage's
- * state is left as it was (validation runs before the cache is written).
+ * hidden states ({@link ForwardHidden}, an Arrow batch inside), and the last stage verifies: for each sequence
+ * in the step, its rows with logits are [last committed token, draft 1 .. draft k] (k = 0 without
+ * speculation), and the sequence's {@link AcceptanceTest} turns them into 1 to k + 1 output tokens, exactly
+ * what the target alone would output. The last stage drops the KV of rejected drafts at once; earlier stages
+ * drop it when the sequence's next step writes from its first row's position (or on release), so no stale
+ * position is ever read. Only the tokens travel back ({@link StepVerified}), never logits. Any bad input is
+ * answered with {@link StepFailed}; the stage's state is left as it was (validation runs before the cache
+ * is written).
  */
 public final class StageActor extends AbstractBehavior<StageActor.Command> {
 
@@ -51,10 +56,11 @@ public final class StageActor extends AbstractBehavior<StageActor.Command> {
      * {@code newSequences} carry the sampler settings of sequences that start in this step.
      */
     public record ForwardTokens(long stepId, String model, long[] seqIds, int[] positions, int[] tokens, int[] flags,
-                                List<SequenceSampling> newSequences, List<ActorRef<Command>> route,
-                                ActorRef<StepReply> replyTo) implements Command, KryoMessage {
+                                List<SequenceSampling> newSequences, List<SequenceDraft> drafts,
+                                List<ActorRef<Command>> route, ActorRef<StepReply> replyTo) implements Command, KryoMessage {
         public ForwardTokens {
             newSequences = List.copyOf(newSequences);
+            drafts = List.copyOf(drafts);
             route = List.copyOf(route);
         }
 
@@ -62,11 +68,12 @@ public final class StageActor extends AbstractBehavior<StageActor.Command> {
     }
 
     /** Input of a later stage: the previous stage's hidden states; {@code hop} is this stage's index in the route. */
-    public record ForwardHidden(ActivationBatch batch, List<SequenceSampling> newSequences,
+    public record ForwardHidden(ActivationBatch batch, List<SequenceSampling> newSequences, List<SequenceDraft> drafts,
                                 List<ActorRef<Command>> route, int hop, ActorRef<StepReply> replyTo)
             implements Command, ActivationMessage {
         public ForwardHidden {
             newSequences = List.copyOf(newSequences);
+            drafts = List.copyOf(drafts);
             route = List.copyOf(route);
         }
     }
@@ -88,16 +95,111 @@ public final class StageActor extends AbstractBehavior<StageActor.Command> {
         public boolean ok() { return error.isEmpty(); }
     }
 
-    /** A sequence's sampler settings, carried by its first step to the last stage. */
-    public record SequenceSampling(long seqId, SamplerSettings settings) {}
+    /**
+     * A sequence's sampler settings, carried by its first step (and by a replay) to the last stage, with its
+     * traffic class ("" = none given) and its committed tokens so far (the prompt with BOS, or prompt plus
+     * generated tokens on a replay), which the last stage's recorder needs as the teacher's context.
+     */
+    public record SequenceSampling(long seqId, SamplerSettings settings, String trafficClass, int[] history) {
+        public SequenceSampling(long seqId, SamplerSettings settings) {
+            this(seqId, settings, "", new int[0]);
+        }
+    }
+
+    /**
+     * The drafted tokens of one sequence in one step, for the last stage's acceptance test, with the draft
+     * distribution q of each token when the draft was sampled: row i's non-zero q entries are
+     * {@code qIds/qProbs[qStarts[i] .. qStarts[i + 1])}; an empty row means the token was certain (q one-hot),
+     * as every greedy or n-gram draft is. Sparse, because a draft over a reduced vocabulary (or a target with
+     * top-k/top-p) leaves most of q at zero.
+     */
+    public record SequenceDraft(long seqId, int[] tokens, int[] qStarts, int[] qIds, float[] qProbs) {
+
+        /** Encodes a proposer's draft. */
+        public static SequenceDraft of(long seqId, Draft draft) {
+            int k = draft.count();
+            int[] tokens = new int[k];
+            int[] starts = new int[k + 1];
+            int entries = probabilityEntries(draft);
+            int[] ids = new int[entries];
+            float[] probs = new float[entries];
+            int e = 0;
+            for (int i = 0; i < k; i++) {
+                tokens[i] = draft.token(i);
+                starts[i] = e;
+                if (draft.isOneHot(i)) continue;
+                float[] q = draft.probabilities();
+                int off = i * draft.vocab();
+                for (int t = 0; t < draft.vocab(); t++) {
+                    if (q[off + t] > 0f) {
+                        ids[e] = t;
+                        probs[e++] = q[off + t];
+                    }
+                }
+            }
+            starts[k] = e;
+            return new SequenceDraft(seqId, tokens, starts, ids, probs);
+        }
+
+        /** Non-zero q entries a draft would carry (0 when every token is certain). */
+        public static int probabilityEntries(Draft draft) {
+            int entries = 0;
+            for (int i = 0; i < draft.count(); i++) {
+                if (draft.isOneHot(i)) continue;
+                float[] q = draft.probabilities();
+                int off = i * draft.vocab();
+                for (int t = 0; t < draft.vocab(); t++) if (q[off + t] > 0f) entries++;
+            }
+            return entries;
+        }
+
+        /** Checks shapes and ranges (bytes from the network). */
+        void validate(int vocab) {
+            int k = tokens.length;
+            if (qStarts.length != k + 1 || qIds.length != qProbs.length || qStarts[0] != 0 || qStarts[k] != qIds.length) {
+                throw new IllegalArgumentException("the draft of sequence " + seqId + " has inconsistent q rows");
+            }
+            for (int i = 0; i < k; i++) {
+                if (tokens[i] < 0 || tokens[i] >= vocab) {
+                    throw new IllegalArgumentException("draft token " + tokens[i] + " is outside the vocabulary of " + vocab);
+                }
+                if (qStarts[i + 1] < qStarts[i]) throw new IllegalArgumentException("the draft of sequence " + seqId + " has inconsistent q rows");
+                boolean drawn = qStarts[i + 1] == qStarts[i];
+                for (int e = qStarts[i]; e < qStarts[i + 1]; e++) {
+                    if (qIds[e] < 0 || qIds[e] >= vocab || !(qProbs[e] > 0f) || qProbs[e] > 1f) {
+                        throw new IllegalArgumentException("the draft of sequence " + seqId + " has a q entry outside the vocabulary or (0, 1]");
+                    }
+                    drawn |= qIds[e] == tokens[i];
+                }
+                if (!drawn) throw new IllegalArgumentException("draft token " + tokens[i] + " of sequence " + seqId + " has q = 0");
+            }
+        }
+
+        /** Writes this draft into {@code target} (cleared, with room for it). */
+        void fill(Draft target) {
+            for (int i = 0; i < tokens.length; i++) {
+                if (qStarts[i + 1] == qStarts[i]) {
+                    target.addCertain(tokens[i]);
+                    continue;
+                }
+                int off = target.addSampled(tokens[i]);
+                float[] q = target.probabilities();
+                Arrays.fill(q, off, off + target.vocab(), 0f);
+                for (int e = qStarts[i]; e < qStarts[i + 1]; e++) q[off + qIds[e]] = qProbs[e];
+            }
+        }
+    }
 
     /** What a step's last stage (or a failing stage) sends back to the scheduler. */
     public sealed interface StepReply extends KryoMessage {
         long stepId();
     }
 
-    /** The sampled next token of every row that wanted logits, in row order. */
-    public record StepSampled(long stepId, long[] seqIds, int[] tokens) implements StepReply {}
+    /**
+     * The output of every sequence of the step, in row order: {@code counts[i]} tokens of sequence
+     * {@code seqIds[i]} (its accepted drafts, then the target's own), concatenated in {@code tokens}.
+     */
+    public record StepVerified(long stepId, long[] seqIds, int[] counts, int[] tokens) implements StepReply {}
 
     /** The step could not run; no stage after {@code stage} saw it. */
     public record StepFailed(long stepId, String stage, String reason) implements StepReply {}
@@ -133,10 +235,24 @@ public final class StageActor extends AbstractBehavior<StageActor.Command> {
     private final ParallelRunner runner;
     private final LlamaStage stage;
     private final ForwardBatch batch;
-    private final Map<Long, Sampler> samplers = new HashMap<>();
+    /** Last stage: the acceptance test (the sequence's random state) and committed history of each sequence. */
+    private final Map<Long, Verifier> verifiers = new HashMap<>();
+    /** Last stage, per step: the drafts by sequence. */
+    private final Map<Long, SequenceDraft> stepDrafts = new HashMap<>();
+    /** Last stage: scratch for one sequence's draft and output, grown to the longest draft seen. */
+    private Draft draft;
+    private int[] accepted = new int[1];
     private final StageMetrics metrics;
     private double stepLatencyMs;
     private final VerificationListener recorder;
+
+    private static final class Verifier {
+        final AcceptanceTest test;
+        /** Null when the coordinator sent no history (the recorder then skips the sequence). */
+        TokenHistory history;
+
+        Verifier(AcceptanceTest test) { this.test = test; }
+    }
 
     /** Sequence id of the warm-up's scratch sequence; real ids are non-negative. */
     static final long WARM_UP_SEQUENCE = -1;
@@ -200,7 +316,7 @@ public final class StageActor extends AbstractBehavior<StageActor.Command> {
                 }
                 batch.addToken(step.seqIds()[r], step.positions()[r], token, RowFlags.has(step.flags()[r], RowFlags.WANT_LOGITS));
             }
-            run(step.stepId(), step.flags(), step.newSequences(), step.route(), 0, step.replyTo());
+            run(step.stepId(), step.flags(), step.newSequences(), step.drafts(), step.route(), 0, step.replyTo());
         } catch (RuntimeException e) {
             fail(step.stepId(), step.replyTo(), e);
         }
@@ -221,7 +337,7 @@ public final class StageActor extends AbstractBehavior<StageActor.Command> {
                 batch.addHidden(in.seqIds()[r], in.positions()[r], in.hidden(), in.hiddenOffset(r),
                         RowFlags.has(in.flags()[r], RowFlags.WANT_LOGITS));
             }
-            run(in.stepId(), in.flags(), step.newSequences(), step.route(), step.hop(), step.replyTo());
+            run(in.stepId(), in.flags(), step.newSequences(), step.drafts(), step.route(), step.hop(), step.replyTo());
         } catch (RuntimeException e) {
             fail(in.stepId(), step.replyTo(), e);
         }
@@ -245,9 +361,9 @@ public final class StageActor extends AbstractBehavior<StageActor.Command> {
     }
 
     /** Forwards {@link #batch} (validated by the engine before it touches the cache), then passes the result on. */
-    private void run(long stepId, int[] flags, List<SequenceSampling> newSequences, List<ActorRef<Command>> route,
-                     int hop, ActorRef<StepReply> replyTo) {
-        if (stage.isLast()) checkSamplers(newSequences);
+    private void run(long stepId, int[] flags, List<SequenceSampling> newSequences, List<SequenceDraft> drafts,
+                     List<ActorRef<Command>> route, int hop, ActorRef<StepReply> replyTo) {
+        if (stage.isLast()) checkVerification(newSequences, drafts);
         long started = System.nanoTime();
         StageOutput out = stage.forward(batch);
         recordStep(started);
@@ -261,35 +377,132 @@ public final class StageActor extends AbstractBehavior<StageActor.Command> {
             }
             float[] hidden = Arrays.copyOf(out.hidden(), rows * config.dim());
             ActivationBatch next = new ActivationBatch(model, stepId, config.dim(), seqIds, positions, flags.clone(), hidden);
-            route.get(hop + 1).tell(new ForwardHidden(next, newSequences, route, hop + 1, replyTo));
+            route.get(hop + 1).tell(new ForwardHidden(next, newSequences, drafts, route, hop + 1, replyTo));
             return;
         }
-        for (SequenceSampling s : newSequences) {
-            // A sequence replayed after a route change that kept this last stage keeps its sampler (and its
-            // random state), so sampled output continues as if nothing had happened.
-            samplers.computeIfAbsent(s.seqId(), id -> Samplers.create(s.settings(), config.vocabSize()));
-        }
-        long[] seqIds = new long[out.logitRows()];
-        int[] tokens = new int[out.logitRows()];
-        int n = 0;
-        for (int r = 0; r < rows; r++) {
-            if (!out.hasLogits(r)) continue;
-            long seqId = batch.seqId(r);
-            seqIds[n] = seqId;
-            tokens[n++] = samplers.get(seqId).sample(out.logits(), out.logitsOffset(r), config.vocabSize());
-        }
-        replyTo.tell(new StepSampled(stepId, seqIds, tokens));
+        for (SequenceSampling s : newSequences) start(s);
+        replyTo.tell(verify(stepId, out));
     }
 
-    /** Every row that wants logits needs a sampler: known already or arriving with this step. */
-    private void checkSamplers(List<SequenceSampling> newSequences) {
-        for (int r = 0; r < batch.rows(); r++) {
-            if (!batch.wantsLogits(r)) continue;
+    /**
+     * A sequence's first step here (or its replay): a replay that kept this last stage keeps the acceptance
+     * test, and so its random state, so sampled output continues as if nothing had happened.
+     */
+    private void start(SequenceSampling s) {
+        Verifier v = verifiers.get(s.seqId());
+        boolean fresh = v == null;
+        if (fresh) {
+            v = new Verifier(new AcceptanceTest(s.settings(), config.vocabSize()));
+            verifiers.put(s.seqId(), v);
+        }
+        v.history = s.history().length == 0 ? null : new TokenHistory(s.history(), s.history().length + 1);
+        if (fresh && v.history != null) recorder.onStart(s.seqId(), s.history(), s.trafficClass());
+    }
+
+    /** Each sequence's rows with logits are [last committed token, its drafts]: the acceptance test decides. */
+    private StepVerified verify(long stepId, StageOutput out) {
+        int rows = out.rows();
+        long[] seqIds = new long[out.logitRows()];
+        int[] counts = new int[out.logitRows()];
+        int[] tokens = new int[out.logitRows()];
+        int n = 0;
+        int t = 0;
+        for (int r = 0; r < rows; ) {
+            if (!out.hasLogits(r)) {
+                r++;
+                continue;
+            }
             long seqId = batch.seqId(r);
-            if (samplers.containsKey(seqId)) continue;
-            boolean arriving = false;
-            for (SequenceSampling s : newSequences) arriving |= s.seqId() == seqId;
-            if (!arriving) throw new IllegalArgumentException("sequence " + seqId + " has no sampler settings at the last stage");
+            SequenceDraft d = stepDrafts.get(seqId);
+            int k = d == null ? 0 : d.tokens().length;
+            Draft current = draft(k);
+            if (d != null) d.fill(current);
+            Verifier v = verifiers.get(seqId);
+            int produced = v.test.verify(out, r, current, accepted);
+            int position = batch.position(r);
+            // Positions [0, position] and the accepted drafts hold committed keys and values; rejected ones go now.
+            stage.cache().truncate(seqId, position + produced);
+            record(seqId, v, position + 1, out, r, current, produced);
+            seqIds[n] = seqId;
+            counts[n++] = produced;
+            System.arraycopy(accepted, 0, tokens, t, produced);
+            t += produced;
+            r += k + 1;
+        }
+        stepDrafts.clear();
+        return new StepVerified(stepId, Arrays.copyOf(seqIds, n), Arrays.copyOf(counts, n), Arrays.copyOf(tokens, t));
+    }
+
+    private void record(long seqId, Verifier v, int firstPosition, StageOutput out, int row, Draft current, int produced) {
+        if (v.history == null) return;
+        if (v.history.length() != firstPosition) {
+            v.history = null; // the coordinator's history and ours disagree: record nothing rather than wrong context
+            return;
+        }
+        v.history.append(accepted, produced);
+        if (recorder != VerificationListener.NONE) {
+            recorder.onVerified(seqId, v.history, firstPosition, out.logits(), out.logitsOffset(row), config.vocabSize(),
+                    produced, current, produced - 1);
+        }
+    }
+
+    /** The scratch draft, empty, able to hold {@code k} tokens; the output buffer k + 1. */
+    private Draft draft(int k) {
+        if (draft == null || draft.capacity() < k) {
+            draft = new Draft(Math.max(k, draft == null ? 0 : draft.capacity()), config.vocabSize());
+            accepted = new int[draft.capacity() + 1];
+        }
+        draft.clear();
+        return draft;
+    }
+
+    /**
+     * Before the forward: every sequence with logit rows has an acceptance test (known, or arriving with this
+     * step) and exactly one logit row more than its draft has tokens, its drafts lie in the vocabulary, and its
+     * draft rows are contiguous with its committed row.
+     */
+    private void checkVerification(List<SequenceSampling> newSequences, List<SequenceDraft> drafts) {
+        stepDrafts.clear();
+        for (SequenceDraft d : drafts) {
+            d.validate(config.vocabSize());
+            if (stepDrafts.put(d.seqId(), d) != null) {
+                stepDrafts.clear();
+                throw new IllegalArgumentException("sequence " + d.seqId() + " has two drafts in one step");
+            }
+        }
+        try {
+            for (int r = 0; r < batch.rows(); ) {
+                if (!batch.wantsLogits(r)) {
+                    r++;
+                    continue;
+                }
+                long seqId = batch.seqId(r);
+                if (!verifiers.containsKey(seqId) && newSequences.stream().noneMatch(s -> s.seqId() == seqId)) {
+                    throw new IllegalArgumentException("sequence " + seqId + " has no sampler settings at the last stage");
+                }
+                SequenceDraft d = stepDrafts.get(seqId);
+                int k = d == null ? 0 : d.tokens().length;
+                int end = r + 1;
+                while (end < batch.rows() && batch.seqId(end) == seqId) end++;
+                for (int i = r; i < end; i++) {
+                    if (!batch.wantsLogits(i)) {
+                        throw new IllegalArgumentException("sequence " + seqId + " has a row without logits after its first row with logits");
+                    }
+                }
+                if (end - r != k + 1) {
+                    throw new IllegalArgumentException("sequence " + seqId + " has " + (end - r) + " rows with logits for a draft of "
+                            + k + " tokens (expected " + (k + 1) + ")");
+                }
+                r = end;
+            }
+            for (SequenceDraft d : drafts) {
+                boolean present = false;
+                for (int r = 0; r < batch.rows() && !present; r++) present = batch.seqId(r) == d.seqId();
+                if (!present) throw new IllegalArgumentException("a draft for sequence " + d.seqId() + ", which has no rows in the step");
+            }
+        } catch (RuntimeException e) {
+            stepDrafts.clear();
+            throw e;
         }
     }
 
@@ -307,7 +520,7 @@ public final class StageActor extends AbstractBehavior<StageActor.Command> {
     private Behavior<Command> onRelease(Release release) {
         for (long seqId : release.seqIds()) {
             stage.cache().release(seqId);
-            samplers.remove(seqId);
+            if (verifiers.remove(seqId) != null) recorder.onRelease(seqId);
         }
         metrics.cache(stage.cache().bytesUsed(), stage.cache().sequences().length);
         return this;

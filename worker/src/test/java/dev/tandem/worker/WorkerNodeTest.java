@@ -80,15 +80,15 @@ class WorkerNodeTest {
             positions[i] = i;
         }
         first.tell(new StageActor.ForwardTokens(1, "stories15M", ids, positions, prompt, flags,
-                List.of(new StageActor.SequenceSampling(seq, SamplerSettings.greedy())), route, replies.getRef()));
+                List.of(new StageActor.SequenceSampling(seq, SamplerSettings.greedy())), List.of(), route, replies.getRef()));
         int[] got = new int[expected.length];
         for (int i = 0; i < expected.length; i++) {
-            StageActor.StepSampled sampled = (StageActor.StepSampled) replies.receiveMessage(LOAD_TIMEOUT);
+            StageActor.StepVerified sampled = (StageActor.StepVerified) replies.receiveMessage(LOAD_TIMEOUT);
             got[i] = sampled.tokens()[0];
             if (i + 1 < expected.length) {
                 first.tell(new StageActor.ForwardTokens(2 + i, "stories15M", new long[]{seq},
                         new int[]{prompt.length + i}, new int[]{got[i]}, new int[]{RowFlags.WANT_LOGITS}, List.of(),
-                        route, replies.getRef()));
+                        List.of(), route, replies.getRef()));
             }
         }
         assertArrayEquals(expected, got);

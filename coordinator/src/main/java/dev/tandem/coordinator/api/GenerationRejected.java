@@ -7,7 +7,7 @@ package dev.tandem.coordinator.api;
 public final class GenerationRejected extends RuntimeException {
 
     /** The gRPC status codes the backend may ask for. */
-    public enum Code { INVALID_ARGUMENT, NOT_FOUND, RESOURCE_EXHAUSTED, UNAVAILABLE, DEADLINE_EXCEEDED, INTERNAL }
+    public enum Code { INVALID_ARGUMENT, NOT_FOUND, FAILED_PRECONDITION, RESOURCE_EXHAUSTED, UNAVAILABLE, DEADLINE_EXCEEDED, INTERNAL }
 
     private final Code code;
 

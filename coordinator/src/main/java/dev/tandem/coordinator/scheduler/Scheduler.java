@@ -17,6 +17,12 @@ import dev.tandem.coordinator.placement.PipelinePlan;
 import dev.tandem.coordinator.placement.PlacementManager;
 import dev.tandem.engine.generate.FinishReason;
 import dev.tandem.engine.sampling.SamplerSettings;
+import dev.tandem.engine.spec.Draft;
+import dev.tandem.engine.spec.DraftLengthController;
+import dev.tandem.engine.spec.Proposer;
+import dev.tandem.engine.spec.TokenHistory;
+import dev.tandem.coordinator.spec.ProposerCatalog;
+import dev.tandem.coordinator.spec.SpeculationSettings;
 import dev.tandem.protocol.activation.RowFlags;
 import dev.tandem.worker.StageActor;
 
@@ -37,8 +43,11 @@ import java.util.function.Consumer;
  * {@code max-batch-sequences} and the KV token budget; the rest wait in a bounded queue) and leave as soon as
  * they finish. Each step is a micro-batch of token rows into the first stage of the model's pipeline: a
  * newly admitted sequence contributes its whole prompt (prefill in one forward), a decoding one its last
- * token. Up to one micro-batch per stage is in flight, the active sequences split evenly between them, so
- * every stage has work while the others compute. The last stage replies with one sampled token per sequence.
+ * token followed by the k tokens its proposer drafted (speculative decoding; k adapts per sequence to the
+ * measured acceptance and costs, and shrinks as batches grow). Up to one micro-batch per stage is in flight,
+ * the active sequences split evenly between them, so every stage has work while the others compute. The
+ * last stage verifies and replies with each sequence's output tokens (1 to k + 1: the accepted drafts and the
+ * target's own), exactly what the target alone would output.
  *
  * <p>A sequence is in at most one step at a time (its next token depends on the previous one). Its KV
  * caches are released on every stage of its route once it finishes and is in no step, so a release never
@@ -52,8 +61,8 @@ public final class Scheduler extends AbstractBehavior<Scheduler.Command> {
      * Starts a sequence. {@code promptTokens} include BOS and are shorter than the context.
      * Events go to {@code replyTo}: {@link Token}s, then {@link Finished}, or {@link Rejected}.
      */
-    public record Submit(long seqId, int[] promptTokens, int maxNewTokens, SamplerSettings sampling,
-                         ActorRef<SequenceEvent> replyTo) implements Command {}
+    public record Submit(long seqId, int[] promptTokens, int maxNewTokens, SamplerSettings sampling, String speculate,
+                         String trafficClass, ActorRef<SequenceEvent> replyTo) implements Command {}
 
     /** Ends a sequence early (its stream was cancelled or hit a stop string). */
     public record Cancel(long seqId) implements Command {}
@@ -76,26 +85,42 @@ public final class Scheduler extends AbstractBehavior<Scheduler.Command> {
 
     private enum Resubscribe implements Command { INSTANCE }
 
+    private enum LogSpeculation implements Command { INSTANCE }
+
     /** What a sequence's submitter hears. */
     public sealed interface SequenceEvent {
         long seqId();
     }
 
-    /** A generated token (the EOS/BOS that ends a sequence included). */
-    public record Token(long seqId, int token) implements SequenceEvent {}
+    /**
+     * A generated token (the EOS/BOS that ends a sequence included), with the sequence's speculation counts so
+     * far (as in {@link Finished}).
+     */
+    public record Token(long seqId, int token, long steps, String proposer, long proposed, long accepted) implements SequenceEvent {}
 
-    /** @param steps pipeline steps of the sequence after its prefill */
-    public record Finished(long seqId, FinishReason reason, long steps) implements SequenceEvent {}
+    /**
+     * @param steps    pipeline steps of the sequence after its prefill
+     * @param proposer the proposer that drafted for it ({@code none} without speculation)
+     * @param proposed draft tokens sent for verification
+     * @param accepted draft tokens the target accepted
+     */
+    public record Finished(long seqId, FinishReason reason, long steps, String proposer, long proposed, long accepted)
+            implements SequenceEvent {}
 
     public record Rejected(long seqId, GenerationRejected.Code code, String message) implements SequenceEvent {}
 
     /** What the scheduler needs of its model. */
-    public record ModelLimits(String model, int contextLength, int bosId, int eosId) {}
+    public record ModelLimits(String model, int contextLength, int vocabSize, int bosId, int eosId) {}
 
+    /**
+     * @param proposers the model's proposers; the scheduler owns it (closes it when it stops). Made by
+     *                  {@code proposerFactory} inside the actor so that a restart gets a fresh one.
+     */
     public static Behavior<Command> create(CoordinatorSettings settings, ModelLimits model,
+                                           java.util.function.Supplier<ProposerCatalog> proposers,
                                            ActorRef<PlacementManager.Command> placement, Consumer<Boolean> readiness) {
         return Behaviors.setup(context -> Behaviors.withTimers(timers ->
-                new Scheduler(context, timers, settings, model, placement, readiness)));
+                new Scheduler(context, timers, settings, model, proposers.get(), placement, readiness)));
     }
 
     /** A sequence's state; owned by the scheduler alone. */
@@ -103,13 +128,23 @@ public final class Scheduler extends AbstractBehavior<Scheduler.Command> {
         final long id;
         final ActorRef<SequenceEvent> replyTo;
         final SamplerSettings sampling;
-        final int[] tokens;
+        final String trafficClass;
+        /** The prompt (with BOS) followed by every token output so far. */
+        final TokenHistory history;
         final int promptLength;
+        /** The proposer's name (resolved at submission); the proposer itself is opened on admission. */
+        final String proposerName;
+        Proposer proposer;
+        final DraftLengthController controller;
+        final Draft draft;
+        /** Draft tokens sent in the step in flight (0 without speculation). */
+        int drafted;
+        long proposed;
+        long accepted;
         /** New tokens allowed: max-new-tokens, or what the context leaves (the last sampled token needs no forward). */
         final int budget;
         /** KV positions reserved against the token budget. */
         final int kvTokens;
-        int length;
         int generated;
         long steps;
         /**
@@ -123,17 +158,22 @@ public final class Scheduler extends AbstractBehavior<Scheduler.Command> {
         /** The plan whose stages hold this sequence's KV. */
         PipelinePlan route;
 
-        Sequence(Submit submit, int contextLength) {
+        Sequence(Submit submit, int contextLength, String proposerName, SpeculationSettings speculation, int vocab) {
             this.id = submit.seqId();
             this.replyTo = submit.replyTo();
             this.sampling = submit.sampling();
+            this.trafficClass = submit.trafficClass() == null ? "" : submit.trafficClass();
             this.promptLength = submit.promptTokens().length;
             this.budget = Math.min(submit.maxNewTokens(), contextLength - promptLength + 1);
+            // Drafts stay within the budget, so the reservation also covers every verified position.
             this.kvTokens = Math.min(promptLength + budget - 1, contextLength);
-            this.tokens = new int[promptLength + budget];
-            System.arraycopy(submit.promptTokens(), 0, tokens, 0, promptLength);
-            this.length = promptLength;
+            this.history = new TokenHistory(submit.promptTokens(), promptLength + budget);
+            this.proposerName = proposerName;
+            this.controller = new DraftLengthController(speculation.maxDrafts(), speculation.adaptive());
+            this.draft = new Draft(speculation.maxDrafts(), vocab);
         }
+
+        int length() { return history.length(); }
     }
 
     private final TimerScheduler<Command> timers;
@@ -143,11 +183,14 @@ public final class Scheduler extends AbstractBehavior<Scheduler.Command> {
     private final Consumer<Boolean> readiness;
     private final ActorRef<PipelinePlan> planReceiver;
     private final ActorRef<StageActor.StepReply> stepReceiver;
+    private final ProposerCatalog proposers;
+    /** Per proposer since the last log line: steps, drafts proposed, drafts accepted, tokens output. */
+    private final Map<String, long[]> speculationLog = new java.util.TreeMap<>();
 
     private final ArrayDeque<Sequence> queue = new ArrayDeque<>();
     private final Map<Long, Sequence> active = new LinkedHashMap<>();
-    /** A micro-batch in flight, with the plan whose route it took. */
-    private record Step(List<Sequence> sequences, PipelinePlan plan, long sentAt) {}
+    /** A micro-batch in flight, with the plan whose route it took; {@code decodeOnly}: no prefill rows. */
+    private record Step(List<Sequence> sequences, PipelinePlan plan, long sentAt, int rows, boolean decodeOnly) {}
 
     private final Map<Long, Step> inFlight = new HashMap<>();
     private final CoordinatorMetrics metrics;
@@ -164,8 +207,10 @@ public final class Scheduler extends AbstractBehavior<Scheduler.Command> {
     private long nextStepId = 1;
 
     private Scheduler(ActorContext<Command> context, TimerScheduler<Command> timers, CoordinatorSettings settings,
-                      ModelLimits model, ActorRef<PlacementManager.Command> placement, Consumer<Boolean> readiness) {
+                      ModelLimits model, ProposerCatalog proposers, ActorRef<PlacementManager.Command> placement,
+                      Consumer<Boolean> readiness) {
         super(context);
+        this.proposers = proposers;
         this.timers = timers;
         this.settings = settings;
         this.model = model;
@@ -176,6 +221,8 @@ public final class Scheduler extends AbstractBehavior<Scheduler.Command> {
         this.metrics = CoordinatorMetrics.of(context.getSystem());
         placement.tell(new PlacementManager.SubscribePlans(model.model(), planReceiver));
         timers.startTimerWithFixedDelay(Resubscribe.INSTANCE, Resubscribe.INSTANCE, settings.planRefresh());
+        java.time.Duration logEvery = proposers.settings().logInterval();
+        if (!logEvery.isZero()) timers.startTimerWithFixedDelay(LogSpeculation.INSTANCE, LogSpeculation.INSTANCE, logEvery);
     }
 
     @Override
@@ -197,7 +244,25 @@ public final class Scheduler extends AbstractBehavior<Scheduler.Command> {
                     placement.tell(new PlacementManager.SubscribePlans(model.model(), planReceiver));
                     return this;
                 })
+                .onMessage(LogSpeculation.class, l -> logSpeculation())
+                .onSignal(akka.actor.typed.PostStop.class, stop -> closeProposers())
+                .onSignal(akka.actor.typed.PreRestart.class, restart -> closeProposers())
                 .build();
+    }
+
+    private Behavior<Command> closeProposers() {
+        for (Sequence s : active.values()) if (s.proposer != null) s.proposer.close();
+        proposers.close();
+        return this;
+    }
+
+    private Behavior<Command> logSpeculation() {
+        speculationLog.forEach((proposer, c) -> getContext().getLog().info(
+                "{} speculation with {}: {} steps, {} tokens ({} per step), {}/{} drafts accepted ({})", model.model(), proposer,
+                c[0], c[3], String.format("%.2f", c[3] / (double) c[0]), c[2], c[1],
+                c[1] == 0 ? "-" : String.format("%.2f", c[2] / (double) c[1])));
+        speculationLog.clear();
+        return this;
     }
 
     private Behavior<Command> onSubmit(Submit submit) {
@@ -218,7 +283,14 @@ public final class Scheduler extends AbstractBehavior<Scheduler.Command> {
                     "sequence id " + submit.seqId() + " is in use"));
             return this;
         }
-        Sequence sequence = new Sequence(submit, model.contextLength());
+        String proposerName;
+        try {
+            proposerName = proposers.resolve(submit.speculate());
+        } catch (GenerationRejected e) {
+            submit.replyTo().tell(new Rejected(submit.seqId(), e.code(), e.getMessage()));
+            return this;
+        }
+        Sequence sequence = new Sequence(submit, model.contextLength(), proposerName, proposers.settings(), model.vocabSize());
         if (sequence.kvTokens > settings.kvTokenBudget()) {
             submit.replyTo().tell(new Rejected(submit.seqId(), GenerationRejected.Code.RESOURCE_EXHAUSTED,
                     "the request needs " + sequence.kvTokens + " cached tokens; the KV budget is " + settings.kvTokenBudget()));
@@ -264,7 +336,7 @@ public final class Scheduler extends AbstractBehavior<Scheduler.Command> {
             if (s.id == cancel.seqId()) {
                 it.remove();
                 timers.cancel(routeWaitKey(s.id));
-                s.replyTo.tell(new Finished(s.id, FinishReason.CANCELLED, 0));
+                s.replyTo.tell(new Finished(s.id, FinishReason.CANCELLED, 0, s.proposerName, 0, 0));
                 return this;
             }
         }
@@ -412,7 +484,7 @@ public final class Scheduler extends AbstractBehavior<Scheduler.Command> {
         if (taken == null) return this; // timed out or lost already
         List<Sequence> step = taken.sequences();
         timers.cancel(stepKey(reply.stepId()));
-        if (recoveringSince != 0 && reply instanceof StageActor.StepSampled && plan != null
+        if (recoveringSince != 0 && reply instanceof StageActor.StepVerified && plan != null
                 && taken.plan().version() == plan.version() && taken.sentAt() >= recoveringSince) {
             double ms = (System.nanoTime() - recoveringSince) / 1e6;
             recoveringSince = 0;
@@ -422,19 +494,25 @@ public final class Scheduler extends AbstractBehavior<Scheduler.Command> {
         }
         List<Sequence> finished = new ArrayList<>();
         switch (reply) {
-            case StageActor.StepSampled sampled -> {
-                Map<Long, Integer> tokens = new HashMap<>();
-                for (int i = 0; i < sampled.seqIds().length; i++) tokens.put(sampled.seqIds()[i], sampled.tokens()[i]);
+            case StageActor.StepVerified verified -> {
+                if (taken.decodeOnly()) proposers.costs().recordForward(taken.rows(), System.nanoTime() - taken.sentAt());
+                Map<Long, Integer> outputAt = new HashMap<>();
+                int[] offsets = new int[verified.seqIds().length + 1];
+                for (int i = 0; i < verified.seqIds().length; i++) {
+                    outputAt.put(verified.seqIds()[i], i);
+                    offsets[i + 1] = offsets[i] + verified.counts()[i];
+                }
                 for (Sequence s : step) {
                     s.inFlight = false;
                     s.steps++;
-                    Integer token = tokens.get(s.id);
+                    Integer at = outputAt.get(s.id);
                     if (s.cancelled) {
                         finish(s, FinishReason.CANCELLED, finished);
-                    } else if (token == null) {
-                        fail(s, GenerationRejected.Code.INTERNAL, "the pipeline returned no token for the sequence", finished);
+                    } else if (at == null || verified.counts()[at] < 1 || verified.counts()[at] > s.drafted + 1
+                            || offsets[at + 1] > verified.tokens().length) {
+                        fail(s, GenerationRejected.Code.INTERNAL, "the pipeline returned no valid output for the sequence", finished);
                     } else {
-                        accept(s, token, finished);
+                        acceptAll(s, verified.tokens(), offsets[at], verified.counts()[at], finished);
                     }
                 }
             }
@@ -469,31 +547,62 @@ public final class Scheduler extends AbstractBehavior<Scheduler.Command> {
         return this;
     }
 
-    /** Appends a sampled token and ends the sequence at EOS/BOS (llama2.c models end stories with BOS) or its budget. */
-    private void accept(Sequence s, int token, List<Sequence> finished) {
-        s.tokens[s.length++] = token;
+    /**
+     * One verified step of a sequence: {@code count} output tokens (its accepted drafts, then the target's own)
+     * are appended one by one, so an end-of-sequence token among them ends it there.
+     */
+    private void acceptAll(Sequence s, int[] tokens, int from, int count, List<Sequence> finished) {
+        int acceptedDrafts = count - 1;
+        s.proposed += s.drafted;
+        s.accepted += acceptedDrafts;
+        if (s.drafted > 0) s.controller.record(s.drafted, acceptedDrafts);
+        long[] log = speculationLog.computeIfAbsent(s.proposer.name(), k -> new long[4]);
+        log[0]++;
+        log[1] += s.drafted;
+        log[2] += acceptedDrafts;
+        log[3] += count;
+        metrics.speculation(model.model(), s.proposer.name(), s.drafted, acceptedDrafts, count);
+        for (int i = 0; i < count; i++) {
+            if (!accept(s, tokens[from + i], finished)) return;
+        }
+        s.proposer.observe(s.history, acceptedDrafts, count);
+    }
+
+    /**
+     * Appends an output token and ends the sequence at EOS/BOS (llama2.c models end stories with BOS) or its
+     * budget; false when the sequence ended.
+     */
+    private boolean accept(Sequence s, int token, List<Sequence> finished) {
+        s.history.append(token);
         s.generated++;
         s.needsPrefill = false;
-        s.replyTo.tell(new Token(s.id, token));
+        s.replyTo.tell(new Token(s.id, token, Math.max(0, s.steps - 1), s.proposer.name(), s.proposed, s.accepted));
         if (token == model.eosId() || token == model.bosId()) {
             finish(s, FinishReason.EOS, finished);
+            return false;
         } else if (s.generated >= s.budget) {
             finish(s, FinishReason.LENGTH, finished);
+            return false;
         }
+        return true;
     }
 
     private void finish(Sequence s, FinishReason reason, List<Sequence> finished) {
-        active.remove(s.id);
-        kvTokensReserved -= s.kvTokens;
-        finished.add(s);
-        s.replyTo.tell(new Finished(s.id, reason, Math.max(0, s.steps - 1)));
+        end(s, finished);
+        s.replyTo.tell(new Finished(s.id, reason, Math.max(0, s.steps - 1), s.proposer == null ? s.proposerName : s.proposer.name(),
+                s.proposed, s.accepted));
     }
 
     private void fail(Sequence s, GenerationRejected.Code code, String message, List<Sequence> finished) {
+        end(s, finished);
+        s.replyTo.tell(new Rejected(s.id, code, message));
+    }
+
+    private void end(Sequence s, List<Sequence> finished) {
         active.remove(s.id);
         kvTokensReserved -= s.kvTokens;
         finished.add(s);
-        s.replyTo.tell(new Rejected(s.id, code, message));
+        if (s.proposer != null) s.proposer.close();
     }
 
     /** Frees the KV caches of finished sequences on every stage of their routes, one message per stage. */
@@ -518,6 +627,13 @@ public final class Scheduler extends AbstractBehavior<Scheduler.Command> {
             s.route = plan;
             kvTokensReserved += s.kvTokens;
             active.put(s.id, s);
+            try {
+                s.proposer = proposers.open(s.proposerName, s.id, s.sampling, s.history.toArray(), s.trafficClass);
+            } catch (RuntimeException e) {
+                getContext().getLog().warn("cannot open proposer {} for sequence {}: {}", s.proposerName, s.id, e.toString());
+                List<Sequence> failed = new ArrayList<>();
+                fail(s, GenerationRejected.Code.INTERNAL, "the " + s.proposerName + " proposer could not start: " + e.getMessage(), failed);
+            }
         }
         reroute();
         int slots = settings.maxInFlightSteps() > 0 ? settings.maxInFlightSteps() : plan.stages().size();
@@ -527,14 +643,14 @@ public final class Scheduler extends AbstractBehavior<Scheduler.Command> {
             int rows = 0;
             for (Sequence s : active.values()) {
                 if (s.inFlight) continue;
-                int sRows = s.needsPrefill ? s.length : 1;
+                int sRows = s.needsPrefill ? s.length() : 1; // drafts are added within the row limit when sent
                 if (!step.isEmpty() && rows + sRows > settings.maxStepRows()) continue;
                 step.add(s);
                 rows += sRows;
                 if (step.size() == perStep) break;
             }
             if (step.isEmpty()) return;
-            send(step, rows);
+            send(step);
         }
     }
 
@@ -568,7 +684,41 @@ public final class Scheduler extends AbstractBehavior<Scheduler.Command> {
         metrics.load(model.model(), queue.size(), active.size());
     }
 
-    private void send(List<Sequence> step, int rows) {
+    /**
+     * Sends one micro-batch: a sequence that needs a prefill contributes its whole history (the last row
+     * samples); a decoding one its last token and then its drafts, each row asking for logits so the last stage
+     * can verify them all in this one pass.
+     */
+    private void send(List<Sequence> step) {
+        int rows = 0;
+        boolean decodeOnly = true;
+        for (Sequence s : step) {
+            rows += s.needsPrefill ? s.length() : 1;
+            decodeOnly &= !s.needsPrefill;
+        }
+        List<StageActor.SequenceDraft> drafts = new ArrayList<>();
+        int probabilityBudget = proposers.settings().maxDraftProbabilityEntries();
+        for (Sequence s : step) {
+            s.drafted = 0;
+            if (s.needsPrefill) continue;
+            int k = Math.min(s.budget - s.generated - 1, settings.maxStepRows() - rows);
+            k = Math.min(k, s.controller.choose(proposers.costs(), s.proposer.name(), step.size()));
+            if (k <= 0) continue;
+            s.draft.clear();
+            long started = System.nanoTime();
+            s.proposer.propose(s.history, k, !s.sampling.isGreedy(), s.draft);
+            proposers.costs().recordDraft(s.proposer.name(), s.draft.count(), System.nanoTime() - started);
+            if (s.draft.count() == 0) continue;
+            if (s.draft.count() > k) {
+                throw new IllegalStateException(s.proposer.name() + " proposed " + s.draft.count() + " tokens; at most " + k + " were asked");
+            }
+            int entries = StageActor.SequenceDraft.probabilityEntries(s.draft);
+            if (entries > probabilityBudget) continue; // fewer drafts never change the output
+            probabilityBudget -= entries;
+            drafts.add(StageActor.SequenceDraft.of(s.id, s.draft));
+            s.drafted = s.draft.count();
+            rows += s.drafted;
+        }
         long stepId = nextStepId++;
         long[] seqIds = new long[rows];
         int[] positions = new int[rows];
@@ -578,29 +728,37 @@ public final class Scheduler extends AbstractBehavior<Scheduler.Command> {
         int r = 0;
         for (Sequence s : step) {
             s.inFlight = true;
+            int length = s.length();
+            int[] h = s.history.array();
             if (s.needsPrefill) {
                 // The whole history (the prompt, or on a new route prompt + generated tokens); the last row samples.
-                starting.add(new StageActor.SequenceSampling(s.id, s.sampling));
-                for (int p = 0; p < s.length; p++, r++) {
+                starting.add(new StageActor.SequenceSampling(s.id, s.sampling, s.trafficClass, s.history.toArray()));
+                for (int p = 0; p < length; p++, r++) {
                     seqIds[r] = s.id;
                     positions[r] = p;
-                    tokens[r] = s.tokens[p];
-                    flags[r] = p == s.length - 1 ? RowFlags.WANT_LOGITS | RowFlags.PREFILL : RowFlags.PREFILL;
+                    tokens[r] = h[p];
+                    flags[r] = p == length - 1 ? RowFlags.WANT_LOGITS | RowFlags.PREFILL : RowFlags.PREFILL;
                 }
             } else {
                 seqIds[r] = s.id;
-                positions[r] = s.length - 1;
-                tokens[r] = s.tokens[s.length - 1];
+                positions[r] = length - 1;
+                tokens[r] = h[length - 1];
                 flags[r] = RowFlags.WANT_LOGITS;
                 r++;
+                for (int j = 0; j < s.drafted; j++, r++) {
+                    seqIds[r] = s.id;
+                    positions[r] = length + j;
+                    tokens[r] = s.draft.token(j);
+                    flags[r] = RowFlags.WANT_LOGITS | RowFlags.DRAFT;
+                }
             }
         }
-        inFlight.put(stepId, new Step(step, plan, System.nanoTime()));
+        inFlight.put(stepId, new Step(step, plan, System.nanoTime(), rows, decodeOnly));
         metrics.batch(model.model(), step.size());
         timers.startSingleTimer(stepKey(stepId), new StepTimedOut(stepId), settings.stepTimeout());
         List<ActorRef<StageActor.Command>> route = plan.route();
         route.getFirst().tell(new StageActor.ForwardTokens(stepId, model.model(), seqIds, positions, tokens, flags,
-                starting, route, stepReceiver));
+                starting, drafts, route, stepReceiver));
     }
 
     private static String stepKey(long stepId) { return "step-" + stepId; }

@@ -40,7 +40,7 @@ public final class GenerationSession extends AbstractBehavior<GenerationSession.
      * @param acceptedAt   System.nanoTime() when the request was accepted (for TTFT and total time)
      */
     public record Request(long seqId, int[] promptTokens, int maxNewTokens, SamplerSettings sampling,
-                          List<String> stopStrings, long acceptedAt) {}
+                          List<String> stopStrings, String speculate, String trafficClass, long acceptedAt) {}
 
     public static Behavior<Command> create(Request request, String model, Tokenizer tokenizer,
                                            ActorRef<Scheduler.Command> scheduler, BoundedSourceQueue<GenerationEvent> out) {
@@ -62,6 +62,8 @@ public final class GenerationSession extends AbstractBehavior<GenerationSession.
     private final CoordinatorMetrics metrics;
     /** The stream has been completed or failed; only its end is awaited. */
     private boolean done;
+    /** Speculation counts as of the last token (a stop string ends the stream before the scheduler's Finished). */
+    private Scheduler.Finished lastStats;
 
     private GenerationSession(ActorContext<Command> context, Request request, String model, Tokenizer tokenizer,
                               ActorRef<Scheduler.Command> scheduler, BoundedSourceQueue<GenerationEvent> out) {
@@ -76,14 +78,14 @@ public final class GenerationSession extends AbstractBehavior<GenerationSession.
         this.previous = request.promptTokens()[request.promptTokens().length - 1];
         ActorRef<Scheduler.SequenceEvent> events = context.messageAdapter(Scheduler.SequenceEvent.class, FromScheduler::new);
         scheduler.tell(new Scheduler.Submit(request.seqId(), request.promptTokens(), request.maxNewTokens(),
-                request.sampling(), events));
+                request.sampling(), request.speculate(), request.trafficClass(), events));
     }
 
     @Override
     public Receive<Command> createReceive() {
         return newReceiveBuilder()
                 .onMessage(FromScheduler.class, message -> done ? this : switch (message.event()) {
-                    case Scheduler.Token token -> onToken(token.token());
+                    case Scheduler.Token token -> onToken(token);
                     case Scheduler.Finished finished -> onFinished(finished);
                     case Scheduler.Rejected rejected -> {
                         done = true;
@@ -104,7 +106,10 @@ public final class GenerationSession extends AbstractBehavior<GenerationSession.
                 .build();
     }
 
-    private Behavior<Command> onToken(int token) {
+    private Behavior<Command> onToken(Scheduler.Token event) {
+        int token = event.token();
+        lastStats = new Scheduler.Finished(request.seqId(), FinishReason.STOP, event.steps(), event.proposer(),
+                event.proposed(), event.accepted());
         completionTokens++;
         long now = System.nanoTime();
         if (firstTokenAt == 0) {
@@ -120,14 +125,14 @@ public final class GenerationSession extends AbstractBehavior<GenerationSession.
         previous = token;
         if (stops.stopped()) {
             scheduler.tell(new Scheduler.Cancel(request.seqId()));
-            return finish(FinishReason.STOP, 0);
+            return finish(FinishReason.STOP, lastStats);
         }
         return this;
     }
 
     private Behavior<Command> onFinished(Scheduler.Finished finished) {
         emit(utf8.accept(stops.flush()) + utf8.flush());
-        return finish(finished.reason(), finished.steps());
+        return finish(finished.reason(), finished);
     }
 
     private void emit(String text) {
@@ -137,12 +142,13 @@ public final class GenerationSession extends AbstractBehavior<GenerationSession.
         offer(new GenerationEvent.TextDelta(text, ids));
     }
 
-    private Behavior<Command> finish(FinishReason reason, long steps) {
+    /** @param stats the sequence's speculation counts (the scheduler's final ones, or those of the last token) */
+    private Behavior<Command> finish(FinishReason reason, Scheduler.Finished stats) {
         long end = System.nanoTime();
         long first = firstTokenAt == 0 ? end : firstTokenAt;
         offer(new GenerationEvent.Finished(reason, new GenerationEvent.Usage(request.promptTokens().length,
                 completionTokens, (first - request.acceptedAt()) / 1e6, (end - request.acceptedAt()) / 1e6,
-                "none", 0, 0, steps)));
+                stats.proposer(), stats.proposed(), stats.accepted(), stats.steps())));
         out.complete();
         done = true;
         metrics.requestEnded(model, reason.name().toLowerCase(java.util.Locale.ROOT), request.promptTokens().length,

@@ -106,6 +106,12 @@ public final class AutoProposer implements Proposer {
                 return new AutoProposer(proposers, costs);
             }
 
+            @Override public Proposer open(long seqId, SamplerSettings sampling, int[] prompt, String trafficClass) {
+                List<Proposer> proposers = new ArrayList<>();
+                for (ProposerFactory f : list) proposers.add(f.open(seqId, sampling, prompt, trafficClass));
+                return new AutoProposer(proposers, costs);
+            }
+
             @Override public void close() {
                 for (ProposerFactory f : list) f.close();
             }

@@ -51,7 +51,9 @@ abstract class StageProposer implements Proposer {
         this.targetVocab = targetVocab;
         this.width = logitTokens == null ? targetVocab : logitTokens.length;
         this.distribution = sampling.isGreedy() ? null : new SamplingDistribution(sampling, width);
-        this.random = new XorShiftRandom(sampling.seed() ^ DRAFT_SEED_SALT ^ seqId * 0x632BE59BD9B4E019L);
+        // From the request's seed alone (not the sequence id, which a server picks at random), so a seeded
+        // request drafts, and so outputs, the same every time.
+        this.random = new XorShiftRandom(sampling.seed() ^ DRAFT_SEED_SALT);
         this.q = sampling.isGreedy() ? null : new float[width];
         stage.cache().release(seqId);
     }
