@@ -59,7 +59,7 @@ public final class ClusterCommand implements Runnable {
             LocalCluster cluster = LocalCluster.standard();
             System.err.println("tandem: starting 1 coordinator and " + workers + " workers (logs in " + cluster.logsDir() + ")...");
             LocalCluster.State state = cluster.up(new LocalCluster.Spec(workers, grpcPort, model, start.threadsPerWorker(),
-                    start.readyTimeout()));
+                    start.readyTimeout(), start.speculation.overrides()));
             System.out.println("tandem: cluster serving " + model + " on " + state.grpc() + " (gRPC)");
             for (LocalCluster.Node n : state.nodes()) {
                 System.out.printf(Locale.ROOT, "  %-12s %-12s %-30s pid %-8d %s%n", n.name(), String.join(",", n.roles()),

@@ -1,5 +1,6 @@
 package dev.tandem.ops;
 
+import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
 
 import java.time.Duration;
@@ -13,6 +14,9 @@ public final class ClusterStartOptions {
     @Option(names = "--ready-timeout", defaultValue = "180", paramLabel = "SECONDS",
             description = "How long to wait for the cluster to serve. Default: ${DEFAULT-VALUE}.")
     int readyTimeoutSeconds;
+
+    @Mixin
+    ServerSpeculationOptions speculation;
 
     int threadsPerWorker() {
         return threads == null ? 0 : Threads.validate(threads);

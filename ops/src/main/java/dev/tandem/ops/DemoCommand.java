@@ -72,7 +72,7 @@ public final class DemoCommand implements Callable<Integer> {
                     DEMO_WORKERS + 1, DEMO_WORKERS);
             long t0 = System.nanoTime();
             LocalCluster.State state = cluster.up(new LocalCluster.Spec(DEMO_WORKERS, grpcPort, model,
-                    start.threadsPerWorker(), start.readyTimeout()));
+                    start.threadsPerWorker(), start.readyTimeout(), start.speculation.overrides()));
             out.printf(Locale.ROOT, "cluster serving on %s after %.1f s; the layers are split over the workers%n%n",
                     state.grpc(), (System.nanoTime() - t0) / 1e9);
             streamStories(out, state);

@@ -77,7 +77,12 @@ public final class GenerateCommand implements Callable<Integer> {
     public Integer call() {
         GenerationRequest request = sampling.request(prompt, stop);
         speculate.validate();
-        if (where.target != null) return remote(request);
+        if (where.target != null) {
+            if (speculate.draft != null) {
+                throw CommandFailure.usage("--draft applies to --local generation; a server uses its own drafts (tandem serve --draft)");
+            }
+            return remote(request);
+        }
         try (OpenedModel opened = model.open();
              ParallelRunner runner = threads == null ? new ParallelRunner() : new ParallelRunner(Threads.validate(threads))) {
             PrintStream out = System.out;
@@ -119,6 +124,7 @@ public final class GenerateCommand implements Callable<Integer> {
                 .setTopP(request.sampling().topP())
                 .setSeed(request.sampling().seed())
                 .addAllStop(request.stopStrings())
+                .setSpeculate(speculate.requested())
                 .setEchoPrompt(true)
                 .build();
         ActorSystem<Void> system = ClientSystem.create("tandem-generate");

@@ -96,7 +96,16 @@ final class LocalCluster {
      *
      * @param threads compute threads per worker, 0 = all processors
      */
-    record Spec(int workers, int grpcPort, String model, int threads, Duration readyTimeout) {}
+    /** @param coordinatorConfig configuration overrides for the coordinator node (e.g. its speculation) */
+    record Spec(int workers, int grpcPort, String model, int threads, Duration readyTimeout, Map<String, Object> coordinatorConfig) {
+        Spec {
+            coordinatorConfig = Map.copyOf(coordinatorConfig);
+        }
+
+        Spec(int workers, int grpcPort, String model, int threads, Duration readyTimeout) {
+            this(workers, grpcPort, model, threads, readyTimeout, Map.of());
+        }
+    }
 
     private final Path dir;
 
@@ -203,6 +212,7 @@ final class LocalCluster {
         if (roles.contains(NodeRole.COORDINATOR)) {
             args.addAll(List.of("-c", MIN_WORKERS_KEY + "=" + spec.workers()));
             args.addAll(List.of("--admin-token-file", tokenFile().toString()));
+            spec.coordinatorConfig().forEach((key, value) -> args.addAll(List.of("-c", key + "=" + value)));
         }
         ProcessBuilder builder = new ProcessBuilder(JavaCommand.tandem(args))
                 .redirectErrorStream(true)

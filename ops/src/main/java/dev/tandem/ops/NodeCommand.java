@@ -35,6 +35,9 @@ public final class NodeCommand implements Callable<Integer> {
     /** --log-file value that sends the log to stdout (used by 'tandem cluster up', which redirects it). */
     static final String LOG_TO_STDOUT = "-";
 
+    @picocli.CommandLine.Mixin
+    ServerSpeculationOptions speculation;
+
     @Option(names = "--roles", required = true, split = ",", paramLabel = "ROLE",
             description = "Cluster roles, comma separated: worker, coordinator, or both.")
     List<String> roles;
@@ -116,6 +119,7 @@ public final class NodeCommand implements Callable<Integer> {
         if (threads != null) overrides.put("tandem.node.threads", Threads.validateOrAll(threads));
         if (metricsPort != null) overrides.put("tandem.node.metrics.port", metricsPort);
         if (adminTokenFile != null) overrides.put(AdminToken.CONFIG_KEY, AdminToken.read(adminTokenFile));
+        overrides.putAll(speculation.overrides());
         try {
             return NodeSettings.load(profile, overrides);
         } catch (IllegalArgumentException | com.typesafe.config.ConfigException e) {

@@ -34,9 +34,10 @@ final class RemoteStream {
      * @param text             the generated text (without an echoed prompt)
      * @param chunkTokens      tokens per chunk that carried tokens, in order
      * @param chunkNanos       arrival time (System.nanoTime) of each such chunk
+     * @param tokenIds         every generated token id, in order
      */
     record Result(String text, int[] chunkTokens, long[] chunkNanos, long startNanos, long endNanos,
-                  FinishReason finishReason, Usage usage) {
+                  FinishReason finishReason, Usage usage, int[] tokenIds) {
 
         int completionTokens() { return usage.getCompletionTokens(); }
 
@@ -69,6 +70,7 @@ final class RemoteStream {
         StringBuilder text = new StringBuilder();
         List<Integer> tokens = new ArrayList<>();
         List<Long> times = new ArrayList<>();
+        List<Integer> ids = new ArrayList<>();
         FinishReason[] finish = {FinishReason.FINISH_REASON_UNSPECIFIED};
         Usage[] usage = {Usage.getDefaultInstance()};
         boolean[] echoPending = {request.getEchoPrompt()};
@@ -83,6 +85,7 @@ final class RemoteStream {
                     if (chunk.getTokenIdsCount() > 0) {
                         tokens.add(chunk.getTokenIdsCount());
                         times.add(now);
+                        ids.addAll(chunk.getTokenIdsList());
                     }
                     if (!chunk.getText().isEmpty()) {
                         text.append(chunk.getText());
@@ -94,6 +97,7 @@ final class RemoteStream {
                     }
                 }), system)
                 .thenApply(done -> new Result(text.toString(), tokens.stream().mapToInt(Integer::intValue).toArray(),
-                        times.stream().mapToLong(Long::longValue).toArray(), start, System.nanoTime(), finish[0], usage[0]));
+                        times.stream().mapToLong(Long::longValue).toArray(), start, System.nanoTime(), finish[0], usage[0],
+                        ids.stream().mapToInt(Integer::intValue).toArray()));
     }
 }

@@ -53,6 +53,7 @@ public final class ServeCommand implements Callable<Integer> {
         overrides.put("tandem.node.model", model);
         overrides.put("tandem.node.threads", start.threadsPerWorker());
         overrides.put(LocalCluster.MIN_WORKERS_KEY, workers);
+        overrides.putAll(start.speculation.overrides());
         if (adminTokenFile != null) {
             overrides.put(AdminToken.CONFIG_KEY, AdminToken.read(adminTokenFile));
         } else {

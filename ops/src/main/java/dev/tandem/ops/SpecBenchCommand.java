@@ -19,7 +19,9 @@ import java.util.concurrent.Callable;
 @Command(name = "spec", mixinStandardHelpOptions = true,
         description = {"Speculative decoding on story prompts (greedy): for each proposer, single stream and 8 streams",
                 "batched per step, the acceptance rate, tokens per step, tok/s and the speedup over 'none' measured in",
-                "the same run; 'lossless' checks every output against none's. Mode: local (in this process)."})
+                "the same run; 'lossless' checks every output against none's. Modes: local (in this process) and",
+                "cluster (a local cluster of separate JVMs, 1 coordinator + 2 workers, through gRPC; the proposer runs",
+                "on the coordinator, the last worker verifies). Logs of the cluster: $TANDEM_HOME/bench-spec/logs."})
 public final class SpecBenchCommand implements Callable<Integer> {
 
     /** Without a checkpoint, the draft is cut from the target: half its layers and a head over the first ids. */
@@ -60,8 +62,20 @@ public final class SpecBenchCommand implements Callable<Integer> {
     @Mixin
     SpeculateOptions speculate;
 
+    @Option(names = "--mode", defaultValue = "both", paramLabel = "local|cluster|both",
+            description = "Where to measure. Default: ${DEFAULT-VALUE}.")
+    String mode;
+
+    @Option(names = "--target", paramLabel = "HOST:PORT",
+            description = "Cluster mode against a running cluster (its own drafts and settings) instead of starting one.")
+    String target;
+
+    private static final int CLUSTER_WORKERS = 2;
+    private static final java.time.Duration CLUSTER_READY = java.time.Duration.ofSeconds(180);
+    private static final java.time.Duration CLUSTER_STOP_GRACE = java.time.Duration.ofSeconds(20);
+
     @Override
-    public Integer call() {
+    public Integer call() throws InterruptedException {
         int n = threads == null ? Runtime.getRuntime().availableProcessors() : Threads.validate(threads);
         if (requests < 1 || tokens < 1) throw CommandFailure.usage("--requests and --tokens must be positive");
         if (rounds < 1) throw CommandFailure.usage("--rounds must be positive, got " + rounds);
@@ -74,6 +88,11 @@ public final class SpecBenchCommand implements Callable<Integer> {
             if (!names.contains(name)) names.add(name);
         }
         SpeculationOptions options = speculate.options();
+        String m = mode.toLowerCase(Locale.ROOT);
+        if (!List.of("local", "cluster", "both").contains(m)) throw CommandFailure.usage("--mode must be local, cluster or both, got '" + mode + "'");
+        boolean local = !m.equals("cluster");
+        boolean cluster = !m.equals("local");
+        if (target != null && !cluster) throw CommandFailure.usage("--target needs --mode cluster or both");
         try (OpenedModel opened = model.open()) {
             DraftModel draft = speculate.draftModel();
             String draftSource;
@@ -87,14 +106,49 @@ public final class SpecBenchCommand implements Callable<Integer> {
                         + " tokens; no checkpoint)";
             }
             if (!json) System.err.println("tandem: benchmarking speculation on " + opened.name() + " with " + n + " threads...");
-            try (LocalSpeculationRunner local = new LocalSpeculationRunner(opened.model().weights(), opened.tokenizer(), n, draft,
-                    speculate.layerSkipLayers, options)) {
-                List<SpeculationBenchmarkResult.Row> rows = new SpeculationBenchmark(local,
-                        new SpeculationBenchmark.Settings(names, streams, requests, tokens, warmup, rounds)).run();
-                SpeculationBenchmarkResult result = new SpeculationBenchmarkResult(rows, opened.name(), draftSource, n, requests * rounds, tokens);
-                System.out.print(json ? result.toJson() + "\n" : result.toText());
+            SpeculationBenchmark.Settings settings = new SpeculationBenchmark.Settings(names, streams, requests, tokens, warmup, rounds);
+            List<SpeculationBenchmarkResult.Row> rows = new java.util.ArrayList<>();
+            if (local) {
+                try (LocalSpeculationRunner runner = new LocalSpeculationRunner(opened.model().weights(), opened.tokenizer(), n, draft,
+                        speculate.layerSkipLayers, options)) {
+                    rows.addAll(new SpeculationBenchmark(runner, settings).run());
+                }
             }
+            if (cluster) rows.addAll(clusterRows(settings, draft, n));
+            SpeculationBenchmarkResult result = new SpeculationBenchmarkResult(rows, opened.name(), draftSource, n, requests * rounds, tokens);
+            System.out.print(json ? result.toJson() + "\n" : result.toText());
         }
         return 0;
+    }
+
+    /**
+     * The same measurement through a cluster: started here (the draft written to a checkpoint the coordinator
+     * reads, k and layerskip as for local) and stopped afterwards, or the one at --target.
+     */
+    private List<SpeculationBenchmarkResult.Row> clusterRows(SpeculationBenchmark.Settings settings, DraftModel draft, int threads)
+            throws InterruptedException {
+        if (target != null) {
+            try (ClusterSpeculationRunner runner = new ClusterSpeculationRunner(GenerateCommand.parseTarget(target))) {
+                return new SpeculationBenchmark(runner, settings).run();
+            }
+        }
+        java.nio.file.Path home = dev.tandem.engine.model.TandemHome.root().resolve("bench-spec");
+        java.nio.file.Path checkpoint = home.resolve("bench.draft");
+        dev.tandem.engine.draft.DraftCheckpoint.write(checkpoint, draft);
+        java.util.Map<String, Object> coordinator = new java.util.LinkedHashMap<>();
+        coordinator.put(ServerSpeculationOptions.PATH + "draft-checkpoint", checkpoint.toAbsolutePath().toString());
+        coordinator.put(ServerSpeculationOptions.PATH + "max-drafts", speculate.options().maxDrafts());
+        coordinator.put(ServerSpeculationOptions.PATH + "layerskip-layers", speculate.layerSkipLayers);
+        LocalCluster localCluster = new LocalCluster(home);
+        try {
+            if (!json) System.err.println("tandem: starting a local cluster (1 coordinator + " + CLUSTER_WORKERS + " worker JVMs)...");
+            dev.tandem.cluster.HostAndPort where = localCluster.up(new LocalCluster.Spec(CLUSTER_WORKERS,
+                    FreePorts.pick(LocalCluster.HOST), model.model, this.threads == null ? 0 : threads, CLUSTER_READY, coordinator)).grpcTarget();
+            try (ClusterSpeculationRunner runner = new ClusterSpeculationRunner(where)) {
+                return new SpeculationBenchmark(runner, settings).run();
+            }
+        } finally {
+            localCluster.down(CLUSTER_STOP_GRACE);
+        }
     }
 }

@@ -20,10 +20,10 @@ import java.util.Locale;
 /** The speculative decoding flags: which proposer, which draft checkpoint, how far to draft. */
 public final class SpeculateOptions {
 
-    @Option(names = "--speculate", defaultValue = NoneProposer.NAME, paramLabel = "none|ngram|draft|layerskip|auto",
+    @Option(names = "--speculate", paramLabel = "none|ngram|draft|layerskip|auto",
             description = {"Speculative decoding (lossless: the output is what the model alone produces). none: off;",
                     "ngram: prompt lookup; draft: a draft model checkpoint; layerskip: the model's first layers;",
-                    "auto: picks per sequence from observed acceptance. Default: ${DEFAULT-VALUE}."})
+                    "auto: picks per sequence from observed acceptance. Default: none (with --target: the server's default)."})
     String proposer;
 
     @Option(names = "--draft", paramLabel = "PATH",
@@ -38,7 +38,13 @@ public final class SpeculateOptions {
             description = "Layers of the model used as the draft by --speculate layerskip. Default: ${DEFAULT-VALUE}.")
     int layerSkipLayers;
 
+    /** The proposer the request names for a server: "" = the server's default. */
+    public String requested() {
+        return proposer == null ? "" : name();
+    }
+
     public String name() {
+        if (proposer == null) return NoneProposer.NAME;
         String n = proposer.toLowerCase(Locale.ROOT);
         if (!Proposers.NAMES.contains(n)) {
             throw CommandFailure.usage("--speculate must be one of " + String.join(", ", Proposers.NAMES) + ", got '" + proposer + "'");

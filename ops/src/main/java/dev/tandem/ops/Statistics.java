@@ -27,6 +27,15 @@ final class Statistics {
         err.printf(Locale.ROOT, "tandem: %d prompt tokens, %d new tokens, finished by %s; first token after %.1f ms, then %.1f tok/s (from %s)%n",
                 r.usage().getPromptTokens(), r.usage().getCompletionTokens(), finishName(r.finishReason()),
                 r.timeToFirstTokenMs(), r.decodeTokensPerSecond(), target);
+        var u = r.usage();
+        if (!u.getProposer().isEmpty() && !u.getProposer().equals("none")) {
+            // The first token comes from the prompt's step; the steps after it decode (and verify) the rest.
+            long decoded = Math.max(0, u.getCompletionTokens() - 1);
+            err.printf(Locale.ROOT, "tandem: speculation %s: %d drafted, %d accepted (%.1f%%), %.2f tokens per step over %d steps%n",
+                    u.getProposer(), u.getProposed(), u.getAccepted(),
+                    u.getProposed() == 0 ? 0.0 : 100.0 * u.getAccepted() / u.getProposed(),
+                    u.getSteps() == 0 ? 0.0 : (double) decoded / u.getSteps(), u.getSteps());
+        }
     }
 
     static String finishName(dev.tandem.protocol.grpc.FinishReason reason) {
