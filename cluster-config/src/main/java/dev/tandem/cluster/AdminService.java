@@ -10,6 +10,7 @@ import akka.stream.javadsl.Source;
 import dev.tandem.coordinator.api.AdminBackend;
 import dev.tandem.coordinator.api.AdminException;
 import dev.tandem.coordinator.api.ClusterStatus;
+import dev.tandem.coordinator.api.DraftAdmin;
 import dev.tandem.coordinator.api.ModelPlan;
 import dev.tandem.coordinator.api.RebalanceProgress;
 import dev.tandem.protocol.grpc.Admin;
@@ -37,6 +38,7 @@ import java.util.HashMap;
 import java.util.Map;
 import java.util.List;
 import java.util.Locale;
+import java.util.Optional;
 import java.util.UUID;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CompletionException;
@@ -45,8 +47,9 @@ import java.util.concurrent.ExecutionException;
 
 /**
  * The operator API over the coordinator's {@link AdminBackend}: status, plan, rebalance and drain (streaming
- * progress). {@link AdminException}s become gRPC statuses of the same code with their messages. Draft
- * management answers FAILED_PRECONDITION until a draft registry exists. The token check happens in front of
+ * progress), and draft management over the node's {@link DraftAdmin} (list, promote, rollback; the live
+ * drafts also fill the status's drafts table). {@link AdminException}s become gRPC statuses of the same code
+ * with their messages. Without a draft registry (online distillation off) draft calls answer FAILED_PRECONDITION. The token check happens in front of
  * this service ({@link AdminAuth}).
  */
 public final class AdminService implements Admin {
@@ -57,15 +60,41 @@ public final class AdminService implements Admin {
 
     private final ActorSystem<?> system;
     private final AdminBackend backend;
+    private final Optional<DraftAdmin> drafts;
 
     public AdminService(ActorSystem<?> system, AdminBackend backend) {
+        this(system, backend, Optional.empty());
+    }
+
+    /** @param drafts the draft registry's admin side (empty: draft calls answer FAILED_PRECONDITION) */
+    public AdminService(ActorSystem<?> system, AdminBackend backend, Optional<DraftAdmin> drafts) {
         this.system = system;
         this.backend = backend;
+        this.drafts = drafts;
     }
 
     @Override
     public CompletionStage<StatusResponse> status(StatusRequest in) {
-        return mapped(() -> backend.status().thenCombine(kvBytesByWorker(), this::statusOf));
+        return mapped(() -> backend.status().thenCombine(kvBytesByWorker(), this::statusOf).thenCombine(liveDrafts(), (status, live) -> {
+            if (live.isEmpty()) return status;
+            StatusResponse.Builder b = status.toBuilder().clearDrafts();
+            live.forEach(b::addDrafts);
+            return b.build();
+        }));
+    }
+
+    /** The live draft of every class, from the draft registry (empty without one, or when it does not answer). */
+    private CompletionStage<List<DraftInfo>> liveDrafts() {
+        if (drafts.isEmpty()) return CompletableFuture.completedFuture(List.of());
+        return drafts.get().list("").thenApply(entries -> entries.stream().filter(e -> e.state().equals("live"))
+                        .map(AdminService::draftInfo).toList())
+                .exceptionally(failure -> List.of());
+    }
+
+    static DraftInfo draftInfo(DraftAdmin.DraftEntry e) {
+        return DraftInfo.newBuilder().setTrafficClass(e.trafficClass()).setModel(e.model()).setVersion(e.version()).setState(e.state())
+                .setAcceptance(e.acceptance()).setProposed(e.proposed()).setTrainingSteps(e.trainingSteps())
+                .setCreatedAtMs(e.createdMillis()).build();
     }
 
     /** KV cache bytes per worker address, asked from each WorkerNode (workers that do not answer count 0). */
@@ -163,17 +192,21 @@ public final class AdminService implements Admin {
 
     @Override
     public CompletionStage<ListDraftsResponse> listDrafts(ListDraftsRequest in) {
-        return CompletableFuture.failedFuture(status(Status.Code.FAILED_PRECONDITION, NO_DRAFT_REGISTRY));
+        if (drafts.isEmpty()) return CompletableFuture.failedFuture(status(Status.Code.FAILED_PRECONDITION, NO_DRAFT_REGISTRY));
+        return mapped(() -> drafts.get().list(in.getModel()).thenApply(entries -> ListDraftsResponse.newBuilder()
+                .addAllDrafts(entries.stream().map(AdminService::draftInfo).toList()).build()));
     }
 
     @Override
     public CompletionStage<DraftInfo> promoteDraft(PromoteDraftRequest in) {
-        return CompletableFuture.failedFuture(status(Status.Code.FAILED_PRECONDITION, NO_DRAFT_REGISTRY));
+        if (drafts.isEmpty()) return CompletableFuture.failedFuture(status(Status.Code.FAILED_PRECONDITION, NO_DRAFT_REGISTRY));
+        return mapped(() -> drafts.get().promote(in.getModel(), in.getTrafficClass(), in.getVersion()).thenApply(AdminService::draftInfo));
     }
 
     @Override
     public CompletionStage<DraftInfo> rollbackDraft(RollbackDraftRequest in) {
-        return CompletableFuture.failedFuture(status(Status.Code.FAILED_PRECONDITION, NO_DRAFT_REGISTRY));
+        if (drafts.isEmpty()) return CompletableFuture.failedFuture(status(Status.Code.FAILED_PRECONDITION, NO_DRAFT_REGISTRY));
+        return mapped(() -> drafts.get().rollback(in.getModel(), in.getTrafficClass()).thenApply(AdminService::draftInfo));
     }
 
     private Source<OperationProgress, NotUsed> progress(java.util.function.Supplier<Source<RebalanceProgress, NotUsed>> call) {

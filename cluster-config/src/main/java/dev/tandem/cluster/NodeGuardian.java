@@ -15,6 +15,11 @@ import akka.actor.Address;
 import akka.actor.AddressFromURIString;
 import dev.tandem.coordinator.api.InferenceBackend;
 import dev.tandem.coordinator.api.AdminBackend;
+import dev.tandem.coordinator.api.DraftAdmin;
+import dev.tandem.coordinator.CoordinatorSettings;
+import dev.tandem.cluster.drafts.ClusterDraftAdmin;
+import dev.tandem.cluster.drafts.DraftReplicator;
+import dev.tandem.cluster.drafts.OnlineDistillation;
 import dev.tandem.coordinator.grpc.AdminAuth;
 import dev.tandem.coordinator.grpc.GatewayServer;
 import dev.tandem.coordinator.grpc.GatewaySettings;
@@ -24,12 +29,14 @@ import dev.tandem.worker.WorkerSettings;
 import java.net.InetSocketAddress;
 import java.util.List;
 import java.util.Optional;
+import java.util.Set;
 import java.util.concurrent.CompletableFuture;
 
 /**
  * The guardian of a node's ActorSystem: joins the cluster, and once this node is Up starts what its
  * roles ask for: the {@link WorkerNode} for a worker; the serving backend and the public gRPC
- * endpoint for a coordinator. If the node cannot join in time or the gRPC port cannot be bound, the
+ * endpoint for a coordinator; with online distillation ({@code tandem.drafts.enabled}) the draft registry and
+ * replicator on every node, the recorder and trainer on workers ({@link OnlineDistillation}). If the node cannot join in time or the gRPC port cannot be bound, the
  * guardian stops, which terminates the ActorSystem (and the node's process exits with an error).
  */
 public final class NodeGuardian {
@@ -107,23 +114,45 @@ public final class NodeGuardian {
                 else log.error("cannot serve metrics on {}:{}: {}", settings.host(), metricsPort, failure.toString());
             });
         }
-        if (settings.hasRole(NodeRole.WORKER)) {
-            context.spawn(WorkerNode.create(WorkerSettings.fromConfig(config)), WorkerNode.ACTOR_NAME);
+        boolean worker = settings.hasRole(NodeRole.WORKER);
+        boolean coordinator = settings.hasRole(NodeRole.COORDINATOR);
+        OnlineDistillation.Parts drafts;
+        try {
+            drafts = OnlineDistillation.prepare(config, worker, coordinator, settings.host(), settings.port(),
+                    cleanup -> context.getSystem().getWhenTerminated().thenRun(cleanup));
+        } catch (RuntimeException e) {
+            context.getLog().error("cannot open the draft registry", e);
+            ready.completeExceptionally(new IllegalStateException("cannot open the draft registry: " + e.getMessage(), e));
+            return Behaviors.stopped();
         }
-        if (!settings.hasRole(NodeRole.COORDINATOR)) {
+        if (worker) {
+            context.spawn(WorkerNode.create(WorkerSettings.fromConfig(config), drafts.verificationListener()), WorkerNode.ACTOR_NAME);
+        }
+        if (!coordinator) {
+            if (drafts.enabled()) OnlineDistillation.startActors(context, drafts, settings.modelName(), Set.of());
             ready.complete(Optional.empty());
             return Behaviors.empty();
         }
         InferenceBackend backend;
+        CoordinatorSettings coordinatorSettings;
         try {
-            backend = CoordinatorRole.startBackend(context.getSystem());
+            coordinatorSettings = CoordinatorSettings.fromConfig(config);
+            backend = CoordinatorRole.startBackend(context.getSystem(), drafts.draftSource());
         } catch (RuntimeException e) {
             context.getLog().error("the coordinator could not start its backend", e);
             ready.completeExceptionally(e);
             return Behaviors.stopped();
         }
+        Optional<DraftAdmin> draftAdmin = Optional.empty();
+        if (drafts.enabled()) {
+            ActorRef<DraftReplicator.Command> replicator = OnlineDistillation.startActors(context, drafts,
+                    coordinatorSettings.defaultModel(), coordinatorSettings.models().keySet());
+            draftAdmin = Optional.of(new ClusterDraftAdmin(context.getSystem(), replicator, coordinatorSettings.models().keySet(),
+                    drafts.settings().adminTimeout()));
+        }
+        Optional<DraftAdmin> adminDrafts = draftAdmin;
         Optional<dev.tandem.protocol.grpc.Admin> admin = backend instanceof AdminBackend a
-                ? Optional.of(new AdminService(context.getSystem(), a)) : Optional.empty();
+                ? Optional.of(new AdminService(context.getSystem(), a, adminDrafts)) : Optional.empty();
         String token = config.hasPath(ADMIN_TOKEN_KEY) ? config.getString(ADMIN_TOKEN_KEY).trim() : "";
         if (token.isEmpty()) {
             token = AdminAuth.generateToken();

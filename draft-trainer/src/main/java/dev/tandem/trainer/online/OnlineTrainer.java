@@ -62,6 +62,8 @@ public final class OnlineTrainer implements TrainingTask {
     private String freshClass;
     private long steps;
     private int roundRobin;
+    private volatile double lastLoss = Double.NaN;
+    private volatile String lastClass = "";
 
     public OnlineTrainer(TrainerSettings settings, ReplayBuffers buffers, DraftRegistry registry) {
         this.settings = settings;
@@ -75,6 +77,12 @@ public final class OnlineTrainer implements TrainingTask {
     public List<Event> events() { return List.copyOf(events); }
 
     public long steps() { return steps; }
+
+    /** The running (smoothed) distillation loss of the candidate trained by the latest step (NaN before any). */
+    public double lastLoss() { return lastLoss; }
+
+    /** The class the latest step trained ("" before any). */
+    public String lastClass() { return lastClass; }
 
     @Override
     public boolean step() {
@@ -99,6 +107,8 @@ public final class OnlineTrainer implements TrainingTask {
         }
         List<DistillationSample> batch = buffer.sample(settings.batchSize(), random);
         trainer.step(batch);
+        lastLoss = trainer.runningLoss();
+        lastClass = cls;
         steps++;
         if (trainer.steps() % settings.evaluateEverySteps() == 0) {
             List<DistillationSample> heldOut = buffer.recentHeldOut(settings.heldOutSamples());

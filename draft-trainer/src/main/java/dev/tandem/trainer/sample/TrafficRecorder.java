@@ -137,6 +137,20 @@ public final class TrafficRecorder implements Recorder, VerificationListener {
         begin(seqId, tag != null ? tag : classifier.apply(prompt));
     }
 
+    /**
+     * The pipeline's last stage: the request's class ("" = none) tags the sequence, then it starts as in
+     * {@link #onStart(long, int[])} (an untagged prompt is classified).
+     */
+    @Override
+    public void onStart(long seqId, int[] prompt, String trafficClass) {
+        // A class that cannot name a draft directory is treated as no class (the prompt is classified).
+        if (trafficClass != null && dev.tandem.trainer.version.DraftRegistry.isSafeClassName(trafficClass)) tag(seqId, trafficClass);
+        onStart(seqId, prompt);
+    }
+
+    /** Sequences being recorded now (started, sampled, not yet ended). */
+    public int pendingSequences() { return pending.size(); }
+
     @Override
     public void onVerified(long seqId, TokenHistory history, int firstPosition, float[] logits, int logitsOffset, int vocab,
                            int committedRows, Draft draft, int acceptedDrafts) {

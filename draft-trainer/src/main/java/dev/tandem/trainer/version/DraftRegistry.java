@@ -176,6 +176,102 @@ public final class DraftRegistry {
         return Optional.ofNullable(now);
     }
 
+    /**
+     * Makes a draft published elsewhere (another node's registry, shipped over the cluster) live here under
+     * its own version number: its checkpoint is written, the live draft retired, and publishers are told.
+     * An entry of that version already in the history (e.g. the node had it live before) becomes live again;
+     * otherwise one is added with the given metrics. Nothing changes when that version is live already.
+     */
+    public DraftVersion adopt(String trafficClass, DraftModel draft, AcceptanceMetrics metrics, AcceptanceMetrics liveMetrics,
+                              long createdMillis, String note) {
+        DraftVersion entry;
+        synchronized (this) {
+            ClassDrafts c = classes.computeIfAbsent(trafficClass, k -> new ClassDrafts());
+            long version = draft.version();
+            if (c.live != null && c.live.version() == version) return find(c, version);
+            DraftModel adopted = draft.trafficClass().equals(trafficClass) ? draft : draft.withVersion(version, trafficClass);
+            DraftCheckpoint.write(dir(trafficClass).resolve(DraftVersion.fileName(version)), adopted);
+            retireLive(c);
+            int at = indexOf(c, version);
+            if (at >= 0) {
+                entry = c.history.get(at).withStatus(DraftVersion.Status.LIVE);
+                c.history.set(at, entry);
+            } else {
+                entry = new DraftVersion(version, DraftVersion.Status.LIVE, createdMillis, metrics, liveMetrics, note);
+                c.history.add(entry);
+            }
+            c.live = adopted;
+            pruneRetired(trafficClass, c);
+            saveMetrics(trafficClass, c);
+        }
+        DraftModel now = live(trafficClass).orElseThrow();
+        for (DraftPublisher p : publishers) p.live(trafficClass, now);
+        return entry;
+    }
+
+    /**
+     * Makes a version of the class live again by an operator's decision, bypassing evaluation: a retired (or
+     * rolled back) version whose checkpoint is still kept. Returns its entry; nothing changes when it is live.
+     *
+     * @throws java.util.NoSuchElementException for an unknown class or version
+     * @throws IllegalStateException            when the version has no checkpoint (rejected candidates, pruned versions)
+     */
+    public DraftVersion promote(String trafficClass, long version, String why) {
+        DraftVersion entry;
+        DraftModel now;
+        synchronized (this) {
+            ClassDrafts c = classes.get(trafficClass);
+            if (c == null) throw new java.util.NoSuchElementException("no drafts of traffic class '" + trafficClass + "'; classes: " + classes.keySet());
+            int at = indexOf(c, version);
+            if (at < 0) throw new java.util.NoSuchElementException("traffic class '" + trafficClass + "' has no version " + version);
+            DraftVersion v = c.history.get(at);
+            if (v.status() == DraftVersion.Status.LIVE) return v;
+            if (!hasCheckpoint(trafficClass, v)) {
+                throw new IllegalStateException("version " + version + " of '" + trafficClass + "' is " + v.status().name().toLowerCase(Locale.ROOT)
+                        + " and has no checkpoint (only the live and the last " + KEEP_RETIRED + " retired versions keep theirs)");
+            }
+            now = DraftCheckpoint.read(dir(trafficClass).resolve(DraftVersion.fileName(version)));
+            retireLive(c);
+            entry = new DraftVersion(v.version(), DraftVersion.Status.LIVE, v.createdMillis(), v.metrics(), v.liveMetrics(),
+                    v.note() + "; promoted: " + why);
+            c.history.set(at, entry);
+            c.live = now;
+            pruneRetired(trafficClass, c);
+            saveMetrics(trafficClass, c);
+        }
+        for (DraftPublisher p : publishers) p.live(trafficClass, now);
+        return entry;
+    }
+
+    /** The checkpoint file of a version, if it is kept. */
+    public synchronized Optional<Path> checkpoint(String trafficClass, long version) {
+        Path file = dir(trafficClass).resolve(DraftVersion.fileName(version));
+        return Files.isRegularFile(file) ? Optional.of(file) : Optional.empty();
+    }
+
+    /** The history entry of a version, if the class has one. */
+    public synchronized Optional<DraftVersion> entry(String trafficClass, long version) {
+        ClassDrafts c = classes.get(trafficClass);
+        if (c == null) return Optional.empty();
+        int at = indexOf(c, version);
+        return at < 0 ? Optional.empty() : Optional.of(c.history.get(at));
+    }
+
+    /** Whether a traffic class can name a draft directory (letters, digits, '_', '.', '-'; not starting with '.'). */
+    public static boolean isSafeClassName(String trafficClass) {
+        return trafficClass != null && trafficClass.matches("[A-Za-z0-9_.-]{1,64}") && !trafficClass.startsWith(".");
+    }
+
+    private static int indexOf(ClassDrafts c, long version) {
+        for (int i = c.history.size() - 1; i >= 0; i--) if (c.history.get(i).version() == version) return i;
+        return -1;
+    }
+
+    private static DraftVersion find(ClassDrafts c, long version) {
+        int at = indexOf(c, version);
+        return at < 0 ? null : c.history.get(at);
+    }
+
     private void pruneRetired(String trafficClass, ClassDrafts c) {
         int kept = 0;
         for (int i = c.history.size() - 1; i >= 0; i--) {
@@ -201,7 +297,7 @@ public final class DraftRegistry {
     }
 
     private Path dir(String trafficClass) {
-        if (!trafficClass.matches("[A-Za-z0-9_.-]+") || trafficClass.startsWith(".")) {
+        if (!isSafeClassName(trafficClass)) {
             throw new IllegalArgumentException("traffic class '" + trafficClass + "' is not a safe directory name");
         }
         return root.resolve(trafficClass);

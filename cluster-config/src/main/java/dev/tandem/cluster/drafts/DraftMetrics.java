@@ -1,0 +1,97 @@
+package dev.tandem.cluster.drafts;
+
+import akka.actor.typed.ActorSystem;
+import dev.tandem.protocol.metrics.Counter;
+import dev.tandem.protocol.metrics.Gauge;
+import dev.tandem.protocol.metrics.MetricsRegistry;
+import dev.tandem.protocol.metrics.NodeMetrics;
+
+/**
+ * The online-distillation series in a node's metrics registry: the drafts (live version per class, live
+ * acceptance on coordinators, transfers, rollbacks) and the trainer on workers (steps, loss, samples, candidates).
+ * Pushed by the replicator and the trainer actor; the registry's series are thread-safe.
+ */
+final class DraftMetrics {
+
+    static final String LIVE_VERSION = "tandem_draft_live_version";
+    static final String LIVE_ACCEPTANCE = "tandem_draft_live_acceptance";
+    static final String TRANSFERS = "tandem_draft_transfers_total";
+    static final String CHUNKS_SENT = "tandem_draft_chunks_sent_total";
+    static final String ROLLBACKS = "tandem_draft_rollbacks_total";
+    static final String TRAINER_STEPS = "tandem_trainer_steps_total";
+    static final String TRAINER_LOSS = "tandem_trainer_loss";
+    static final String TRAINER_BUSY = "tandem_trainer_busy_seconds_total";
+    static final String SAMPLES_RECORDED = "tandem_trainer_samples_recorded_total";
+    static final String POSITIONS_DROPPED = "tandem_trainer_positions_dropped_total";
+    static final String REPLAY_BYTES = "tandem_trainer_replay_bytes";
+    static final String CANDIDATES = "tandem_trainer_candidates_total";
+
+    private final Gauge liveVersion;
+    private final Gauge liveAcceptance;
+    private final Counter transfers;
+    private final Counter chunksSent;
+    private final Counter rollbacks;
+
+    DraftMetrics(ActorSystem<?> system) {
+        MetricsRegistry r = NodeMetrics.of(system);
+        liveVersion = r.gauge(LIVE_VERSION, "Version of the live draft of each traffic class on this node", "class");
+        liveAcceptance = r.gauge(LIVE_ACCEPTANCE, "Acceptance (accepted / proposed draft tokens) of each class's live draft on "
+                + "the live traffic of this coordinator", "class");
+        transfers = r.counter(TRANSFERS, "Draft checkpoints received from other nodes, by result (adopted, failed)", "result");
+        chunksSent = r.counter(CHUNKS_SENT, "Checkpoint chunks sent to other nodes");
+        rollbacks = r.counter(ROLLBACKS, "Live drafts rolled back, by class and reason (live: worse live acceptance at a "
+                + "coordinator; held-out: the trainer's evaluation; operator)", "class", "reason");
+    }
+
+    void liveVersion(String cls, long version) { liveVersion.set(version, cls); }
+
+    void liveAcceptance(String cls, double acceptance) { liveAcceptance.set(acceptance, cls); }
+
+    void transfer(boolean adopted) { transfers.labels(adopted ? "adopted" : "failed").inc(1); }
+
+    void chunkSent() { chunksSent.labels().inc(1); }
+
+    void rollback(String cls, String reason) { rollbacks.labels(cls, reason).inc(1); }
+
+    /** The trainer's series (worker nodes). */
+    static final class Trainer {
+        private final Counter steps;
+        private final Gauge loss;
+        private final Counter busy;
+        private final Counter recorded;
+        private final Counter dropped;
+        private final Gauge replayBytes;
+        private final Counter candidates;
+        private final Counter rollbacks;
+
+        Trainer(ActorSystem<?> system) {
+            MetricsRegistry r = NodeMetrics.of(system);
+            steps = r.counter(TRAINER_STEPS, "Training steps of the draft trainer (optimizer steps and evaluation steps)");
+            loss = r.gauge(TRAINER_LOSS, "Running distillation loss of the candidate draft trained last, by class", "class");
+            busy = r.counter(TRAINER_BUSY, "Time the training thread spent in steps");
+            recorded = r.counter(SAMPLES_RECORDED, "Distillation samples (one per recorded sequence) added to the replay buffers");
+            dropped = r.counter(POSITIONS_DROPPED, "Verified positions not recorded because the recorder's memory bound was reached");
+            replayBytes = r.gauge(REPLAY_BYTES, "Bytes held by the replay buffers, by class", "class");
+            candidates = r.counter(CANDIDATES, "Candidate drafts evaluated on held-out samples, by class and outcome "
+                    + "(published, rejected)", "class", "outcome");
+            rollbacks = r.counter(ROLLBACKS, "Live drafts rolled back, by class and reason (live: worse live acceptance at a "
+                    + "coordinator; held-out: the trainer's evaluation; operator)", "class", "reason");
+        }
+
+        void steps(long delta) { if (delta > 0) steps.labels().inc(delta); }
+
+        void busySeconds(double delta) { if (delta > 0) busy.labels().inc(delta); }
+
+        void loss(String cls, double value) { if (!cls.isEmpty() && !Double.isNaN(value)) loss.set(value, cls); }
+
+        void recorded(long delta) { if (delta > 0) recorded.labels().inc(delta); }
+
+        void dropped(long delta) { if (delta > 0) dropped.labels().inc(delta); }
+
+        void replayBytes(String cls, long bytes) { replayBytes.set(bytes, cls); }
+
+        void candidate(String cls, boolean published) { candidates.labels(cls, published ? "published" : "rejected").inc(1); }
+
+        void rollback(String cls) { rollbacks.labels(cls, "held-out").inc(1); }
+    }
+}

@@ -1,0 +1,74 @@
+package dev.tandem.cluster.drafts;
+
+import com.typesafe.config.Config;
+import dev.tandem.engine.model.TandemHome;
+
+import java.nio.file.Path;
+import java.time.Duration;
+
+/**
+ * Typed view of {@code tandem.drafts} (defaults in this module's {@code reference.conf}): online distillation
+ * in the cluster (recorder and trainer on workers, draft registry and replication on every node).
+ *
+ * @param enabled          record, train and replicate at all
+ * @param train            train on worker nodes
+ * @param dir              the registry directory ("" = derived from the node, see {@link #registryDir})
+ * @param chunkBytes       bytes of one checkpoint chunk on the wire
+ * @param fetchWindow      chunks requested at a time by a receiver
+ * @param transferTimeout  a transfer without progress for this long is dropped
+ * @param resyncInterval   how often every node offers its live versions to every other
+ * @param metricsInterval  how often the trainer's counters are copied to the metrics
+ * @param recorderSeed     seed of the recorder's sequence sampling
+ * @param liveCheckInterval how often coordinators compare live acceptance with the previous version's
+ * @param liveMinProposed  draft tokens both versions need before they are compared
+ * @param liveMargin       how much worse (acceptance) the live version must do to be rolled back
+ * @param staleSequence    a sequence not verified for this long no longer counts as serving load
+ * @param adminTimeout     how long an Admin draft call may take (a promote reads a checkpoint)
+ */
+public record DraftsSettings(boolean enabled, boolean train, String dir, int chunkBytes, int fetchWindow, Duration transferTimeout,
+                             Duration resyncInterval, Duration metricsInterval, long recorderSeed, Duration liveCheckInterval,
+                             long liveMinProposed, double liveMargin, Duration staleSequence,
+                             Duration adminTimeout) {
+
+    public static final String PATH = "tandem.drafts";
+    public static final String DISPATCHER = PATH + ".dispatcher";
+    private static final String MAX_MESSAGE_BYTES = "tandem.serialization.max-message-bytes";
+    /** Room left in a message for the chunk's envelope (class name, version, index, actor path). */
+    private static final int ENVELOPE_BYTES = 4096;
+
+    public DraftsSettings {
+        if (chunkBytes < 1) throw new IllegalArgumentException(PATH + ".chunk-bytes must be positive, got " + chunkBytes);
+        if (fetchWindow < 1) throw new IllegalArgumentException(PATH + ".fetch-window must be positive, got " + fetchWindow);
+        if (liveMinProposed < 1) throw new IllegalArgumentException(PATH + ".live-check.min-proposed must be positive, got " + liveMinProposed);
+        if (!(liveMargin >= 0)) throw new IllegalArgumentException(PATH + ".live-check.margin must be >= 0, got " + liveMargin);
+        for (Duration d : new Duration[] {transferTimeout, resyncInterval, metricsInterval, liveCheckInterval, staleSequence, adminTimeout}) {
+            if (d.isNegative() || d.isZero()) throw new IllegalArgumentException(PATH + " intervals and timeouts must be positive, got " + d);
+        }
+    }
+
+    public static DraftsSettings fromConfig(Config root) {
+        Config c = root.getConfig(PATH);
+        long chunk = c.getBytes("chunk-bytes");
+        if (root.hasPath(MAX_MESSAGE_BYTES) && chunk > root.getBytes(MAX_MESSAGE_BYTES) - ENVELOPE_BYTES) {
+            throw new IllegalArgumentException(PATH + ".chunk-bytes (" + chunk + ") must stay " + ENVELOPE_BYTES + " bytes below "
+                    + MAX_MESSAGE_BYTES + " (" + root.getBytes(MAX_MESSAGE_BYTES) + ")");
+        }
+        return new DraftsSettings(c.getBoolean("enabled"), c.getBoolean("train"), c.getString("dir"), (int) chunk,
+                c.getInt("fetch-window"), c.getDuration("transfer-timeout"), c.getDuration("resync-interval"),
+                c.getDuration("metrics-interval"), c.getLong("recorder-seed"), c.getDuration("live-check.interval"),
+                c.getLong("live-check.min-proposed"), c.getDouble("live-check.margin"), c.getDuration("stale-sequence"),
+                c.getDuration("admin-timeout"));
+    }
+
+    /**
+     * The registry directory of a node: {@code dir} when set; else {@code $TANDEM_HOME/drafts} for a node with
+     * the coordinator role, {@code $TANDEM_HOME/nodes/<host>-<port>/drafts} for a worker-only node with a fixed
+     * port, and null for a worker-only node whose port is chosen at start (the caller uses a temporary one).
+     */
+    public Path registryDir(boolean coordinator, String host, int configuredPort) {
+        if (!dir.isBlank()) return Path.of(dir);
+        if (coordinator) return TandemHome.root().resolve("drafts");
+        if (configuredPort == 0) return null;
+        return TandemHome.root().resolve("nodes").resolve(host.replaceAll("[^A-Za-z0-9_.-]", "_") + "-" + configuredPort).resolve("drafts");
+    }
+}

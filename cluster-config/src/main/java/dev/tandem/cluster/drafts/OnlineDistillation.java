@@ -1,0 +1,162 @@
+package dev.tandem.cluster.drafts;
+
+import akka.actor.typed.ActorRef;
+import akka.actor.typed.DispatcherSelector;
+import akka.actor.typed.javadsl.ActorContext;
+import com.typesafe.config.Config;
+import dev.tandem.coordinator.spec.DraftSource;
+import dev.tandem.engine.draft.DraftCheckpoint;
+import dev.tandem.engine.draft.DraftModel;
+import dev.tandem.engine.spec.VerificationListener;
+import dev.tandem.protocol.metrics.Counter;
+import dev.tandem.protocol.metrics.MetricsRegistry;
+import dev.tandem.protocol.metrics.NodeMetrics;
+import dev.tandem.trainer.TrainerSettings;
+import dev.tandem.trainer.sample.ReplayBuffers;
+import dev.tandem.trainer.sample.TrafficRecorder;
+import dev.tandem.trainer.traffic.TrafficClassifier;
+import dev.tandem.trainer.version.AcceptanceMetrics;
+import dev.tandem.trainer.version.DraftRegistry;
+
+import java.io.IOException;
+import java.io.UncheckedIOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.Comparator;
+import java.util.List;
+import java.util.Set;
+import java.util.stream.Stream;
+
+/**
+ * Wires online distillation into a node (called by the node's guardian once it is up): the draft registry
+ * under the node's own directory and the {@link DraftReplicator} on every node; on a worker the recorder
+ * (a {@link TrafficRecorder} feeding per-class {@link ReplayBuffers}, behind a {@link ServingActivity}) that
+ * the {@code WorkerNode} hands to its last stages, and the {@link DraftTrainer}; on a coordinator the
+ * {@link ClusterDraftSource} of the scheduler's {@code draft} proposer.
+ */
+public final class OnlineDistillation {
+
+    /** The scheduler's per-proposer counters a coordinator's live check reads. */
+    static final String PROPOSED_COUNTER = "tandem_drafts_proposed_total";
+    static final String ACCEPTED_COUNTER = "tandem_drafts_accepted_total";
+
+    /**
+     * What a node's roles get.
+     *
+     * @param registry    null when online distillation is off
+     * @param activity    the recorder chain a worker hands to its last stages (null unless this node records)
+     * @param recorder    the recorder behind it (null unless this node records)
+     * @param buffers     the replay buffers it feeds (null unless this node records)
+     * @param draftSource for the coordinator's backend (NONE unless a coordinator)
+     */
+    public record Parts(DraftsSettings settings, DraftRegistry registry, ServingActivity activity, TrafficRecorder recorder,
+                        ReplayBuffers buffers, DraftSource draftSource) {
+        public boolean enabled() { return registry != null; }
+
+        /** What {@code WorkerNode.create} gets. */
+        public VerificationListener verificationListener() { return activity == null ? VerificationListener.NONE : activity; }
+    }
+
+    private OnlineDistillation() {}
+
+    /**
+     * Opens the registry and builds the worker and coordinator parts (no actors yet: the WorkerNode needs the
+     * recorder and the backend the draft source; {@link #startActors} starts the replicator and trainer).
+     *
+     * @param onTermination receives a clean-up to run when the node has stopped (a temporary directory), or nothing
+     */
+    public static Parts prepare(Config config, boolean worker, boolean coordinator, String host, int port,
+                                java.util.function.Consumer<Runnable> onTermination) {
+        DraftsSettings settings = DraftsSettings.fromConfig(config);
+        if (!settings.enabled()) return new Parts(settings, null, null, null, null, DraftSource.NONE);
+        TrainerSettings t = TrainerSettings.fromConfig(config);
+        Path dir = settings.registryDir(coordinator, host, port);
+        if (dir == null) {
+            try {
+                Path tmp = Files.createTempDirectory("tandem-drafts-");
+                onTermination.accept(() -> deleteTree(tmp));
+                dir = tmp;
+            } catch (IOException e) {
+                throw new UncheckedIOException("cannot create a temporary draft directory", e);
+            }
+        }
+        DraftRegistry registry = DraftRegistry.open(dir);
+        if (coordinator) seedGeneral(registry, config);
+        ServingActivity activity = null;
+        TrafficRecorder recorder = null;
+        ReplayBuffers buffers = null;
+        if (worker && settings.train()) {
+            TrafficClassifier classifier = new TrafficClassifier(t.classifierMinExamples(), t.classifierMinPosterior());
+            buffers = new ReplayBuffers(t.replayBytesPerClass(), t.heldOutBytesPerClass(), t.heldOutEvery());
+            recorder = new TrafficRecorder(t.topK(), t.samplingRate(), t.maxPendingBytes(), buffers, classifier::classify,
+                    settings.recorderSeed());
+            recorder.onTagged(classifier::learn);
+            activity = new ServingActivity(recorder, settings.staleSequence().toNanos());
+        }
+        DraftSource source = coordinator
+                ? new ClusterDraftSource(registry, new TrafficClassifier(t.classifierMinExamples(), t.classifierMinPosterior()))
+                : DraftSource.NONE;
+        return new Parts(settings, registry, activity, recorder, buffers, source);
+    }
+
+    /**
+     * Starts the node's actors: the replicator (every node) and, on a node that records, the trainer over the
+     * recorder's buffers. Returns the replicator.
+     *
+     * @param model        the model the drafts are for (named in the Admin API)
+     * @param servedModels the coordinator's models (their per-proposer counters give live acceptance); empty elsewhere
+     */
+    public static ActorRef<DraftReplicator.Command> startActors(ActorContext<?> context, Parts parts, String model,
+                                                                Set<String> servedModels) {
+        Config config = context.getSystem().settings().config();
+        DraftReplicator.LiveAcceptance live = servedModels.isEmpty() ? null : liveAcceptance(NodeMetrics.of(context.getSystem()), servedModels);
+        ActorRef<DraftReplicator.Command> replicator = context.spawn(
+                DraftReplicator.create(parts.registry(), parts.settings(), model, live), DraftReplicator.ACTOR_NAME,
+                DispatcherSelector.fromConfig(DraftsSettings.DISPATCHER));
+        if (parts.activity() != null) {
+            context.spawn(DraftTrainer.create(TrainerSettings.fromConfig(config), parts.settings(), parts.buffers(), parts.recorder(),
+                    parts.activity(), parts.registry()), DraftTrainer.ACTOR_NAME, DispatcherSelector.fromConfig(DraftsSettings.DISPATCHER));
+        }
+        return replicator;
+    }
+
+    /** Live acceptance from the scheduler's counters, summed over the served models. */
+    static DraftReplicator.LiveAcceptance liveAcceptance(MetricsRegistry metrics, Set<String> models) {
+        List<String> served = List.copyOf(models);
+        return proposer -> {
+            Counter proposed = metrics.counter(PROPOSED_COUNTER, "Draft tokens sent for verification", "model", "proposer");
+            Counter accepted = metrics.counter(ACCEPTED_COUNTER, "Draft tokens the target accepted", "model", "proposer");
+            long p = 0;
+            long a = 0;
+            for (String m : served) {
+                p += (long) proposed.value(m, proposer);
+                a += (long) accepted.value(m, proposer);
+            }
+            return new long[] {p, a};
+        };
+    }
+
+    /**
+     * A coordinator whose registry has no general draft adopts the draft checkpoint file the {@code draft}
+     * proposer would otherwise read ({@code tandem.coordinator.speculation.draft-checkpoint}, else
+     * {@code $TANDEM_HOME/drafts/default.draft}), so a hand-made draft serves and is replicated too.
+     */
+    private static void seedGeneral(DraftRegistry registry, Config config) {
+        if (registry.live(DraftModel.GENERAL_CLASS).isPresent()) return;
+        String key = "tandem.coordinator.speculation.draft-checkpoint";
+        String configured = config.hasPath(key) ? config.getString(key) : "";
+        Path file = configured.isEmpty() ? DraftCheckpoint.defaultPath() : Path.of(configured);
+        if (!Files.isRegularFile(file)) return;
+        DraftModel draft = DraftCheckpoint.read(file);
+        registry.adopt(DraftModel.GENERAL_CLASS, draft.withVersion(Math.max(1, draft.version()), DraftModel.GENERAL_CLASS),
+                AcceptanceMetrics.NONE, AcceptanceMetrics.NONE, System.currentTimeMillis(), "seeded from " + file);
+    }
+
+    private static void deleteTree(Path root) {
+        try (Stream<Path> paths = Files.walk(root)) {
+            for (Path p : paths.sorted(Comparator.reverseOrder()).toList()) Files.deleteIfExists(p);
+        } catch (IOException ignored) {
+            // a temporary directory left behind is harmless
+        }
+    }
+}

@@ -1,0 +1,91 @@
+package dev.tandem.cluster.drafts;
+
+import dev.tandem.engine.spec.Draft;
+import dev.tandem.engine.spec.TokenHistory;
+import dev.tandem.engine.spec.VerificationListener;
+import dev.tandem.trainer.idle.ServingSignals;
+
+import java.util.Iterator;
+import java.util.Map;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.atomic.AtomicLong;
+
+/**
+ * The serving load of a worker node as its last stages report it, for the trainer's idle governor: sequences
+ * that started verifying here and were not released, and the interval between verification steps (a moving
+ * average while sequences run; the smallest seen is the baseline). Forwards every call to the recorder.
+ * Called on the stage dispatcher (quick and lock-free); read by the training thread.
+ *
+ * <p>A sequence that stops being verified without a release (its stage was dropped by a rebalance) stops
+ * counting after {@code staleNanos}, so it cannot keep training off forever.
+ */
+public final class ServingActivity implements VerificationListener {
+
+    /** Weight of the newest interval in the moving average. */
+    private static final double AVERAGE_WEIGHT = 0.2;
+
+    private final VerificationListener next;
+    private final long staleNanos;
+    private final Map<Long, Long> lastSeen = new ConcurrentHashMap<>();
+    private final AtomicLong lastStepNanos = new AtomicLong();
+    private volatile long recentStepNanos;
+    private volatile long baselineStepNanos;
+
+    public ServingActivity(VerificationListener next, long staleNanos) {
+        this.next = next == null ? VerificationListener.NONE : next;
+        this.staleNanos = staleNanos;
+    }
+
+    @Override
+    public void onStart(long seqId, int[] prompt, String trafficClass) {
+        lastSeen.put(seqId, System.nanoTime());
+        next.onStart(seqId, prompt, trafficClass);
+    }
+
+    @Override
+    public void onStart(long seqId, int[] prompt) {
+        onStart(seqId, prompt, "");
+    }
+
+    @Override
+    public void onVerified(long seqId, TokenHistory history, int firstPosition, float[] logits, int logitsOffset, int vocab,
+                           int committedRows, Draft draft, int acceptedDrafts) {
+        long now = System.nanoTime();
+        lastSeen.put(seqId, now);
+        long previous = lastStepNanos.getAndSet(now);
+        long gap = now - previous;
+        // Rows of one step arrive together (gap ~ 0); an interval longer than the stale bound is a pause, not a step.
+        if (previous != 0 && gap > 0 && gap < staleNanos && gap > 50_000) {
+            long r = recentStepNanos;
+            long updated = r == 0 ? gap : (long) (r + AVERAGE_WEIGHT * (gap - r));
+            recentStepNanos = updated;
+            long b = baselineStepNanos;
+            if (b == 0 || updated < b) baselineStepNanos = updated;
+        }
+        next.onVerified(seqId, history, firstPosition, logits, logitsOffset, vocab, committedRows, draft, acceptedDrafts);
+    }
+
+    @Override
+    public void onRelease(long seqId) {
+        lastSeen.remove(seqId);
+        next.onRelease(seqId);
+    }
+
+    /** Sequences running on this node's last stages now. */
+    public int activeSequences() {
+        long now = System.nanoTime();
+        int n = 0;
+        for (Iterator<Map.Entry<Long, Long>> it = lastSeen.entrySet().iterator(); it.hasNext(); ) {
+            Map.Entry<Long, Long> e = it.next();
+            if (now - e.getValue() > staleNanos) it.remove();
+            else n++;
+        }
+        return n;
+    }
+
+    /** What the idle governor sees: no queue on a worker (the coordinator queues), running sequences, step interval. */
+    public ServingSignals signals() {
+        int active = activeSequences();
+        return new ServingSignals(0, active, active == 0 ? 0 : recentStepNanos, baselineStepNanos);
+    }
+}
