@@ -33,8 +33,11 @@ public final class ClusterDraftSource implements DraftSource {
 
     @Override
     public ProposerFactory draftFactory(String model, OpenedModel target, ParallelRunner runner) {
-        int vocab = target.config().vocabSize();
-        int seqLen = target.config().seqLen();
+        return drafts(model, target.config().vocabSize(), target.config().seqLen(), runner);
+    }
+
+    /** The swappable drafts of a target with this vocabulary and context, kept in step with the registry. */
+    public SwappableDraft drafts(String model, int vocab, int seqLen, ParallelRunner runner) {
         SwappableDraft drafts = new SwappableDraft(vocab, seqLen, runner, seqId -> DraftModel.GENERAL_CLASS, classifier);
         registry.addPublisher((cls, draft) -> {
             if (fits(draft, vocab, seqLen, model)) drafts.live(cls, draft);
