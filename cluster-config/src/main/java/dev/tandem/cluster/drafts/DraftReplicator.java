@@ -280,8 +280,10 @@ public final class DraftReplicator {
             }
         }
         Transfer running = transfers.get(cls);
-        if (running != null && running.offer.version() == offer.version() && running.offer.from().equals(offer.from())) {
-            return Behaviors.same(); // already coming
+        if (running != null && (running.offer.version() == offer.version()
+                || !new Known(running.offer.version(), running.offer.stamp(), running.offer.origin())
+                        .olderThan(offer.stamp(), offer.version(), offer.origin()))) {
+            return Behaviors.same(); // that version (or a newer one) is already coming; a stalled transfer is dropped, then re-offered
         }
         long chunks = (offer.bytes() + settings.chunkBytes() - 1) / settings.chunkBytes();
         if (chunks > Integer.MAX_VALUE) return Behaviors.same();

@@ -12,7 +12,8 @@ import java.time.Duration;
  *
  * @param enabled          record, train and replicate at all
  * @param train            train on worker nodes
- * @param dir              the registry directory ("" = derived from the node, see {@link #registryDir})
+ * @param dir              the registry directory of coordinator nodes ("" = derived, see {@link #registryDir})
+ * @param workerDir        the registry directory of worker-only nodes ("" = derived)
  * @param chunkBytes       bytes of one checkpoint chunk on the wire
  * @param fetchWindow      chunks requested at a time by a receiver
  * @param transferTimeout  a transfer without progress for this long is dropped
@@ -25,7 +26,7 @@ import java.time.Duration;
  * @param staleSequence    a sequence not verified for this long no longer counts as serving load
  * @param adminTimeout     how long an Admin draft call may take (a promote reads a checkpoint)
  */
-public record DraftsSettings(boolean enabled, boolean train, String dir, int chunkBytes, int fetchWindow, Duration transferTimeout,
+public record DraftsSettings(boolean enabled, boolean train, String dir, String workerDir, int chunkBytes, int fetchWindow, Duration transferTimeout,
                              Duration resyncInterval, Duration metricsInterval, long recorderSeed, Duration liveCheckInterval,
                              long liveMinProposed, double liveMargin, Duration staleSequence,
                              Duration adminTimeout) {
@@ -53,7 +54,7 @@ public record DraftsSettings(boolean enabled, boolean train, String dir, int chu
             throw new IllegalArgumentException(PATH + ".chunk-bytes (" + chunk + ") must stay " + ENVELOPE_BYTES + " bytes below "
                     + MAX_MESSAGE_BYTES + " (" + root.getBytes(MAX_MESSAGE_BYTES) + ")");
         }
-        return new DraftsSettings(c.getBoolean("enabled"), c.getBoolean("train"), c.getString("dir"), (int) chunk,
+        return new DraftsSettings(c.getBoolean("enabled"), c.getBoolean("train"), c.getString("dir"), c.getString("worker-dir"), (int) chunk,
                 c.getInt("fetch-window"), c.getDuration("transfer-timeout"), c.getDuration("resync-interval"),
                 c.getDuration("metrics-interval"), c.getLong("recorder-seed"), c.getDuration("live-check.interval"),
                 c.getLong("live-check.min-proposed"), c.getDouble("live-check.margin"), c.getDuration("stale-sequence"),
@@ -61,13 +62,14 @@ public record DraftsSettings(boolean enabled, boolean train, String dir, int chu
     }
 
     /**
-     * The registry directory of a node: {@code dir} when set; else {@code $TANDEM_HOME/drafts} for a node with
-     * the coordinator role, {@code $TANDEM_HOME/nodes/<host>-<port>/drafts} for a worker-only node with a fixed
-     * port, and null for a worker-only node whose port is chosen at start (the caller uses a temporary one).
+     * The registry directory of a node: for a node with the coordinator role {@code dir}, else
+     * {@code $TANDEM_HOME/drafts}; for a worker-only node {@code worker-dir}, else
+     * {@code $TANDEM_HOME/nodes/<host>-<port>/drafts} with a fixed port, and null when the port is chosen at start
+     * (the caller uses a temporary directory).
      */
     public Path registryDir(boolean coordinator, String host, int configuredPort) {
-        if (!dir.isBlank()) return Path.of(dir);
-        if (coordinator) return TandemHome.root().resolve("drafts");
+        if (coordinator) return dir.isBlank() ? TandemHome.root().resolve("drafts") : Path.of(dir);
+        if (!workerDir.isBlank()) return Path.of(workerDir);
         if (configuredPort == 0) return null;
         return TandemHome.root().resolve("nodes").resolve(host.replaceAll("[^A-Za-z0-9_.-]", "_") + "-" + configuredPort).resolve("drafts");
     }
