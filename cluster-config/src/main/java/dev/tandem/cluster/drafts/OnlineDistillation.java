@@ -137,19 +137,32 @@ public final class OnlineDistillation {
     }
 
     /**
-     * A coordinator whose registry has no general draft adopts the draft checkpoint file the {@code draft}
-     * proposer would otherwise read ({@code tandem.coordinator.speculation.draft-checkpoint}, else
-     * {@code $TANDEM_HOME/drafts/default.draft}), so a hand-made draft serves and is replicated too.
+     * The draft checkpoint file the {@code draft} proposer would read without a registry becomes the general
+     * draft: the file named by {@code tandem.coordinator.speculation.draft-checkpoint} ({@code --draft}) whenever
+     * it differs from the live general draft (the operator chose it; it gets the next version number), else
+     * {@code $TANDEM_HOME/drafts/default.draft} when the registry has no general draft yet. It then serves and is
+     * replicated and trained on like any other version.
      */
     private static void seedGeneral(DraftRegistry registry, Config config) {
-        if (registry.live(DraftModel.GENERAL_CLASS).isPresent()) return;
         String key = "tandem.coordinator.speculation.draft-checkpoint";
         String configured = config.hasPath(key) ? config.getString(key) : "";
+        java.util.Optional<DraftModel> live = registry.live(DraftModel.GENERAL_CLASS);
+        if (configured.isEmpty() && live.isPresent()) return;
         Path file = configured.isEmpty() ? DraftCheckpoint.defaultPath() : Path.of(configured);
-        if (!Files.isRegularFile(file)) return;
+        if (!Files.isRegularFile(file)) return; // a configured file that is missing is the proposer catalog's error to report
         DraftModel draft = DraftCheckpoint.read(file);
-        registry.adopt(DraftModel.GENERAL_CLASS, draft.withVersion(Math.max(1, draft.version()), DraftModel.GENERAL_CLASS),
-                AcceptanceMetrics.NONE, AcceptanceMetrics.NONE, System.currentTimeMillis(), "seeded from " + file);
+        if (live.isPresent() && sameWeights(live.get(), draft)) return;
+        long version = registry.nextVersion(DraftModel.GENERAL_CLASS);
+        registry.adopt(DraftModel.GENERAL_CLASS, draft.withVersion(version, DraftModel.GENERAL_CLASS), AcceptanceMetrics.NONE,
+                AcceptanceMetrics.NONE, System.currentTimeMillis(), "from " + file);
+    }
+
+    static boolean sameWeights(DraftModel a, DraftModel b) {
+        if (!a.config().equals(b.config()) || !java.util.Arrays.equals(a.vocabulary().tokens(), b.vocabulary().tokens())) return false;
+        List<float[]> x = a.parameters().arrays();
+        List<float[]> y = b.parameters().arrays();
+        for (int i = 0; i < x.size(); i++) if (!java.util.Arrays.equals(x.get(i), y.get(i))) return false;
+        return true;
     }
 
     private static void deleteTree(Path root) {

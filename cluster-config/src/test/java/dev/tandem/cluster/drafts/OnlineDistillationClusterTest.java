@@ -85,6 +85,9 @@ class OnlineDistillationClusterTest {
                 "tandem.coordinator.min-workers", 2,
                 "tandem.drafts.dir", drafts.toString(),
                 "tandem.admin.token", TOKEN,
+                // always 4 drafts per step, so that every round's acceptance is measured on as many draft tokens
+                "tandem.coordinator.speculation.adaptive", false,
+                "tandem.coordinator.speculation.max-drafts", 4,
                 // small and quick evaluations, a higher learning rate: the test has a few requests, not hours of traffic
                 "tandem.trainer.evaluation.every-steps", 6,
                 "tandem.trainer.evaluation.held-out-samples", 4,
@@ -105,6 +108,8 @@ class OnlineDistillationClusterTest {
         for (int round = 0; ; round++) {
             long proposed = 0;
             long accepted = 0;
+            long tokens = 0;
+            long steps = 0;
             List<String> texts = new ArrayList<>();
             String proposer = "";
             for (String prompt : prompts) {
@@ -115,6 +120,8 @@ class OnlineDistillationClusterTest {
                 var usage = chunks.getLast().getUsage();
                 proposed += usage.getProposed();
                 accepted += usage.getAccepted();
+                tokens += usage.getCompletionTokens();
+                steps += usage.getSteps();
                 proposer = usage.getProposer();
                 texts.add(text.toString());
             }
@@ -122,8 +129,8 @@ class OnlineDistillationClusterTest {
             else assertEquals(firstTexts, texts, "round " + round + ": the draft changed the output");
             double acceptance = proposed == 0 ? 0 : (double) accepted / proposed;
             rounds.add(new double[] {proposer.contains("@") ? Long.parseLong(proposer.substring(proposer.indexOf('@') + 1)) : 0, acceptance});
-            System.out.printf(Locale.ROOT, "round %d: proposer %s, acceptance %.3f (%d of %d draft tokens)%n", round, proposer,
-                    acceptance, accepted, proposed);
+            System.out.printf(Locale.ROOT, "round %d: proposer %s, acceptance %.3f (%d of %d draft tokens), %.2f tokens per step%n",
+                    round, proposer, acceptance, accepted, proposed, steps == 0 ? 0.0 : (double) tokens / steps);
             if (round == 0) assertEquals("draft:general@1", proposer, "the cut draft serves first");
             if (round == PUBLICATIONS) {
                 // the trainer may have published again while the round ran (between two requests)
