@@ -26,19 +26,25 @@ public final class ServingActivity implements VerificationListener {
 
     private final VerificationListener next;
     private final long staleNanos;
+    private final java.util.function.LongSupplier clock;
     private final Map<Long, Long> lastSeen = new ConcurrentHashMap<>();
     private final AtomicLong lastStepNanos = new AtomicLong();
     private volatile long recentStepNanos;
     private volatile long baselineStepNanos;
 
     public ServingActivity(VerificationListener next, long staleNanos) {
+        this(next, staleNanos, System::nanoTime);
+    }
+
+    ServingActivity(VerificationListener next, long staleNanos, java.util.function.LongSupplier clock) {
         this.next = next == null ? VerificationListener.NONE : next;
         this.staleNanos = staleNanos;
+        this.clock = clock;
     }
 
     @Override
     public void onStart(long seqId, int[] prompt, String trafficClass) {
-        lastSeen.put(seqId, System.nanoTime());
+        lastSeen.put(seqId, clock.getAsLong());
         next.onStart(seqId, prompt, trafficClass);
     }
 
@@ -50,7 +56,7 @@ public final class ServingActivity implements VerificationListener {
     @Override
     public void onVerified(long seqId, TokenHistory history, int firstPosition, float[] logits, int logitsOffset, int vocab,
                            int committedRows, Draft draft, int acceptedDrafts) {
-        long now = System.nanoTime();
+        long now = clock.getAsLong();
         lastSeen.put(seqId, now);
         long previous = lastStepNanos.getAndSet(now);
         long gap = now - previous;
@@ -73,7 +79,7 @@ public final class ServingActivity implements VerificationListener {
 
     /** Sequences running on this node's last stages now. */
     public int activeSequences() {
-        long now = System.nanoTime();
+        long now = clock.getAsLong();
         int n = 0;
         for (Iterator<Map.Entry<Long, Long>> it = lastSeen.entrySet().iterator(); it.hasNext(); ) {
             Map.Entry<Long, Long> e = it.next();

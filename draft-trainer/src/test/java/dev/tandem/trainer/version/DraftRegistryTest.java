@@ -61,4 +61,46 @@ class DraftRegistryTest {
         assertEquals(4, reopened.nextVersion("animals"));
         assertEquals(1, reopened.liveOrGeneral("space").isPresent() ? 0 : 1);
     }
+
+    @Test
+    void adoptsVersionsPublishedElsewhereAndPromotesKeptOnes(@TempDir Path root) {
+        DraftRegistry registry = DraftRegistry.open(root);
+        List<String> published = new ArrayList<>();
+        registry.addPublisher((cls, d) -> published.add(cls + ":v" + d.version()));
+
+        // Another node's v4 and v7, under their own version numbers and metrics.
+        AcceptanceMetrics m = new AcceptanceMetrics(0.5, 1.2, 0.4, 64);
+        registry.adopt("general", draft(4).withVersion(4, "general"), m, AcceptanceMetrics.NONE, 1000, "online: 40 steps");
+        registry.adopt("general", draft(7).withVersion(7, "general"), m, AcceptanceMetrics.NONE, 2000, "online: 80 steps");
+        assertEquals(7, registry.live("general").orElseThrow().version());
+        assertEquals(List.of("general:v4", "general:v7"), published);
+        assertEquals(8, registry.nextVersion("general"));
+        // Adopting what is live changes nothing; adopting a retired version makes its entry live again.
+        registry.adopt("general", draft(7).withVersion(7, "general"), m, AcceptanceMetrics.NONE, 2000, "again");
+        assertEquals(2, published.size());
+        registry.adopt("general", draft(4).withVersion(4, "general"), m, AcceptanceMetrics.NONE, 1000, "back");
+        assertEquals(List.of(DraftVersion.Status.LIVE, DraftVersion.Status.RETIRED),
+                registry.history("general").stream().map(DraftVersion::status).toList());
+        assertEquals("online: 40 steps", registry.entry("general", 4).orElseThrow().note());
+
+        DraftVersion promoted = registry.promote("general", 7, "operator");
+        assertEquals(DraftVersion.Status.LIVE, promoted.status());
+        assertEquals(7, registry.live("general").orElseThrow().version());
+        assertArrayEquals(draft(7).parameters().output(), registry.live("general").orElseThrow().parameters().output());
+        assertEquals(List.of("general:v4", "general:v7", "general:v4", "general:v7"), published);
+        assertEquals(7, DraftRegistry.open(root).live("general").orElseThrow().version());
+
+        registry.submit("general", draft(9), comparison(0.1, 0.5, false), "worse");
+        var noCheckpoint = org.junit.jupiter.api.Assertions.assertThrows(IllegalStateException.class,
+                () -> registry.promote("general", 8, "operator"));
+        assertTrue(noCheckpoint.getMessage().contains("rejected"), noCheckpoint.getMessage());
+        org.junit.jupiter.api.Assertions.assertThrows(java.util.NoSuchElementException.class, () -> registry.promote("general", 3, "x"));
+        org.junit.jupiter.api.Assertions.assertThrows(java.util.NoSuchElementException.class, () -> registry.promote("space", 1, "x"));
+        assertEquals(7, registry.live("general").orElseThrow().version(), "refused promotions change nothing");
+        assertTrue(registry.checkpoint("general", 4).isPresent());
+        assertFalse(registry.checkpoint("general", 8).isPresent());
+        assertFalse(DraftRegistry.isSafeClassName("../etc"));
+        assertFalse(DraftRegistry.isSafeClassName(".hidden"));
+        assertTrue(DraftRegistry.isSafeClassName("animals-2.b_c"));
+    }
 }
