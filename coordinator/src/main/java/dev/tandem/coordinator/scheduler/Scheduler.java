@@ -706,12 +706,15 @@ public final class Scheduler extends AbstractBehavior<Scheduler.Command> {
             if (k <= 0) continue;
             s.draft.clear();
             long started = System.nanoTime();
-            s.proposer.propose(s.history, k, !s.sampling.isGreedy(), s.draft);
-            proposers.costs().recordDraft(s.proposer.name(), s.draft.count(), System.nanoTime() - started);
-            if (s.draft.count() == 0) continue;
-            if (s.draft.count() > k) {
-                throw new IllegalStateException(s.proposer.name() + " proposed " + s.draft.count() + " tokens; at most " + k + " were asked");
+            try {
+                s.proposer.propose(s.history, k, !s.sampling.isGreedy(), s.draft);
+            } catch (RuntimeException e) {
+                // A proposer's fault costs this step its drafts, never the sequence: the target decides alone.
+                getContext().getLog().warn("proposer {} failed for sequence {}: {}", s.proposer.name(), s.id, e.toString());
+                continue;
             }
+            proposers.costs().recordDraft(s.proposer.name(), s.draft.count(), System.nanoTime() - started);
+            if (s.draft.count() == 0 || s.draft.count() > k) continue;
             int entries = StageActor.SequenceDraft.probabilityEntries(s.draft);
             if (entries > probabilityBudget) continue; // fewer drafts never change the output
             probabilityBudget -= entries;
