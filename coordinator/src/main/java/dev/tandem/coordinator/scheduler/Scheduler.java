@@ -556,12 +556,14 @@ public final class Scheduler extends AbstractBehavior<Scheduler.Command> {
         s.proposed += s.drafted;
         s.accepted += acceptedDrafts;
         if (s.drafted > 0) s.controller.record(s.drafted, acceptedDrafts);
-        long[] log = speculationLog.computeIfAbsent(s.proposer.name(), k -> new long[4]);
-        log[0]++;
-        log[1] += s.drafted;
-        log[2] += acceptedDrafts;
-        log[3] += count;
-        metrics.speculation(model.model(), s.proposer.name(), s.drafted, acceptedDrafts, count);
+        if (!s.needsPrefill) { // decoding steps only: a prefill outputs its one token whatever the proposer
+            long[] log = speculationLog.computeIfAbsent(s.proposer.name(), k -> new long[4]);
+            log[0]++;
+            log[1] += s.drafted;
+            log[2] += acceptedDrafts;
+            log[3] += count;
+            metrics.speculation(model.model(), s.proposer.name(), s.drafted, acceptedDrafts, count);
+        }
         for (int i = 0; i < count; i++) {
             if (!accept(s, tokens[from + i], finished)) return;
         }
