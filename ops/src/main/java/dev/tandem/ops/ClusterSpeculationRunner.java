@@ -41,17 +41,7 @@ final class ClusterSpeculationRunner implements SpeculationRunner {
     public List<SpeculativeResult> run(String proposer, List<GenerationRequest> requests) {
         List<CompletableFuture<RemoteStream.Result>> streams = new ArrayList<>();
         for (GenerationRequest r : requests) {
-            GenerateRequest call = GenerateRequest.newBuilder()
-                    .setModel("default")
-                    .setPrompt(r.prompt())
-                    .setMaxTokens(r.maxNewTokens())
-                    .setTemperature(r.sampling().temperature())
-                    .setTopK(r.sampling().topK())
-                    .setTopP(r.sampling().topP())
-                    .setSeed(r.sampling().seed())
-                    .addAllStop(r.stopStrings())
-                    .setSpeculate(proposer)
-                    .build();
+            GenerateRequest call = RemoteStream.request("default", r, proposer);
             streams.add(RemoteStream.run(system, client, call, RemoteStream.Listener.NONE).toCompletableFuture());
         }
         List<SpeculativeResult> results = new ArrayList<>();

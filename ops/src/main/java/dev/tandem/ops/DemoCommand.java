@@ -29,7 +29,8 @@ import java.util.concurrent.atomic.AtomicBoolean;
                 "",
                 "Starts a local cluster (1 coordinator + 2 worker JVMs on loopback), streams a few stories from the "
                         + "default model through gRPC with time to first token and tokens/s, then all of them at once "
-                        + "(continuous batching), and stops the cluster, also on failure or Ctrl-C. Fetches the default "
+                        + "(continuous batching), then the first story greedy with each speculative proposer (same text, "
+                        + "fewer pipeline steps), and stops the cluster, also on failure or Ctrl-C. Fetches the default "
                         + "model on first use. Node logs: $TANDEM_HOME/demo/logs/."})
 public final class DemoCommand implements Callable<Integer> {
 
@@ -124,11 +125,37 @@ public final class DemoCommand implements Callable<Integer> {
             for (CompletableFuture<RemoteStream.Result> f : all) tokens += f.join().completionTokens();
             double seconds = (System.nanoTime() - start) / 1e9;
             out.printf(Locale.ROOT, "  [%d tokens in %.2f s: %.1f tok/s aggregate]%n", tokens, seconds, tokens / seconds);
+            speculation(out, system, client);
         } finally {
             client.close();
             ClientSystem.terminate(system, Duration.ofSeconds(5));
         }
     }
+
+    /**
+     * The first story again, greedy, without and with each training-free proposer: the text is the same
+     * (speculation is lossless), the pipeline steps fewer when drafts are accepted.
+     */
+    private void speculation(PrintStream out, ActorSystem<Void> system, InferenceClient client) {
+        out.printf("%nSpeculative decoding (lossless): \"%s\" greedy, with each proposer:%n", PROMPTS.getFirst());
+        String reference = null;
+        java.util.Set<String> seen = new java.util.HashSet<>();
+        for (String proposer : SPECULATION_PROPOSERS) {
+            String label = seen.add(proposer) ? proposer : proposer + " again";
+            GenerateRequest call = request(PROMPTS.getFirst()).toBuilder().setTemperature(0).setSpeculate(proposer).build();
+            RemoteStream.Result r = RemoteStream.run(system, client, call, RemoteStream.Listener.NONE).toCompletableFuture().join();
+            if (reference == null) reference = r.text();
+            var u = r.usage();
+            double perStep = u.getSteps() == 0 ? 1 : (double) Math.max(0, u.getCompletionTokens() - 1) / u.getSteps();
+            out.printf(Locale.ROOT, "  %-11s %3d tokens in %3d steps (%.2f per step), %3d/%-3d drafts accepted, %6.1f tok/s, same text: %s%n",
+                    label, u.getCompletionTokens(), u.getSteps(), perStep, u.getAccepted(), u.getProposed(),
+                    r.decodeTokensPerSecond(), r.text().equals(reference) ? "yes" : "NO");
+        }
+        out.println("  (the n-gram table learns from all traffic: once a story has been served, its next request is drafted");
+        out.println("   from memory; auto picks the best proposer per sequence from what it observes)");
+    }
+
+    private static final List<String> SPECULATION_PROPOSERS = List.of("none", "layerskip", "ngram", "ngram", "auto");
 
     private GenerateRequest request(String prompt) {
         return GenerateRequest.newBuilder().setModel("default").setPrompt(prompt).setMaxTokens(maxTokens).build();

@@ -115,16 +115,7 @@ public final class GenerateCommand implements Callable<Integer> {
     /** The same contract as --local, through the gRPC client: prompt, streamed text, newline on stdout; statistics on stderr. */
     private int remote(GenerationRequest request) {
         HostAndPort target = parseTarget(where.target);
-        GenerateRequest call = GenerateRequest.newBuilder()
-                .setModel(model.model)
-                .setPrompt(request.prompt())
-                .setMaxTokens(request.maxNewTokens())
-                .setTemperature(request.sampling().temperature())
-                .setTopK(request.sampling().topK())
-                .setTopP(request.sampling().topP())
-                .setSeed(request.sampling().seed())
-                .addAllStop(request.stopStrings())
-                .setSpeculate(speculate.requested())
+        GenerateRequest call = RemoteStream.request(model.model, request, speculate.requested()).toBuilder()
                 .setEchoPrompt(true)
                 .build();
         ActorSystem<Void> system = ClientSystem.create("tandem-generate");

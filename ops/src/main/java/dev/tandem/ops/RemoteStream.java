@@ -65,6 +65,21 @@ final class RemoteStream {
 
     private RemoteStream() {}
 
+    /** The Generate call for an engine-side request: prompt, budget, sampling, stops and the proposer ("" = the server's). */
+    static GenerateRequest request(String model, dev.tandem.engine.generate.GenerationRequest r, String speculate) {
+        return GenerateRequest.newBuilder()
+                .setModel(model)
+                .setPrompt(r.prompt())
+                .setMaxTokens(r.maxNewTokens())
+                .setTemperature(r.sampling().temperature())
+                .setTopK(r.sampling().topK())
+                .setTopP(r.sampling().topP())
+                .setSeed(r.sampling().seed())
+                .addAllStop(r.stopStrings())
+                .setSpeculate(speculate)
+                .build();
+    }
+
     static CompletionStage<Result> run(ActorSystem<?> system, InferenceClient client, GenerateRequest request, Listener listener) {
         long start = System.nanoTime();
         StringBuilder text = new StringBuilder();

@@ -62,7 +62,8 @@ class CliClusterTest {
     @Test
     void upGenerateStatusDown() throws Exception {
         int grpcPort = FreePorts.pick(LocalCluster.HOST);
-        Run up = tandem("cluster", "up", "--workers", "2", "--grpc-port", Integer.toString(grpcPort));
+        // The server speculates with layerskip unless a request names another proposer: output stays exact.
+        Run up = tandem("cluster", "up", "--workers", "2", "--grpc-port", Integer.toString(grpcPort), "--speculate", "layerskip");
         assertEquals(0, up.exitCode(), () -> "cluster up: " + up.stderr() + up.stdout());
         assertTrue(up.stdout().contains("serving default on 127.0.0.1:" + grpcPort), up.stdout());
 
@@ -71,6 +72,11 @@ class CliClusterTest {
         assertEquals(0, generated.exitCode(), generated.stderr());
         assertEquals(ClusterTestSupport.reference("greedy_once_upon_a_time.txt"), generated.stdout());
         assertTrue(generated.stderr().contains("finished by eos"), generated.stderr());
+        assertTrue(generated.stderr().contains("speculation layerskip: "), generated.stderr());
+        Run ngram = tandem("generate", "--target", target, "--prompt", "Once upon a time", "-t", "0", "-n", "256", "--speculate", "ngram");
+        assertEquals(0, ngram.exitCode(), ngram.stderr());
+        assertEquals(ClusterTestSupport.reference("greedy_once_upon_a_time.txt"), ngram.stdout());
+        assertTrue(ngram.stderr().contains("speculation ngram: "), ngram.stderr());
 
         Run status = tandem("cluster", "status", "--json");
         assertEquals(0, status.exitCode(), status.stderr());
@@ -104,7 +110,11 @@ class CliClusterTest {
             var r = http.send(java.net.http.HttpRequest.newBuilder(java.net.URI.create("http://127.0.0.1:" + node.getInt("metrics_port") + "/metrics")).build(),
                     java.net.http.HttpResponse.BodyHandlers.ofString());
             assertEquals(200, r.statusCode());
-            assertTrue(dev.tandem.protocol.metrics.PrometheusText.parse(r.body()).hasFamily("tandem_jvm_heap_used_bytes"), node.toString());
+            var families = dev.tandem.protocol.metrics.PrometheusText.parse(r.body());
+            assertTrue(families.hasFamily("tandem_jvm_heap_used_bytes"), node.toString());
+            if (node.getStringList("roles").contains("coordinator")) {
+                assertTrue(families.hasFamily("tandem_drafts_proposed_total"), "per-proposer speculation series on the coordinator");
+            }
         }
 
         Run again = tandem("cluster", "up");

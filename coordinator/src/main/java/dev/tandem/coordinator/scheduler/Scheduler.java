@@ -556,12 +556,14 @@ public final class Scheduler extends AbstractBehavior<Scheduler.Command> {
         s.proposed += s.drafted;
         s.accepted += acceptedDrafts;
         if (s.drafted > 0) s.controller.record(s.drafted, acceptedDrafts);
-        long[] log = speculationLog.computeIfAbsent(s.proposer.name(), k -> new long[4]);
-        log[0]++;
-        log[1] += s.drafted;
-        log[2] += acceptedDrafts;
-        log[3] += count;
-        metrics.speculation(model.model(), s.proposer.name(), s.drafted, acceptedDrafts, count);
+        if (!s.needsPrefill) { // decoding steps only: a prefill outputs its one token whatever the proposer
+            long[] log = speculationLog.computeIfAbsent(s.proposer.name(), k -> new long[4]);
+            log[0]++;
+            log[1] += s.drafted;
+            log[2] += acceptedDrafts;
+            log[3] += count;
+            metrics.speculation(model.model(), s.proposer.name(), s.drafted, acceptedDrafts, count);
+        }
         for (int i = 0; i < count; i++) {
             if (!accept(s, tokens[from + i], finished)) return;
         }
@@ -706,12 +708,15 @@ public final class Scheduler extends AbstractBehavior<Scheduler.Command> {
             if (k <= 0) continue;
             s.draft.clear();
             long started = System.nanoTime();
-            s.proposer.propose(s.history, k, !s.sampling.isGreedy(), s.draft);
-            proposers.costs().recordDraft(s.proposer.name(), s.draft.count(), System.nanoTime() - started);
-            if (s.draft.count() == 0) continue;
-            if (s.draft.count() > k) {
-                throw new IllegalStateException(s.proposer.name() + " proposed " + s.draft.count() + " tokens; at most " + k + " were asked");
+            try {
+                s.proposer.propose(s.history, k, !s.sampling.isGreedy(), s.draft);
+            } catch (RuntimeException e) {
+                // A proposer's fault costs this step its drafts, never the sequence: the target decides alone.
+                getContext().getLog().warn("proposer {} failed for sequence {}: {}", s.proposer.name(), s.id, e.toString());
+                continue;
             }
+            proposers.costs().recordDraft(s.proposer.name(), s.draft.count(), System.nanoTime() - started);
+            if (s.draft.count() == 0 || s.draft.count() > k) continue;
             int entries = StageActor.SequenceDraft.probabilityEntries(s.draft);
             if (entries > probabilityBudget) continue; // fewer drafts never change the output
             probabilityBudget -= entries;
