@@ -21,10 +21,13 @@ import java.nio.file.Path;
 import java.util.concurrent.Callable;
 
 @Command(name = "osd", mixinStandardHelpOptions = true,
-        description = {"Online speculative decoding (mode: local, in this process): serves requests of family A then family B",
-                "with idle gaps while the trainer distills per-class drafts in the gaps and publishes better ones; reports per",
-                "window acceptance, tokens per step and time per output token, against no speculation and the frozen bootstrap",
-                "draft in the same run, and p99 latency with the trainer on and off (same draft, same arrivals).",
+        description = {"Online speculative decoding: serves requests of family A then family B with idle gaps while the trainer",
+                "distills per-class drafts in the gaps and publishes better ones; reports per window acceptance, tokens per step",
+                "and time per output token, against no speculation in the same run.",
+                "--mode local (in this process) also serves the frozen bootstrap draft and measures p99 latency with the",
+                "trainer on and off (same draft, same arrivals); --mode cluster serves through gRPC by an embedded cluster",
+                "(coordinator and two workers, online distillation on: the worker with the last stage records and trains,",
+                "drafts travel to the coordinator over Artery).",
                 "The bootstrap draft is the general one under $TANDEM_HOME/drafts (made first if missing)."})
 public final class OsdBenchCommand implements Callable<Integer> {
 
@@ -36,6 +39,9 @@ public final class OsdBenchCommand implements Callable<Integer> {
 
     @Option(names = "--json", description = "Print one JSON object on stdout instead of a table.")
     boolean json;
+
+    @Option(names = "--mode", defaultValue = "local", description = "local (in this process) or cluster (an embedded cluster through gRPC). Default: ${DEFAULT-VALUE}.")
+    String mode;
 
     @Option(names = "--requests", defaultValue = "300", description = "Requests in the stream (half A, half B). Default: ${DEFAULT-VALUE}.")
     int requests;
@@ -78,6 +84,7 @@ public final class OsdBenchCommand implements Callable<Integer> {
         if (requests < 2 || tokens < 1 || burst < 1 || gapMillis < 0 || window < 1 || interference < 0 || draftLength < 0) {
             throw CommandFailure.usage("--requests >= 2, --tokens, --burst, --window >= 1, --gap-ms, --interference-requests >= 0");
         }
+        if (!mode.equals("local") && !mode.equals("cluster")) throw CommandFailure.usage("--mode is local or cluster, got '" + mode + "'");
         TrafficGenerator generator = traffic.generator();
         for (String f : new String[]{familyA, familyB}) {
             if (!generator.familyNames().contains(f)) throw CommandFailure.usage("no prompt family '" + f + "' (have " + generator.familyNames() + ")");
@@ -100,10 +107,23 @@ public final class OsdBenchCommand implements Callable<Integer> {
             }
             System.err.printf("tandem: bench osd on %s with %d threads, bootstrap draft v%d; drafts of this run under %s%n", opened.name(), n,
                     bootstrap.version(), work);
-            OsdBenchResult r = new OnlineDistillationBench(opened.model().weights(), opened.tokenizer(), runner, settings,
-                    line -> System.err.println("tandem: " + line))
-                    .run(opened.name(), bootstrap, generator, new OnlineDistillationBench.Settings(requests, tokens, burst, gapMillis, familyA, familyB,
-                            window, interference, draftLength), work);
+            OnlineDistillationBench.Settings benchSettings = new OnlineDistillationBench.Settings(requests, tokens, burst, gapMillis, familyA,
+                    familyB, window, interference, draftLength);
+            OsdBenchResult r;
+            if (mode.equals("cluster")) {
+                try {
+                    r = ClusterOsdBench.run(model.model, opened.name(), bootstrap, generator, benchSettings, work,
+                            line -> System.err.println("tandem: " + line));
+                } catch (InterruptedException e) {
+                    Thread.currentThread().interrupt();
+                    throw new IllegalStateException("interrupted", e);
+                } catch (Exception e) {
+                    throw e instanceof RuntimeException re ? re : new IllegalStateException(e.getMessage(), e);
+                }
+            } else {
+                r = new OnlineDistillationBench(opened.model().weights(), opened.tokenizer(), runner, settings,
+                        line -> System.err.println("tandem: " + line)).run(opened.name(), bootstrap, generator, benchSettings, work);
+            }
             System.out.print(json ? r.toJson() + "\n" : r.toText());
         }
         return 0;

@@ -11,20 +11,20 @@ import dev.tandem.protocol.metrics.NodeMetrics;
  * acceptance on coordinators, transfers, rollbacks) and the trainer on workers (steps, loss, samples, candidates).
  * Pushed by the replicator and the trainer actor; the registry's series are thread-safe.
  */
-final class DraftMetrics {
+public final class DraftMetrics {
 
-    static final String LIVE_VERSION = "tandem_draft_live_version";
-    static final String LIVE_ACCEPTANCE = "tandem_draft_live_acceptance";
-    static final String TRANSFERS = "tandem_draft_transfers_total";
-    static final String CHUNKS_SENT = "tandem_draft_chunks_sent_total";
-    static final String ROLLBACKS = "tandem_draft_rollbacks_total";
-    static final String TRAINER_STEPS = "tandem_trainer_steps_total";
-    static final String TRAINER_LOSS = "tandem_trainer_loss";
-    static final String TRAINER_BUSY = "tandem_trainer_busy_seconds_total";
-    static final String SAMPLES_RECORDED = "tandem_trainer_samples_recorded_total";
-    static final String POSITIONS_DROPPED = "tandem_trainer_positions_dropped_total";
-    static final String REPLAY_BYTES = "tandem_trainer_replay_bytes";
-    static final String CANDIDATES = "tandem_trainer_candidates_total";
+    public static final String LIVE_VERSION = "tandem_draft_live_version";
+    public static final String LIVE_ACCEPTANCE = "tandem_draft_live_acceptance";
+    public static final String TRANSFERS = "tandem_draft_transfers_total";
+    public static final String CHUNKS_SENT = "tandem_draft_chunks_sent_total";
+    public static final String ROLLBACKS = "tandem_draft_rollbacks_total";
+    public static final String TRAINER_STEPS = "tandem_trainer_steps_total";
+    public static final String TRAINER_LOSS = "tandem_trainer_loss";
+    public static final String TRAINER_BUSY = "tandem_trainer_busy_seconds_total";
+    public static final String SAMPLES_RECORDED = "tandem_trainer_samples_recorded_total";
+    public static final String POSITIONS_DROPPED = "tandem_trainer_positions_dropped_total";
+    public static final String REPLAY_BYTES = "tandem_trainer_replay_bytes";
+    public static final String CANDIDATES = "tandem_trainer_candidates_total";
 
     private final Gauge liveVersion;
     private final Gauge liveAcceptance;

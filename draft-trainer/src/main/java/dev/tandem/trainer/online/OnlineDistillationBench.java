@@ -42,9 +42,9 @@ import java.util.function.Consumer;
 public final class OnlineDistillationBench {
 
     /** Rolling window (requests) of the recovery measurement after the shift. */
-    private static final int RECOVERY_WINDOW = 10;
+    public static final int RECOVERY_WINDOW = 10;
     /** How close to its plateau family B must come. */
-    private static final double RECOVERY_TOLERANCE = 0.05;
+    public static final double RECOVERY_TOLERANCE = 0.05;
     private static final double P99 = 0.99;
     /** Not from any family (an untagged warm-up is recorded, if at all, for the general class only). */
     private static final String WARMUP_PROMPT = "Once upon a time, there was a little girl.";
@@ -235,7 +235,7 @@ public final class OnlineDistillationBench {
     }
 
     /** Windows of {@code size} requests that never straddle the shift from A to B. */
-    static List<int[]> windowRanges(int total, int nA, int size) {
+    public static List<int[]> windowRanges(int total, int nA, int size) {
         List<int[]> out = new ArrayList<>();
         for (int[] part : new int[][]{{0, nA}, {nA, total}}) {
             for (int from = part[0]; from < part[1]; from += size) out.add(new int[]{from, Math.min(part[1], from + size)});
@@ -244,7 +244,7 @@ public final class OnlineDistillationBench {
     }
 
     /** Per-token acceptance: accepted drafts over drafts tried up to each step's first rejection. */
-    static double acceptance(List<RequestRecord> r) {
+    public static double acceptance(List<RequestRecord> r) {
         long tried = 0;
         long accepted = 0;
         for (RequestRecord x : r) {
@@ -255,7 +255,7 @@ public final class OnlineDistillationBench {
     }
 
     /** Accepted over proposed drafts (depends on the draft length). */
-    static double acceptedPerProposed(List<RequestRecord> r) {
+    public static double acceptedPerProposed(List<RequestRecord> r) {
         long proposed = 0;
         long accepted = 0;
         for (RequestRecord x : r) {
@@ -265,7 +265,7 @@ public final class OnlineDistillationBench {
         return proposed == 0 ? 0 : (double) accepted / proposed;
     }
 
-    static double tokensPerStep(List<RequestRecord> r) {
+    public static double tokensPerStep(List<RequestRecord> r) {
         long tokens = 0;
         long steps = 0;
         for (RequestRecord x : r) {
@@ -275,13 +275,13 @@ public final class OnlineDistillationBench {
         return steps == 0 ? 0 : (double) tokens / steps;
     }
 
-    static double tpotMs(List<RequestRecord> r) {
+    public static double tpotMs(List<RequestRecord> r) {
         double sum = 0;
         for (RequestRecord x : r) sum += x.tpotNanos();
         return r.isEmpty() ? 0 : sum / r.size() / 1e6;
     }
 
-    static double percentileMs(List<RequestRecord> r, double q) {
+    public static double percentileMs(List<RequestRecord> r, double q) {
         if (r.isEmpty()) return 0;
         long[] l = r.stream().mapToLong(RequestRecord::latencyNanos).toArray();
         Arrays.sort(l);

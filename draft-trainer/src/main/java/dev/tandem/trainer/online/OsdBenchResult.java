@@ -57,7 +57,9 @@ public record OsdBenchResult(String mode, String model, int requests, int maxNew
             b.append(String.format(Locale.ROOT, "%-7d %-9s %10.3f %8.2f %9.2f %12.3f %10.2f %13.2f %11.2f%n", w.index, w.trafficClass, w.acceptance,
                     w.tokensPerStep, w.tpotMs, w.acceptanceBootstrap, w.tokensPerStepBootstrap, w.tpotMsBootstrap, w.tpotMsNone));
         }
-        b.append("acceptance: per draft token tried (accepted / (accepted + rejections)); tok/step: output tokens per target forward\n");
+        b.append(mode.equals("local") ? "acceptance: per draft token tried (accepted / (accepted + rejections)); tok/step: output tokens per target forward\n"
+                : "acceptance: accepted / proposed draft tokens (from each request's usage); tok/step: output tokens per target forward; "
+                + "boot. columns and trainer on/off latency are not measured in this mode (0)\n");
         b.append(String.format(Locale.ROOT, "acceptance: bootstrap %.3f (A %.3f, B %.3f); final A %.3f, final B %.3f (plateau %.3f, recovered within 0.05 after %d requests)%n",
                 acceptanceBootstrap, acceptanceBootstrapA, acceptanceBootstrapB, acceptanceFinalA, acceptanceFinalB, plateauB, recoveryRequestsB));
         b.append(String.format(Locale.ROOT, "speedup vs none: %.2fx (last window), %.2fx (whole run); vs frozen bootstrap: %.2fx (last window)%n",

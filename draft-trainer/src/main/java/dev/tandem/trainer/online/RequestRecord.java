@@ -9,7 +9,7 @@ import dev.tandem.engine.spec.SpeculativeResult;
  * @param tpotNanos    decode time per output token after the first
  * @param latencyNanos prompt processing plus decoding
  */
-record RequestRecord(String trafficClass, long proposed, long accepted, long tried, long steps, long tokens, long tpotNanos,
+public record RequestRecord(String trafficClass, long proposed, long accepted, long tried, long steps, long tokens, long tpotNanos,
                      long latencyNanos) {
 
     static RequestRecord of(String trafficClass, SpeculativeResult r, AcceptanceCounter.Counts c) {
