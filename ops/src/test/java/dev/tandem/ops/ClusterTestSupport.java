@@ -84,6 +84,9 @@ final class ClusterTestSupport implements AutoCloseable {
         java.nio.file.Files.deleteIfExists(log);
         List<String> arguments = new java.util.ArrayList<>(List.of(args));
         arguments.addAll(List.of("--log-file", NodeCommand.LOG_TO_STDOUT));
+        // Drafts the nodes publish or replicate stay in the test's directory, not in the shared Tandem home.
+        String drafts = logs.resolve(name + "-drafts").toAbsolutePath().toString();
+        arguments.addAll(List.of("-c", "tandem.drafts.dir=" + drafts, "-c", "tandem.drafts.worker-dir=" + drafts));
         Process p = new ProcessBuilder(JavaCommand.tandem(arguments))
                 .redirectErrorStream(true)
                 .redirectOutput(ProcessBuilder.Redirect.appendTo(log.toFile()))

@@ -26,10 +26,13 @@ class ServeModeTest {
     private static ClusterTestSupport support;
     private static ActorSystem<Void> system;
     private static InferenceClient inference;
+    private static java.nio.file.Path drafts;
 
     @BeforeAll
     static void start() throws Exception {
-        cluster = EmbeddedCluster.start(2, 0, Map.of("tandem.coordinator.min-workers", 2), READY_TIMEOUT);
+        // The coordinator's drafts in a directory of the test's own, not in the shared Tandem home.
+        drafts = java.nio.file.Files.createTempDirectory("serve-mode-drafts");
+        cluster = EmbeddedCluster.start(2, 0, Map.of("tandem.coordinator.min-workers", 2, "tandem.drafts.dir", drafts.toString()), READY_TIMEOUT);
         support = new ClusterTestSupport();
         system = ClientSystem.create("serve-mode-test");
         HostAndPort target = new HostAndPort(cluster.grpcAddress().getHostString(), cluster.grpcAddress().getPort());
@@ -44,6 +47,13 @@ class ServeModeTest {
         if (inference != null) inference.close();
         if (system != null) ClientSystem.terminate(system, Duration.ofSeconds(10));
         if (cluster != null) cluster.close();
+        if (drafts != null) {
+            try (var paths = java.nio.file.Files.walk(drafts)) {
+                for (java.nio.file.Path p : paths.sorted(java.util.Comparator.reverseOrder()).toList()) java.nio.file.Files.deleteIfExists(p);
+            } catch (java.io.IOException ignored) {
+                // a temporary directory left behind is harmless
+            }
+        }
         if (support != null) support.close();
     }
 
