@@ -100,9 +100,14 @@ class CliClusterTest {
         assertEquals(3, ctlJson.getConfigList("nodes").size(), ctl.stdout());
         assertEquals(2, ctlJson.getConfigList("nodes").stream().filter(n -> !n.getConfigList("ranges").isEmpty()).count(), ctl.stdout());
         assertTrue(ctlJson.getList("drafts").isEmpty());
+        // A fresh Tandem home has no drafts: the registry answers with an empty list, and a rollback names the class.
         Run drafts = tandem("ctl", "drafts", "list");
-        assertEquals(CommandFailure.FAILED, drafts.exitCode());
-        assertTrue(drafts.stderr().contains("FAILED_PRECONDITION: no draft registry on this cluster yet"), drafts.stderr());
+        assertEquals(0, drafts.exitCode(), drafts.stderr());
+        assertEquals(1, drafts.stdout().lines().count(), drafts.stdout());
+        assertTrue(drafts.stdout().startsWith("CLASS"), drafts.stdout());
+        Run rollback = tandem("ctl", "drafts", "rollback", "general");
+        assertEquals(CommandFailure.FAILED, rollback.exitCode());
+        assertTrue(rollback.stderr().contains("NOT_FOUND: no drafts of traffic class 'general'"), rollback.stderr());
 
         // Every node serves /metrics on the port cluster status records.
         java.net.http.HttpClient http = java.net.http.HttpClient.newHttpClient();
@@ -112,6 +117,10 @@ class CliClusterTest {
             assertEquals(200, r.statusCode());
             var families = dev.tandem.protocol.metrics.PrometheusText.parse(r.body());
             assertTrue(families.hasFamily("tandem_jvm_heap_used_bytes"), node.toString());
+            assertTrue(families.hasFamily("tandem_draft_live_version"), "every node runs a draft replicator: " + node);
+            if (node.getStringList("roles").contains("worker")) {
+                assertTrue(families.hasFamily("tandem_trainer_steps_total"), "every worker runs a draft trainer: " + node);
+            }
             if (node.getStringList("roles").contains("coordinator")) {
                 assertTrue(families.hasFamily("tandem_drafts_proposed_total"), "per-proposer speculation series on the coordinator");
             }

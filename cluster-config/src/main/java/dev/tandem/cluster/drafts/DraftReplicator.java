@@ -209,9 +209,12 @@ public final class DraftReplicator {
     // ---- changes and offers
 
     private Behavior<Command> onLocalLive(LocalLive change) {
-        metrics.liveVersion(change.trafficClass(), change.version());
+        registry.live(change.trafficClass()).ifPresent(d -> metrics.liveVersion(change.trafficClass(), d.version()));
         Known k = known.get(change.trafficClass());
         if (k != null && k.version() == change.version()) return Behaviors.same(); // adopted from a peer: not a change of ours
+        Optional<DraftModel> live = registry.live(change.trafficClass());
+        // A notification overtaken by a later change (e.g. an adoption processed before it arrived) is stale.
+        if (live.isEmpty() || live.get().version() != change.version()) return Behaviors.same();
         Known now = new Known(change.version(), ++clock, self);
         known.put(change.trafficClass(), now);
         context.getLog().info("draft {} v{} is live here (stamp {}); offering it to {} node(s)", change.trafficClass(),
