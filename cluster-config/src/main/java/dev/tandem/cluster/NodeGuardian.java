@@ -118,7 +118,7 @@ public final class NodeGuardian {
         boolean coordinator = settings.hasRole(NodeRole.COORDINATOR);
         OnlineDistillation.Parts drafts;
         try {
-            drafts = OnlineDistillation.prepare(config, worker, coordinator, settings.host(), settings.port(),
+            drafts = OnlineDistillation.prepare(config, worker, coordinator,
                     cleanup -> context.getSystem().getWhenTerminated().thenRun(cleanup));
         } catch (RuntimeException e) {
             context.getLog().error("cannot open the draft registry", e);

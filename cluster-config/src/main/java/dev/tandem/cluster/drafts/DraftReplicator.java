@@ -69,10 +69,10 @@ public final class DraftReplicator {
     /**
      * A node's live version of a class, offered to another node. {@code bytes} is the checkpoint's size; the
      * metrics are those the version was published with (held-out acceptance), {@code origin} the node whose
-     * change the stamp belongs to.
+     * change the stamp belongs to, {@code rolledBack} the version that change rolled back (0 = it was no rollback).
      */
-    public record Offer(String trafficClass, long version, long stamp, String origin, long bytes, long createdMillis, String note,
-                        double greedyAcceptance, double expectedAccepted, double sampledAcceptance, long positions,
+    public record Offer(String trafficClass, long version, long stamp, String origin, long rolledBack, long bytes, long createdMillis,
+                        String note, double greedyAcceptance, double expectedAccepted, double sampledAcceptance, long positions,
                         ActorRef<Command> from) implements Command, KryoMessage {}
 
     /** Asks the offering node for chunk {@code chunk} of a version's checkpoint. */
@@ -115,7 +115,9 @@ public final class DraftReplicator {
     }
 
     /** What this node knows of a class's live version: which, and the stamp of the change that made it live. */
-    private record Known(long version, long stamp, String origin) {
+    private record Known(long version, long stamp, String origin, long rolledBack) {
+        Known(long version, long stamp, String origin) { this(version, stamp, origin, 0); }
+
         boolean olderThan(long otherStamp, long otherVersion, String otherOrigin) {
             if (stamp != otherStamp) return stamp < otherStamp;
             if (version != otherVersion) return version < otherVersion;
@@ -215,7 +217,10 @@ public final class DraftReplicator {
         Optional<DraftModel> live = registry.live(change.trafficClass());
         // A notification overtaken by a later change (e.g. an adoption processed before it arrived) is stale.
         if (live.isEmpty() || live.get().version() != change.version()) return Behaviors.same();
-        Known now = new Known(change.version(), ++clock, self);
+        // A rollback (here: by an operator, the live check or the trainer) marked the version it replaced rolled back.
+        long rolledBack = k != null && registry.entry(change.trafficClass(), k.version())
+                .map(v -> v.status() == DraftVersion.Status.ROLLED_BACK).orElse(false) ? k.version() : 0;
+        Known now = new Known(change.version(), ++clock, self, rolledBack);
         known.put(change.trafficClass(), now);
         context.getLog().info("draft {} v{} is live here (stamp {}); offering it to {} node(s)", change.trafficClass(),
                 change.version(), now.stamp(), peers.size());
@@ -254,7 +259,7 @@ public final class DraftReplicator {
         }
         DraftVersion entry = registry.entry(cls, k.version()).orElse(null);
         AcceptanceMetrics m = entry == null ? AcceptanceMetrics.NONE : entry.metrics();
-        peer.tell(new Offer(cls, k.version(), k.stamp(), k.origin(), bytes, entry == null ? 0 : entry.createdMillis(),
+        peer.tell(new Offer(cls, k.version(), k.stamp(), k.origin(), k.rolledBack(), bytes, entry == null ? 0 : entry.createdMillis(),
                 entry == null ? "" : entry.note(), m.greedyAcceptance(), m.expectedAccepted(), m.sampledAcceptance(), m.positions(),
                 context.getSelf()));
     }
@@ -270,7 +275,7 @@ public final class DraftReplicator {
         Known k = known.get(cls);
         if (k != null && !k.olderThan(offer.stamp(), offer.version(), offer.origin())) return Behaviors.same();
         if (k != null && k.version() == offer.version()) { // the same draft, a newer change: only the stamp moves
-            known.put(cls, new Known(offer.version(), offer.stamp(), offer.origin()));
+            known.put(cls, new Known(offer.version(), offer.stamp(), offer.origin(), offer.rolledBack()));
             return Behaviors.same();
         }
         Optional<Path> own = registry.checkpoint(cls, offer.version());
@@ -401,11 +406,11 @@ public final class DraftReplicator {
     /** Makes an offered draft live here; the registry's publishers (the local swap, and this actor) are told. */
     private void adopt(Offer offer, DraftModel draft) {
         // Known first: the registry's notification of this change must not be taken for a change of ours.
-        known.put(offer.trafficClass(), new Known(offer.version(), offer.stamp(), offer.origin()));
+        known.put(offer.trafficClass(), new Known(offer.version(), offer.stamp(), offer.origin(), offer.rolledBack()));
         AcceptanceMetrics m = new AcceptanceMetrics(offer.greedyAcceptance(), offer.expectedAccepted(), offer.sampledAcceptance(),
                 offer.positions());
         registry.adopt(offer.trafficClass(), draft, m, AcceptanceMetrics.NONE, offer.createdMillis() > 0 ? offer.createdMillis()
-                : System.currentTimeMillis(), offer.note().isEmpty() ? "from " + offer.origin() : offer.note());
+                : System.currentTimeMillis(), offer.note().isEmpty() ? "from " + offer.origin() : offer.note(), offer.rolledBack());
         context.getLog().info("draft {} v{} from {} is live here", offer.trafficClass(), offer.version(), offer.origin());
     }
 

@@ -63,14 +63,12 @@ public record DraftsSettings(boolean enabled, boolean train, String dir, String 
 
     /**
      * The registry directory of a node: for a node with the coordinator role {@code dir}, else
-     * {@code $TANDEM_HOME/drafts}; for a worker-only node {@code worker-dir}, else
-     * {@code $TANDEM_HOME/nodes/<host>-<port>/drafts} with a fixed port, and null when the port is chosen at start
-     * (the caller uses a temporary directory).
+     * {@code $TANDEM_HOME/drafts}; for a worker-only node {@code worker-dir}, else null (the caller uses a temporary
+     * directory: a worker's registry only mirrors the live drafts and holds its candidates, and is re-filled from
+     * the other nodes when it starts).
      */
-    public Path registryDir(boolean coordinator, String host, int configuredPort) {
+    public Path registryDir(boolean coordinator) {
         if (coordinator) return dir.isBlank() ? TandemHome.root().resolve("drafts") : Path.of(dir);
-        if (!workerDir.isBlank()) return Path.of(workerDir);
-        if (configuredPort == 0) return null;
-        return TandemHome.root().resolve("nodes").resolve(host.replaceAll("[^A-Za-z0-9_.-]", "_") + "-" + configuredPort).resolve("drafts");
+        return workerDir.isBlank() ? null : Path.of(workerDir);
     }
 }

@@ -36,6 +36,8 @@ import java.util.stream.Stream;
  */
 public final class OnlineDistillation {
 
+    private static final org.slf4j.Logger log = org.slf4j.LoggerFactory.getLogger(OnlineDistillation.class);
+
     /** The scheduler's per-proposer counters a coordinator's live check reads. */
     static final String PROPOSED_COUNTER = "tandem_drafts_proposed_total";
     static final String ACCEPTED_COUNTER = "tandem_drafts_accepted_total";
@@ -65,12 +67,17 @@ public final class OnlineDistillation {
      *
      * @param onTermination receives a clean-up to run when the node has stopped (a temporary directory), or nothing
      */
-    public static Parts prepare(Config config, boolean worker, boolean coordinator, String host, int port,
-                                java.util.function.Consumer<Runnable> onTermination) {
+    public static Parts prepare(Config config, boolean worker, boolean coordinator, java.util.function.Consumer<Runnable> onTermination) {
         DraftsSettings settings = DraftsSettings.fromConfig(config);
         if (!settings.enabled()) return new Parts(settings, null, null, null, null, DraftSource.NONE);
+        if (coordinator && !pinnedDraft(config).isEmpty()) {
+            // The operator pinned a draft file (--draft): this coordinator serves it and keeps no registry (nothing it
+            // runs, e.g. a benchmark, writes into the Tandem home's drafts).
+            log.info("draft pinned to {}: no draft registry on this coordinator", pinnedDraft(config));
+            return new Parts(settings, null, null, null, null, DraftSource.NONE);
+        }
         TrainerSettings t = TrainerSettings.fromConfig(config);
-        Path dir = settings.registryDir(coordinator, host, port);
+        Path dir = settings.registryDir(coordinator);
         if (dir == null) {
             try {
                 Path tmp = Files.createTempDirectory("tandem-drafts-");
@@ -81,7 +88,7 @@ public final class OnlineDistillation {
             }
         }
         DraftRegistry registry = DraftRegistry.open(dir);
-        if (coordinator) seedGeneral(registry, config);
+        if (coordinator) seedGeneral(registry);
         ServingActivity activity = null;
         TrafficRecorder recorder = null;
         ReplayBuffers buffers = null;
@@ -136,33 +143,23 @@ public final class OnlineDistillation {
         };
     }
 
-    /**
-     * The draft checkpoint file the {@code draft} proposer would read without a registry becomes the general
-     * draft: the file named by {@code tandem.coordinator.speculation.draft-checkpoint} ({@code --draft}) whenever
-     * it differs from the live general draft (the operator chose it; it gets the next version number), else
-     * {@code $TANDEM_HOME/drafts/default.draft} when the registry has no general draft yet. It then serves and is
-     * replicated and trained on like any other version.
-     */
-    private static void seedGeneral(DraftRegistry registry, Config config) {
-        String key = "tandem.coordinator.speculation.draft-checkpoint";
-        String configured = config.hasPath(key) ? config.getString(key) : "";
-        java.util.Optional<DraftModel> live = registry.live(DraftModel.GENERAL_CLASS);
-        if (configured.isEmpty() && live.isPresent()) return;
-        Path file = configured.isEmpty() ? DraftCheckpoint.defaultPath() : Path.of(configured);
-        if (!Files.isRegularFile(file)) return; // a configured file that is missing is the proposer catalog's error to report
-        DraftModel draft = DraftCheckpoint.read(file);
-        if (live.isPresent() && sameWeights(live.get(), draft)) return;
-        long version = registry.nextVersion(DraftModel.GENERAL_CLASS);
-        registry.adopt(DraftModel.GENERAL_CLASS, draft.withVersion(version, DraftModel.GENERAL_CLASS), AcceptanceMetrics.NONE,
-                AcceptanceMetrics.NONE, System.currentTimeMillis(), "from " + file);
+    private static final String PINNED_DRAFT = "tandem.coordinator.speculation.draft-checkpoint";
+
+    private static String pinnedDraft(Config config) {
+        return config.hasPath(PINNED_DRAFT) ? config.getString(PINNED_DRAFT) : "";
     }
 
-    static boolean sameWeights(DraftModel a, DraftModel b) {
-        if (!a.config().equals(b.config()) || !java.util.Arrays.equals(a.vocabulary().tokens(), b.vocabulary().tokens())) return false;
-        List<float[]> x = a.parameters().arrays();
-        List<float[]> y = b.parameters().arrays();
-        for (int i = 0; i < x.size(); i++) if (!java.util.Arrays.equals(x.get(i), y.get(i))) return false;
-        return true;
+    /**
+     * A coordinator whose registry has no general draft yet adopts {@code $TANDEM_HOME/drafts/default.draft} (what
+     * the {@code draft} proposer reads without a registry), so a hand-made draft serves and is replicated too.
+     */
+    private static void seedGeneral(DraftRegistry registry) {
+        if (registry.live(DraftModel.GENERAL_CLASS).isPresent() || !registry.history(DraftModel.GENERAL_CLASS).isEmpty()) return;
+        Path file = DraftCheckpoint.defaultPath();
+        if (!Files.isRegularFile(file)) return;
+        DraftModel draft = DraftCheckpoint.read(file);
+        registry.adopt(DraftModel.GENERAL_CLASS, draft.withVersion(Math.max(1, draft.version()), DraftModel.GENERAL_CLASS),
+                AcceptanceMetrics.NONE, AcceptanceMetrics.NONE, System.currentTimeMillis(), "from " + file);
     }
 
     private static void deleteTree(Path root) {

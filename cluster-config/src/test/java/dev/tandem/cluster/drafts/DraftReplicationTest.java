@@ -180,6 +180,8 @@ class DraftReplicationTest {
         assertEquals("live", back.getState());
         awaitLive(worker, live -> live.getOrDefault("general", 0L) == 1);
         assertEquals("draft:general@1", open(coordinatorDrafts, ""));
+        assertEquals(DraftVersion.Status.ROLLED_BACK, worker.registry().entry("general", 2).orElseThrow().status(),
+                "the worker's trainer must not restore what an operator rolled back");
 
         DraftInfo promoted = call(admin.promoteDraft().addHeader("authorization", "Bearer " + TOKEN)
                 .invoke(PromoteDraftRequest.newBuilder().setModel(MODEL).setTrafficClass("general").setVersion(2).build()));
@@ -204,6 +206,7 @@ class DraftReplicationTest {
         metrics.counter(OnlineDistillation.ACCEPTED_COUNTER, "", "model", "proposer").labels(MODEL, "draft:general@2").inc(20);
         awaitLive(coordinator, live -> live.getOrDefault("general", 0L) == 1);
         awaitLive(worker, live -> live.getOrDefault("general", 0L) == 1);
+        assertEquals(DraftVersion.Status.ROLLED_BACK, worker.registry().entry("general", 2).orElseThrow().status());
         DraftVersion v2 = coordinator.registry().entry("general", 2).orElseThrow();
         assertEquals(DraftVersion.Status.ROLLED_BACK, v2.status());
         assertTrue(v2.note().contains("live acceptance 0.200"), v2.note());

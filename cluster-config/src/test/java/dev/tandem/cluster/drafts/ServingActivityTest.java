@@ -63,12 +63,11 @@ class ServingActivityTest {
                 ConfigFactory.parseMap(Map.of("tandem.drafts.chunk-bytes", "2 MiB")).withFallback(base)));
         assertTrue(big.getMessage().contains("max-message-bytes"), big.getMessage());
 
-        assertTrue(s.registryDir(true, "127.0.0.1", 25520).endsWith(Path.of("drafts")));
-        assertTrue(s.registryDir(false, "127.0.0.1", 25521).endsWith(Path.of("nodes", "127.0.0.1-25521", "drafts")));
-        assertNull(s.registryDir(false, "127.0.0.1", 0), "a worker on a port chosen at start gets a temporary directory");
+        assertTrue(s.registryDir(true).endsWith(Path.of("drafts")));
+        assertNull(s.registryDir(false), "a worker-only node gets a temporary directory");
         DraftsSettings own = DraftsSettings.fromConfig(ConfigFactory.parseMap(Map.of("tandem.drafts.dir", "/tmp/c",
                 "tandem.drafts.worker-dir", "/tmp/w")).withFallback(base));
-        assertEquals(Path.of("/tmp/c"), own.registryDir(true, "h", 1));
-        assertEquals(Path.of("/tmp/w"), own.registryDir(false, "h", 0));
+        assertEquals(Path.of("/tmp/c"), own.registryDir(true));
+        assertEquals(Path.of("/tmp/w"), own.registryDir(false));
     }
 }

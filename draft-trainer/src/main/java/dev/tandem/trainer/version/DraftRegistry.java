@@ -184,6 +184,16 @@ public final class DraftRegistry {
      */
     public DraftVersion adopt(String trafficClass, DraftModel draft, AcceptanceMetrics metrics, AcceptanceMetrics liveMetrics,
                               long createdMillis, String note) {
+        return adopt(trafficClass, draft, metrics, liveMetrics, createdMillis, note, 0);
+    }
+
+    /**
+     * As {@link #adopt(String, DraftModel, AcceptanceMetrics, AcceptanceMetrics, long, String)}, for a change that
+     * was a rollback elsewhere: version {@code rolledBack} (0 = none) is marked rolled back here too, so that it is
+     * not what a later rollback on this node restores.
+     */
+    public DraftVersion adopt(String trafficClass, DraftModel draft, AcceptanceMetrics metrics, AcceptanceMetrics liveMetrics,
+                              long createdMillis, String note, long rolledBack) {
         DraftVersion entry;
         synchronized (this) {
             ClassDrafts c = classes.computeIfAbsent(trafficClass, k -> new ClassDrafts());
@@ -192,6 +202,12 @@ public final class DraftRegistry {
             DraftModel adopted = draft.trafficClass().equals(trafficClass) ? draft : draft.withVersion(version, trafficClass);
             DraftCheckpoint.write(dir(trafficClass).resolve(DraftVersion.fileName(version)), adopted);
             retireLive(c);
+            int back = rolledBack > 0 ? indexOf(c, rolledBack) : -1;
+            if (back >= 0 && rolledBack != version) {
+                DraftVersion v = c.history.get(back);
+                c.history.set(back, new DraftVersion(v.version(), DraftVersion.Status.ROLLED_BACK, v.createdMillis(), v.metrics(),
+                        v.liveMetrics(), v.note() + "; rolled back elsewhere"));
+            }
             int at = indexOf(c, version);
             if (at >= 0) {
                 entry = c.history.get(at).withStatus(DraftVersion.Status.LIVE);
