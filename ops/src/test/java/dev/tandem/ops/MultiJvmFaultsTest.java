@@ -300,6 +300,19 @@ class MultiJvmFaultsTest {
             }
         }
 
+        // Observation, not an assertion: the KV of the dead coordinator's sequences stays on the workers (stages
+        // do not know which coordinator a sequence belongs to), while coordinator-b's own sequences were released.
+        CliRun workersAfter = ctl(coordinatorB.grpc(), "status", "--json");
+        if (workersAfter.exitCode() == 0) {
+            for (Config n : json(workersAfter).getConfigList("nodes")) {
+                if (n.getStringList("roles").contains("worker")) {
+                    System.out.printf(Locale.ROOT, "[faults] after coordinator-a died: %s holds %s sequence(s), %s bytes used%n",
+                            n.getString("address"), n.hasPath("active_sequences") ? n.getValue("active_sequences").unwrapped() : "?",
+                            n.hasPath("memory_used_bytes") ? n.getValue("memory_used_bytes").unwrapped() : "?");
+                }
+            }
+        }
+
         for (String prompt : List.of("Once upon a time", "Lily and Ben went to the park")) {
             List<GenerateChunk> next = ClusterTestSupport.generate(system, inferenceB, greedy(prompt, 24));
             assertEquals(support.solo(prompt, 24).textAsString(), ClusterTestSupport.text(next), "new request on coordinator-b");
