@@ -302,8 +302,8 @@ class MultiJvmFaultsTest {
             }
         }
 
-        // Observation, not an assertion: the KV of the dead coordinator's sequences stays on the workers (stages
-        // do not know which coordinator a sequence belongs to), while coordinator-b's own sequences were released.
+        // Right after the kill the dead coordinator's sequences may still hold KV on the workers (they are freed when
+        // coordinator-a is removed from the cluster, checked at the end).
         CliRun workersAfter = ctl(coordinatorB.grpc(), "status", "--json");
         if (workersAfter.exitCode() == 0) {
             for (Config n : json(workersAfter).getConfigList("nodes")) {
@@ -342,5 +342,21 @@ class MultiJvmFaultsTest {
 
         List<GenerateChunk> last = ClusterTestSupport.generate(system, inferenceB, greedy("Once upon a time, a cat saw", 24));
         assertEquals(support.solo("Once upon a time, a cat saw", 24).textAsString(), ClusterTestSupport.text(last));
+
+        // Once coordinator-a is removed from the cluster, the stages free the KV of the sequences it drove: with
+        // coordinator-b idle, no worker holds a sequence.
+        long freeDeadline = System.nanoTime() + HANDOVER_TIMEOUT.toNanos();
+        String holding = "?";
+        while (System.nanoTime() < freeDeadline) {
+            CliRun run = ctl(coordinatorB.grpc(), "status", "--json");
+            if (run.exitCode() == 0) {
+                holding = json(run).getConfigList("nodes").stream().filter(n -> n.getStringList("roles").contains("worker"))
+                        .filter(n -> n.getLong("active_sequences") > 0)
+                        .map(n -> n.getString("address") + " holds " + n.getLong("active_sequences")).toList().toString();
+                if (holding.equals("[]")) break;
+            }
+            Thread.sleep(HealthProbe.POLL_INTERVAL.toMillis());
+        }
+        assertEquals("[]", holding, "the dead coordinator's sequences are freed on the workers");
     }
 }

@@ -134,7 +134,7 @@ final class KvAdmission extends BehaviorInterceptor<StageActor.Command, StageAct
             String reason = "the worker's KV memory is full: stage " + description + " needs " + added * KvCache.PAGE_POSITIONS
                     + " more cached positions (" + mib(added * pageBytes) + "), " + mib(budget.limitBytes() - budget.usedBytes())
                     + " of its " + mib(budget.limitBytes()) + " KV budget (tandem.worker.kv-cache) are free; retry when sequences finish";
-            replyTo.tell(new StageActor.StepFailed(stepId, description, reason));
+            replyTo.tell(new StageActor.StepFailed(stepId, description, reason, true));
             return false;
         }
         if (added < 0) giveBack(-added);

@@ -167,18 +167,19 @@ class WorkerNodeTest {
         TestProbe<StageActor.StepReply> replies = testKit.createTestProbe();
 
         stage.tell(prefill(1, 20, stage, replies.getRef()));
-        assertTrue(replies.receiveMessage(LOAD_TIMEOUT) instanceof StageActor.StepSampled);
+        assertTrue(replies.receiveMessage(LOAD_TIMEOUT) instanceof StageActor.StepVerified);
         stage.tell(prefill(2, 20, stage, replies.getRef()));
         StageActor.StepFailed full = (StageActor.StepFailed) replies.receiveMessage(LOAD_TIMEOUT);
         assertEquals(2, full.stepId());
         assertTrue(full.reason().contains("KV memory is full") && full.reason().contains("32 more cached positions"), full.reason());
+        assertTrue(full.resourceExhausted(), "a full KV cache is a resource limit, not an internal error");
         TestProbe<StageActor.StageStatus> status = testKit.createTestProbe();
         stage.tell(new StageActor.GetStatus(status.getRef()));
         assertEquals(1, status.receiveMessage(LOAD_TIMEOUT).sequences(), "the refused step never reached the stage");
 
         stage.tell(new StageActor.Release(new long[]{1}));
         stage.tell(prefill(2, 20, stage, replies.getRef()));
-        assertTrue(replies.receiveMessage(LOAD_TIMEOUT) instanceof StageActor.StepSampled);
+        assertTrue(replies.receiveMessage(LOAD_TIMEOUT) instanceof StageActor.StepVerified);
         node.tell(new WorkerNode.DropRange("stories15M", 0, 6));
     }
 
@@ -196,6 +197,6 @@ class WorkerNodeTest {
         }
         flags[rows - 1] = RowFlags.WANT_LOGITS;
         return new StageActor.ForwardTokens(seq, "stories15M", ids, positions, tokens, flags,
-                List.of(new StageActor.SequenceSampling(seq, SamplerSettings.greedy())), List.of(stage), replyTo);
+                List.of(new StageActor.SequenceSampling(seq, SamplerSettings.greedy())), List.of(), List.of(stage), replyTo);
     }
 }
