@@ -9,6 +9,7 @@ import akka.http.javadsl.model.HttpEntities;
 import akka.http.javadsl.model.HttpRequest;
 import akka.http.javadsl.model.HttpResponse;
 import akka.http.javadsl.model.StatusCodes;
+import dev.tandem.protocol.activation.ArrowMemory;
 import dev.tandem.protocol.metrics.MetricsRegistry;
 import dev.tandem.protocol.metrics.NodeMetrics;
 
@@ -22,7 +23,8 @@ import java.util.concurrent.CompletionStage;
 
 /**
  * {@code GET /metrics} of a node: its {@link NodeMetrics} registry in Prometheus text, plus JVM and process
- * gauges registered here ({@code tandem_jvm_heap_used_bytes}, {@code tandem_process_resident_bytes}).
+ * gauges registered here ({@code tandem_jvm_heap_used_bytes}, {@code tandem_process_resident_bytes}) and the
+ * off-heap bytes of Arrow buffers ({@code tandem_arrow_allocated_bytes}).
  */
 public final class MetricsServer {
 
@@ -36,6 +38,7 @@ public final class MetricsServer {
     public static CompletionStage<ServerBinding> bind(ActorSystem<?> system, String host, int port) {
         MetricsRegistry registry = NodeMetrics.of(system);
         registerJvmGauges(registry);
+        registerArrowGauge(registry, system);
         return Http.get(system).newServerAt(host, port).bindSync((HttpRequest request) -> {
             if (!request.getUri().path().equals(PATH)) {
                 return HttpResponse.create().withStatus(StatusCodes.NOT_FOUND).withEntity("try GET " + PATH + "\n");
@@ -54,6 +57,13 @@ public final class MetricsServer {
             registry.gauge("tandem_process_resident_bytes", "resident set size of the node's process (VmRSS)")
                     .track(MetricsServer::residentBytes);
         }
+    }
+
+    /** Off-heap bytes Arrow holds for activations in flight; constant under steady load unless buffers leak. */
+    static void registerArrowGauge(MetricsRegistry registry, ActorSystem<?> system) {
+        var allocator = ArrowMemory.get(system).allocator();
+        registry.gauge("tandem_arrow_allocated_bytes", "off-heap bytes held by Arrow buffers (activations)")
+                .track(allocator::getAllocatedMemory);
     }
 
     static double residentBytes() {

@@ -10,13 +10,19 @@ import java.util.List;
  */
 final class JavaCommand {
 
-    /** Vector API, native access for FFM, Arrow's reflective access to java.nio, Unsafe memory access. */
+    /**
+     * Vector API, native access for FFM, Arrow's reflective access to java.nio, Unsafe memory access; the parallel
+     * collector with a capped young generation (as bin/tandem): a serving node allocates quickly but keeps little,
+     * and without the cap the collector's adaptive sizing grows the young generation (and the resident memory) for
+     * minutes under load, which hides real leaks. The old generation and so the worker's memory budget stay unbounded.
+     */
     static final List<String> TANDEM_JVM_FLAGS = List.of(
             "--add-modules", "jdk.incubator.vector",
             "--enable-native-access=ALL-UNNAMED",
             "--add-opens=java.base/java.nio=ALL-UNNAMED",
             "--sun-misc-unsafe-memory-access=allow",
             "-XX:+UseParallelGC",
+            "-XX:MaxNewSize=256m",
             "-Xss4m");
 
     static final String MAIN_CLASS = TandemCommand.class.getName();

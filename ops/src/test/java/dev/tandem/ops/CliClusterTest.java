@@ -126,6 +126,27 @@ class CliClusterTest {
             }
         }
 
+        // bench load attaches to the recorded cluster and samples every node's resident memory.
+        Run load = tandem("bench", "load", "--json", "--streams", "4", "--minutes", "0.25", "--warm-up", "5", "--max-tokens", "24");
+        assertEquals(0, load.exitCode(), load.stderr());
+        Config loadJson = ConfigFactory.parseString(load.stdout());
+        System.out.println("[bench load] " + load.stdout().replaceAll("\\s+", " "));
+        assertEquals(0, loadJson.getLong("failed"), load.stdout());
+        assertTrue(loadJson.getLong("completed") >= 4, load.stdout());
+        assertEquals(target, loadJson.getString("target"));
+        assertEquals(3, loadJson.getConfigList("nodes").size(), load.stdout());
+        for (Config node : loadJson.getConfigList("nodes")) {
+            for (String key : List.of("rss_start_bytes", "rss_after_warm_up_bytes", "rss_end_bytes")) {
+                assertTrue(node.getLong(key) > 0, key + " of " + node);
+            }
+        }
+        for (String key : List.of("latency_p50_ms", "latency_p99_ms", "ttft_p50_ms", "ttft_p99_ms", "itl_p50_ms", "itl_p99_ms")) {
+            assertTrue(loadJson.getDouble(key) > 0, key + " in " + load.stdout());
+        }
+        Run badLoad = tandem("bench", "load", "--streams", "0");
+        assertEquals(CommandFailure.USAGE, badLoad.exitCode());
+        assertTrue(badLoad.stderr().contains("--streams must be at least 1"), badLoad.stderr());
+
         Run again = tandem("cluster", "up");
         assertEquals(CommandFailure.FAILED, again.exitCode());
         assertTrue(again.stderr().contains("already running"), again.stderr());

@@ -81,6 +81,9 @@ public final class StageActor extends AbstractBehavior<StageActor.Command> {
     /** Frees the KV caches (and samplers) of these sequences; unknown ids are ignored. */
     public record Release(long[] seqIds) implements Command, KryoMessage {}
 
+    /** A cluster member left for good: the sequences it drove are abandoned, their KV is freed here. */
+    private record MemberGone(akka.actor.Address address) implements Command {}
+
     /** Asks for this stage's memory use. */
     public record GetStatus(ActorRef<StageStatus> replyTo) implements Command, KryoMessage {}
 
@@ -201,8 +204,16 @@ public final class StageActor extends AbstractBehavior<StageActor.Command> {
      */
     public record StepVerified(long stepId, long[] seqIds, int[] counts, int[] tokens) implements StepReply {}
 
-    /** The step could not run; no stage after {@code stage} saw it. */
-    public record StepFailed(long stepId, String stage, String reason) implements StepReply {}
+    /**
+     * The step could not run; no stage after {@code stage} saw it.
+     *
+     * @param resourceExhausted the worker lacked memory for it (retry later), rather than the step being bad
+     */
+    public record StepFailed(long stepId, String stage, String reason, boolean resourceExhausted) implements StepReply {
+        public StepFailed(long stepId, String stage, String reason) {
+            this(stepId, stage, reason, false);
+        }
+    }
 
     /**
      * A stage's state: which layers it runs and what its KV caches hold.
@@ -245,6 +256,11 @@ public final class StageActor extends AbstractBehavior<StageActor.Command> {
     private final StageMetrics metrics;
     private double stepLatencyMs;
     private final VerificationListener recorder;
+    /**
+     * The node of the scheduler driving each sequence with KV here: when that node leaves the cluster (a
+     * coordinator died), nobody will ever release its sequences, so this stage does.
+     */
+    private final Map<Long, akka.actor.Address> owners = new HashMap<>();
 
     private static final class Verifier {
         final AcceptanceTest test;
@@ -279,6 +295,12 @@ public final class StageActor extends AbstractBehavior<StageActor.Command> {
         this.warmUpDecodeSteps = Math.min(settings.warmUpDecodeSteps(), config.seqLen() - warmUpPrefillRows);
         this.metrics = new StageMetrics(context.getSystem(), model, fromLayer, toLayer);
         context.getLog().info("stage {} ready ({} threads)", description, runner.threads());
+        if (context.getSystem().settings().config().getString("akka.actor.provider").equals("cluster")) {
+            ActorRef<akka.cluster.ClusterEvent.MemberRemoved> removed = context.messageAdapter(
+                    akka.cluster.ClusterEvent.MemberRemoved.class, e -> new MemberGone(e.member().address()));
+            akka.cluster.typed.Cluster.get(context.getSystem()).subscriptions()
+                    .tell(akka.cluster.typed.Subscribe.create(removed, akka.cluster.ClusterEvent.MemberRemoved.class));
+        }
     }
 
     @Override
@@ -289,6 +311,7 @@ public final class StageActor extends AbstractBehavior<StageActor.Command> {
                 .onMessage(Release.class, this::onRelease)
                 .onMessage(GetStatus.class, this::onStatus)
                 .onMessage(WarmUp.class, this::onWarmUp)
+                .onMessage(MemberGone.class, this::onMemberGone)
                 .onSignal(PostStop.class, signal -> {
                     metrics.remove();
                     runner.close();
@@ -368,6 +391,10 @@ public final class StageActor extends AbstractBehavior<StageActor.Command> {
         StageOutput out = stage.forward(batch);
         recordStep(started);
         int rows = out.rows();
+        akka.actor.Address owner = replyTo.path().address();
+        for (int r = 0; r < rows; r++) {
+            if (r == 0 || batch.seqId(r) != batch.seqId(r - 1)) owners.putIfAbsent(batch.seqId(r), owner);
+        }
         if (!stage.isLast()) {
             long[] seqIds = new long[rows];
             int[] positions = new int[rows];
@@ -520,9 +547,22 @@ public final class StageActor extends AbstractBehavior<StageActor.Command> {
     private Behavior<Command> onRelease(Release release) {
         for (long seqId : release.seqIds()) {
             stage.cache().release(seqId);
+            owners.remove(seqId);
             if (verifiers.remove(seqId) != null) recorder.onRelease(seqId);
         }
         metrics.cache(stage.cache().bytesUsed(), stage.cache().sequences().length);
+        return this;
+    }
+
+    /** Released through our own mailbox, so that the worker's KV account (in front of this stage) sees it too. */
+    private Behavior<Command> onMemberGone(MemberGone gone) {
+        long[] orphans = owners.entrySet().stream().filter(e -> e.getValue().equals(gone.address()))
+                .mapToLong(Map.Entry::getKey).toArray();
+        if (orphans.length > 0) {
+            getContext().getLog().info("stage {} frees the KV of {} sequence(s) of {}, which left the cluster",
+                    description, orphans.length, gone.address());
+            getContext().getSelf().tell(new Release(orphans));
+        }
         return this;
     }
 

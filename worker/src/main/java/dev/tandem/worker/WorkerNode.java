@@ -13,6 +13,7 @@ import akka.actor.typed.javadsl.Receive;
 import akka.actor.typed.javadsl.StashBuffer;
 import akka.actor.typed.receptionist.Receptionist;
 import akka.actor.typed.receptionist.ServiceKey;
+import dev.tandem.engine.llama.KvCache;
 import dev.tandem.engine.model.OpenedModel;
 import dev.tandem.engine.spec.VerificationListener;
 import dev.tandem.engine.model.ProgressListener;
@@ -134,6 +135,8 @@ public final class WorkerNode extends AbstractBehavior<WorkerNode.Command> {
     /** Stage actors not yet terminated (a dropped one may still finish a step): a model is unmapped only after its last. */
     private final Map<ActorRef<StageActor.Command>, String> liveStages = new HashMap<>();
     private double speedGflops;
+    /** KV memory all stages of this worker share (checked in front of each stage by {@link KvAdmission}). */
+    private final KvAdmission.Budget kvBudget;
 
     private final VerificationListener recorder;
 
@@ -145,6 +148,7 @@ public final class WorkerNode extends AbstractBehavior<WorkerNode.Command> {
         this.stash = stash;
         this.address = context.getSystem().address().toString();
         this.stageDispatcher = DispatcherSelector.fromConfig(settings.stageDispatcher());
+        this.kvBudget = new KvAdmission.Budget(settings.effectiveKvCacheBytes());
         context.getSystem().receptionist().tell(Receptionist.register(SERVICE_KEY, context.getSelf()));
         if (settings.declaredSpeedGflops() > 0) {
             context.getSelf().tell(new BenchmarkDone(settings.declaredSpeedGflops()));
@@ -243,9 +247,12 @@ public final class WorkerNode extends AbstractBehavior<WorkerNode.Command> {
                 throw new IllegalArgumentException("layers [" + request.fromLayer() + ", " + request.toLayer()
                         + ") are not a range of the " + layers + " layers of " + request.model());
             }
-            ActorRef<StageActor.Command> stage = getContext().spawn(
+            long pageBytes = footprints.get(request.model()).kvBytesPerTokenPerLayer()
+                    * (request.toLayer() - request.fromLayer()) * KvCache.PAGE_POSITIONS;
+            ActorRef<StageActor.Command> stage = getContext().spawn(KvAdmission.wrap(
                     StageActor.create(request.model(), address, opened.model().weights(), request.fromLayer(),
-                            request.toLayer(), settings, recorder),
+                            request.toLayer(), settings, recorder), kvBudget, pageBytes,
+                            request.model() + "[" + request.fromLayer() + "," + request.toLayer() + ")@" + address),
                     StageActor.actorName(request.model(), request.fromLayer(), request.toLayer()) + "-" + (++stageIncarnation),
                     stageDispatcher);
             getContext().watchWith(stage, new StageTerminated(key, stage));

@@ -154,4 +154,49 @@ class WorkerNodeTest {
             return null;
         });
     }
+
+    @Test
+    void aStepWhoseKvDoesNotFitTheWorkersBudgetFailsWithTheReasonAndServingResumesAfterARelease() {
+        // Room for three KV pages of a six-layer stage: a 20-token prompt takes two.
+        long pageBytes = 2L * 288 * Float.BYTES * 6 * dev.tandem.engine.llama.KvCache.PAGE_POSITIONS;
+        WorkerSettings settings = WorkerSettings.fromConfig(testKit.system().settings().config()).withKvCacheMaxBytes(3 * pageBytes);
+        ActorRef<WorkerNode.Command> node = testKit.spawn(WorkerNode.create(settings), "kv-limited-worker");
+        TestProbe<WorkerNode.RangeAssigned> assigned = testKit.createTestProbe();
+        node.tell(new WorkerNode.AssignRange("stories15M", 0, 6, 1, assigned.getRef()));
+        ActorRef<StageActor.Command> stage = assigned.receiveMessage(LOAD_TIMEOUT).stage();
+        TestProbe<StageActor.StepReply> replies = testKit.createTestProbe();
+
+        stage.tell(prefill(1, 20, stage, replies.getRef()));
+        assertTrue(replies.receiveMessage(LOAD_TIMEOUT) instanceof StageActor.StepVerified);
+        stage.tell(prefill(2, 20, stage, replies.getRef()));
+        StageActor.StepFailed full = (StageActor.StepFailed) replies.receiveMessage(LOAD_TIMEOUT);
+        assertEquals(2, full.stepId());
+        assertTrue(full.reason().contains("KV memory is full") && full.reason().contains("32 more cached positions"), full.reason());
+        assertTrue(full.resourceExhausted(), "a full KV cache is a resource limit, not an internal error");
+        TestProbe<StageActor.StageStatus> status = testKit.createTestProbe();
+        stage.tell(new StageActor.GetStatus(status.getRef()));
+        assertEquals(1, status.receiveMessage(LOAD_TIMEOUT).sequences(), "the refused step never reached the stage");
+
+        stage.tell(new StageActor.Release(new long[]{1}));
+        stage.tell(prefill(2, 20, stage, replies.getRef()));
+        assertTrue(replies.receiveMessage(LOAD_TIMEOUT) instanceof StageActor.StepVerified);
+        node.tell(new WorkerNode.DropRange("stories15M", 0, 6));
+    }
+
+    /** A prompt of {@code rows} tokens of sequence {@code seq} as step {@code seq}, through a one-stage route. */
+    private static StageActor.ForwardTokens prefill(long seq, int rows, ActorRef<StageActor.Command> stage,
+                                                    ActorRef<StageActor.StepReply> replyTo) {
+        long[] ids = new long[rows];
+        int[] positions = new int[rows];
+        int[] tokens = new int[rows];
+        int[] flags = new int[rows];
+        for (int i = 0; i < rows; i++) {
+            ids[i] = seq;
+            positions[i] = i;
+            tokens[i] = 100 + i;
+        }
+        flags[rows - 1] = RowFlags.WANT_LOGITS;
+        return new StageActor.ForwardTokens(seq, "stories15M", ids, positions, tokens, flags,
+                List.of(new StageActor.SequenceSampling(seq, SamplerSettings.greedy())), List.of(), List.of(stage), replyTo);
+    }
 }

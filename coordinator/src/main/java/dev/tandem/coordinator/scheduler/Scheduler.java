@@ -416,9 +416,13 @@ public final class Scheduler extends AbstractBehavior<Scheduler.Command> {
         watchedStages.remove(lost.stage());
         List<Sequence> finished = new ArrayList<>();
         int replays = 0;
+        // Clients stalled from the first lost step on, which is before anyone noticed the loss: recovery is
+        // measured from there (detection, reassignment and replay all included).
+        long stalledSince = System.nanoTime();
         for (Iterator<Map.Entry<Long, Step>> it = inFlight.entrySet().iterator(); it.hasNext(); ) {
             Map.Entry<Long, Step> e = it.next();
             if (!e.getValue().plan().route().contains(lost.stage())) continue;
+            stalledSince = Math.min(stalledSince, e.getValue().sentAt());
             it.remove();
             timers.cancel(stepKey(e.getKey()));
             for (Sequence s : e.getValue().sequences()) {
@@ -432,7 +436,7 @@ public final class Scheduler extends AbstractBehavior<Scheduler.Command> {
             }
         }
         if (broken() && brokenSince == 0) {
-            brokenSince = System.nanoTime();
+            brokenSince = stalledSince;
             readiness.accept(false);
             timers.startSingleTimer(RebuildDeadline.INSTANCE, RebuildDeadline.INSTANCE, settings.routeRebuildDeadline());
             getContext().getLog().warn("a stage of {}'s route stopped ({}); {} sequence(s) in flight wait up to {} for a new route",
@@ -441,7 +445,7 @@ public final class Scheduler extends AbstractBehavior<Scheduler.Command> {
         if (replays > 0) {
             metrics.replayed(model.model(), "failover", replays);
             // With the route already rebuilt, recovery ends with the first token of a replayed step.
-            if (!broken() && recoveringSince == 0) recoveringSince = System.nanoTime();
+            if (!broken() && recoveringSince == 0) recoveringSince = stalledSince;
         }
         release(finished);
         launchSteps();
@@ -519,9 +523,11 @@ public final class Scheduler extends AbstractBehavior<Scheduler.Command> {
             case StageActor.StepFailed failed -> {
                 getContext().getLog().warn("step {} of {} failed at {}: {}", failed.stepId(), model.model(),
                         failed.stage(), failed.reason());
+                GenerationRejected.Code code = failed.resourceExhausted()
+                        ? GenerationRejected.Code.RESOURCE_EXHAUSTED : GenerationRejected.Code.INTERNAL;
                 for (Sequence s : step) {
                     s.inFlight = false;
-                    fail(s, GenerationRejected.Code.INTERNAL, "the pipeline failed: " + failed.reason(), finished);
+                    fail(s, code, "the pipeline failed: " + failed.reason(), finished);
                 }
             }
         }

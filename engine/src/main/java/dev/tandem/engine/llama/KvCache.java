@@ -20,12 +20,26 @@ public final class KvCache {
     private final int kvDim;
     private final int maxPositions;
     private final int pageFloats;
+    /** Most pages this cache may hold (in use plus kept for reuse); {@link #UNLIMITED} = no limit. */
+    private final int maxPages;
     private final LongKeyedTable<SequenceKv> sequences = new LongKeyedTable<>();
     private final ArrayDeque<float[]> freePages = new ArrayDeque<>();
     private int pagesInUse;
 
-    /** A cache for layers [firstLayer, endLayer) of a model with this configuration. */
+    /** {@link #maxPages()} of a cache without a limit. */
+    public static final int UNLIMITED = Integer.MAX_VALUE;
+
+    /** A cache for layers [firstLayer, endLayer) of a model with this configuration, without a size limit. */
     public KvCache(ModelConfig config, int firstLayer, int endLayer) {
+        this(config, firstLayer, endLayer, 0);
+    }
+
+    /**
+     * A cache that holds at most {@code maxPositions} token positions (over all its sequences, counted in whole
+     * pages of {@link #PAGE_POSITIONS}, rounded up); a forward that would need more is refused before anything
+     * is written (see {@link LlamaStage#forward}). {@code maxPositions <= 0} means no limit.
+     */
+    public KvCache(ModelConfig config, int firstLayer, int endLayer, long maxPositions) {
         if (firstLayer < 0 || endLayer > config.nLayers() || firstLayer >= endLayer) {
             throw new IllegalArgumentException("bad layer range [" + firstLayer + ", " + endLayer + ") for "
                     + config.nLayers() + " layers");
@@ -35,6 +49,26 @@ public final class KvCache {
         this.kvDim = config.kvDim();
         this.maxPositions = config.seqLen();
         this.pageFloats = layers * 2 * PAGE_POSITIONS * kvDim;
+        this.maxPages = maxPositions <= 0 ? UNLIMITED
+                : (int) Math.min(UNLIMITED - 1L, (maxPositions + PAGE_POSITIONS - 1) / PAGE_POSITIONS);
+    }
+
+    /** A cache for layers [firstLayer, endLayer) that fits in {@code maxBytes} (at least one page); 0 = no limit. */
+    public static KvCache withByteLimit(ModelConfig config, int firstLayer, int endLayer, long maxBytes) {
+        if (maxBytes <= 0) return new KvCache(config, firstLayer, endLayer);
+        long pageBytes = (long) (endLayer - firstLayer) * 2 * PAGE_POSITIONS * config.kvDim() * Float.BYTES;
+        return new KvCache(config, firstLayer, endLayer, Math.max(1, maxBytes / pageBytes) * PAGE_POSITIONS);
+    }
+
+    /** Most pages this cache may hold, {@link #UNLIMITED} without a limit. */
+    public int maxPages() { return maxPages; }
+
+    /** Pages that may still be taken: the limit minus the pages in use (free-list pages are reused first). */
+    public long pagesAvailable() { return maxPages == UNLIMITED ? Long.MAX_VALUE : (long) maxPages - pagesInUse; }
+
+    /** Pages a sequence holding {@code length} positions occupies. */
+    static int pagesFor(int length) {
+        return (length + PAGE_POSITIONS - 1) / PAGE_POSITIONS;
     }
 
     public int firstLayer() { return firstLayer; }
@@ -101,7 +135,12 @@ public final class KvCache {
                     + " positions, over the model's context of " + maxPositions);
         }
         if (start < s.length) shrink(s, start);
-        int pagesNeeded = (end + PAGE_POSITIONS - 1) / PAGE_POSITIONS;
+        int pagesNeeded = pagesFor(end);
+        if (pagesNeeded - s.pageCount > pagesAvailable()) {
+            throw new IllegalStateException("KV cache of layers [" + firstLayer + ", " + (firstLayer + layers)
+                    + ") is full: sequence " + seqId + " needs " + (pagesNeeded - s.pageCount) + " more page(s), "
+                    + pagesAvailable() + " of " + maxPages + " are free");
+        }
         while (s.pageCount < pagesNeeded) {
             float[] page = freePages.pollLast();
             if (page == null) page = new float[pageFloats];
@@ -115,7 +154,7 @@ public final class KvCache {
     SequenceKv lookup(long seqId) { return sequences.get(seqId); }
 
     private void shrink(SequenceKv s, int length) {
-        int pagesNeeded = (length + PAGE_POSITIONS - 1) / PAGE_POSITIONS;
+        int pagesNeeded = pagesFor(length);
         while (s.pageCount > pagesNeeded) {
             freePages.addLast(s.removeLastPage());
             pagesInUse--;

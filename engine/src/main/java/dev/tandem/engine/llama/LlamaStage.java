@@ -222,11 +222,37 @@ public final class LlamaStage {
             }
             r = end;
         }
+        checkCapacity();
         for (int r = 0; r < rows; ) {
             int end = runEnd(r);
             SequenceKv s = cache.reserve(batch.seqId(r), batch.position(r), end - r);
             for (int i = r; i < end; i++) rowSequence[i] = s;
             r = end;
+        }
+    }
+
+    /**
+     * Refuses the batch, before any position is written, when the cache's limit cannot hold the pages its runs
+     * add (a run writing from position p first frees the pages past p; pages freed by one run are not counted for
+     * another, so the check never under-counts).
+     */
+    private void checkCapacity() {
+        if (cache.maxPages() == KvCache.UNLIMITED) return;
+        long added = 0;
+        for (int r = 0; r < rows; ) {
+            int end = runEnd(r);
+            int start = batch.position(r);
+            int held = KvCache.pagesFor(cache.length(batch.seqId(r)));
+            int kept = Math.min(held, KvCache.pagesFor(start));
+            added += Math.max(0, KvCache.pagesFor(start + end - r) - kept);
+            r = end;
+        }
+        if (added > cache.pagesAvailable()) {
+            long positions = cache.pagesAvailable() * KvCache.PAGE_POSITIONS;
+            throw new IllegalArgumentException("the KV cache of layers [" + fromLayer + ", " + toLayer + ") is full: the step needs "
+                    + added * KvCache.PAGE_POSITIONS + " more cached positions, " + Math.max(0, positions) + " of its limit of "
+                    + (long) cache.maxPages() * KvCache.PAGE_POSITIONS + " are free (" + cache.sequences().length
+                    + " sequences hold the rest); nothing was written");
         }
     }
 

@@ -37,6 +37,21 @@ class KvCacheTest {
     }
 
     @Test
+    void aLimitCountsWholePagesAndARefusedReserveChangesNothing() {
+        KvCache cache = new KvCache(CONFIG, 1, 3, 2 * P + 1); // rounds up to 3 pages
+        assertEquals(3, cache.maxPages());
+        cache.reserve(10, 0, 2 * P);
+        assertEquals(1, cache.pagesAvailable());
+        assertThrows(IllegalStateException.class, () -> cache.reserve(20, 0, P + 1));
+        assertEquals(0, cache.length(20));
+        assertEquals(2, cache.pagesInUse());
+        cache.reserve(10, P, 2 * P); // rewrites from position P: keeps one page, needs three
+        assertEquals(3, cache.pagesInUse());
+        assertEquals(KvCache.UNLIMITED, new KvCache(CONFIG, 1, 3).maxPages());
+        assertEquals(4, KvCache.withByteLimit(CONFIG, 1, 3, 4 * cache.pageBytes() + 1).maxPages());
+    }
+
+    @Test
     void truncateAndReleaseReturnPagesForReuse() {
         KvCache cache = new KvCache(CONFIG, 0, 4);
         SequenceKv s = cache.reserve(1, 0, 2 * P + 3);

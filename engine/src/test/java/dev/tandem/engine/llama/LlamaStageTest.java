@@ -188,6 +188,37 @@ class LlamaStageTest {
     }
 
     @Test
+    void aFullKvCacheRefusesTheStepBeforeWritingAndServesAgainOnceSpaceIsFreed() {
+        int limit = 2 * KvCache.PAGE_POSITIONS;
+        LlamaStage limited = new LlamaStage(weights, 0, weights.config().nLayers(),
+                new KvCache(weights.config(), 0, weights.config().nLayers(), limit), runner, 64);
+        LlamaStage unlimited = wholeModel();
+        ForwardBatch b = batch();
+        for (int p = 0; p < PROMPT.length; p++) b.addToken(1, p, PROMPT[p], p == PROMPT.length - 1);
+        float[] expected = logitsOf(unlimited.forward(b), PROMPT.length - 1);
+        assertArrayEquals(expected, logitsOf(limited.forward(b), PROMPT.length - 1)); // 20 positions: 2 pages, the whole limit
+
+        // Another sequence needs a page more than the limit has: refused, and nothing of either sequence changes.
+        ForwardBatch more = batch();
+        more.addToken(2, 0, PROMPT[0], true);
+        IllegalArgumentException full = assertThrows(IllegalArgumentException.class, () -> limited.forward(more));
+        assertTrue(full.getMessage().contains("KV cache of layers [0, 6) is full") && full.getMessage().contains("nothing was written"),
+                full.getMessage());
+        assertEquals(PROMPT.length, limited.cache().length(1));
+        assertEquals(0, limited.cache().length(2));
+        assertEquals(2, limited.cache().pagesInUse());
+
+        // A step within the pages a sequence holds still runs (position 20 is in its second page) and is exact.
+        ForwardBatch next = batch();
+        next.addToken(1, PROMPT.length, 1708, true);
+        assertArrayEquals(logitsOf(unlimited.forward(next), 0), logitsOf(limited.forward(next), 0));
+
+        // Once the first sequence is released, the second fits.
+        limited.cache().release(1);
+        assertArrayEquals(logitsOf(unlimited.forward(more), 0), logitsOf(limited.forward(more), 0));
+    }
+
+    @Test
     void rejectsASequenceSplitOverTwoRuns() {
         LlamaStage stage = wholeModel();
         ForwardBatch b = batch();
