@@ -23,6 +23,8 @@ public final class ServingActivity implements VerificationListener {
 
     /** Weight of the newest interval in the moving average. */
     private static final double AVERAGE_WEIGHT = 0.2;
+    /** Calls closer than this belong to one step (its sequences' rows are verified one after the other). */
+    private static final long SAME_STEP_NANOS = 50_000;
 
     private final VerificationListener next;
     private final long staleNanos;
@@ -61,7 +63,7 @@ public final class ServingActivity implements VerificationListener {
         long previous = lastStepNanos.getAndSet(now);
         long gap = now - previous;
         // Rows of one step arrive together (gap ~ 0); an interval longer than the stale bound is a pause, not a step.
-        if (previous != 0 && gap > 0 && gap < staleNanos && gap > 50_000) {
+        if (previous != 0 && gap > SAME_STEP_NANOS && gap < staleNanos) {
             long r = recentStepNanos;
             long updated = r == 0 ? gap : (long) (r + AVERAGE_WEIGHT * (gap - r));
             recentStepNanos = updated;
