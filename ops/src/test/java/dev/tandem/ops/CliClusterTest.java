@@ -108,6 +108,11 @@ class CliClusterTest {
         Run rollback = tandem("ctl", "drafts", "rollback", "general");
         assertEquals(CommandFailure.FAILED, rollback.exitCode());
         assertTrue(rollback.stderr().contains("NOT_FOUND: no drafts of traffic class 'general'"), rollback.stderr());
+        Run promote = tandem("ctl", "drafts", "promote", "general", "3");
+        assertEquals(CommandFailure.FAILED, promote.exitCode());
+        assertTrue(promote.stderr().contains("NOT_FOUND"), promote.stderr());
+        Run badVersion = tandem("ctl", "drafts", "promote", "general", "three");
+        assertEquals(CommandFailure.USAGE, badVersion.exitCode(), badVersion.stderr());
 
         // Every node serves /metrics on the port cluster status records.
         java.net.http.HttpClient http = java.net.http.HttpClient.newHttpClient();
