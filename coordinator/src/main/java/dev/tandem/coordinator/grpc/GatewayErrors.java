@@ -48,7 +48,13 @@ public final class GatewayErrors {
         if (t instanceof GenerationRejected r) {
             return new GrpcServiceException(Status.fromCode(Status.Code.valueOf(r.code().name())).withDescription(r.getMessage()));
         }
+        if (t instanceof akka.http.scaladsl.model.EntityStreamSizeException size) {
+            log.info("refused a request body over {} bytes (tandem.gateway.max-request-bytes)", size.limit());
+            return new GrpcServiceException(Status.RESOURCE_EXHAUSTED.withDescription("the request is larger than the limit of "
+                    + size.limit() + " bytes (tandem.gateway.max-request-bytes)"));
+        }
         if (t instanceof InvalidProtocolBufferException p) {
+            log.info("refused an unparsable request: {}", p.getMessage());
             // Other parse failures are malformed input as well; UTF-8 is the one a client can easily cause.
             String message = p.getMessage() != null && p.getMessage().contains("UTF-8") ? INVALID_UTF8
                     : "the request could not be parsed: " + p.getMessage();
