@@ -1,5 +1,6 @@
 package dev.tandem.ops;
 
+import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
 
 import java.time.Duration;
@@ -9,6 +10,9 @@ public final class ClusterStartOptions {
 
     @Option(names = "--threads", description = "Compute threads per worker (default: all cores).")
     Integer threads;
+
+    @Mixin
+    ServerSecurity security;
 
     @Option(names = "--ready-timeout", defaultValue = "180", paramLabel = "SECONDS",
             description = "How long to wait for the cluster to serve. Default: ${DEFAULT-VALUE}.")
