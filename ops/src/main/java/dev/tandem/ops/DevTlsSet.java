@@ -45,11 +45,7 @@ final class DevTlsSet {
             Files.createDirectories(dir);
             Path passwordFile = dir.resolve(TlsSettings.PASSWORD_FILE);
             Files.writeString(passwordFile, password + "\n", StandardCharsets.UTF_8);
-            try {
-                Files.setPosixFilePermissions(passwordFile, PosixFilePermissions.fromString("rw-------"));
-            } catch (UnsupportedOperationException ignored) {
-                // not a POSIX file system: the file keeps the default permissions
-            }
+            ownerOnly(passwordFile);
         } catch (IOException e) {
             throw new UncheckedIOException("cannot write into " + dir, e);
         }
@@ -82,8 +78,17 @@ final class DevTlsSet {
         try {
             Files.deleteIfExists(Path.of(csr));
             Files.deleteIfExists(Path.of(nodePem));
+            for (String key : List.of(ca, node)) ownerOnly(Path.of(key)); // private keys
         } catch (IOException e) {
             throw new UncheckedIOException("cannot clean up " + dir, e);
+        }
+    }
+
+    private static void ownerOnly(Path file) throws IOException {
+        try {
+            Files.setPosixFilePermissions(file, PosixFilePermissions.fromString("rw-------"));
+        } catch (UnsupportedOperationException ignored) {
+            // not a POSIX file system: the file keeps the default permissions
         }
     }
 
