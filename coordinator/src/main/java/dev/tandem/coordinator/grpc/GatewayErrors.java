@@ -53,6 +53,10 @@ public final class GatewayErrors {
             return new GrpcServiceException(Status.RESOURCE_EXHAUSTED.withDescription("the request is larger than the limit of "
                     + size.limit() + " bytes (tandem.gateway.max-request-bytes)"));
         }
+        if (t instanceof SingleMessage.Malformed m) {
+            log.info("refused a malformed request body: {}", m.getMessage());
+            return invalidArgument(m.getMessage());
+        }
         if (t instanceof InvalidProtocolBufferException p) {
             log.info("refused an unparsable request: {}", p.getMessage());
             // Other parse failures are malformed input as well; UTF-8 is the one a client can easily cause.

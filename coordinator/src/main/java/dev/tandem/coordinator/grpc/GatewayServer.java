@@ -87,8 +87,17 @@ public final class GatewayServer {
         // Every request body is cut off at the limit while it streams in, before protobuf parses it
         // (GatewayErrors reports RESOURCE_EXHAUSTED).
         long maxBytes = settings.maxRequestBytes();
-        Function<HttpRequest, CompletionStage<HttpResponse>> limited =
-                request -> service.apply(request.withEntity((akka.http.javadsl.model.RequestEntity) request.entity().withSizeLimit(maxBytes)));
+        String inferencePrefix = "/" + Inference.name + "/";
+        Function<HttpRequest, CompletionStage<HttpResponse>> limited = request -> {
+            akka.http.javadsl.model.RequestEntity entity = (akka.http.javadsl.model.RequestEntity) request.entity().withSizeLimit(maxBytes);
+            if (request.getUri().path().startsWith(inferencePrefix)) {
+                @SuppressWarnings({"unchecked", "rawtypes"})
+                akka.stream.scaladsl.Flow<akka.util.ByteString, akka.util.ByteString, Object> check =
+                        (akka.stream.scaladsl.Flow) SingleMessage.check().asScala();
+                entity = ((akka.http.scaladsl.model.RequestEntity) entity).transformDataBytes(check);
+            }
+            return service.apply(request.withEntity(entity));
+        };
         // gRPC needs HTTP/2, which Akka HTTP 10.2 keeps behind a preview flag; set it on this binding
         // rather than in a reference.conf, whose merge order across jars is not ours to choose.
         ServerBuilder builder = Http.get(system).newServerAt(host, port)
