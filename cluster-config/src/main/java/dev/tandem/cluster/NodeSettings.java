@@ -53,6 +53,7 @@ public record NodeSettings(Set<NodeRole> roles, String host, int port, List<Host
                 .withFallback(ConfigFactory.defaultApplication())
                 .withFallback(ConfigFactory.defaultReference())
                 .resolve();
+        TlsSettings.fromConfig(layered); // a missing store is a start-up error with a sentence, not a failed bind later
         return fromConfig(layered);
     }
 
