@@ -15,6 +15,8 @@ import dev.tandem.protocol.grpc.GenerateChunk;
 import dev.tandem.protocol.grpc.GenerateRequest;
 import dev.tandem.protocol.grpc.InferenceClient;
 import dev.tandem.protocol.grpc.TokenizeRequest;
+import dev.tandem.protocol.metrics.NodeMetrics;
+import dev.tandem.protocol.metrics.PrometheusText;
 import dev.tandem.worker.StageActor;
 import dev.tandem.worker.WorkerNode;
 import org.junit.jupiter.api.AfterAll;
@@ -58,6 +60,8 @@ class MalformedInputTest {
      * oversized body still fits HTTP/2's initial flow-control window (the raw client does no flow control).
      */
     private static final int RST_CANCEL = 8;
+    private static final int CANCEL_POLLS = 600;
+    private static final long CANCEL_POLL_MS = 50;
     /** How long a protocol-error case waits for the server to reset or close before it counts as tolerated. */
     private static final int PROTOCOL_ERROR_WAIT_MS = 5_000;
     private static final int MAX_REQUEST_BYTES = 16 * 1024;
@@ -298,7 +302,10 @@ class MalformedInputTest {
             expect(INVALID_ARGUMENT, "grpc-timeout", generate(RawH2c.frame(validMessage), "grpc-timeout", bad), "grpc-timeout " + bad);
         }
         byte[] longGeneration = greedy("Once upon a time", 256).toByteArray();
+        double cancelledBefore = cancelledRequests();
         expect(DEADLINE_EXCEEDED, "deadline", generate(RawH2c.frame(longGeneration), "grpc-timeout", "150m"), "short deadline");
+        // The sequence was cancelled in the scheduler, not left to run to its end (GenerationSession counts it).
+        awaitCancelledRequests(cancelledBefore + 1);
 
         // 9. Malformed HTTP/2 (15 cases): frames that break the protocol; the connection is refused, the server stays up.
         List<byte[]> protocolErrors = List.of(
@@ -396,6 +403,17 @@ class MalformedInputTest {
             }
         }
         return count;
+    }
+
+    private static double cancelledRequests() {
+        return PrometheusText.parse(NodeMetrics.of(cluster.coordinator().system()).scrape())
+                .sum("tandem_requests_total", Map.of("outcome", "cancelled"));
+    }
+
+    /** Polls the coordinator's request counter; the session records the cancellation asynchronously. */
+    private static void awaitCancelledRequests(double atLeast) throws InterruptedException {
+        for (int i = 0; i < CANCEL_POLLS && cancelledRequests() < atLeast; i++) Thread.sleep(CANCEL_POLL_MS);
+        assertTrue(cancelledRequests() >= atLeast, "the sequence past its deadline was not cancelled");
     }
 
     private static byte[] h2(int type, int flags, int stream, byte[] payload) throws IOException {
