@@ -54,7 +54,7 @@ class MalformedInputTest {
     private static final long SEED = 20261126L;
     private static final String GENERATE = "/tandem.v1.Inference/Generate";
     private static final String TOKENIZE = "/tandem.v1.Inference/Tokenize";
-    private static final int OK = 0, INVALID_ARGUMENT = 3, DEADLINE_EXCEEDED = 4, NOT_FOUND = 5, RESOURCE_EXHAUSTED = 8, UNIMPLEMENTED = 12;
+    private static final int OK = 0, INVALID_ARGUMENT = 3, DEADLINE_EXCEEDED = 4, NOT_FOUND = 5, RESOURCE_EXHAUSTED = 8, UNIMPLEMENTED = 12, INTERNAL = 13;
     /**
      * tandem.gateway.max-request-bytes and max-prompt-bytes as this test sets them: small, so that an
      * oversized body still fits HTTP/2's initial flow-control window (the raw client does no flow control).
@@ -120,6 +120,8 @@ class MalformedInputTest {
 
     private static void expectRefused(RawH2c.Outcome outcome, String what) {
         assertTrue(outcome.refused(), () -> what + " was not refused: " + outcome);
+        // Malformed input is the client's fault: never an internal error of ours.
+        assertTrue(outcome.grpcStatus() != INTERNAL, () -> what + " was answered as an internal error: " + outcome);
         if (outcome.grpcStatus() > 0) assertFalse(outcome.grpcMessage().isBlank(), () -> what + ": no reason given: " + outcome);
     }
 
@@ -150,8 +152,8 @@ class MalformedInputTest {
         for (int i = 0; i < 40; i++) {
             int keep = random.nextInt(validMessage.length);
             byte[] body = RawH2c.frame(0, validMessage.length, Arrays.copyOf(validMessage, keep));
-            if (i % 4 == 0) body = Arrays.copyOf(body, random.nextInt(5)); // cut inside the 5-byte prefix
-            expectRefused(generate(body), "truncated frame " + i);
+            if (i % 4 == 0) body = Arrays.copyOf(body, 1 + random.nextInt(4)); // cut inside the 5-byte prefix
+            expect(INVALID_ARGUMENT, "truncated", generate(body), "truncated frame " + i);
         }
 
         // 2. Oversized: bodies over tandem.gateway.max-request-bytes, and prefixes claiming huge messages (20 cases).
@@ -200,7 +202,8 @@ class MalformedInputTest {
             }
             RawH2c.Outcome o = generate(RawH2c.frame(m));
             int index = i;
-            assertTrue(o.grpcStatus() == OK ? o.data().length > 0 : o.refused() && !o.grpcMessage().isBlank(),
+            assertTrue(o.grpcStatus() == OK ? o.data().length > 0
+                            : o.refused() && !o.grpcMessage().isBlank() && o.grpcStatus() != INTERNAL,
                     () -> "mutation " + index + ": " + o);
         }
 
@@ -269,8 +272,9 @@ class MalformedInputTest {
         }
 
         // 7. Bad gRPC framing and calls (15 cases).
-        expectRefused(generate(new byte[0]), "no request message");
-        expectRefused(generate(concat(RawH2c.frame(validMessage), RawH2c.frame(validMessage))), "two request messages");
+        expect(INVALID_ARGUMENT, "no message", generate(new byte[0]), "no request message");
+        expect(INVALID_ARGUMENT, "more than one message", generate(concat(RawH2c.frame(validMessage), RawH2c.frame(validMessage))),
+                "two request messages");
         expectRefused(generate(RawH2c.frame(1, validMessage.length, validMessage)), "compressed flag without grpc-encoding");
         expectRefused(generate(RawH2c.frame(1, validMessage.length, validMessage), "grpc-encoding", "gzip"), "not gzip data");
         expectRefused(generate(RawH2c.frame(7, validMessage.length, validMessage)), "flag 7");
