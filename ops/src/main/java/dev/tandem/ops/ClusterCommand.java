@@ -60,7 +60,7 @@ public final class ClusterCommand implements Runnable {
             System.err.println("tandem: starting 1 coordinator and " + workers + " workers (logs in " + cluster.logsDir() + ")...");
             LocalCluster.State state = cluster.up(new LocalCluster.Spec(workers, grpcPort, model, start.threadsPerWorker(),
                     start.readyTimeout(), start.security));
-            System.out.println("tandem: cluster serving " + model + " on " + state.grpc() + " (gRPC)");
+            System.out.println("tandem: cluster serving " + model + " on " + state.grpc() + (state.tls().isEmpty() ? " (gRPC)" : " (gRPC over TLS)"));
             for (LocalCluster.Node n : state.nodes()) {
                 System.out.printf(Locale.ROOT, "  %-12s %-12s %-30s pid %-8d %s%n", n.name(), String.join(",", n.roles()),
                         n.address(), n.pid(), n.log());
