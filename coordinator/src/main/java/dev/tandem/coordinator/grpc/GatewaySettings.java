@@ -81,6 +81,15 @@ public record GatewaySettings(int maxPromptBytes, int maxStopStrings, int maxSto
         }
     }
 
+    /** Never the tokens themselves: settings end up in logs. */
+    @Override
+    public String toString() {
+        return "GatewaySettings[maxPromptBytes=" + maxPromptBytes + ", maxStopStrings=" + maxStopStrings
+                + ", maxStopStringBytes=" + maxStopStringBytes + ", maxTemperature=" + maxTemperature
+                + ", maxRequestBytes=" + maxRequestBytes + ", maxRequestDuration=" + maxRequestDuration
+                + ", clientTokens=" + clientTokens.size() + " (redacted), maxStreamsPerToken=" + maxStreamsPerToken + "]";
+    }
+
     /** Whether Inference calls need a client token. */
     public boolean clientAuthRequired() {
         return !clientTokens.isEmpty();
