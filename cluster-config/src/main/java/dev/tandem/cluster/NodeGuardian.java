@@ -158,12 +158,29 @@ public final class NodeGuardian {
             token = AdminAuth.generateToken();
             context.getLog().warn("no admin token configured ({}): generated one for this run: {}", ADMIN_TOKEN_KEY, token);
         }
-        context.pipeToSelf(GatewayServer.bind(context.getSystem(), backend, GatewaySettings.fromConfig(config),
-                        settings.grpcHost(), settings.grpcPort(), admin, Optional.of(token)),
+        Optional<javax.net.ssl.SSLContext> tls;
+        GatewaySettings gatewaySettings;
+        try {
+            TlsSettings tlsSettings = TlsSettings.fromConfig(config);
+            tls = tlsSettings.enabled() ? Optional.of(tlsSettings.serverContext()) : Optional.empty();
+            gatewaySettings = GatewaySettings.fromConfig(config);
+        } catch (RuntimeException e) {
+            context.getLog().error("cannot configure the gRPC endpoint: {}", e.getMessage());
+            ready.completeExceptionally(e);
+            return Behaviors.stopped();
+        }
+        if (gatewaySettings.clientAuthRequired()) {
+            context.getLog().info("Inference calls need one of {} client tokens", gatewaySettings.clientTokens().size());
+        } else {
+            context.getLog().info("Inference is open (no client tokens configured in tandem.gateway.client-auth)");
+        }
+        context.pipeToSelf(GatewayServer.bind(context.getSystem(), backend, gatewaySettings,
+                        settings.grpcHost(), settings.grpcPort(), admin, Optional.of(token), tls),
                 (binding, failure) -> failure == null ? new GatewayBound(binding) : new GatewayFailed(failure));
         return Behaviors.receive(Command.class)
                 .onMessage(GatewayBound.class, bound -> {
-                    context.getLog().info("serving gRPC on {}", bound.binding().localAddress());
+                    context.getLog().info("serving gRPC on {} ({})", bound.binding().localAddress(),
+                            tls.isPresent() ? "TLS" : "plain text");
                     ready.complete(Optional.of(bound.binding().localAddress()));
                     return Behaviors.empty();
                 })

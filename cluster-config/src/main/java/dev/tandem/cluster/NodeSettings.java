@@ -53,6 +53,7 @@ public record NodeSettings(Set<NodeRole> roles, String host, int port, List<Host
                 .withFallback(ConfigFactory.defaultApplication())
                 .withFallback(ConfigFactory.defaultReference())
                 .resolve();
+        TlsSettings.fromConfig(layered); // a missing store is a start-up error with a sentence, not a failed bind later
         return fromConfig(layered);
     }
 
@@ -102,7 +103,8 @@ public record NodeSettings(Set<NodeRole> roles, String host, int port, List<Host
      */
     public Config actorSystemConfig() {
         // withValue replaces (a fallback would merge objects: the reference's model map would stay).
-        return config
+        // TLS (tandem.tls) switches Artery to tls-tcp with mutual authentication.
+        return TlsSettings.fromConfig(config).arteryConfig().withFallback(config)
                 // gRPC needs HTTP/2, which Akka HTTP 10.2 keeps behind this flag (off in its reference.conf).
                 .withValue("akka.http.server.preview.enable-http2", ConfigValueFactory.fromAnyRef(true))
                 .withValue("akka.remote.artery.canonical.hostname", ConfigValueFactory.fromAnyRef(host))

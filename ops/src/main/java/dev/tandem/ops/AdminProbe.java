@@ -22,13 +22,19 @@ final class AdminProbe implements AutoCloseable {
     private final ActorSystem<?> system;
     private final HostAndPort target;
     private final String token;
+    private final ClientSecurity security;
     private AdminClient client;
 
     AdminProbe(ActorSystem<?> system, HostAndPort target, String token) {
+        this(system, target, token, ClientSecurity.PLAIN);
+    }
+
+    AdminProbe(ActorSystem<?> system, HostAndPort target, String token, ClientSecurity security) {
         this.system = system;
         this.target = target;
         this.token = token;
-        this.client = AdminClient.create(ClientSystem.settings(system, target), system);
+        this.security = security.withoutToken();
+        this.client = AdminClient.create(ClientSystem.settings(system, target, this.security), system);
     }
 
     /** Workers that have described themselves, or an empty list when the coordinator cannot be reached. */
@@ -42,7 +48,7 @@ final class AdminProbe implements AutoCloseable {
         } catch (Exception e) {
             // A client whose connection attempt failed stays failed: the next poll gets a fresh one.
             client.close();
-            client = AdminClient.create(ClientSystem.settings(system, target), system);
+            client = AdminClient.create(ClientSystem.settings(system, target, security), system);
             return List.of();
         }
     }

@@ -75,7 +75,7 @@ public final class BenchClusterCommand implements Callable<Integer> {
             } else {
                 log("starting a local cluster (1 coordinator + " + BENCH_WORKERS + " worker JVMs)...");
                 where = cluster.up(new LocalCluster.Spec(BENCH_WORKERS, FreePorts.pick(LocalCluster.HOST), OpenedModel.DEFAULT_SPEC,
-                        start.threadsPerWorker(), start.readyTimeout())).grpcTarget();
+                        start.threadsPerWorker(), start.readyTimeout(), start.security)).grpcTarget();
             }
             Map<String, Object> result = measure(opened, where);
             System.out.println(json ? Json.write(result) : table(result));

@@ -37,9 +37,13 @@ final class ClientSystem {
 
     /** Plaintext HTTP/2 client settings for a Tandem server. */
     static GrpcClientSettings settings(ActorSystem<?> system, HostAndPort target) {
-        return GrpcClientSettings.connectToServiceAt(target.host(), target.port(), system)
-                .withTls(false)
-                .withConnectionAttempts(CONNECTION_ATTEMPTS);
+        return settings(system, target, ClientSecurity.PLAIN);
+    }
+
+    /** Client settings for a Tandem server, plain text or TLS, with or without a client token. */
+    static GrpcClientSettings settings(ActorSystem<?> system, HostAndPort target, ClientSecurity security) {
+        return security.apply(GrpcClientSettings.connectToServiceAt(target.host(), target.port(), system)
+                .withConnectionAttempts(CONNECTION_ATTEMPTS));
     }
 
     static void terminate(ActorSystem<?> system, Duration timeout) {

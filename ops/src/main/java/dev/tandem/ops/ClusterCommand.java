@@ -59,13 +59,14 @@ public final class ClusterCommand implements Runnable {
             LocalCluster cluster = LocalCluster.standard();
             System.err.println("tandem: starting 1 coordinator and " + workers + " workers (logs in " + cluster.logsDir() + ")...");
             LocalCluster.State state = cluster.up(new LocalCluster.Spec(workers, grpcPort, model, start.threadsPerWorker(),
-                    start.readyTimeout(), start.speculation.overrides()));
-            System.out.println("tandem: cluster serving " + model + " on " + state.grpc() + " (gRPC)");
+                    start.readyTimeout(), start.speculation.overrides(), start.security));
+            System.out.println("tandem: cluster serving " + model + " on " + state.grpc() + (state.tls().isEmpty() ? " (gRPC)" : " (gRPC over TLS)"));
             for (LocalCluster.Node n : state.nodes()) {
                 System.out.printf(Locale.ROOT, "  %-12s %-12s %-30s pid %-8d %s%n", n.name(), String.join(",", n.roles()),
                         n.address(), n.pid(), n.log());
             }
-            System.out.println("try: tandem generate --target " + state.grpc() + " --prompt \"Once upon a time\"; stop: tandem cluster down");
+            String tls = state.tls().isEmpty() ? "" : " --tls " + state.tls();
+            System.out.println("try: tandem generate --target " + state.grpc() + tls + " --prompt \"Once upon a time\"; stop: tandem cluster down");
             return 0;
         }
     }
@@ -137,7 +138,7 @@ public final class ClusterCommand implements Runnable {
 
         private static ServingStatus health(LocalCluster.State s) {
             ActorSystem<Void> system = ClientSystem.create("tandem-cluster-status");
-            try (HealthProbe probe = new HealthProbe(system, s.grpcTarget())) {
+            try (HealthProbe probe = new HealthProbe(system, s.grpcTarget(), s.clientSecurity(null).withoutToken())) {
                 return probe.status();
             } finally {
                 ClientSystem.terminate(system, Duration.ofSeconds(5));

@@ -11,6 +11,9 @@ public final class ClusterStartOptions {
     @Option(names = "--threads", description = "Compute threads per worker (default: all cores).")
     Integer threads;
 
+    @Mixin
+    ServerSecurity security;
+
     @Option(names = "--ready-timeout", defaultValue = "180", paramLabel = "SECONDS",
             description = "How long to wait for the cluster to serve. Default: ${DEFAULT-VALUE}.")
     int readyTimeoutSeconds;

@@ -63,6 +63,11 @@ public final class CtlCommand implements Runnable {
     @Option(names = "--token", scope = ScopeType.INHERIT, description = "The admin token (else $TANDEM_ADMIN_TOKEN, else the local cluster's).")
     String token;
 
+    @Option(names = "--tls", arity = "0..1", fallbackValue = "", paramLabel = "DIR|CA.pem", scope = ScopeType.INHERIT,
+            description = "Connect with TLS trusting this development set's CA (default $TANDEM_HOME/tls) or CA certificate. "
+                    + "Default: as the local cluster runs, else plain text.")
+    String tls;
+
     @Option(names = "--json", scope = ScopeType.INHERIT, description = "Print JSON on stdout.")
     boolean json;
 
@@ -83,6 +88,12 @@ public final class CtlCommand implements Runnable {
                 "no --target given and no local cluster is running (" + LocalCluster.standard().stateFile() + ")"));
     }
 
+    /** TLS as asked, else as the local cluster runs when it is the target; the admin token travels per call. */
+    private ClientSecurity clientSecurity() {
+        if (tls != null || target != null) return ClientSecurity.of(tls, null).withoutToken();
+        return LocalCluster.standard().read().map(s -> s.clientSecurity(null).withoutToken()).orElse(ClientSecurity.PLAIN);
+    }
+
     /** Runs {@code call} with a connected client and maps remote failures to one-line errors. */
     <T> T call(java.util.function.BiFunction<AdminClient, ActorSystem<?>, CompletionStage<T>> call, Duration timeout) {
         HostAndPort where = target();
@@ -90,7 +101,7 @@ public final class CtlCommand implements Runnable {
                 "no admin token: pass --token, set " + AdminToken.ENV + ", or run against the local cluster ("
                         + AdminToken.defaultFile() + ")"));
         ActorSystem<Void> system = ClientSystem.create("tandem-ctl");
-        AdminClient client = AdminClient.create(ClientSystem.settings(system, where), system);
+        AdminClient client = AdminClient.create(ClientSystem.settings(system, where, clientSecurity()), system);
         try {
             return call.apply(client, system)
                     .toCompletableFuture().get(timeout.toMillis(), TimeUnit.MILLISECONDS);

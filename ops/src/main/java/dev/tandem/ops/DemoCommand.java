@@ -73,7 +73,7 @@ public final class DemoCommand implements Callable<Integer> {
                     DEMO_WORKERS + 1, DEMO_WORKERS);
             long t0 = System.nanoTime();
             LocalCluster.State state = cluster.up(new LocalCluster.Spec(DEMO_WORKERS, grpcPort, model,
-                    start.threadsPerWorker(), start.readyTimeout(), start.speculation.overrides()));
+                    start.threadsPerWorker(), start.readyTimeout(), start.speculation.overrides(), start.security));
             out.printf(Locale.ROOT, "cluster serving on %s after %.1f s; the layers are split over the workers%n%n",
                     state.grpc(), (System.nanoTime() - t0) / 1e9);
             streamStories(out, state);
@@ -99,7 +99,11 @@ public final class DemoCommand implements Callable<Integer> {
 
     private void streamStoriesFrom(PrintStream out, LocalCluster.State state) {
         ActorSystem<Void> system = ClientSystem.create("tandem-demo");
-        InferenceClient client = InferenceClient.create(ClientSystem.settings(system, state.grpcTarget()), system);
+        // With --client-tokens the demo's own client presents the file's first token.
+        String token = start.security.clientTokensFile()
+                .flatMap(f -> dev.tandem.coordinator.grpc.GatewaySettings.readTokenFile(f).stream().findFirst()).orElse(null);
+        InferenceClient client = InferenceClient.create(ClientSystem.settings(system, state.grpcTarget(),
+                state.clientSecurity(token)), system);
         try {
             // The node JVMs compile their hot paths on the first requests; keep that out of the statistics.
             RemoteStream.run(system, client, request(WARM_UP_PROMPT).toBuilder().setMaxTokens(WARM_UP_TOKENS).build(),

@@ -73,6 +73,13 @@ public final class GenerateCommand implements Callable<Integer> {
     @Mixin
     SpeculateOptions speculate;
 
+    @Mixin
+    TlsClientOption tls = new TlsClientOption();
+
+    @Option(names = "--token", paramLabel = "TOKEN",
+            description = "Client token for a server that requires one (with --target; else $TANDEM_TOKEN).")
+    String token;
+
     @Override
     public Integer call() {
         GenerationRequest request = sampling.request(prompt, stop);
@@ -119,7 +126,8 @@ public final class GenerateCommand implements Callable<Integer> {
                 .setEchoPrompt(true)
                 .build();
         ActorSystem<Void> system = ClientSystem.create("tandem-generate");
-        InferenceClient client = InferenceClient.create(ClientSystem.settings(system, target), system);
+        InferenceClient client = InferenceClient.create(ClientSystem.settings(system, target,
+                ClientSecurity.of(tls.tls, token)), system);
         PrintStream out = System.out;
         try {
             RemoteStream.Result result = RemoteStream.run(system, client, call, new RemoteStream.Listener() {

@@ -21,12 +21,18 @@ final class HealthProbe implements AutoCloseable {
 
     private final ActorSystem<?> system;
     private final HostAndPort target;
+    private final ClientSecurity security;
     private HealthClient client;
 
     HealthProbe(ActorSystem<?> system, HostAndPort target) {
+        this(system, target, ClientSecurity.PLAIN);
+    }
+
+    HealthProbe(ActorSystem<?> system, HostAndPort target, ClientSecurity security) {
         this.system = system;
         this.target = target;
-        this.client = HealthClient.create(ClientSystem.settings(system, target), system);
+        this.security = security;
+        this.client = HealthClient.create(ClientSystem.settings(system, target, security), system);
     }
 
     /** The current status, or UNKNOWN when the server cannot be reached. */
@@ -37,7 +43,7 @@ final class HealthProbe implements AutoCloseable {
         } catch (Exception e) {
             // A client whose connection attempt failed stays failed: the next poll gets a fresh one.
             client.close();
-            client = HealthClient.create(ClientSystem.settings(system, target), system);
+            client = HealthClient.create(ClientSystem.settings(system, target, security), system);
             return ServingStatus.UNKNOWN;
         }
     }

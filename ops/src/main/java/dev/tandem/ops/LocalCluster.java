@@ -78,14 +78,25 @@ final class LocalCluster {
     }
 
     /** What `up` recorded. */
-    record State(String grpc, String model, List<Node> nodes) {
+    /** @param tls the development TLS set the nodes use, "" = plain text */
+    record State(String grpc, String model, List<Node> nodes, String tls) {
+
+        State(String grpc, String model, List<Node> nodes) {
+            this(grpc, model, nodes, "");
+        }
 
         HostAndPort grpcTarget() { return HostAndPort.parse(grpc); }
+
+        /** How a client reaches this cluster (TLS trusting its CA when it runs with TLS). */
+        ClientSecurity clientSecurity(String token) {
+            return ClientSecurity.of(tls.isEmpty() ? null : tls, token);
+        }
 
         String toJson() {
             Map<String, Object> m = new LinkedHashMap<>();
             m.put("grpc", grpc);
             m.put("model", model);
+            if (!tls.isEmpty()) m.put("tls", tls);
             m.put("nodes", nodes.stream().map(Node::toJson).toList());
             return Json.write(m) + "\n";
         }
@@ -96,14 +107,26 @@ final class LocalCluster {
      *
      * @param threads compute threads per worker, 0 = all processors
      */
-    /** @param coordinatorConfig configuration overrides for the coordinator node (e.g. its speculation) */
-    record Spec(int workers, int grpcPort, String model, int threads, Duration readyTimeout, Map<String, Object> coordinatorConfig) {
+    /**
+     * @param coordinatorConfig configuration overrides for the coordinator node (e.g. its speculation)
+     * @param security          TLS and client tokens of every node
+     */
+    record Spec(int workers, int grpcPort, String model, int threads, Duration readyTimeout, Map<String, Object> coordinatorConfig,
+                ServerSecurity security) {
         Spec {
             coordinatorConfig = Map.copyOf(coordinatorConfig);
         }
 
+        Spec(int workers, int grpcPort, String model, int threads, Duration readyTimeout, Map<String, Object> coordinatorConfig) {
+            this(workers, grpcPort, model, threads, readyTimeout, coordinatorConfig, new ServerSecurity());
+        }
+
+        Spec(int workers, int grpcPort, String model, int threads, Duration readyTimeout, ServerSecurity security) {
+            this(workers, grpcPort, model, threads, readyTimeout, Map.of(), security);
+        }
+
         Spec(int workers, int grpcPort, String model, int threads, Duration readyTimeout) {
-            this(workers, grpcPort, model, threads, readyTimeout, Map.of());
+            this(workers, grpcPort, model, threads, readyTimeout, Map.of(), new ServerSecurity());
         }
     }
 
@@ -133,7 +156,7 @@ final class LocalCluster {
         try {
             Config c = ConfigFactory.parseFile(file.toFile());
             List<Node> nodes = c.getConfigList("nodes").stream().map(Node::fromConfig).toList();
-            return Optional.of(new State(c.getString("grpc"), c.getString("model"), nodes));
+            return Optional.of(new State(c.getString("grpc"), c.getString("model"), nodes, c.hasPath("tls") ? c.getString("tls") : ""));
         } catch (RuntimeException e) {
             throw CommandFailure.failed(file + " is damaged (" + e.getMessage() + "); stop the node processes by hand and delete it");
         }
@@ -171,7 +194,9 @@ final class LocalCluster {
         int coordinatorPort = FreePorts.pick(HOST);
         HostAndPort seed = new HostAndPort(HOST, coordinatorPort);
         List<Node> nodes = new ArrayList<>();
-        State state = new State(new HostAndPort(HOST, spec.grpcPort()).toString(), spec.model(), nodes);
+        State state = new State(new HostAndPort(HOST, spec.grpcPort()).toString(), spec.model(), nodes,
+                spec.security().tlsDir().map(Path::toString).orElse(""));
+        ClientSecurity probe = spec.security().probe();
         String token = AdminToken.writeFresh(tokenFile());
         ActorSystem<Void> system = ClientSystem.create("tandem-cluster-up");
         try {
@@ -179,7 +204,7 @@ final class LocalCluster {
             write(state);
             // Workers start one after the other: each measures its speed at start-up, and placement
             // splits the layers by speed, so a measurement must not compete with another JVM's start.
-            try (AdminProbe admin = new AdminProbe(system, state.grpcTarget(), token)) {
+            try (AdminProbe admin = new AdminProbe(system, state.grpcTarget(), token, probe)) {
                 for (int i = 1; i <= spec.workers(); i++) {
                     nodes.add(launch("worker-" + i, List.of(NodeRole.WORKER), FreePorts.pick(HOST), seed, 0, spec));
                     write(state);
@@ -188,7 +213,7 @@ final class LocalCluster {
                     }
                 }
             }
-            awaitServing(system, state, spec.readyTimeout());
+            awaitServing(system, state, spec.readyTimeout(), probe);
             return state;
         } catch (RuntimeException | InterruptedException e) {
             stop(nodes, Duration.ofSeconds(5));
@@ -208,6 +233,7 @@ final class LocalCluster {
                 "--model", spec.model(), "--threads", Integer.toString(spec.threads()),
                 "--log-file", NodeCommand.LOG_TO_STDOUT));
         if (grpcPort > 0) args.addAll(List.of("--grpc-port", Integer.toString(grpcPort)));
+        args.addAll(spec.security().nodeArgs());
         // Placement waits for every worker before the first plan, so that the layers are split over all of them.
         if (roles.contains(NodeRole.COORDINATOR)) {
             args.addAll(List.of("-c", MIN_WORKERS_KEY + "=" + spec.workers()));
@@ -228,8 +254,8 @@ final class LocalCluster {
         }
     }
 
-    private void awaitServing(ActorSystem<?> system, State state, Duration timeout) throws InterruptedException {
-        try (HealthProbe probe = new HealthProbe(system, state.grpcTarget())) {
+    private void awaitServing(ActorSystem<?> system, State state, Duration timeout, ClientSecurity security) throws InterruptedException {
+        try (HealthProbe probe = new HealthProbe(system, state.grpcTarget(), security)) {
             if (!probe.awaitServing(timeout, () -> state.nodes().stream().allMatch(Node::alive))) {
                 throw notReady(state, timeout, "the cluster did not report SERVING on " + state.grpc());
             }

@@ -6,6 +6,7 @@ import dev.tandem.cluster.NodeLogging;
 import dev.tandem.cluster.NodeSettings;
 import dev.tandem.engine.model.TandemHome;
 import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
 
 import java.net.InetSocketAddress;
@@ -78,6 +79,9 @@ public final class NodeCommand implements Callable<Integer> {
                     + "tandem.admin.token, or a random token that is logged.")
     Path adminTokenFile;
 
+    @Mixin
+    ServerSecurity security = new ServerSecurity();
+
     @Option(names = "--log-file", paramLabel = "PATH|-",
             description = "Log file, or '-' for stdout. Default: $TANDEM_HOME/logs/node-PORT.log.")
     String logFile;
@@ -120,6 +124,7 @@ public final class NodeCommand implements Callable<Integer> {
         if (metricsPort != null) overrides.put("tandem.node.metrics.port", metricsPort);
         if (adminTokenFile != null) overrides.put(AdminToken.CONFIG_KEY, AdminToken.read(adminTokenFile));
         overrides.putAll(speculation.overrides());
+        overrides.putAll(security.overrides());
         try {
             return NodeSettings.load(profile, overrides);
         } catch (IllegalArgumentException | com.typesafe.config.ConfigException e) {

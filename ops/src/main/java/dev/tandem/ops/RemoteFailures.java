@@ -20,6 +20,11 @@ final class RemoteFailures {
             if (status.getCode() == Status.Code.UNAVAILABLE && isConnectionProblem(status)) {
                 return CommandFailure.failed("cannot reach a Tandem server at " + target + " (" + rootMessage(s) + ")");
             }
+            if (status.getCode() == Status.Code.UNAVAILABLE && status.getDescription() != null
+                    && status.getDescription().startsWith("Network closed for unknown reason")) {
+                // What a plain-text client sees when the server speaks only TLS.
+                return CommandFailure.failed(target + " closed the connection; if it serves over TLS, pass --tls with its CA");
+            }
             return CommandFailure.failed(target + " answered " + status.getCode()
                     + (status.getDescription() == null ? "" : ": " + status.getDescription()));
         }

@@ -54,6 +54,7 @@ public final class ServeCommand implements Callable<Integer> {
         overrides.put("tandem.node.threads", start.threadsPerWorker());
         overrides.put(LocalCluster.MIN_WORKERS_KEY, workers);
         overrides.putAll(start.speculation.overrides());
+        overrides.putAll(start.security.overrides());
         if (adminTokenFile != null) {
             overrides.put(AdminToken.CONFIG_KEY, AdminToken.read(adminTokenFile));
         } else {
@@ -70,7 +71,7 @@ public final class ServeCommand implements Callable<Integer> {
         }
         HostAndPort target = new HostAndPort(cluster.grpcAddress().getHostString(), cluster.grpcAddress().getPort());
         ActorSystem<Void> client = ClientSystem.create("tandem-serve-probe");
-        try (HealthProbe probe = new HealthProbe(client, target)) {
+        try (HealthProbe probe = new HealthProbe(client, target, start.security.probe())) {
             if (!probe.awaitServing(start.readyTimeout(), () -> true)) {
                 cluster.close();
                 throw CommandFailure.failed("the model did not become ready within " + start.readyTimeout().toSeconds()
@@ -79,8 +80,9 @@ public final class ServeCommand implements Callable<Integer> {
         } finally {
             ClientSystem.terminate(client, Duration.ofSeconds(5));
         }
-        System.err.println("tandem: serving " + model + " on " + target + " (gRPC; try 'tandem generate --target " + target
-                + " --prompt \"Once upon a time\"'); Ctrl-C stops");
+        String tls = start.security.tlsDir().map(d -> " --tls " + d).orElse("");
+        System.err.println("tandem: serving " + model + " on " + target + " (gRPC" + (tls.isEmpty() ? "" : " over TLS")
+                + "; try 'tandem generate --target " + target + tls + " --prompt \"Once upon a time\"'); Ctrl-C stops");
         // SIGTERM / Ctrl-C run every node's CoordinatedShutdown through the JVM hook.
         cluster.awaitTermination();
         return 0;

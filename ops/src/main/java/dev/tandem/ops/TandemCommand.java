@@ -23,6 +23,7 @@ import picocli.CommandLine.Command;
                 ClusterCommand.class,
                 NodeCommand.class,
                 CtlCommand.class,
+                TlsCommand.class,
                 ModelCommand.class,
                 BenchCommand.class,
                 DraftCommand.class,

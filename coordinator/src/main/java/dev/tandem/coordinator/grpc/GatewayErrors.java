@@ -48,7 +48,38 @@ public final class GatewayErrors {
         if (t instanceof GenerationRejected r) {
             return new GrpcServiceException(Status.fromCode(Status.Code.valueOf(r.code().name())).withDescription(r.getMessage()));
         }
+        if (t instanceof akka.http.scaladsl.model.EntityStreamSizeException size) {
+            log.info("refused a request body over {} bytes (tandem.gateway.max-request-bytes)", size.limit());
+            return new GrpcServiceException(Status.RESOURCE_EXHAUSTED.withDescription("the request is larger than the limit of "
+                    + size.limit() + " bytes (tandem.gateway.max-request-bytes)"));
+        }
+        // Failures of Akka gRPC's own request decoding: malformed input, not our fault.
+        if (t instanceof io.grpc.StatusException || t instanceof io.grpc.StatusRuntimeException) {
+            Status status = Status.fromThrowable(t);
+            log.info("refused a request: {} {}", status.getCode(), status.getDescription());
+            // The decoder says INTERNAL for a badly framed message (e.g. a compressed flag without an
+            // encoding); it is the client's input that is wrong, and INTERNAL is kept for our own faults.
+            return new GrpcServiceException(status.getCode() == Status.Code.INTERNAL
+                    ? Status.INVALID_ARGUMENT.withDescription(status.getDescription()) : status);
+        }
+        if (t.getClass().getName().equals("akka.grpc.internal.MissingParameterException")) {
+            log.info("refused a request without a message");
+            return invalidArgument("the request holds no message; this method takes exactly one");
+        }
+        if (t instanceof IllegalStateException && t.getMessage() != null && t.getMessage().startsWith("truncated data")) {
+            log.info("refused a truncated request body");
+            return invalidArgument("the request body ends inside a gRPC message frame (truncated)");
+        }
+        if (t instanceof java.util.zip.ZipException z) {
+            log.info("refused a request that is not valid gzip: {}", z.getMessage());
+            return invalidArgument("the request message is marked compressed but is not valid gzip: " + z.getMessage());
+        }
+        if (t instanceof SingleMessage.Malformed m) {
+            log.info("refused a malformed request body: {}", m.getMessage());
+            return invalidArgument(m.getMessage());
+        }
         if (t instanceof InvalidProtocolBufferException p) {
+            log.info("refused an unparsable request: {}", p.getMessage());
             // Other parse failures are malformed input as well; UTF-8 is the one a client can easily cause.
             String message = p.getMessage() != null && p.getMessage().contains("UTF-8") ? INVALID_UTF8
                     : "the request could not be parsed: " + p.getMessage();

@@ -4,7 +4,9 @@ import akka.actor.typed.ActorSystem;
 import akka.grpc.ServiceDescription;
 import akka.grpc.javadsl.ServerReflection;
 import akka.grpc.javadsl.ServiceHandler;
+import akka.http.javadsl.ConnectionContext;
 import akka.http.javadsl.Http;
+import akka.http.javadsl.ServerBuilder;
 import akka.http.javadsl.ServerBinding;
 import akka.http.javadsl.model.HttpRequest;
 import akka.http.javadsl.model.HttpResponse;
@@ -14,7 +16,7 @@ import dev.tandem.coordinator.api.InferenceBackend;
 import dev.tandem.protocol.grpc.Admin;
 import dev.tandem.protocol.grpc.AdminHandlerFactory;
 import dev.tandem.protocol.grpc.Inference;
-import dev.tandem.protocol.grpc.InferenceHandlerFactory;
+import dev.tandem.protocol.grpc.InferencePowerApiHandlerFactory;
 import dev.tandem.protocol.grpc.health.Health;
 import dev.tandem.protocol.grpc.health.HealthHandlerFactory;
 
@@ -22,9 +24,11 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.Optional;
 import java.util.concurrent.CompletionStage;
+import javax.net.ssl.SSLContext;
 
 /**
- * Binds the public gRPC endpoint (HTTP/2 without TLS): Inference, grpc.health.v1.Health, optionally
+ * Binds the public gRPC endpoint (HTTP/2: h2c, or TLS with ALPN when given an SSLContext): Inference
+ * (behind the {@link ClientGuard}: client tokens, streams per token, deadlines), grpc.health.v1.Health, optionally
  * the operator API (Admin), and server reflection (so that {@code grpcurl} works without the .proto
  * files). The binding is released in CoordinatedShutdown's unbind phase, letting in-flight calls
  * finish within the deadline.
@@ -52,11 +56,22 @@ public final class GatewayServer {
     public static CompletionStage<ServerBinding> bind(ActorSystem<?> system, InferenceBackend backend,
                                                       GatewaySettings settings, String host, int port,
                                                       Optional<Admin> admin, Optional<String> adminToken) {
+        return bind(system, backend, settings, host, port, admin, adminToken, Optional.empty());
+    }
+
+    /**
+     * As above; with {@code tls}, the endpoint speaks only HTTPS (HTTP/2 negotiated by ALPN), so a
+     * plain-text client cannot connect.
+     */
+    public static CompletionStage<ServerBinding> bind(ActorSystem<?> system, InferenceBackend backend,
+                                                      GatewaySettings settings, String host, int port,
+                                                      Optional<Admin> admin, Optional<String> adminToken,
+                                                      Optional<SSLContext> tls) {
         Materializer materializer = Materializer.matFromSystem(system);
         List<Function<HttpRequest, CompletionStage<HttpResponse>>> handlers = new ArrayList<>();
         List<ServiceDescription> descriptions = new ArrayList<>(List.of(Inference.description, Health.description));
-        handlers.add(InferenceHandlerFactory.partial(new InferenceService(backend, settings), Inference.name,
-                materializer, GatewayErrors.handler(), system));
+        handlers.add(InferencePowerApiHandlerFactory.partial(new ClientGuard(new InferenceService(backend, settings), settings),
+                Inference.name, materializer, GatewayErrors.handler(), system));
         handlers.add(HealthHandlerFactory.partial(new GatewayHealth(backend, settings.healthWatchInterval()), Health.name,
                 materializer, GatewayErrors.handler(), system));
         admin.ifPresent(a -> {
@@ -68,11 +83,27 @@ public final class GatewayServer {
         handlers.add(ServerReflection.create(descriptions, system));
         @SuppressWarnings("unchecked")
         Function<HttpRequest, CompletionStage<HttpResponse>>[] all = handlers.toArray(Function[]::new);
+        Function<HttpRequest, CompletionStage<HttpResponse>> service = ServiceHandler.concatOrNotFound(all);
+        // Every request body is cut off at the limit while it streams in, before protobuf parses it
+        // (GatewayErrors reports RESOURCE_EXHAUSTED).
+        long maxBytes = settings.maxRequestBytes();
+        String inferencePrefix = "/" + Inference.name + "/";
+        Function<HttpRequest, CompletionStage<HttpResponse>> limited = request -> {
+            akka.http.javadsl.model.RequestEntity entity = (akka.http.javadsl.model.RequestEntity) request.entity().withSizeLimit(maxBytes);
+            if (request.getUri().path().startsWith(inferencePrefix)) {
+                @SuppressWarnings({"unchecked", "rawtypes"})
+                akka.stream.scaladsl.Flow<akka.util.ByteString, akka.util.ByteString, Object> check =
+                        (akka.stream.scaladsl.Flow) SingleMessage.check().asScala();
+                entity = ((akka.http.scaladsl.model.RequestEntity) entity).transformDataBytes(check);
+            }
+            return service.apply(request.withEntity(entity));
+        };
         // gRPC needs HTTP/2, which Akka HTTP 10.2 keeps behind a preview flag; set it on this binding
         // rather than in a reference.conf, whose merge order across jars is not ours to choose.
-        return Http.get(system).newServerAt(host, port)
-                .adaptSettings(s -> s.withPreviewServerSettings(s.getPreviewServerSettings().withEnableHttp2(true)))
-                .bind(ServiceHandler.concatOrNotFound(all))
+        ServerBuilder builder = Http.get(system).newServerAt(host, port)
+                .adaptSettings(s -> s.withPreviewServerSettings(s.getPreviewServerSettings().withEnableHttp2(true)));
+        if (tls.isPresent()) builder = builder.enableHttps(ConnectionContext.httpsServer(tls.get()));
+        return builder.bind(limited)
                 .thenApply(binding -> binding.addToCoordinatedShutdown(settings.unbindDeadline(), system));
     }
 }

@@ -33,6 +33,8 @@ import java.util.concurrent.ThreadLocalRandom;
  */
 public final class InferenceService implements Inference {
 
+    private static final org.slf4j.Logger log = org.slf4j.LoggerFactory.getLogger(InferenceService.class);
+
     /** Values of {@code GenerateRequest.speculate} (see inference.proto). */
     static final Set<String> PROPOSERS = Set.of("", "auto", "none", "ngram", "draft", "layerskip");
 
@@ -50,7 +52,9 @@ public final class InferenceService implements Inference {
         try {
             spec = validate(in);
         } catch (RuntimeException e) {
-            return Source.failed(GatewayErrors.toGrpc(e));
+            akka.grpc.GrpcServiceException status = GatewayErrors.toGrpc(e);
+            log.info("refused a Generate request: {} {}", status.getStatus().getCode(), status.getStatus().getDescription());
+            return Source.failed(status);
         }
         Source<GenerateChunk, NotUsed> echo = in.getEchoPrompt()
                 ? Source.lazySource(() -> Source.single(echoChunk(spec))).mapMaterializedValue(m -> NotUsed.getInstance())
