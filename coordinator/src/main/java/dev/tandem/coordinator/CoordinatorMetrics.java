@@ -22,6 +22,7 @@ public final class CoordinatorMetrics {
     private final Histogram timeToFirstToken;
     private final Histogram interTokenLatency;
     private final Histogram batchSequences;
+    private final Histogram stepRoundTrip;
     private final Gauge queueDepth;
     private final Gauge activeSequences;
     private final Counter rebalanceEvents;
@@ -44,6 +45,9 @@ public final class CoordinatorMetrics {
                 MetricsRegistry.LATENCY_MS_BUCKETS, "model");
         batchSequences = r.histogram("tandem_batch_sequences", "Sequences per micro-batch sent into a pipeline",
                 BATCH_BUCKETS, "model");
+        stepRoundTrip = r.histogram("tandem_step_round_trip_ms", "From sending a micro-batch into the pipeline to its "
+                + "verified tokens coming back (minus the stages' step latencies: the transport and queueing share)",
+                MetricsRegistry.LATENCY_MS_BUCKETS, "model");
         queueDepth = r.gauge("tandem_queue_depth", "Sequences waiting for a batch slot", "model");
         activeSequences = r.gauge("tandem_active_sequences", "Sequences decoding on this coordinator", "model");
         rebalanceEvents = r.counter("tandem_rebalance_events_total", "Plan changes by kind (initial, move, auto, drain, "
@@ -78,6 +82,8 @@ public final class CoordinatorMetrics {
     public void interToken(String model, double millis) { interTokenLatency.labels(model).observe(millis); }
 
     public void batch(String model, int sequences) { batchSequences.labels(model).observe(sequences); }
+
+    public void stepRoundTrip(String model, double millis) { stepRoundTrip.labels(model).observe(millis); }
 
     public void load(String model, int queued, int active) {
         queueDepth.set(queued, model);

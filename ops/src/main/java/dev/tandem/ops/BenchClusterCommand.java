@@ -43,6 +43,7 @@ public final class BenchClusterCommand implements Callable<Integer> {
 
     private static final String SINGLE_PROMPT = "Once upon a time";
     private static final int BENCH_WORKERS = 2;
+    private static final String TRAIN_KEY = "tandem.drafts.train";
     private static final int SMALL_BATCH = 4;
     private static final int LARGE_BATCH = 16;
     private static final Duration STOP_GRACE = Duration.ofSeconds(20);
@@ -74,8 +75,11 @@ public final class BenchClusterCommand implements Callable<Integer> {
                 where = GenerateCommand.parseTarget(target);
             } else {
                 log("starting a local cluster (1 coordinator + " + BENCH_WORKERS + " worker JVMs)...");
-                where = cluster.up(new LocalCluster.Spec(BENCH_WORKERS, FreePorts.pick(LocalCluster.HOST), OpenedModel.DEFAULT_SPEC,
-                        start.threadsPerWorker(), start.readyTimeout(), start.security)).grpcTarget();
+                // Serving speed only: the draft trainer would use the idle time between runs and compete with the
+                // in-process measurement (bench osd measures the trainer).
+                where = cluster.up(start.applyTo(new LocalCluster.Spec(BENCH_WORKERS, FreePorts.pick(LocalCluster.HOST),
+                        OpenedModel.DEFAULT_SPEC, start.threadsPerWorker(), start.readyTimeout(), start.security)
+                        .withNodeConfig(Map.of(TRAIN_KEY, "off")))).grpcTarget();
             }
             Map<String, Object> result = measure(opened, where);
             System.out.println(json ? Json.write(result) : table(result));

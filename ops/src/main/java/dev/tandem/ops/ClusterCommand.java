@@ -58,8 +58,8 @@ public final class ClusterCommand implements Runnable {
             if (grpcPort < 1 || grpcPort > 65_535) throw CommandFailure.usage("--grpc-port must be in [1, 65535], got " + grpcPort);
             LocalCluster cluster = LocalCluster.standard();
             System.err.println("tandem: starting 1 coordinator and " + workers + " workers (logs in " + cluster.logsDir() + ")...");
-            LocalCluster.State state = cluster.up(new LocalCluster.Spec(workers, grpcPort, model, start.threadsPerWorker(),
-                    start.readyTimeout(), start.speculation.overrides(), start.security));
+            LocalCluster.State state = cluster.up(start.applyTo(new LocalCluster.Spec(workers, grpcPort, model, start.threadsPerWorker(),
+                    start.readyTimeout(), start.speculation.overrides(), start.security)));
             System.out.println("tandem: cluster serving " + model + " on " + state.grpc() + (state.tls().isEmpty() ? " (gRPC)" : " (gRPC over TLS)"));
             for (LocalCluster.Node n : state.nodes()) {
                 System.out.printf(Locale.ROOT, "  %-12s %-12s %-30s pid %-8d %s%n", n.name(), String.join(",", n.roles()),

@@ -4,6 +4,8 @@ import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
 
 import java.time.Duration;
+import java.util.LinkedHashMap;
+import java.util.Map;
 
 /** Options shared by the commands that start a cluster. */
 public final class ClusterStartOptions {
@@ -20,6 +22,15 @@ public final class ClusterStartOptions {
 
     @Mixin
     ServerSpeculationOptions speculation;
+
+    @Option(names = {"-c", "--config"}, paramLabel = "KEY=VALUE",
+            description = "Set a configuration key on every node (repeatable), e.g. -c tandem.drafts.train=off.")
+    Map<String, String> nodeConfig = new LinkedHashMap<>();
+
+    /** {@code spec} with the -c settings added to every node. */
+    LocalCluster.Spec applyTo(LocalCluster.Spec spec) {
+        return spec.withNodeConfig(nodeConfig);
+    }
 
     int threadsPerWorker() {
         return threads == null ? 0 : Threads.validate(threads);

@@ -72,8 +72,8 @@ public final class DemoCommand implements Callable<Integer> {
             out.printf("Tandem demo: starting a local cluster of %d JVMs (1 coordinator, %d workers) on loopback...%n",
                     DEMO_WORKERS + 1, DEMO_WORKERS);
             long t0 = System.nanoTime();
-            LocalCluster.State state = cluster.up(new LocalCluster.Spec(DEMO_WORKERS, grpcPort, model,
-                    start.threadsPerWorker(), start.readyTimeout(), start.speculation.overrides(), start.security));
+            LocalCluster.State state = cluster.up(start.applyTo(new LocalCluster.Spec(DEMO_WORKERS, grpcPort, model,
+                    start.threadsPerWorker(), start.readyTimeout(), start.speculation.overrides(), start.security)));
             out.printf(Locale.ROOT, "cluster serving on %s after %.1f s; the layers are split over the workers%n%n",
                     state.grpc(), (System.nanoTime() - t0) / 1e9);
             streamStories(out, state);

@@ -132,8 +132,8 @@ public final class LoadBenchCommand implements Callable<Integer> {
             nodes = processes(recorded.get());
         } else {
             log("no local cluster runs; starting 1 coordinator and " + workers + " workers (logs in " + cluster.logsDir() + ")...");
-            LocalCluster.State state = cluster.up(new LocalCluster.Spec(workers, FreePorts.pick(LocalCluster.HOST),
-                    OpenedModel.DEFAULT_SPEC, start.threadsPerWorker(), start.readyTimeout()));
+            LocalCluster.State state = cluster.up(start.applyTo(new LocalCluster.Spec(workers, FreePorts.pick(LocalCluster.HOST),
+                    OpenedModel.DEFAULT_SPEC, start.threadsPerWorker(), start.readyTimeout())));
             started = true;
             where = state.grpcTarget();
             nodes = processes(state);

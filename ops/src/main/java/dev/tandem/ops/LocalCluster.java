@@ -111,10 +111,20 @@ final class LocalCluster {
      * @param coordinatorConfig configuration overrides for the coordinator node (e.g. its speculation)
      * @param security          TLS and client tokens of every node
      */
+    /**
+     * What to start: {@code nodeConfig} is set on every node (e.g. {@code tandem.drafts.train=off}),
+     * {@code coordinatorConfig} on the coordinator after it.
+     */
     record Spec(int workers, int grpcPort, String model, int threads, Duration readyTimeout, Map<String, Object> coordinatorConfig,
-                ServerSecurity security) {
+                ServerSecurity security, Map<String, Object> nodeConfig) {
         Spec {
             coordinatorConfig = Map.copyOf(coordinatorConfig);
+            nodeConfig = Map.copyOf(nodeConfig);
+        }
+
+        Spec(int workers, int grpcPort, String model, int threads, Duration readyTimeout, Map<String, Object> coordinatorConfig,
+             ServerSecurity security) {
+            this(workers, grpcPort, model, threads, readyTimeout, coordinatorConfig, security, Map.of());
         }
 
         Spec(int workers, int grpcPort, String model, int threads, Duration readyTimeout, Map<String, Object> coordinatorConfig) {
@@ -127,6 +137,13 @@ final class LocalCluster {
 
         Spec(int workers, int grpcPort, String model, int threads, Duration readyTimeout) {
             this(workers, grpcPort, model, threads, readyTimeout, Map.of(), new ServerSecurity());
+        }
+
+        /** This spec with {@code settings} added to every node's configuration. */
+        Spec withNodeConfig(Map<String, ?> settings) {
+            Map<String, Object> merged = new java.util.LinkedHashMap<>(nodeConfig);
+            merged.putAll(settings);
+            return new Spec(workers, grpcPort, model, threads, readyTimeout, coordinatorConfig, security, merged);
         }
     }
 
@@ -234,6 +251,7 @@ final class LocalCluster {
                 "--log-file", NodeCommand.LOG_TO_STDOUT));
         if (grpcPort > 0) args.addAll(List.of("--grpc-port", Integer.toString(grpcPort)));
         args.addAll(spec.security().nodeArgs());
+        spec.nodeConfig().forEach((key, value) -> args.addAll(List.of("-c", key + "=" + value)));
         // Placement waits for every worker before the first plan, so that the layers are split over all of them.
         if (roles.contains(NodeRole.COORDINATOR)) {
             args.addAll(List.of("-c", MIN_WORKERS_KEY + "=" + spec.workers()));

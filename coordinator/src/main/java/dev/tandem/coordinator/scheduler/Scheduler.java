@@ -499,7 +499,9 @@ public final class Scheduler extends AbstractBehavior<Scheduler.Command> {
         List<Sequence> finished = new ArrayList<>();
         switch (reply) {
             case StageActor.StepVerified verified -> {
-                if (taken.decodeOnly()) proposers.costs().recordForward(taken.rows(), System.nanoTime() - taken.sentAt());
+                long roundTrip = System.nanoTime() - taken.sentAt();
+                metrics.stepRoundTrip(model.model(), roundTrip / 1e6);
+                if (taken.decodeOnly()) proposers.costs().recordForward(taken.rows(), roundTrip);
                 Map<Long, Integer> outputAt = new HashMap<>();
                 int[] offsets = new int[verified.seqIds().length + 1];
                 for (int i = 0; i < verified.seqIds().length; i++) {
