@@ -2,6 +2,7 @@ package dev.tandem.ops;
 
 import akka.actor.typed.ActorSystem;
 import dev.tandem.cluster.HostAndPort;
+import dev.tandem.cluster.NodeRole;
 import dev.tandem.engine.generate.GenerationListener;
 import dev.tandem.engine.generate.GenerationRequest;
 import dev.tandem.engine.generate.GenerationResult;
@@ -44,6 +45,8 @@ public final class BenchClusterCommand implements Callable<Integer> {
     private static final String SINGLE_PROMPT = "Once upon a time";
     private static final int BENCH_WORKERS = 2;
     private static final String TRAIN_KEY = "tandem.drafts.train";
+    private static final String ROUND_TRIP = "tandem_step_round_trip_ms";
+    private static final String STAGE_FORWARD = "tandem_stage_step_latency_ms";
     private static final int SMALL_BATCH = 4;
     private static final int LARGE_BATCH = 16;
     private static final Duration STOP_GRACE = Duration.ofSeconds(20);
@@ -70,6 +73,8 @@ public final class BenchClusterCommand implements Callable<Integer> {
         OpenedModel opened = OpenedModel.open(OpenedModel.DEFAULT_SPEC, null, new CliProgress("model"));
         LocalCluster cluster = new LocalCluster(TandemHome.root().resolve("bench-cluster"));
         HostAndPort where;
+        List<String> coordinatorMetrics = List.of();
+        List<String> workerMetrics = List.of();
         try {
             if (target != null) {
                 where = GenerateCommand.parseTarget(target);
@@ -77,11 +82,14 @@ public final class BenchClusterCommand implements Callable<Integer> {
                 log("starting a local cluster (1 coordinator + " + BENCH_WORKERS + " worker JVMs)...");
                 // Serving speed only: the draft trainer would use the idle time between runs and compete with the
                 // in-process measurement (bench osd measures the trainer).
-                where = cluster.up(start.applyTo(new LocalCluster.Spec(BENCH_WORKERS, FreePorts.pick(LocalCluster.HOST),
-                        OpenedModel.DEFAULT_SPEC, start.threadsPerWorker(), start.readyTimeout(), start.security)
-                        .withNodeConfig(Map.of(TRAIN_KEY, "off")))).grpcTarget();
+                LocalCluster.State state = cluster.up(start.applyTo(new LocalCluster.Spec(BENCH_WORKERS,
+                        FreePorts.pick(LocalCluster.HOST), OpenedModel.DEFAULT_SPEC, start.threadsPerWorker(), start.readyTimeout(),
+                        start.security).withNodeConfig(Map.of(TRAIN_KEY, "off"))));
+                where = state.grpcTarget();
+                coordinatorMetrics = metricsUrls(state, true);
+                workerMetrics = metricsUrls(state, false);
             }
-            Map<String, Object> result = measure(opened, where);
+            Map<String, Object> result = measure(opened, where, coordinatorMetrics, workerMetrics);
             System.out.println(json ? Json.write(result) : table(result));
         } finally {
             if (target == null) cluster.down(STOP_GRACE);
@@ -90,7 +98,13 @@ public final class BenchClusterCommand implements Callable<Integer> {
         return 0;
     }
 
-    private Map<String, Object> measure(OpenedModel opened, HostAndPort where) {
+    private static List<String> metricsUrls(LocalCluster.State state, boolean coordinator) {
+        return state.nodes().stream().filter(n -> n.roles().contains(NodeRole.COORDINATOR.roleName()) == coordinator)
+                .map(LocalCluster.Node::metricsUrl).filter(u -> !u.isEmpty()).toList();
+    }
+
+    private Map<String, Object> measure(OpenedModel opened, HostAndPort where, List<String> coordinatorMetrics,
+                                        List<String> workerMetrics) {
         ActorSystem<Void> system = ClientSystem.create("tandem-bench-cluster");
         InferenceClient client = InferenceClient.create(ClientSystem.settings(system, where), system);
         List<Double> ttfts = new ArrayList<>();
@@ -101,8 +115,16 @@ public final class BenchClusterCommand implements Callable<Integer> {
             single(system, client, null, null);
 
             log("single stream through the cluster...");
+            MetricsScrape scrape = new MetricsScrape();
+            MetricsScrape.Totals roundTrip0 = scrape.histogram(coordinatorMetrics, ROUND_TRIP);
+            MetricsScrape.Totals forward0 = scrape.histogram(workerMetrics, STAGE_FORWARD);
             double[] clusterSingle = new double[runs];
             for (int i = 0; i < runs; i++) clusterSingle[i] = single(system, client, ttfts, itls);
+            // Where a single stream's step goes: the stages' forward time, the rest is transport and queueing.
+            MetricsScrape.Totals steps = scrape.histogram(coordinatorMetrics, ROUND_TRIP).minus(roundTrip0);
+            double roundTrip = steps.mean();
+            double stepForward = steps.count() > 0
+                    ? scrape.histogram(workerMetrics, STAGE_FORWARD).minus(forward0).sum() / steps.count() : Double.NaN;
 
             log("single stream in this process...");
             double localSingle = localSingle(opened);
@@ -126,6 +148,9 @@ public final class BenchClusterCommand implements Callable<Integer> {
             out.put("cluster_batch4_tok_s", median(batch4));
             out.put("cluster_batch16_tok_s", median(batch16));
             out.put("batch16_vs_single", median(batch16) / median(clusterSingle));
+            out.put("single_step_round_trip_ms", roundTrip);
+            out.put("single_step_forward_ms", stepForward);
+            out.put("single_step_transport_ms", roundTrip - stepForward);
             out.put("ttft_p50_ms", percentile(ttfts, 50));
             out.put("ttft_p99_ms", percentile(ttfts, 99));
             out.put("itl_p50_ms", percentile(itls, 50));
@@ -212,12 +237,14 @@ public final class BenchClusterCommand implements Callable<Integer> {
                 cluster benchmark (%s, %s new tokens per stream, medians of %s runs)
                   single stream, cluster     %8.1f tok/s
                   single stream, in process  %8.1f tok/s   (cluster/local %.2f)
+                  single-stream step         %8.2f ms round trip = %.2f ms forward on the stages + %.2f ms transport and queueing
                   4 streams, cluster         %8.1f tok/s aggregate
                   16 streams, cluster        %8.1f tok/s aggregate   (%.2fx one stream)
                   time to first token        p50 %.1f ms, p99 %.1f ms
                   inter-token latency        p50 %.1f ms, p99 %.1f ms   (%s streams)""",
                 r.get("target"), r.get("max_tokens"), r.get("runs"),
                 r.get("cluster_single_tok_s"), r.get("local_single_tok_s"), r.get("cluster_vs_local"),
+                r.get("single_step_round_trip_ms"), r.get("single_step_forward_ms"), r.get("single_step_transport_ms"),
                 r.get("cluster_batch4_tok_s"), r.get("cluster_batch16_tok_s"), r.get("batch16_vs_single"),
                 r.get("ttft_p50_ms"), r.get("ttft_p99_ms"), r.get("itl_p50_ms"), r.get("itl_p99_ms"),
                 r.get("streams_measured"));
