@@ -376,8 +376,21 @@ public final class Scheduler extends AbstractBehavior<Scheduler.Command> {
             for (Sequence s : queue) timers.cancel(routeWaitKey(s.id));
         }
         launchSteps();
+        forgetUnusedLostStages();
         reportAdoption();
         return this;
+    }
+
+    /**
+     * A lost stage matters only while the plan, a sequence's route or a step in flight still names it; the
+     * rest are forgotten, so that the set does not grow with every failover over a long uptime.
+     */
+    private void forgetUnusedLostStages() {
+        if (lostStages.isEmpty()) return;
+        Set<ActorRef<StageActor.Command>> named = new HashSet<>(plan.route());
+        for (Sequence s : active.values()) if (s.route != null) named.addAll(s.route.route());
+        for (Step step : inFlight.values()) named.addAll(step.plan().route());
+        lostStages.retainAll(named);
     }
 
     /**
