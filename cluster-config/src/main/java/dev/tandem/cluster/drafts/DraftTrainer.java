@@ -50,7 +50,7 @@ public final class DraftTrainer {
             ActorRef<Command> self = context.getSelf();
             trainer.onEvent(e -> self.tell(new Evaluated(e)));
             IdleGovernor governor = new IdleGovernor(trainerSettings.idle(), activity::signals);
-            TrainingWorker worker = new TrainingWorker(governor, trainer, trainerSettings.pollNanos()).start();
+            TrainingWorker worker = new TrainingWorker(governor, trainer, trainerSettings.pollNanos(), settings.trainerThreads()).start();
             DraftMetrics.Trainer metrics = new DraftMetrics.Trainer(context.getSystem());
             timers.startTimerWithFixedDelay(Tick.INSTANCE, settings.metricsInterval());
             context.getLog().info("draft trainer started (sampling rate {}, replay {} bytes per class, divergence {})",

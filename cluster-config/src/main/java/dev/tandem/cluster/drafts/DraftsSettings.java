@@ -25,11 +25,12 @@ import java.time.Duration;
  * @param liveMargin       how much worse (acceptance) the live version must do to be rolled back
  * @param staleSequence    a sequence not verified for this long no longer counts as serving load
  * @param adminTimeout     how long an Admin draft call may take (a promote reads a checkpoint)
+ * @param trainerThreads   threads a training step is split over while the node is idle (0 = one per core)
  */
 public record DraftsSettings(boolean enabled, boolean train, String dir, String workerDir, int chunkBytes, int fetchWindow, Duration transferTimeout,
                              Duration resyncInterval, Duration metricsInterval, long recorderSeed, Duration liveCheckInterval,
                              long liveMinProposed, double liveMargin, Duration staleSequence,
-                             Duration adminTimeout) {
+                             Duration adminTimeout, int trainerThreads) {
 
     public static final String PATH = "tandem.drafts";
     public static final String DISPATCHER = PATH + ".dispatcher";
@@ -40,6 +41,7 @@ public record DraftsSettings(boolean enabled, boolean train, String dir, String 
     public DraftsSettings {
         if (chunkBytes < 1) throw new IllegalArgumentException(PATH + ".chunk-bytes must be positive, got " + chunkBytes);
         if (fetchWindow < 1) throw new IllegalArgumentException(PATH + ".fetch-window must be positive, got " + fetchWindow);
+        if (trainerThreads < 0) throw new IllegalArgumentException(PATH + ".trainer-threads must be >= 0, got " + trainerThreads);
         if (liveMinProposed < 1) throw new IllegalArgumentException(PATH + ".live-check.min-proposed must be positive, got " + liveMinProposed);
         if (!(liveMargin >= 0)) throw new IllegalArgumentException(PATH + ".live-check.margin must be >= 0, got " + liveMargin);
         for (Duration d : new Duration[] {transferTimeout, resyncInterval, metricsInterval, liveCheckInterval, staleSequence, adminTimeout}) {
@@ -58,7 +60,7 @@ public record DraftsSettings(boolean enabled, boolean train, String dir, String 
                 c.getInt("fetch-window"), c.getDuration("transfer-timeout"), c.getDuration("resync-interval"),
                 c.getDuration("metrics-interval"), c.getLong("recorder-seed"), c.getDuration("live-check.interval"),
                 c.getLong("live-check.min-proposed"), c.getDouble("live-check.margin"), c.getDuration("stale-sequence"),
-                c.getDuration("admin-timeout"));
+                c.getDuration("admin-timeout"), c.getInt("trainer-threads"));
     }
 
     /**

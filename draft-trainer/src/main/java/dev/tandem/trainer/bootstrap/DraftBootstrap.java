@@ -7,6 +7,7 @@ import dev.tandem.engine.parallel.ParallelRunner;
 import dev.tandem.engine.tokenizer.Tokenizer;
 import dev.tandem.trainer.TrainerSettings;
 import dev.tandem.trainer.distill.CandidateTrainer;
+import dev.tandem.trainer.distill.TrainingParallelism;
 import dev.tandem.trainer.sample.DistillationSample;
 import dev.tandem.trainer.sample.TrafficRecorder;
 import dev.tandem.trainer.traffic.TrafficGenerator;
@@ -87,14 +88,20 @@ public final class DraftBootstrap {
         long trainStart = System.nanoTime();
         long deadline = start + budget;
         long lastLog = trainStart;
-        while (System.nanoTime() < deadline) {
-            List<DistillationSample> batch = new ArrayList<>(settings.batchSize());
-            for (int i = 0; i < settings.batchSize(); i++) batch.add(train.get(random.nextInt(train.size())));
-            trainer.step(batch);
-            if (System.nanoTime() - lastLog > 15e9) {
-                lastLog = System.nanoTime();
-                log.accept(String.format("step %d, loss %.4f", trainer.steps(), trainer.runningLoss()));
+        // Nothing else runs here: the training products use the sampler's pool (this thread is its one caller).
+        TrainingParallelism.install(runner);
+        try {
+            while (System.nanoTime() < deadline) {
+                List<DistillationSample> batch = new ArrayList<>(settings.batchSize());
+                for (int i = 0; i < settings.batchSize(); i++) batch.add(train.get(random.nextInt(train.size())));
+                trainer.step(batch);
+                if (System.nanoTime() - lastLog > 15e9) {
+                    lastLog = System.nanoTime();
+                    log.accept(String.format("step %d, loss %.4f", trainer.steps(), trainer.runningLoss()));
+                }
             }
+        } finally {
+            TrainingParallelism.install(null);
         }
         double trainingSeconds = (System.nanoTime() - trainStart) / 1e9;
         DraftModel live = registry.live(trafficClass).orElse(null);

@@ -1,12 +1,13 @@
 package dev.tandem.trainer.distill;
 
+import dev.tandem.engine.parallel.ParallelRunner;
+import dev.tandem.engine.tensor.LaneSums;
 import jdk.incubator.vector.FloatVector;
-import jdk.incubator.vector.VectorOperators;
 import jdk.incubator.vector.VectorSpecies;
 
 /**
- * The dense products of training, single-threaded on float arrays (training runs on its own thread, so it
- * never competes for the serving pool): forward {@code y = x W^T}, and the two backward products
+ * The dense products of training on float arrays, split over the training thread's {@link TrainingParallelism}
+ * pool when one is installed (training runs only while serving leaves the node idle): forward {@code y = x W^T}, and the two backward products
  * {@code dx += dy W} and {@code dW += dy^T x}. Row-major everywhere; W is [out, in].
  */
 final class TrainingKernels {
@@ -23,7 +24,8 @@ final class TrainingKernels {
         for (; i < upper; i += LANES) {
             acc = FloatVector.fromArray(SPECIES, a, aOff + i).fma(FloatVector.fromArray(SPECIES, b, bOff + i), acc);
         }
-        float sum = acc.reduceLanes(VectorOperators.ADD);
+        // A fixed order (reduceLanes' differs between the interpreter and C2), as the engine's kernels add.
+        float sum = LaneSums.sum(acc);
         for (; i < n; i++) sum += a[aOff + i] * b[bOff + i];
         return sum;
     }
@@ -39,6 +41,9 @@ final class TrainingKernels {
         for (; i < n; i++) y[yOff + i] += alpha * x[xOff + i];
     }
 
+    /** Products smaller than this many multiply-adds stay on the calling thread (a hand-off costs microseconds). */
+    static final long PARALLEL_WORK = 1 << 18;
+
     /** Gradient rows folded into one pass over the destination: it is loaded and stored once per four. */
     private static final int BLOCK = 4;
 
@@ -47,7 +52,13 @@ final class TrainingKernels {
      * measured 8x slower: C2 boxed the four accumulators.)
      */
     static void matmul(float[] x, int rows, int in, float[] w, int out, float[] y) {
-        for (int o = 0; o < out; o++) {
+        ParallelRunner runner = TrainingParallelism.forWork((long) rows * in * out);
+        if (runner == null) matmulRows(x, rows, in, w, out, y, 0, out);
+        else runner.forRange(out, (from, to) -> matmulRows(x, rows, in, w, out, y, from, to));
+    }
+
+    private static void matmulRows(float[] x, int rows, int in, float[] w, int out, float[] y, int from, int to) {
+        for (int o = from; o < to; o++) {
             int wOff = o * in;
             for (int t = 0; t < rows; t++) y[t * out + o] = dot(w, wOff, x, t * in, in);
         }
@@ -58,7 +69,13 @@ final class TrainingKernels {
      * dx vector is loaded and stored once per four; groups of zero gradients are skipped.
      */
     static void backInput(float[] dy, int rows, int out, float[] w, int in, float[] dx) {
-        for (int t = 0; t < rows; t++) {
+        ParallelRunner runner = TrainingParallelism.forWork((long) rows * in * out);
+        if (runner == null) backInputRows(dy, out, w, in, dx, 0, rows);
+        else runner.forRange(rows, 1, (from, to) -> backInputRows(dy, out, w, in, dx, from, to));
+    }
+
+    private static void backInputRows(float[] dy, int out, float[] w, int in, float[] dx, int from, int to) {
+        for (int t = from; t < to; t++) {
             int dyOff = t * out;
             int dxOff = t * in;
             int o = 0;
@@ -76,7 +93,13 @@ final class TrainingKernels {
 
     /** dW[o] += sum over t of dy[t, o] x[t]. Four rows of x at a time; groups of zero gradients are skipped. */
     static void backWeight(float[] dy, int rows, int out, float[] x, int in, float[] dw) {
-        for (int o = 0; o < out; o++) {
+        ParallelRunner runner = TrainingParallelism.forWork((long) rows * in * out);
+        if (runner == null) backWeightRows(dy, rows, out, x, in, dw, 0, out);
+        else runner.forRange(out, (from, to) -> backWeightRows(dy, rows, out, x, in, dw, from, to));
+    }
+
+    private static void backWeightRows(float[] dy, int rows, int out, float[] x, int in, float[] dw, int from, int to) {
+        for (int o = from; o < to; o++) {
             int dwOff = o * in;
             int t = 0;
             for (; t + BLOCK <= rows; t += BLOCK) {

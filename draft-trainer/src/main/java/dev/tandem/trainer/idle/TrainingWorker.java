@@ -1,5 +1,8 @@
 package dev.tandem.trainer.idle;
 
+import dev.tandem.engine.parallel.ParallelRunner;
+import dev.tandem.trainer.distill.TrainingParallelism;
+
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicLong;
 
@@ -17,6 +20,7 @@ public final class TrainingWorker implements AutoCloseable {
     private final IdleGovernor governor;
     private final TrainingTask task;
     private final long pollNanos;
+    private final int threads;
     private final Thread thread;
     private final AtomicLong steps = new AtomicLong();
     private final AtomicLong busyNanos = new AtomicLong();
@@ -26,9 +30,19 @@ public final class TrainingWorker implements AutoCloseable {
     private volatile Throwable failure;
 
     public TrainingWorker(IdleGovernor governor, TrainingTask task, long pollNanos) {
+        this(governor, task, pollNanos, 1);
+    }
+
+    /**
+     * @param threads threads a step's dense products are split over (the training thread included), 0 for one per
+     *                core: training runs only while serving leaves the node idle
+     */
+    public TrainingWorker(IdleGovernor governor, TrainingTask task, long pollNanos, int threads) {
+        if (threads < 0) throw new IllegalArgumentException("training threads must be >= 0, got " + threads);
         this.governor = governor;
         this.task = task;
         this.pollNanos = pollNanos;
+        this.threads = threads == 0 ? Runtime.getRuntime().availableProcessors() : threads;
         this.thread = Thread.ofPlatform().name(THREAD_NAME).daemon(true).priority(Thread.MIN_PRIORITY).unstarted(this::loop);
     }
 
@@ -74,6 +88,15 @@ public final class TrainingWorker implements AutoCloseable {
 
     private void loop() {
         TrainingCheckpoint.install(this::pauseWhileServing);
+        try (ParallelRunner runner = new ParallelRunner(threads)) {
+            TrainingParallelism.install(runner);
+            takeSteps();
+        } finally {
+            TrainingParallelism.install(null);
+        }
+    }
+
+    private void takeSteps() {
         while (running) {
             boolean worked = false;
             try {
