@@ -66,7 +66,7 @@ public record TrainerSettings(int topK, double samplingRate, long maxPendingByte
         DistillerSettings distiller = new DistillerSettings(Divergence.parse(d.getString("divergence")),
                 new AdamW.Settings(d.getDouble("learning-rate"), d.getDouble("beta1"), d.getDouble("beta2"), d.getDouble("epsilon"),
                         d.getDouble("weight-decay"), d.getDouble("clip-norm")),
-                d.getDouble("rejected-weight"), d.getBoolean("train-embedding"));
+                d.getDouble("rejected-weight"), d.getBoolean("train-embedding"), d.getDouble("teacher-temperature"));
         Config idle = c.getConfig("idle");
         return new TrainerSettings(c.getInt("recorder.top-k"), c.getDouble("recorder.sampling-rate"),
                 c.getBytes("recorder.max-pending-bytes"), c.getBytes("replay.max-bytes-per-class"),
@@ -83,7 +83,7 @@ public record TrainerSettings(int topK, double samplingRate, long maxPendingByte
     /** The distiller's settings for online fine-tuning of live drafts. */
     public DistillerSettings onlineDistiller() {
         DistillerSettings d = distiller.withLearningRate(onlineLearningRate);
-        return new DistillerSettings(d.divergence(), d.optimizer(), d.rejectedWeight(), onlineTrainEmbedding);
+        return new DistillerSettings(d.divergence(), d.optimizer(), d.rejectedWeight(), onlineTrainEmbedding, d.teacherTemperature());
     }
 
     public TrainerSettings withDistiller(DistillerSettings d) {
