@@ -21,6 +21,8 @@ import java.util.concurrent.TimeUnit;
  * @param draftLayers           layers of a draft cut from the target
  * @param headTokens            reduced-vocabulary size of a new draft's head
  * @param baseTokens            lowest ids always in the head (special and byte tokens)
+ * @param classHeads            whether a class's candidate, whenever it (re)starts, swaps into its head the tokens the
+ *                              class's recorded traffic uses but the head lacks (for unused ones)
  * @param distiller             loss, optimizer, rejected-position weight
  * @param onlineLearningRate    learning rate when fine-tuning a live draft online (the bootstrap uses the distiller's)
  * @param onlineTrainEmbedding  whether online fine-tuning trains the (target-sized) embedding
@@ -39,7 +41,7 @@ import java.util.concurrent.TimeUnit;
  */
 public record TrainerSettings(int topK, double samplingRate, long maxPendingBytes, long replayBytesPerClass,
                               long heldOutBytesPerClass, int heldOutEvery, int draftLayers, int headTokens, int baseTokens,
-                              DistillerSettings distiller, double onlineLearningRate, boolean onlineTrainEmbedding, int batchSize, int evaluateEverySteps, int heldOutSamples,
+                              boolean classHeads, DistillerSettings distiller, double onlineLearningRate, boolean onlineTrainEmbedding, int batchSize, int evaluateEverySteps, int heldOutSamples,
                               double margin, boolean perClassDrafts, int classifierMinExamples, double classifierMinPosterior,
                               IdleGovernor.Settings idle, long pollNanos, double bootstrapMinutes, int bootstrapMaxNewTokens,
                               int bootstrapStreams) {
@@ -64,12 +66,12 @@ public record TrainerSettings(int topK, double samplingRate, long maxPendingByte
         DistillerSettings distiller = new DistillerSettings(Divergence.parse(d.getString("divergence")),
                 new AdamW.Settings(d.getDouble("learning-rate"), d.getDouble("beta1"), d.getDouble("beta2"), d.getDouble("epsilon"),
                         d.getDouble("weight-decay"), d.getDouble("clip-norm")),
-                d.getDouble("rejected-weight"), d.getBoolean("train-embedding"));
+                d.getDouble("rejected-weight"), d.getBoolean("train-embedding"), d.getDouble("teacher-temperature"));
         Config idle = c.getConfig("idle");
         return new TrainerSettings(c.getInt("recorder.top-k"), c.getDouble("recorder.sampling-rate"),
                 c.getBytes("recorder.max-pending-bytes"), c.getBytes("replay.max-bytes-per-class"),
                 c.getBytes("replay.held-out-bytes-per-class"), c.getInt("replay.held-out-every"), c.getInt("draft.layers"),
-                c.getInt("draft.head-tokens"), c.getInt("draft.base-tokens"), distiller, d.getDouble("online-learning-rate"), d.getBoolean("online-train-embedding"), d.getInt("batch-size"),
+                c.getInt("draft.head-tokens"), c.getInt("draft.base-tokens"), c.getBoolean("draft.class-heads"), distiller, d.getDouble("online-learning-rate"), d.getBoolean("online-train-embedding"), d.getInt("batch-size"),
                 c.getInt("evaluation.every-steps"), c.getInt("evaluation.held-out-samples"), c.getDouble("evaluation.margin"),
                 c.getBoolean("classes.per-class-drafts"), c.getInt("classes.min-examples"), c.getDouble("classes.min-posterior"),
                 new IdleGovernor.Settings(idle.getInt("max-queue-depth"), idle.getInt("max-active-sequences"),
@@ -81,12 +83,12 @@ public record TrainerSettings(int topK, double samplingRate, long maxPendingByte
     /** The distiller's settings for online fine-tuning of live drafts. */
     public DistillerSettings onlineDistiller() {
         DistillerSettings d = distiller.withLearningRate(onlineLearningRate);
-        return new DistillerSettings(d.divergence(), d.optimizer(), d.rejectedWeight(), onlineTrainEmbedding);
+        return new DistillerSettings(d.divergence(), d.optimizer(), d.rejectedWeight(), onlineTrainEmbedding, d.teacherTemperature());
     }
 
     public TrainerSettings withDistiller(DistillerSettings d) {
         return new TrainerSettings(topK, samplingRate, maxPendingBytes, replayBytesPerClass, heldOutBytesPerClass, heldOutEvery,
-                draftLayers, headTokens, baseTokens, d, onlineLearningRate, onlineTrainEmbedding, batchSize, evaluateEverySteps, heldOutSamples, margin, perClassDrafts,
+                draftLayers, headTokens, baseTokens, classHeads, d, onlineLearningRate, onlineTrainEmbedding, batchSize, evaluateEverySteps, heldOutSamples, margin, perClassDrafts,
                 classifierMinExamples, classifierMinPosterior, idle, pollNanos, bootstrapMinutes, bootstrapMaxNewTokens, bootstrapStreams);
     }
 }

@@ -87,7 +87,7 @@ public final class Distiller {
         if (dLogits.length < n * headSize) dLogits = new float[n * headSize];
         double loss = 0;
         for (int i = 0; i < n; i++) {
-            double pOutside = TeacherDistribution.project(s, i, vocabulary, p);
+            double pOutside = TeacherDistribution.project(s, i, vocabulary, p, settings.teacherTemperature());
             double w = weight(s, i) * scale;
             loss += w * settings.divergence().loss(p, pOutside, a.logits, i * headSize, headSize, w, dLogits, i * headSize, q, dq);
         }

@@ -38,4 +38,36 @@ public final class TeacherDistribution {
         for (int j = 0; j < v.size(); j++) inside += p[j];
         return Math.max(0, 1 - inside);
     }
+
+    /**
+     * As {@link #project(DistillationSample, int, ReducedVocabulary, double[])} for the teacher sharpened to
+     * p^(1/T) and renormalized over the whole vocabulary (each of the N - k tokens outside the top-k keeps an
+     * equal share of the residual, so each is raised as (r / (N - k))^(1/T)). T = 1 is the teacher itself.
+     */
+    public static double project(DistillationSample s, int i, ReducedVocabulary v, double[] p, double temperature) {
+        if (temperature == 1.0) return project(s, i, v, p);
+        int k = s.topK();
+        int n = v.targetVocabSize();
+        int off = i * k;
+        double logZ = s.logNormalizers()[i];
+        double inv = 1 / temperature;
+        double top = 0;
+        double sharpTop = 0;
+        for (int j = 0; j < k; j++) {
+            double lp = s.teacherLogits()[off + j] - logZ;
+            top += Math.exp(lp);
+            sharpTop += Math.exp(lp * inv);
+        }
+        double residual = Math.max(0, 1 - top);
+        double each = n > k && residual > 0 ? Math.pow(residual / (n - k), inv) : 0;
+        double norm = sharpTop + (n - k) * each;
+        Arrays.fill(p, 0, v.size(), each / norm);
+        for (int j = 0; j < k; j++) {
+            int row = v.indexOf(s.teacherIds()[off + j]);
+            if (row >= 0) p[row] = Math.exp((s.teacherLogits()[off + j] - logZ) * inv) / norm;
+        }
+        double inside = 0;
+        for (int j = 0; j < v.size(); j++) inside += p[j];
+        return Math.max(0, 1 - inside);
+    }
 }

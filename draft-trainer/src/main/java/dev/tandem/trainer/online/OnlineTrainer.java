@@ -1,7 +1,9 @@
 package dev.tandem.trainer.online;
 
 import dev.tandem.engine.draft.DraftModel;
+import dev.tandem.engine.draft.ReducedVocabulary;
 import dev.tandem.trainer.TrainerSettings;
+import dev.tandem.trainer.bootstrap.DraftVocabularies;
 import dev.tandem.trainer.distill.CandidateTrainer;
 import dev.tandem.trainer.idle.TrainingTask;
 import dev.tandem.trainer.sample.DistillationSample;
@@ -9,6 +11,7 @@ import dev.tandem.trainer.sample.ReplayBuffer;
 import dev.tandem.trainer.sample.ReplayBuffers;
 import dev.tandem.trainer.version.AcceptanceAccumulator;
 import dev.tandem.trainer.version.AcceptanceMetrics;
+import dev.tandem.trainer.version.DraftCopies;
 import dev.tandem.trainer.version.DraftEvaluator;
 import dev.tandem.trainer.version.DraftRegistry;
 import dev.tandem.trainer.version.DraftVersion;
@@ -102,7 +105,7 @@ public final class OnlineTrainer implements TrainingTask {
         if (trainer == null) {
             Optional<DraftModel> start = registry.liveOrGeneral(cls);
             if (start.isEmpty()) return false; // nothing to start from: bootstrap first
-            trainer = new CandidateTrainer(cls, start.get(), settings.onlineDistiller());
+            trainer = startCandidate(cls, start.get());
             candidates.put(cls, trainer);
         }
         List<DistillationSample> batch = buffer.sample(settings.batchSize(), random);
@@ -187,7 +190,7 @@ public final class OnlineTrainer implements TrainingTask {
                 }
             }
             if (n >= RESTART_AFTER_REJECTIONS || rolledBack) {
-                registry.liveOrGeneral(cls).ifPresent(d -> candidates.put(cls, new CandidateTrainer(cls, d, settings.onlineDistiller())));
+                registry.liveOrGeneral(cls).ifPresent(d -> candidates.put(cls, startCandidate(cls, d)));
                 rejections.put(cls, 0);
             }
         } else {
@@ -196,6 +199,20 @@ public final class OnlineTrainer implements TrainingTask {
         Event event = new Event(cls, steps, entry, c, rolledBack);
         events.add(event);
         eventListener.accept(event);
+    }
+
+    /**
+     * A candidate for the class starting from {@code start}; with class heads on, a class's candidate first swaps
+     * into its head the tokens the class's recorded traffic uses but the head lacks (the general draft's head was
+     * picked from generic stories; tokens outside the head can never be drafted).
+     */
+    private CandidateTrainer startCandidate(String cls, DraftModel start) {
+        DraftModel from = start;
+        if (settings.classHeads() && !cls.equals(DraftModel.GENERAL_CLASS)) {
+            ReducedVocabulary v = DraftVocabularies.refreshed(start.vocabulary(), buffers.buffer(cls).trainingSamples(), settings.baseTokens());
+            if (v != start.vocabulary()) from = DraftCopies.withVocabulary(start, v, !settings.onlineDistiller().trainEmbedding());
+        }
+        return new CandidateTrainer(cls, from, settings.onlineDistiller());
     }
 
     /** The class to train now, or null when no class has enough samples. */
