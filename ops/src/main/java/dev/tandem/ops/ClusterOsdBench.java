@@ -110,8 +110,9 @@ final class ClusterOsdBench {
             var u = r.usage();
             long tokens = u.getCompletionTokens();
             long decode = r.chunkNanos().length == 0 ? 0 : r.endNanos() - r.chunkNanos()[0];
-            // The usage has no per-step rejections: acceptance here is accepted / proposed (tried = proposed).
-            out.add(new RequestRecord(burst.get(i).trafficClass(), u.getProposed(), u.getAccepted(), u.getProposed(), u.getSteps() + 1,
+            // Tried = drafts up to each step's first rejection, so acceptance is per token as in the local mode.
+            out.add(new RequestRecord(burst.get(i).trafficClass(), u.getProposed(), u.getAccepted(), u.getAccepted() + u.getRejected(),
+                    u.getSteps() + 1,
                     tokens, tokens > 1 ? decode / (tokens - 1) : decode, r.endNanos() - r.startNanos()));
             if (proposers != null) proposers.add(u.getProposer());
         }
