@@ -57,6 +57,7 @@ final class ClusterOsdBench {
     private static final double P99 = 0.99;
     /** Requests per cluster and proposer before the stream. */
     private static final int WARMUP_REQUESTS = 2;
+    private static final String HEARTBEAT_PAUSE = "60s";
 
     private ClusterOsdBench() {}
 
@@ -133,6 +134,10 @@ final class ClusterOsdBench {
         overrides.put("tandem.drafts.dir", drafts.toString());
         overrides.put("tandem.drafts.train", train);
         overrides.put("akka.cluster.jmx.multi-mbeans-in-same-jvm", true); // two clusters in this JVM
+        // Every node lives in this JVM: a pause (GC, an overloaded machine) stalls them all alike and is no node
+        // failure, but the default 3 s pause once made both workers unreachable and failed the run.
+        overrides.put("akka.cluster.failure-detector.acceptable-heartbeat-pause", HEARTBEAT_PAUSE);
+        overrides.put("akka.remote.watch-failure-detector.acceptable-heartbeat-pause", HEARTBEAT_PAUSE);
         if (s.draftLength() > 0) {
             overrides.put("tandem.coordinator.speculation.adaptive", false);
             overrides.put("tandem.coordinator.speculation.max-drafts", s.draftLength());
