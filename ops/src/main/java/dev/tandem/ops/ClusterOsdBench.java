@@ -134,6 +134,8 @@ final class ClusterOsdBench {
         overrides.put("tandem.drafts.dir", drafts.toString());
         overrides.put("tandem.drafts.train", train);
         overrides.put("akka.cluster.jmx.multi-mbeans-in-same-jvm", true); // two clusters in this JVM
+        // Stdout carries the result (--json); Akka's own stdout logger still prints while a node shuts down.
+        overrides.put("akka.stdout-loglevel", "OFF");
         // Every node lives in this JVM: a pause (GC, an overloaded machine) stalls them all alike and is no node
         // failure, but the default 3 s pause once made both workers unreachable and failed the run.
         overrides.put("akka.cluster.failure-detector.acceptable-heartbeat-pause", HEARTBEAT_PAUSE);
