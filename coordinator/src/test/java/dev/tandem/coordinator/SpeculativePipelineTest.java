@@ -136,6 +136,8 @@ class SpeculativePipelineTest {
             assertEquals(expected.usage().completionTokens(), actual.usage().completionTokens(), what);
             proposed += actual.usage().proposed();
             accepted += actual.usage().accepted();
+            assertTrue(actual.usage().accepted() + actual.usage().rejected() <= actual.usage().proposed(), what + ": " + actual.usage());
+            assertTrue(actual.usage().rejected() <= actual.usage().steps(), what + ": at most one rejection per step " + actual.usage());
             assertTrue(actual.usage().steps() <= expected.usage().steps(), what + ": more steps than without speculation");
         }
         assertTrue(proposed > 0 && accepted > 0, proposer + " proposed " + proposed + ", accepted " + accepted);
@@ -152,8 +154,9 @@ class SpeculativePipelineTest {
             Output speculative = run(proposer, List.of(spec)).getFirst();
             assertArrayEquals(none.tokens(), speculative.tokens(), proposer);
             assertArrayEquals(none.text(), speculative.text(), proposer);
-            long rejected = speculative.usage().proposed() - speculative.usage().accepted();
+            long rejected = speculative.usage().rejected();
             assertTrue(rejected > 10, proposer + " rejected only " + rejected + " drafts: " + speculative.usage());
+            assertTrue(speculative.usage().accepted() + rejected <= speculative.usage().proposed(), proposer + ": " + speculative.usage());
         }
     }
 
@@ -169,12 +172,18 @@ class SpeculativePipelineTest {
             List<Output> first = run(proposer, specs);
             List<Output> again = proposer.equals("draft") ? run(proposer, specs) : first;
             long proposed = 0;
+            long rejected = 0;
             for (int i = 0; i < specs.size(); i++) {
                 assertArrayEquals(first.get(i).tokens(), again.get(i).tokens(), proposer + ": same seed, same output");
                 assertTrue(first.get(i).tokens().length > 0);
-                proposed += first.get(i).usage().proposed();
+                var u = first.get(i).usage();
+                assertTrue(u.accepted() + u.rejected() <= u.proposed(), proposer + ": " + u);
+                proposed += u.proposed();
+                rejected += u.rejected();
             }
             assertTrue(proposed > 0, proposer + " proposed nothing while sampling");
+            // An untrained draft is rejected often when the target samples.
+            if (proposer.equals("draft")) assertTrue(rejected > 0, "no draft token was rejected while sampling");
         }
     }
 

@@ -5,6 +5,7 @@ import dev.tandem.cluster.EmbeddedCluster;
 import dev.tandem.cluster.HostAndPort;
 import dev.tandem.cluster.NodeBootstrap;
 import dev.tandem.cluster.drafts.DraftMetrics;
+import dev.tandem.cluster.drafts.TrainingGate;
 import dev.tandem.engine.draft.DraftModel;
 import dev.tandem.engine.generate.GenerationRequest;
 import dev.tandem.protocol.grpc.InferenceClient;
@@ -33,67 +34,130 @@ import static dev.tandem.trainer.online.OnlineDistillationBench.tpotMs;
 
 /**
  * {@code bench osd --mode cluster}: the same stream as the local mode (family A then family B, bursts with idle
- * gaps), served through gRPC by an embedded cluster (a coordinator and two worker ActorSystems, each with its own
- * draft directory) with online distillation on: the worker holding the last stage records, trains in the gaps
- * and publishes, the coordinator receives the drafts over Artery and serves them. Every burst is served first
- * with no speculation (the reference, same load), then with {@code draft}. Acceptance is accepted / proposed
- * draft tokens from each request's usage; "bootstrap" figures are those of the requests the bootstrap draft
- * served (before the class's first publication reached the coordinator). The frozen-draft reference and the
- * trainer on/off latency comparison are local-mode measurements (reported as 0 here).
+ * gaps), served through gRPC by two embedded clusters in this process (each a coordinator and two worker
+ * ActorSystems, each node with its own draft directory, both coordinators seeded with the bootstrap draft):
+ * <ul>
+ *   <li>the online cluster, with online distillation on: the worker holding the last stage records, trains in
+ *   the gaps and publishes, the coordinator receives the drafts over Artery and serves them. Every burst is served
+ *   there first with no speculation (right after the gap, so an interrupted trainer step shows: the trainer-on
+ *   latency and the speedup reference), then with {@code draft};</li>
+ *   <li>the frozen cluster, {@code tandem.drafts.train = off}: its workers only mirror, so the bootstrap draft stays
+ *   live. Every burst is served there with {@code draft} (the frozen-draft reference) and, for the first
+ *   {@code interferenceRequests}, with no speculation too (the trainer-off latency, same requests and load).</li>
+ * </ul>
+ * A node's idle governor sees only its own cluster's requests, so the online cluster's trainers are held
+ * ({@link TrainingGate}) while the frozen cluster serves: training happens in the gaps only, as with one
+ * cluster. Acceptance is per draft token tried, accepted / (accepted + rejected) from each request's usage, as
+ * in the local mode.
  */
 final class ClusterOsdBench {
 
     private static final Duration START_TIMEOUT = Duration.ofMinutes(3);
     private static final String MODEL = "default";
+    private static final double P99 = 0.99;
+    /** Requests per cluster and proposer before the stream. */
+    private static final int WARMUP_REQUESTS = 2;
+    private static final String HEARTBEAT_PAUSE = "60s";
 
     private ClusterOsdBench() {}
 
     static OsdBenchResult run(String modelSpec, String modelName, DraftModel bootstrap, TrafficGenerator generator,
                               OnlineDistillationBench.Settings s, Path work, Consumer<String> log) throws Exception {
         long start = System.nanoTime();
-        Path drafts = work.resolve("coordinator-drafts");
+        log.accept("starting two embedded clusters (coordinator and two workers each): online distillation on, and trainer off with the "
+                + "frozen bootstrap draft; drafts under " + work);
+        try (EmbeddedCluster online = start(modelSpec, bootstrap, s, work.resolve("online-drafts"), true);
+             EmbeddedCluster frozen = start(modelSpec, bootstrap, s, work.resolve("frozen-drafts"), false)) {
+            ActorSystem<Void> system = ClientSystem.create("tandem-bench-osd");
+            InferenceClient onlineClient = client(system, online);
+            InferenceClient frozenClient = client(system, frozen);
+            try {
+                int nA = s.requests() / 2;
+                int m = Math.min(s.interferenceRequests(), s.requests());
+                List<TrafficGenerator.Request> stream = new ArrayList<>(generator.take(s.familyA(), nA));
+                stream.addAll(generator.take(s.familyB(), s.requests() - nA));
+                // Untagged (recorded, if at all, for the general class only): the first requests of a fresh JVM run cold.
+                log.accept("warm-up");
+                List<TrafficGenerator.Request> warmUp = java.util.Collections.nCopies(WARMUP_REQUESTS,
+                        new TrafficGenerator.Request("", OnlineDistillationBench.WARMUP_PROMPT));
+                for (InferenceClient c : List.of(onlineClient, frozenClient)) {
+                    for (String proposer : List.of("none", "draft")) serve(system, c, warmUp, proposer, s, null);
+                }
+                log.accept("serving " + stream.size() + " requests: online cluster with no speculation and with draft, frozen cluster with draft"
+                        + (m > 0 ? " (the first " + m + " also with no speculation, trainer off)" : "") + ", interleaved");
+                Runs runs = new Runs();
+                for (int from = 0; from < stream.size(); from += s.burst()) {
+                    List<TrafficGenerator.Request> burst = stream.subList(from, Math.min(stream.size(), from + s.burst()));
+                    runs.none.addAll(serve(system, onlineClient, burst, "none", s, null));
+                    runs.online.addAll(serve(system, onlineClient, burst, "draft", s, runs.proposers));
+                    hold(online, true);
+                    try {
+                        runs.frozen.addAll(serve(system, frozenClient, burst, "draft", s, null));
+                        if (from < m) runs.noneOff.addAll(serve(system, frozenClient, burst, "none", s, null));
+                    } finally {
+                        hold(online, false);
+                    }
+                    if ((from / s.burst()) % 10 == 9) {
+                        int k = Math.max(0, runs.online.size() - 10 * s.burst());
+                        log.accept(String.format(java.util.Locale.ROOT, "  %d requests, acceptance of the last 10 bursts %.3f (frozen %.3f), served by %s",
+                                runs.online.size(), acceptance(runs.online.subList(k, runs.online.size())),
+                                acceptance(runs.frozen.subList(k, runs.frozen.size())), runs.proposers.getLast()));
+                    }
+                    Thread.sleep(s.gapMillis());
+                }
+                return result(modelName, s, stream, nA, runs, online, (System.nanoTime() - start) / 1e9);
+            } finally {
+                onlineClient.close();
+                frozenClient.close();
+                ClientSystem.terminate(system, Duration.ofSeconds(10));
+            }
+        }
+    }
+
+    /** The requests of each run, in stream order. */
+    private static final class Runs {
+        final List<RequestRecord> none = new ArrayList<>();
+        final List<RequestRecord> online = new ArrayList<>();
+        final List<String> proposers = new ArrayList<>();
+        final List<RequestRecord> frozen = new ArrayList<>();
+        final List<RequestRecord> noneOff = new ArrayList<>();
+    }
+
+    /** A coordinator whose registry holds the bootstrap as its general draft, and two workers that train or only mirror. */
+    private static EmbeddedCluster start(String modelSpec, DraftModel bootstrap, OnlineDistillationBench.Settings s, Path drafts,
+                                         boolean train) {
         DraftRegistry.open(drafts).adopt(DraftModel.GENERAL_CLASS, bootstrap, AcceptanceMetrics.NONE, AcceptanceMetrics.NONE,
                 System.currentTimeMillis(), "bootstrap");
         Map<String, Object> overrides = new HashMap<>();
         overrides.put("tandem.node.model", modelSpec);
         overrides.put("tandem.coordinator.min-workers", 2);
         overrides.put("tandem.drafts.dir", drafts.toString());
+        overrides.put("tandem.drafts.train", train);
+        overrides.put("akka.cluster.jmx.multi-mbeans-in-same-jvm", true); // two clusters in this JVM
+        // Stdout carries the result (--json); Akka's own stdout logger still prints while a node shuts down.
+        overrides.put("akka.stdout-loglevel", "OFF");
+        // Every node lives in this JVM: a pause (GC, an overloaded machine) stalls them all alike and is no node
+        // failure, but the default 3 s pause once made both workers unreachable and failed the run.
+        overrides.put("akka.cluster.failure-detector.acceptable-heartbeat-pause", HEARTBEAT_PAUSE);
+        overrides.put("akka.remote.watch-failure-detector.acceptable-heartbeat-pause", HEARTBEAT_PAUSE);
         if (s.draftLength() > 0) {
             overrides.put("tandem.coordinator.speculation.adaptive", false);
             overrides.put("tandem.coordinator.speculation.max-drafts", s.draftLength());
         }
-        log.accept("starting an embedded cluster (coordinator and two workers) with online distillation; drafts under " + work);
-        try (EmbeddedCluster cluster = EmbeddedCluster.start(2, 0, overrides, START_TIMEOUT)) {
-            ActorSystem<Void> system = ClientSystem.create("tandem-bench-osd");
-            HostAndPort target = new HostAndPort(cluster.grpcAddress().getHostString(), cluster.grpcAddress().getPort());
-            try (HealthProbe health = new HealthProbe(system, target)) {
-                if (!health.awaitServing(START_TIMEOUT, () -> true)) throw new IllegalStateException("the embedded cluster did not serve");
-            }
-            InferenceClient client = InferenceClient.create(ClientSystem.settings(system, target), system);
-            try {
-                int nA = s.requests() / 2;
-                List<TrafficGenerator.Request> stream = new ArrayList<>(generator.take(s.familyA(), nA));
-                stream.addAll(generator.take(s.familyB(), s.requests() - nA));
-                List<RequestRecord> none = new ArrayList<>();
-                List<RequestRecord> online = new ArrayList<>();
-                List<String> proposers = new ArrayList<>();
-                for (int from = 0; from < stream.size(); from += s.burst()) {
-                    List<TrafficGenerator.Request> burst = stream.subList(from, Math.min(stream.size(), from + s.burst()));
-                    none.addAll(serve(system, client, burst, "none", s, null));
-                    online.addAll(serve(system, client, burst, "draft", s, proposers));
-                    if ((from / s.burst()) % 10 == 9) {
-                        List<RequestRecord> last = online.subList(Math.max(0, online.size() - 10 * s.burst()), online.size());
-                        log.accept(String.format(java.util.Locale.ROOT, "  %d requests, acceptance of the last 10 bursts %.3f, served by %s",
-                                online.size(), acceptance(last), proposers.getLast()));
-                    }
-                    Thread.sleep(s.gapMillis());
-                }
-                return result(modelName, s, stream, nA, none, online, proposers, bootstrap, cluster, (System.nanoTime() - start) / 1e9);
-            } finally {
-                client.close();
-                ClientSystem.terminate(system, Duration.ofSeconds(10));
-            }
+        return EmbeddedCluster.start(2, 0, overrides, START_TIMEOUT);
+    }
+
+    private static InferenceClient client(ActorSystem<Void> system, EmbeddedCluster cluster) throws InterruptedException {
+        HostAndPort target = new HostAndPort(cluster.grpcAddress().getHostString(), cluster.grpcAddress().getPort());
+        try (HealthProbe health = new HealthProbe(system, target)) {
+            if (!health.awaitServing(START_TIMEOUT, () -> true)) throw new IllegalStateException("an embedded cluster did not serve");
         }
+        return InferenceClient.create(ClientSystem.settings(system, target), system);
+    }
+
+    /** Holds (or releases) the trainers of a cluster's workers while another cluster serves. */
+    private static void hold(EmbeddedCluster cluster, boolean held) {
+        for (NodeBootstrap.TandemNode w : cluster.workers()) TrainingGate.of(w.system()).open(!held);
     }
 
     private static List<RequestRecord> serve(ActorSystem<Void> system, InferenceClient client, List<TrafficGenerator.Request> burst,
@@ -110,8 +174,9 @@ final class ClusterOsdBench {
             var u = r.usage();
             long tokens = u.getCompletionTokens();
             long decode = r.chunkNanos().length == 0 ? 0 : r.endNanos() - r.chunkNanos()[0];
-            // The usage has no per-step rejections: acceptance here is accepted / proposed (tried = proposed).
-            out.add(new RequestRecord(burst.get(i).trafficClass(), u.getProposed(), u.getAccepted(), u.getProposed(), u.getSteps() + 1,
+            // Tried = drafts up to each step's first rejection, so acceptance is per token as in the local mode.
+            out.add(new RequestRecord(burst.get(i).trafficClass(), u.getProposed(), u.getAccepted(), u.getAccepted() + u.getRejected(),
+                    u.getSteps() + 1,
                     tokens, tokens > 1 ? decode / (tokens - 1) : decode, r.endNanos() - r.startNanos()));
             if (proposers != null) proposers.add(u.getProposer());
         }
@@ -119,23 +184,17 @@ final class ClusterOsdBench {
     }
 
     private static OsdBenchResult result(String model, OnlineDistillationBench.Settings s, List<TrafficGenerator.Request> stream, int nA,
-                                         List<RequestRecord> none, List<RequestRecord> rec, List<String> proposers, DraftModel bootstrap,
-                                         EmbeddedCluster cluster, double seconds) {
-        String bootstrapName = "draft:" + DraftModel.GENERAL_CLASS + "@" + bootstrap.version();
-        List<RequestRecord> byBootstrap = new ArrayList<>();
-        List<RequestRecord> byBootstrapA = new ArrayList<>();
-        List<RequestRecord> byBootstrapB = new ArrayList<>();
-        for (int i = 0; i < rec.size(); i++) {
-            if (!proposers.get(i).equals(bootstrapName)) continue;
-            byBootstrap.add(rec.get(i));
-            (i < nA ? byBootstrapA : byBootstrapB).add(rec.get(i));
-        }
+                                         Runs runs, EmbeddedCluster cluster, double seconds) {
+        List<RequestRecord> rec = runs.online;
+        List<RequestRecord> none = runs.none;
+        List<RequestRecord> frozen = runs.frozen;
         List<OsdBenchResult.Window> windows = new ArrayList<>();
         int index = 0;
         for (int[] range : OnlineDistillationBench.windowRanges(stream.size(), nA, s.window())) {
             List<RequestRecord> w = rec.subList(range[0], range[1]);
+            List<RequestRecord> f = frozen.subList(range[0], range[1]);
             windows.add(new OsdBenchResult.Window(index++, w.getFirst().trafficClass(), w.size(), acceptance(w), acceptedPerProposed(w),
-                    tokensPerStep(w), tpotMs(w), 0, 0, 0, tpotMs(none.subList(range[0], range[1]))));
+                    tokensPerStep(w), tpotMs(w), tokensPerStep(f), acceptance(f), tpotMs(f), tpotMs(none.subList(range[0], range[1]))));
         }
         List<RequestRecord> a = rec.subList(0, nA);
         List<RequestRecord> b = rec.subList(nA, rec.size());
@@ -149,8 +208,15 @@ final class ClusterOsdBench {
             }
         }
         int last = Math.max(0, rec.size() - s.window());
-        double speedupNone = tpotMs(none.subList(last, none.size())) / tpotMs(rec.subList(last, rec.size()));
+        double lastTpot = tpotMs(rec.subList(last, rec.size()));
+        double speedupNone = tpotMs(none.subList(last, none.size())) / lastTpot;
         double speedupNoneOverall = tpotMs(none) / tpotMs(rec);
+        double speedupBootstrap = tpotMs(frozen.subList(last, frozen.size())) / lastTpot;
+        // Trainer on: the online cluster's requests with no speculation, served right after each gap; off: the
+        // same requests on the frozen cluster (no trainer), same proposer, interleaved.
+        List<RequestRecord> on = none.subList(0, runs.noneOff.size());
+        double p99On = OnlineDistillationBench.percentileMs(on, P99);
+        double p99Off = OnlineDistillationBench.percentileMs(runs.noneOff, P99);
         long steps = 0;
         double busy = 0;
         int published = 0;
@@ -167,7 +233,8 @@ final class ClusterOsdBench {
             }
         }
         return new OsdBenchResult("cluster", model, stream.size(), s.maxNewTokens(), s.burst(), s.gapMillis(), s.familyA(), s.familyB(),
-                windows, acceptance(byBootstrap), acceptance(byBootstrapA), acceptance(byBootstrapB), finalA, finalB, finalB, recovery,
-                speedupNone, speedupNoneOverall, 0, 0, 0, 0, 0, steps, published, rejected, rolledBack, busy, seconds);
+                windows, acceptance(frozen), acceptance(frozen.subList(0, nA)), acceptance(frozen.subList(nA, frozen.size())), finalA, finalB,
+                finalB, recovery, speedupNone, speedupNoneOverall, speedupBootstrap, p99On, p99Off, p99Off > 0 ? p99On / p99Off : 0, on.size(),
+                steps, published, rejected, rolledBack, busy, seconds);
     }
 }

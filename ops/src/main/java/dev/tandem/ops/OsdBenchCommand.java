@@ -23,11 +23,11 @@ import java.util.concurrent.Callable;
 @Command(name = "osd", mixinStandardHelpOptions = true,
         description = {"Online speculative decoding: serves requests of family A then family B with idle gaps while the trainer",
                 "distills per-class drafts in the gaps and publishes better ones; reports per window acceptance, tokens per step",
-                "and time per output token, against no speculation in the same run.",
-                "--mode local (in this process) also serves the frozen bootstrap draft and measures p99 latency with the",
-                "trainer on and off (same draft, same arrivals); --mode cluster serves through gRPC by an embedded cluster",
-                "(coordinator and two workers, online distillation on: the worker with the last stage records and trains,",
-                "drafts travel to the coordinator over Artery).",
+                "and time per output token, against no speculation and the frozen bootstrap draft in the same run, and p99",
+                "latency with the trainer on and off at equal load.",
+                "--mode cluster (default) serves through gRPC by an embedded cluster (coordinator and two workers, online",
+                "distillation on: the worker with the last stage records and trains, drafts travel to the coordinator over",
+                "Artery) and the references by a second one with the trainer off; --mode local serves in this process.",
                 "The bootstrap draft is the general one under $TANDEM_HOME/drafts (made first if missing)."})
 public final class OsdBenchCommand implements Callable<Integer> {
 
@@ -40,7 +40,8 @@ public final class OsdBenchCommand implements Callable<Integer> {
     @Option(names = "--json", description = "Print one JSON object on stdout instead of a table.")
     boolean json;
 
-    @Option(names = "--mode", defaultValue = "local", description = "local (in this process) or cluster (an embedded cluster through gRPC). Default: ${DEFAULT-VALUE}.")
+    @Option(names = "--mode", defaultValue = "cluster",
+            description = "cluster (embedded clusters through gRPC) or local (in this process). Default: ${DEFAULT-VALUE}.")
     String mode;
 
     @Option(names = "--requests", defaultValue = "300", description = "Requests in the stream (half A, half B). Default: ${DEFAULT-VALUE}.")
@@ -65,7 +66,8 @@ public final class OsdBenchCommand implements Callable<Integer> {
     String familyB;
 
     @Option(names = "--interference-requests", defaultValue = "60",
-            description = "Requests served trainer off, then on, with the frozen draft (latency). Default: ${DEFAULT-VALUE}.")
+            description = "Prefix served with the trainer on and off (p99 latency; local: frozen draft, cluster: no speculation). "
+                    + "Default: ${DEFAULT-VALUE}.")
     int interference;
 
     @Option(names = "--draft-length", defaultValue = "4",

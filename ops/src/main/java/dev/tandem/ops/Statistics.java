@@ -31,9 +31,13 @@ final class Statistics {
         if (!u.getProposer().isEmpty() && !u.getProposer().equals("none")) {
             // The first token comes from the prompt's step; the steps after it decode (and verify) the rest.
             long decoded = Math.max(0, u.getCompletionTokens() - 1);
-            err.printf(Locale.ROOT, "tandem: speculation %s: %d drafted, %d accepted (%.1f%%), %.2f tokens per step over %d steps%n",
+            // Per token: accepted over drafts tried up to each step's first rejection (independent of the draft length).
+            long tried = u.getAccepted() + u.getRejected();
+            err.printf(Locale.ROOT, "tandem: speculation %s: %d drafted, %d accepted (%.1f%%), %d rejected (%.1f%% per token), "
+                            + "%.2f tokens per step over %d steps%n",
                     u.getProposer(), u.getProposed(), u.getAccepted(),
-                    u.getProposed() == 0 ? 0.0 : 100.0 * u.getAccepted() / u.getProposed(),
+                    u.getProposed() == 0 ? 0.0 : 100.0 * u.getAccepted() / u.getProposed(), u.getRejected(),
+                    tried == 0 ? 0.0 : 100.0 * u.getAccepted() / tried,
                     u.getSteps() == 0 ? 0.0 : (double) decoded / u.getSteps(), u.getSteps());
         }
     }

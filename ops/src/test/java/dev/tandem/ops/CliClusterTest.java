@@ -77,6 +77,7 @@ class CliClusterTest {
         assertEquals(0, ngram.exitCode(), ngram.stderr());
         assertEquals(ClusterTestSupport.reference("greedy_once_upon_a_time.txt"), ngram.stdout());
         assertTrue(ngram.stderr().contains("speculation ngram: "), ngram.stderr());
+        assertTrue(ngram.stderr().contains(" rejected (") && ngram.stderr().contains("% per token)"), ngram.stderr()); // Usage.rejected
 
         Run status = tandem("cluster", "status", "--json");
         assertEquals(0, status.exitCode(), status.stderr());

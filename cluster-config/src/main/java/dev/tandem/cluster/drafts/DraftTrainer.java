@@ -18,7 +18,7 @@ import dev.tandem.trainer.version.DraftVersion;
  * {@link TrainingWorker} (its own lowest-priority thread, never a serving thread) that asks an
  * {@link IdleGovernor} before every step and at every checkpoint inside a step. The governor sees this node's
  * serving load ({@link ServingActivity}: sequences on its last stages, step interval), so training stops within
- * one matrix product when requests arrive. A candidate is published to the node's {@link DraftRegistry} only
+ * one matrix product when requests arrive ({@link TrainingGate} can hold it too). A candidate is published to the node's {@link DraftRegistry} only
  * if its measured acceptance on held-out recent samples beats the live draft's; the registry tells the
  * {@link DraftReplicator}, which ships it to the coordinators.
  *
@@ -49,7 +49,7 @@ public final class DraftTrainer {
             OnlineTrainer trainer = new OnlineTrainer(trainerSettings, buffers, registry);
             ActorRef<Command> self = context.getSelf();
             trainer.onEvent(e -> self.tell(new Evaluated(e)));
-            IdleGovernor governor = new IdleGovernor(trainerSettings.idle(), activity::signals);
+            IdleGovernor governor = new IdleGovernor(trainerSettings.idle(), TrainingGate.of(context.getSystem()).signals(activity::signals));
             TrainingWorker worker = new TrainingWorker(governor, trainer, trainerSettings.pollNanos(), settings.trainerThreads()).start();
             DraftMetrics.Trainer metrics = new DraftMetrics.Trainer(context.getSystem());
             timers.startTimerWithFixedDelay(Tick.INSTANCE, settings.metricsInterval());

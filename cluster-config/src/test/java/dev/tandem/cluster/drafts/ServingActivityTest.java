@@ -24,6 +24,20 @@ class ServingActivityTest {
     private long now = 1_000_000_000L;
 
     @Test
+    void aClosedTrainingGateLooksLikeLoadToTheGovernor() {
+        TrainingGate gate = new TrainingGate();
+        // The most tolerant settings still yield to a closed gate.
+        IdleGovernor governor = new IdleGovernor(new IdleGovernor.Settings(Integer.MAX_VALUE - 1, Integer.MAX_VALUE - 1, 1.5, 0),
+                gate.signals(() -> dev.tandem.trainer.idle.ServingSignals.IDLE), () -> now);
+        assertTrue(gate.isOpen());
+        assertTrue(governor.mayTrain());
+        gate.open(false);
+        assertFalse(governor.mayTrain());
+        gate.open(true);
+        assertTrue(governor.mayTrain());
+    }
+
+    @Test
     void sequencesOnTheLastStageKeepTrainingOffUntilReleasedOrStale() {
         List<String> calls = new ArrayList<>();
         VerificationListener recorder = new VerificationListener() {

@@ -25,7 +25,8 @@ public sealed interface GenerationEvent {
      * @param proposed         draft tokens proposed
      * @param accepted         draft tokens accepted
      * @param steps            pipeline steps (forward passes through every stage) after the prompt
+     * @param rejected         draft tokens rejected (steps in which a draft was rejected; at most one per step)
      */
     record Usage(int promptTokens, int completionTokens, double timeToFirstTokenMs, double totalMs,
-                 String proposer, long proposed, long accepted, long steps) {}
+                 String proposer, long proposed, long accepted, long steps, long rejected) {}
 }

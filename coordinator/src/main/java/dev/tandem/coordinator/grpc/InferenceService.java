@@ -193,6 +193,7 @@ public final class InferenceService implements Inference {
                 .setProposed(u.proposed())
                 .setAccepted(u.accepted())
                 .setSteps(u.steps())
+                .setRejected(u.rejected())
                 .build();
     }
 

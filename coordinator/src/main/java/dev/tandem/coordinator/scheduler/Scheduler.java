@@ -96,15 +96,18 @@ public final class Scheduler extends AbstractBehavior<Scheduler.Command> {
      * A generated token (the EOS/BOS that ends a sequence included), with the sequence's speculation counts so
      * far (as in {@link Finished}).
      */
-    public record Token(long seqId, int token, long steps, String proposer, long proposed, long accepted) implements SequenceEvent {}
+    public record Token(long seqId, int token, long steps, String proposer, long proposed, long accepted, long rejected)
+            implements SequenceEvent {}
 
     /**
      * @param steps    pipeline steps of the sequence after its prefill
      * @param proposer the proposer that drafted for it ({@code none} without speculation)
      * @param proposed draft tokens sent for verification
      * @param accepted draft tokens the target accepted
+     * @param rejected draft tokens the target rejected: steps with a rejection (the first rejected draft ends a
+     *                 step's verification, so accepted / (accepted + rejected) is the per-token acceptance)
      */
-    public record Finished(long seqId, FinishReason reason, long steps, String proposer, long proposed, long accepted)
+    public record Finished(long seqId, FinishReason reason, long steps, String proposer, long proposed, long accepted, long rejected)
             implements SequenceEvent {}
 
     public record Rejected(long seqId, GenerationRejected.Code code, String message) implements SequenceEvent {}
@@ -141,6 +144,7 @@ public final class Scheduler extends AbstractBehavior<Scheduler.Command> {
         int drafted;
         long proposed;
         long accepted;
+        long rejected;
         /** New tokens allowed: max-new-tokens, or what the context leaves (the last sampled token needs no forward). */
         final int budget;
         /** KV positions reserved against the token budget. */
@@ -336,7 +340,7 @@ public final class Scheduler extends AbstractBehavior<Scheduler.Command> {
             if (s.id == cancel.seqId()) {
                 it.remove();
                 timers.cancel(routeWaitKey(s.id));
-                s.replyTo.tell(new Finished(s.id, FinishReason.CANCELLED, 0, s.proposerName, 0, 0));
+                s.replyTo.tell(new Finished(s.id, FinishReason.CANCELLED, 0, s.proposerName, 0, 0, 0));
                 return this;
             }
         }
@@ -576,6 +580,7 @@ public final class Scheduler extends AbstractBehavior<Scheduler.Command> {
         int acceptedDrafts = count - 1;
         s.proposed += s.drafted;
         s.accepted += acceptedDrafts;
+        if (acceptedDrafts < s.drafted) s.rejected++;
         if (s.drafted > 0) s.controller.record(s.drafted, acceptedDrafts);
         if (!s.needsPrefill) { // decoding steps only: a prefill outputs its one token whatever the proposer
             long[] log = speculationLog.computeIfAbsent(s.proposer.name(), k -> new long[4]);
@@ -599,7 +604,7 @@ public final class Scheduler extends AbstractBehavior<Scheduler.Command> {
         s.history.append(token);
         s.generated++;
         s.needsPrefill = false;
-        s.replyTo.tell(new Token(s.id, token, Math.max(0, s.steps - 1), s.proposer.name(), s.proposed, s.accepted));
+        s.replyTo.tell(new Token(s.id, token, Math.max(0, s.steps - 1), s.proposer.name(), s.proposed, s.accepted, s.rejected));
         if (token == model.eosId() || token == model.bosId()) {
             finish(s, FinishReason.EOS, finished);
             return false;
@@ -613,7 +618,7 @@ public final class Scheduler extends AbstractBehavior<Scheduler.Command> {
     private void finish(Sequence s, FinishReason reason, List<Sequence> finished) {
         end(s, finished);
         s.replyTo.tell(new Finished(s.id, reason, Math.max(0, s.steps - 1), s.proposer == null ? s.proposerName : s.proposer.name(),
-                s.proposed, s.accepted));
+                s.proposed, s.accepted, s.rejected));
     }
 
     private void fail(Sequence s, GenerationRejected.Code code, String message, List<Sequence> finished) {

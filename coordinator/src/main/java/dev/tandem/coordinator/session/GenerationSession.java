@@ -109,7 +109,7 @@ public final class GenerationSession extends AbstractBehavior<GenerationSession.
     private Behavior<Command> onToken(Scheduler.Token event) {
         int token = event.token();
         lastStats = new Scheduler.Finished(request.seqId(), FinishReason.STOP, event.steps(), event.proposer(),
-                event.proposed(), event.accepted());
+                event.proposed(), event.accepted(), event.rejected());
         completionTokens++;
         long now = System.nanoTime();
         if (firstTokenAt == 0) {
@@ -148,7 +148,7 @@ public final class GenerationSession extends AbstractBehavior<GenerationSession.
         long first = firstTokenAt == 0 ? end : firstTokenAt;
         offer(new GenerationEvent.Finished(reason, new GenerationEvent.Usage(request.promptTokens().length,
                 completionTokens, (first - request.acceptedAt()) / 1e6, (end - request.acceptedAt()) / 1e6,
-                stats.proposer(), stats.proposed(), stats.accepted(), stats.steps())));
+                stats.proposer(), stats.proposed(), stats.accepted(), stats.steps(), stats.rejected())));
         out.complete();
         done = true;
         metrics.requestEnded(model, reason.name().toLowerCase(java.util.Locale.ROOT), request.promptTokens().length,

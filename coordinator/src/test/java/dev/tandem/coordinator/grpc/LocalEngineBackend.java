@@ -104,7 +104,7 @@ final class LocalEngineBackend implements InferenceBackend, AutoCloseable {
             }
             double ttft = r.prefillNanos() / 1e6;
             queue.offer(new GenerationEvent.Finished(r.finishReason(), new GenerationEvent.Usage(r.promptTokens().length,
-                    r.tokens().length, ttft, (System.nanoTime() - start) / 1e6, "none", 0, 0, r.tokens().length)));
+                    r.tokens().length, ttft, (System.nanoTime() - start) / 1e6, "none", 0, 0, r.tokens().length, 0)));
             queue.complete();
         } catch (RuntimeException e) {
             queue.fail(e);

@@ -47,7 +47,7 @@ public final class OnlineDistillationBench {
     public static final double RECOVERY_TOLERANCE = 0.05;
     private static final double P99 = 0.99;
     /** Not from any family (an untagged warm-up is recorded, if at all, for the general class only). */
-    private static final String WARMUP_PROMPT = "Once upon a time, there was a little girl.";
+    public static final String WARMUP_PROMPT = "Once upon a time, there was a little girl.";
 
     /**
      * @param requests             requests in the stream (half A, half B)

@@ -4,7 +4,8 @@ import java.util.List;
 import java.util.Locale;
 
 /**
- * What {@code tandem bench osd} measured. Acceptance is accepted over proposed drafts; tokens per step are
+ * What {@code tandem bench osd} measured. Acceptance is per draft token tried (accepted / (accepted + rejections),
+ * {@code acceptedPerProposed}: over proposed drafts); tokens per step are
  * output tokens per target forward; tpot is decode time per output token (after the first).
  */
 public record OsdBenchResult(String mode, String model, int requests, int maxNewTokens, int burst, long gapMillis, String familyA,
@@ -57,15 +58,16 @@ public record OsdBenchResult(String mode, String model, int requests, int maxNew
             b.append(String.format(Locale.ROOT, "%-7d %-9s %10.3f %8.2f %9.2f %12.3f %10.2f %13.2f %11.2f%n", w.index, w.trafficClass, w.acceptance,
                     w.tokensPerStep, w.tpotMs, w.acceptanceBootstrap, w.tokensPerStepBootstrap, w.tpotMsBootstrap, w.tpotMsNone));
         }
-        b.append(mode.equals("local") ? "acceptance: per draft token tried (accepted / (accepted + rejections)); tok/step: output tokens per target forward\n"
-                : "acceptance: accepted / proposed draft tokens (from each request's usage); tok/step: output tokens per target forward; "
-                + "boot. columns and trainer on/off latency are not measured in this mode (0)\n");
+        b.append("acceptance: per draft token tried (accepted / (accepted + rejections)); tok/step: output tokens per target forward; "
+                + "boot.: the frozen bootstrap draft on the same requests\n");
         b.append(String.format(Locale.ROOT, "acceptance: bootstrap %.3f (A %.3f, B %.3f); final A %.3f, final B %.3f (plateau %.3f, recovered within 0.05 after %d requests)%n",
                 acceptanceBootstrap, acceptanceBootstrapA, acceptanceBootstrapB, acceptanceFinalA, acceptanceFinalB, plateauB, recoveryRequestsB));
         b.append(String.format(Locale.ROOT, "speedup vs none: %.2fx (last window), %.2fx (whole run); vs frozen bootstrap: %.2fx (last window)%n",
                 speedupVsNone, speedupVsNoneOverall, speedupVsBootstrap));
-        b.append(String.format(Locale.ROOT, "p99 request latency, same draft, trainer on %.1f ms / off %.1f ms = %.3f (%d requests)%n",
-                p99LatencyMsTrainerOn, p99LatencyMsTrainerOff, p99RatioTrainerOnOff, interferenceRequests));
+        // Local: the frozen draft with and without a second trainer; cluster: no speculation on the trainer's cluster and on one without.
+        b.append(String.format(Locale.ROOT, "p99 request latency, %s, trainer on %.1f ms / off %.1f ms = %.3f (%d requests)%n",
+                mode.equals("local") ? "same draft" : "no speculation", p99LatencyMsTrainerOn, p99LatencyMsTrainerOff, p99RatioTrainerOnOff,
+                interferenceRequests));
         b.append(String.format(Locale.ROOT, "trainer: %d steps, %.1f s wall time inside steps (waits at checkpoints included), %d published, %d rejected, %d rolled back; run took %.0f s%n",
                 trainerSteps, trainingSeconds, published, rejected, rolledBack, seconds));
         return b.toString();
