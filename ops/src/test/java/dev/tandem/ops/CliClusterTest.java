@@ -63,7 +63,9 @@ class CliClusterTest {
     void upGenerateStatusDown() throws Exception {
         int grpcPort = FreePorts.pick(LocalCluster.HOST);
         // The server speculates with layerskip unless a request names another proposer: output stays exact.
-        Run up = tandem("cluster", "up", "--workers", "2", "--grpc-port", Integer.toString(grpcPort), "--speculate", "layerskip");
+        // Equal declared speeds: placement splits the layers over both workers however busy the machine is at start-up.
+        Run up = tandem("cluster", "up", "--workers", "2", "--grpc-port", Integer.toString(grpcPort), "--speculate", "layerskip",
+                "-c", "tandem.worker.declared-speed-gflops=10");
         assertEquals(0, up.exitCode(), () -> "cluster up: " + up.stderr() + up.stdout());
         assertTrue(up.stdout().contains("serving default on 127.0.0.1:" + grpcPort), up.stdout());
 
