@@ -12,6 +12,8 @@ final class RemoteFailures {
 
     private RemoteFailures() {}
 
+    private static final String CHANNEL_SHUTDOWN = "Channel shutdown invoked";
+
     static CommandFailure describe(Throwable failure, HostAndPort target) {
         Throwable t = failure;
         while ((t instanceof CompletionException || t instanceof ExecutionException) && t.getCause() != null) t = t.getCause();
@@ -37,7 +39,10 @@ final class RemoteFailures {
 
     private static boolean isConnectionProblem(Status status) {
         // A server-side UNAVAILABLE (model not ready) carries our own description; transport failures carry a cause.
-        return status.getCause() != null || status.getDescription() == null || status.getDescription().startsWith("io exception");
+        // Akka gRPC shuts a channel down once its connection attempts are spent; a call that races that shutdown
+        // fails with "Channel shutdown invoked" instead of the connection error.
+        return status.getCause() != null || status.getDescription() == null || status.getDescription().startsWith("io exception")
+                || status.getDescription().startsWith(CHANNEL_SHUTDOWN);
     }
 
     private static String rootMessage(Throwable t) {
