@@ -30,7 +30,8 @@ public final class MatmulBenchmark {
     private static final int K_COLS = 256;
     private static final int RUNS = 15;
     private static final int WARMUP_RUNS = 20;
-    private static final int[] BATCHES = {1, 4};
+    /** Decode, a few streams, verifying 5 draft tokens, 16 streams (the compute-bound kernels). */
+    private static final int[] BATCHES = {1, 4, 5, 16};
     /** CPU time of this thread, not wall time: other processes on a shared machine then matter less. */
     private static final ThreadMXBean THREAD = ManagementFactory.getThreadMXBean();
 

@@ -39,18 +39,6 @@ final class Kernels {
         return sum;
     }
 
-    /** {@code y += a * x} over {@code n} values. */
-    static void axpy(float a, float[] x, int xOff, float[] y, int yOff, int n) {
-        int i = 0;
-        int upper = SPECIES.loopBound(n);
-        FloatVector va = FloatVector.broadcast(SPECIES, a);
-        for (; i < upper; i += LANES) {
-            FloatVector.fromArray(SPECIES, x, xOff + i).fma(va, FloatVector.fromArray(SPECIES, y, yOff + i))
-                    .intoArray(y, yOff + i);
-        }
-        for (; i < n; i++) y[yOff + i] += a * x[xOff + i];
-    }
-
     /** {@code y += x} over {@code n} values. */
     static void add(float[] x, int xOff, float[] y, int yOff, int n) {
         int i = 0;
@@ -60,6 +48,87 @@ final class Kernels {
                     .intoArray(y, yOff + i);
         }
         for (; i < n; i++) y[yOff + i] += x[xOff + i];
+    }
+
+    /**
+     * Attention scores of the {@link KvCache#PAGE_POSITIONS} slots of one page against one head's query:
+     * {@code scores[sOff + s] = scale * sum_i q[qOff + i] * page[keyCol + i * PAGE_POSITIONS + s]} (keys are
+     * stored transposed, see {@link KvCache#keyBase}). One vector holds consecutive positions, so a page costs
+     * one broadcast FMA per query component instead of a dot product and a lane reduction per position.
+     * Four partial sums (components i mod 4) keep FMAs in flight; their order is fixed, so a score does not
+     * depend on the batch. Slots past the sequence's length hold stale values and are to be ignored.
+     */
+    static void keyScores(float[] q, int qOff, float[] page, int keyCol, int headDim, float scale,
+                          float[] scores, int sOff) {
+        final int p = KvCache.PAGE_POSITIONS;
+        if (p % LANES != 0) {
+            for (int s = 0; s < p; s++) {
+                float sum = 0f;
+                for (int i = 0; i < headDim; i++) sum += q[qOff + i] * page[keyCol + i * p + s];
+                scores[sOff + s] = sum * scale;
+            }
+            return;
+        }
+        for (int c = 0; c < p; c += LANES) {
+            FloatVector a0 = FloatVector.zero(SPECIES), a1 = a0, a2 = a0, a3 = a0;
+            int k = keyCol + c;
+            int i = 0;
+            for (; i + 4 <= headDim; i += 4, k += 4 * p) {
+                a0 = FloatVector.fromArray(SPECIES, page, k).fma(FloatVector.broadcast(SPECIES, q[qOff + i]), a0);
+                a1 = FloatVector.fromArray(SPECIES, page, k + p).fma(FloatVector.broadcast(SPECIES, q[qOff + i + 1]), a1);
+                a2 = FloatVector.fromArray(SPECIES, page, k + 2 * p).fma(FloatVector.broadcast(SPECIES, q[qOff + i + 2]), a2);
+                a3 = FloatVector.fromArray(SPECIES, page, k + 3 * p).fma(FloatVector.broadcast(SPECIES, q[qOff + i + 3]), a3);
+            }
+            for (; i < headDim; i++, k += p) {
+                a0 = FloatVector.fromArray(SPECIES, page, k).fma(FloatVector.broadcast(SPECIES, q[qOff + i]), a0);
+            }
+            a0.add(a1).add(a2.add(a3)).mul(scale).intoArray(scores, sOff + c);
+        }
+    }
+
+    /**
+     * {@code out[outOff + j] = sum over t < n of weights[t] * value_t[j]}, j < headDim, where value_t is at
+     * {@code pages[t / PAGE_POSITIONS]} offset {@code valueCol + (t % PAGE_POSITIONS) * rowStride}. Adds in
+     * position order with one FMA per position (as adding weight times value into zeros one position after another would), but keeps up to
+     * three vectors of the output in registers across all positions instead of loading and storing them
+     * for each one.
+     */
+    static void weightedValues(float[] weights, int n, float[][] pages, int valueCol, int rowStride,
+                               float[] out, int outOff, int headDim) {
+        final int p = KvCache.PAGE_POSITIONS;
+        int j = 0;
+        for (; j + 3 * LANES <= headDim; j += 3 * LANES) {
+            FloatVector a0 = FloatVector.zero(SPECIES), a1 = a0, a2 = a0;
+            for (int t0 = 0, page = 0; t0 < n; t0 += p, page++) {
+                float[] values = pages[page];
+                int slots = Math.min(p, n - t0);
+                for (int s = 0, v = valueCol + j; s < slots; s++, v += rowStride) {
+                    FloatVector w = FloatVector.broadcast(SPECIES, weights[t0 + s]);
+                    a0 = FloatVector.fromArray(SPECIES, values, v).fma(w, a0);
+                    a1 = FloatVector.fromArray(SPECIES, values, v + LANES).fma(w, a1);
+                    a2 = FloatVector.fromArray(SPECIES, values, v + 2 * LANES).fma(w, a2);
+                }
+            }
+            a0.intoArray(out, outOff + j);
+            a1.intoArray(out, outOff + j + LANES);
+            a2.intoArray(out, outOff + j + 2 * LANES);
+        }
+        for (; j + LANES <= headDim; j += LANES) {
+            FloatVector a0 = FloatVector.zero(SPECIES);
+            for (int t0 = 0, page = 0; t0 < n; t0 += p, page++) {
+                float[] values = pages[page];
+                int slots = Math.min(p, n - t0);
+                for (int s = 0, v = valueCol + j; s < slots; s++, v += rowStride) {
+                    a0 = FloatVector.fromArray(SPECIES, values, v).fma(FloatVector.broadcast(SPECIES, weights[t0 + s]), a0);
+                }
+            }
+            a0.intoArray(out, outOff + j);
+        }
+        for (; j < headDim; j++) {
+            float sum = 0f;
+            for (int t = 0; t < n; t++) sum += weights[t] * pages[t / p][valueCol + (t % p) * rowStride + j];
+            out[outOff + j] = sum;
+        }
     }
 
     /** In-place softmax of {@code x[off .. off + n)}. */
@@ -82,9 +151,5 @@ final class Kernels {
             float g = gate[gateOff + i];
             gate[gateOff + i] = g / (1f + (float) Math.exp(-g)) * up[upOff + i];
         }
-    }
-
-    static void fill(float[] x, int off, int n, float value) {
-        java.util.Arrays.fill(x, off, off + n, value);
     }
 }

@@ -162,9 +162,13 @@ public final class KvCache {
         s.length = length;
     }
 
-    /** Offset in a page of the key of (local layer, slot); the value follows PAGE_POSITIONS * kvDim later. */
-    int keyOffset(int localLayer, int slot) {
-        return (localLayer * 2 * PAGE_POSITIONS + slot) * kvDim;
+    /**
+     * Offset in a page of the keys of a local layer, stored transposed: key component i of slot s is at
+     * {@code keyBase + i * PAGE_POSITIONS + s}, so one vector load holds one component for consecutive
+     * positions and attention scores several positions at once. The values follow, one row per slot.
+     */
+    int keyBase(int localLayer) {
+        return localLayer * 2 * PAGE_POSITIONS * kvDim;
     }
 
     int valueOffset(int localLayer, int slot) {

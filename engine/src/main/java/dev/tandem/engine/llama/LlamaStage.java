@@ -120,7 +120,9 @@ public final class LlamaStage {
                 ropeSin[pos * pairs + p] = (float) Math.sin(angle);
             }
         }
-        this.attentionScores = new float[runner.threads()][config.seqLen()];
+        // Whole pages of scores: the last page is scored in full.
+        int scoreSlots = KvCache.pagesFor(config.seqLen()) * KvCache.PAGE_POSITIONS;
+        this.attentionScores = new float[runner.threads()][scoreSlots];
         this.output = new StageOutput(dim, vocab);
         ensureRows(Math.max(1, maxBatchRows));
         ensureLogitRows(last ? Math.max(1, maxBatchRows) : 0);
@@ -301,7 +303,8 @@ public final class LlamaStage {
             SequenceKv s = rowSequence[r];
             float[] page = s.pages[pos / KvCache.PAGE_POSITIONS];
             int slot = pos % KvCache.PAGE_POSITIONS;
-            System.arraycopy(k, r * kvDim, page, cache.keyOffset(localLayer, slot), kvDim);
+            int key = cache.keyBase(localLayer) + slot;
+            for (int i = 0; i < kvDim; i++) page[key + i * KvCache.PAGE_POSITIONS] = k[r * kvDim + i]; // transposed
             System.arraycopy(v, r * kvDim, page, cache.valueOffset(localLayer, slot), kvDim);
         }
     }
@@ -363,24 +366,19 @@ public final class LlamaStage {
             }
         }
 
+        /** Scores a page of positions at a time (the last page's slots past the row's position are ignored). */
         private void attend(int r, int h, float[] scores) {
             SequenceKv s = rowSequence[r];
-            int pos = batch.position(r);
+            int n = batch.position(r) + 1;
             int qOff = r * dim + h * headDim;
             int headOff = (h / kvMul) * headDim;
-            for (int t = 0; t <= pos; t++) {
-                float[] page = s.pages[t / KvCache.PAGE_POSITIONS];
-                int kOff = cache.keyOffset(localLayer, t % KvCache.PAGE_POSITIONS) + headOff;
-                scores[t] = Kernels.dot(q, qOff, page, kOff, headDim) * attentionScale;
+            int keyCol = cache.keyBase(localLayer) + headOff * KvCache.PAGE_POSITIONS;
+            for (int t0 = 0, p = 0; t0 < n; t0 += KvCache.PAGE_POSITIONS, p++) {
+                Kernels.keyScores(q, qOff, s.pages[p], keyCol, headDim, attentionScale, scores, t0);
             }
-            Kernels.softmax(scores, 0, pos + 1);
-            int outOff = r * dim + h * headDim;
-            Kernels.fill(attended, outOff, headDim, 0f);
-            for (int t = 0; t <= pos; t++) {
-                float[] page = s.pages[t / KvCache.PAGE_POSITIONS];
-                int vOff = cache.valueOffset(localLayer, t % KvCache.PAGE_POSITIONS) + headOff;
-                Kernels.axpy(scores[t], page, vOff, attended, outOff, headDim);
-            }
+            Kernels.softmax(scores, 0, n);
+            Kernels.weightedValues(scores, n, s.pages, cache.valueOffset(localLayer, 0) + headOff, kvDim,
+                    attended, r * dim + h * headDim, headDim);
         }
     }
 

@@ -5,7 +5,7 @@ import java.util.Arrays;
 /**
  * The cached keys and values of one sequence in one {@link KvCache}: a list of pages, each holding
  * {@link KvCache#PAGE_POSITIONS} consecutive positions for all of the cache's layers.
- * Page layout: {@code [layer][key|value][slot][kvDim]}.
+ * Page layout: {@code [layer][keys as [kvDim][slot] | values as [slot][kvDim]]} (see {@link KvCache#keyBase}).
  */
 final class SequenceKv {
 

@@ -92,15 +92,19 @@ class WeightMatrixKernelTest {
     @EnumSource(value = TensorType.class, names = {"F32", "F16", "BF16", "Q8_0", "Q4_0"})
     void resultsDoNotDependOnTheBatch(TensorType type) {
         WeightMatrix m = quantized(type, gaussian(ROWS * COLS), ROWS, COLS);
-        int batch = 7; // a group of four and three single rows
-        float[] x = gaussian(batch * COLS);
-        float[] batched = new float[batch * ROWS];
-        m.matmul(x, 0, COLS, batch, batched, 0, ROWS, 0, ROWS);
-        for (int b = 0; b < batch; b++) {
-            float[] single = new float[ROWS];
-            m.matmul(x, b * COLS, COLS, 1, single, 0, ROWS, 0, 5);
-            m.matmul(x, b * COLS, COLS, 1, single, 0, ROWS, 5, ROWS);
-            assertArrayEquals(Arrays.copyOfRange(batched, b * ROWS, (b + 1) * ROWS), single, type + " batch row " + b);
+        // 7: one wide block (F32) or a block of four and three rows; 14 and 23: the compute-bound groups
+        // (8 + 4 + 2 rows, 8 + 8 + 4 + 3 rows) over an odd number of weight rows.
+        for (int batch : new int[]{7, 14, 23}) {
+            float[] x = gaussian(batch * COLS);
+            float[] batched = new float[batch * ROWS];
+            m.matmul(x, 0, COLS, batch, batched, 0, ROWS, 0, ROWS);
+            for (int b = 0; b < batch; b++) {
+                float[] single = new float[ROWS];
+                m.matmul(x, b * COLS, COLS, 1, single, 0, ROWS, 0, 5);
+                m.matmul(x, b * COLS, COLS, 1, single, 0, ROWS, 5, ROWS);
+                assertArrayEquals(Arrays.copyOfRange(batched, b * ROWS, (b + 1) * ROWS), single,
+                        type + " batch " + batch + " row " + b);
+            }
         }
     }
 
