@@ -3,6 +3,7 @@ package dev.tandem.ops;
 import akka.actor.typed.ActorSystem;
 import dev.tandem.cluster.HostAndPort;
 import dev.tandem.cluster.NodeRole;
+import dev.tandem.cluster.drafts.DraftsSettings;
 import dev.tandem.engine.generate.GenerationListener;
 import dev.tandem.engine.generate.GenerationRequest;
 import dev.tandem.engine.generate.GenerationResult;
@@ -44,7 +45,6 @@ public final class BenchClusterCommand implements Callable<Integer> {
 
     private static final String SINGLE_PROMPT = "Once upon a time";
     private static final int BENCH_WORKERS = 2;
-    private static final String TRAIN_KEY = "tandem.drafts.train";
     private static final String ROUND_TRIP = "tandem_step_round_trip_ms";
     private static final String STAGE_FORWARD = "tandem_stage_step_latency_ms";
     private static final int SMALL_BATCH = 4;
@@ -84,7 +84,7 @@ public final class BenchClusterCommand implements Callable<Integer> {
                 // in-process measurement (bench osd measures the trainer).
                 LocalCluster.State state = cluster.up(start.applyTo(new LocalCluster.Spec(BENCH_WORKERS,
                         FreePorts.pick(LocalCluster.HOST), OpenedModel.DEFAULT_SPEC, start.threadsPerWorker(), start.readyTimeout(),
-                        start.security).withNodeConfig(Map.of(TRAIN_KEY, "off"))));
+                        start.security).withNodeConfig(Map.of(DraftsSettings.TRAIN_KEY, "off"))));
                 where = state.grpcTarget();
                 coordinatorMetrics = metricsUrls(state, true);
                 workerMetrics = metricsUrls(state, false);

@@ -5,6 +5,7 @@ import dev.tandem.cluster.EmbeddedCluster;
 import dev.tandem.cluster.HostAndPort;
 import dev.tandem.cluster.NodeBootstrap;
 import dev.tandem.cluster.drafts.DraftMetrics;
+import dev.tandem.cluster.drafts.DraftsSettings;
 import dev.tandem.cluster.drafts.TrainingGate;
 import dev.tandem.engine.draft.DraftModel;
 import dev.tandem.engine.generate.GenerationRequest;
@@ -131,8 +132,8 @@ final class ClusterOsdBench {
         Map<String, Object> overrides = new HashMap<>();
         overrides.put("tandem.node.model", modelSpec);
         overrides.put("tandem.coordinator.min-workers", 2);
-        overrides.put("tandem.drafts.dir", drafts.toString());
-        overrides.put("tandem.drafts.train", train);
+        overrides.put(DraftsSettings.DIR_KEY, drafts.toString());
+        overrides.put(DraftsSettings.TRAIN_KEY, train);
         overrides.put("akka.cluster.jmx.multi-mbeans-in-same-jvm", true); // two clusters in this JVM
         // Stdout carries the result (--json); Akka's own stdout logger still prints while a node shuts down.
         overrides.put("akka.stdout-loglevel", "OFF");

@@ -1,6 +1,7 @@
 package dev.tandem.ops;
 
 import akka.actor.typed.ActorSystem;
+import dev.tandem.cluster.drafts.DraftsSettings;
 import dev.tandem.engine.draft.DraftCheckpoint;
 import dev.tandem.engine.draft.DraftModel;
 import dev.tandem.engine.draft.ReducedVocabulary;
@@ -69,7 +70,6 @@ public final class DemoCommand implements Callable<Integer> {
     /** A training-free starting draft when no bootstrap exists: the target's first layer, head over its first ids. */
     private static final int CUT_DRAFT_LAYERS = 1;
     private static final int CUT_DRAFT_HEAD_TOKENS = 4096;
-    private static final String DRAFTS_DIR_KEY = "tandem.drafts.dir";
     private static final String PINNED_DRAFT_KEY = "tandem.coordinator.speculation.draft-checkpoint";
 
     @Option(names = "--max-tokens", defaultValue = "200", description = "New tokens per story. Default: ${DEFAULT-VALUE}.")
@@ -98,7 +98,7 @@ public final class DemoCommand implements Callable<Integer> {
         Map<String, Object> coordinatorConfig = new LinkedHashMap<>(start.speculation.overrides());
         // A draft pinned with --draft has no registry: nothing could be distilled into it.
         boolean distill = distillWindows > 0 && !coordinatorConfig.containsKey(PINNED_DRAFT_KEY);
-        if (distill) coordinatorConfig.put(DRAFTS_DIR_KEY, seedDemoDrafts(out, home.resolve("drafts")).toString());
+        if (distill) coordinatorConfig.put(DraftsSettings.DIR_KEY, seedDemoDrafts(out, home.resolve("drafts")).toString());
         LocalCluster cluster = new LocalCluster(home);
         AtomicBoolean stopped = new AtomicBoolean();
         Runnable stop = () -> {

@@ -33,6 +33,9 @@ public record DraftsSettings(boolean enabled, boolean train, String dir, String 
                              Duration adminTimeout, int trainerThreads) {
 
     public static final String PATH = "tandem.drafts";
+    /** Keys that tools set on the nodes they start. */
+    public static final String TRAIN_KEY = PATH + ".train";
+    public static final String DIR_KEY = PATH + ".dir";
     public static final String DISPATCHER = PATH + ".dispatcher";
     private static final String MAX_MESSAGE_BYTES = "tandem.serialization.max-message-bytes";
     /** Room left in a message for the chunk's envelope (class name, version, index, actor path). */
