@@ -1,5 +1,6 @@
 package dev.tandem.coordinator;
 
+import dev.tandem.protocol.transport.DirectTransport;
 import akka.NotUsed;
 import akka.actor.typed.ActorRef;
 import akka.actor.typed.ActorSystem;
@@ -97,6 +98,7 @@ public final class ClusterInferenceBackend implements InferenceBackend, AdminBac
 
     /** As {@link #start(ActorSystem, CoordinatorSettings)}, with the draft models of the {@code draft} proposer from {@code drafts}. */
     public static ClusterInferenceBackend start(ActorSystem<?> system, CoordinatorSettings settings, DraftSource drafts) {
+        DirectTransport.get(system); // listening before any stage looks for this node's port
         Map<String, OpenedModel> opened = new LinkedHashMap<>();
         Map<String, PlacementManager.ModelShape> shapes = new LinkedHashMap<>();
         try {

@@ -22,6 +22,7 @@ import dev.tandem.protocol.KryoMessage;
 import dev.tandem.protocol.activation.ActivationBatch;
 import dev.tandem.protocol.activation.ActivationMessage;
 import dev.tandem.protocol.activation.RowFlags;
+import dev.tandem.protocol.transport.DirectTransport;
 
 import java.util.Arrays;
 import java.util.HashMap;
@@ -254,6 +255,8 @@ public final class StageActor extends AbstractBehavior<StageActor.Command> {
     private Draft draft;
     private int[] accepted = new int[1];
     private final StageMetrics metrics;
+    /** The step path (activations on, tokens back) bypasses Artery: see {@link DirectTransport}. */
+    private final DirectTransport transport;
     private double stepLatencyMs;
     private final VerificationListener recorder;
     /**
@@ -294,6 +297,7 @@ public final class StageActor extends AbstractBehavior<StageActor.Command> {
         this.warmUpPrefillRows = Math.min(settings.warmUpPrefillRows(), Math.min(config.seqLen(), maxStepRows));
         this.warmUpDecodeSteps = Math.min(settings.warmUpDecodeSteps(), config.seqLen() - warmUpPrefillRows);
         this.metrics = new StageMetrics(context.getSystem(), model, fromLayer, toLayer);
+        this.transport = DirectTransport.get(context.getSystem());
         context.getLog().info("stage {} ready ({} threads)", description, runner.threads());
         if (context.getSystem().settings().config().getString("akka.actor.provider").equals("cluster")) {
             ActorRef<akka.cluster.ClusterEvent.MemberRemoved> removed = context.messageAdapter(
@@ -404,11 +408,11 @@ public final class StageActor extends AbstractBehavior<StageActor.Command> {
             }
             float[] hidden = Arrays.copyOf(out.hidden(), rows * config.dim());
             ActivationBatch next = new ActivationBatch(model, stepId, config.dim(), seqIds, positions, flags.clone(), hidden);
-            route.get(hop + 1).tell(new ForwardHidden(next, newSequences, drafts, route, hop + 1, replyTo));
+            transport.tell(route.get(hop + 1), new ForwardHidden(next, newSequences, drafts, route, hop + 1, replyTo));
             return;
         }
         for (SequenceSampling s : newSequences) start(s);
-        replyTo.tell(verify(stepId, out));
+        transport.tell(replyTo, verify(stepId, out));
     }
 
     /**
@@ -535,7 +539,7 @@ public final class StageActor extends AbstractBehavior<StageActor.Command> {
 
     private void fail(long stepId, ActorRef<StepReply> replyTo, RuntimeException e) {
         getContext().getLog().warn("stage {} refused step {}: {}", description, stepId, e.getMessage());
-        replyTo.tell(new StepFailed(stepId, description, String.valueOf(e.getMessage())));
+        transport.tell(replyTo, new StepFailed(stepId, description, String.valueOf(e.getMessage())));
     }
 
     private void recordStep(long startedNanos) {

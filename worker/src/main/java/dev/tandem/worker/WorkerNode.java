@@ -19,6 +19,7 @@ import dev.tandem.engine.spec.VerificationListener;
 import dev.tandem.engine.model.ProgressListener;
 import dev.tandem.protocol.KryoMessage;
 
+import dev.tandem.protocol.transport.DirectTransport;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.HashMap;
@@ -119,8 +120,10 @@ public final class WorkerNode extends AbstractBehavior<WorkerNode.Command> {
      *                 records the target's distributions from it); called on the stage dispatcher, must be quick
      */
     public static Behavior<Command> create(WorkerSettings settings, VerificationListener recorder) {
-        return Behaviors.setup(context -> Behaviors.withStash(STASH_CAPACITY,
-                stash -> new WorkerNode(context, stash, settings, recorder).benchmarking()));
+        return Behaviors.setup(context -> {
+            DirectTransport.get(context.getSystem()); // listening before a coordinator or stage looks for this node's port
+            return Behaviors.withStash(STASH_CAPACITY, stash -> new WorkerNode(context, stash, settings, recorder).benchmarking());
+        });
     }
 
     private final WorkerSettings settings;

@@ -24,6 +24,7 @@ import dev.tandem.engine.spec.TokenHistory;
 import dev.tandem.coordinator.spec.ProposerCatalog;
 import dev.tandem.coordinator.spec.SpeculationSettings;
 import dev.tandem.protocol.activation.RowFlags;
+import dev.tandem.protocol.transport.DirectTransport;
 import dev.tandem.worker.StageActor;
 
 import java.util.ArrayDeque;
@@ -198,6 +199,8 @@ public final class Scheduler extends AbstractBehavior<Scheduler.Command> {
 
     private final Map<Long, Step> inFlight = new HashMap<>();
     private final CoordinatorMetrics metrics;
+    /** Steps and releases go to the stages over the direct transport (see {@link DirectTransport}). */
+    private final DirectTransport transport;
     private PipelinePlan plan;
     /** Stages of routes that stopped; a plan containing one is broken until placement replaces it. */
     private final Set<ActorRef<StageActor.Command>> lostStages = new HashSet<>();
@@ -223,6 +226,7 @@ public final class Scheduler extends AbstractBehavior<Scheduler.Command> {
         this.planReceiver = context.messageAdapter(PipelinePlan.class, PlanUpdated::new);
         this.stepReceiver = context.messageAdapter(StageActor.StepReply.class, StepDone::new);
         this.metrics = CoordinatorMetrics.of(context.getSystem());
+        this.transport = DirectTransport.get(context.getSystem());
         placement.tell(new PlacementManager.SubscribePlans(model.model(), planReceiver));
         timers.startTimerWithFixedDelay(Resubscribe.INSTANCE, Resubscribe.INSTANCE, settings.planRefresh());
         java.time.Duration logEvery = proposers.settings().logInterval();
@@ -642,7 +646,7 @@ public final class Scheduler extends AbstractBehavior<Scheduler.Command> {
                 byStage.computeIfAbsent(stage, k -> new ArrayList<>()).add(s.id);
             }
         }
-        byStage.forEach((stage, ids) -> stage.tell(new StageActor.Release(ids.stream().mapToLong(Long::longValue).toArray())));
+        byStage.forEach((stage, ids) -> transport.tell(stage, new StageActor.Release(ids.stream().mapToLong(Long::longValue).toArray())));
     }
 
     /** Admits waiting sequences, then fills the free in-flight slots with micro-batches of ready sequences. */
@@ -704,7 +708,7 @@ public final class Scheduler extends AbstractBehavior<Scheduler.Command> {
             s.needsPrefill = true;
             s.route = plan;
         }
-        leaving.forEach((stage, ids) -> stage.tell(new StageActor.Release(ids.stream().mapToLong(Long::longValue).toArray())));
+        leaving.forEach((stage, ids) -> transport.tell(stage, new StageActor.Release(ids.stream().mapToLong(Long::longValue).toArray())));
         if (replays > 0) metrics.replayed(model.model(), "rebalance", replays);
     }
 
@@ -788,7 +792,7 @@ public final class Scheduler extends AbstractBehavior<Scheduler.Command> {
         metrics.batch(model.model(), step.size());
         timers.startSingleTimer(stepKey(stepId), new StepTimedOut(stepId), settings.stepTimeout());
         List<ActorRef<StageActor.Command>> route = plan.route();
-        route.getFirst().tell(new StageActor.ForwardTokens(stepId, model.model(), seqIds, positions, tokens, flags,
+        transport.tell(route.getFirst(), new StageActor.ForwardTokens(stepId, model.model(), seqIds, positions, tokens, flags,
                 starting, drafts, route, stepReceiver));
     }
 

@@ -1,0 +1,180 @@
+package dev.tandem.protocol.transport;
+
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import akka.actor.Address;
+import akka.actor.testkit.typed.javadsl.TestProbe;
+import akka.actor.typed.ActorRef;
+import akka.actor.typed.ActorSystem;
+import akka.actor.typed.javadsl.Adapter;
+import akka.actor.typed.javadsl.Behaviors;
+import akka.serialization.SerializationExtension;
+import dev.tandem.protocol.TestMessages;
+import dev.tandem.protocol.TestSystems;
+import dev.tandem.protocol.activation.ActivationBatch;
+import java.io.DataOutputStream;
+import java.net.Socket;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.Test;
+
+/** Two actor systems with Artery on loopback: what the direct transport delivers, in what order, and when it steps aside. */
+class DirectTransportTest {
+
+  private static final String REMOTE = """
+      akka.actor.provider = remote
+      akka.remote.artery.canonical.hostname = 127.0.0.1
+      akka.remote.artery.canonical.port = 0
+      akka.remote.artery.advanced.maximum-frame-size = 2 MiB
+      akka.remote.artery.advanced.maximum-large-frame-size = 20 MiB
+      akka.loglevel = WARNING
+      """;
+  private static final Duration WAIT = Duration.ofSeconds(10);
+
+  private final List<ActorSystem<Void>> systems = new ArrayList<>();
+
+  private ActorSystem<Void> system(String name, String extra) {
+    ActorSystem<Void> s = TestSystems.create(name, REMOTE + extra);
+    systems.add(s);
+    DirectTransport.get(s); // as nodes do at start (worker node, coordinator backend)
+    return s;
+  }
+
+  @AfterEach
+  void terminate() {
+    for (ActorSystem<Void> s : systems) {
+      s.terminate();
+      s.getWhenTerminated().toCompletableFuture().join();
+    }
+  }
+
+  private static Address addressOf(ActorSystem<?> system) {
+    return Adapter.toClassic(system).provider().getDefaultAddress();
+  }
+
+  /** A ref to {@code probe} as the other system sees it (resolved from its serialized path). */
+  private static <T> ActorRef<T> remoteRef(ActorSystem<?> from, ActorRef<T> probe, ActorSystem<?> owner) {
+    String path = akka.actor.typed.ActorRefResolver.get(owner).toSerializationFormat(probe);
+    return akka.actor.typed.ActorRefResolver.get(from).resolveActorRef(path);
+  }
+
+  @Test
+  void messagesArriveInOrderAcrossTheSwitchToTheDirectConnection() {
+    ActorSystem<Void> a = system("a", "");
+    ActorSystem<Void> b = system("b", "");
+    TestProbe<TestMessages.Ping> probe = TestProbe.create(b);
+    ActorRef<TestMessages.Ping> target = remoteRef(a, probe.getRef(), b);
+    DirectTransport transport = DirectTransport.get(a);
+
+    // The first messages are sent while b's port is still being discovered: they wait, then go first.
+    for (int i = 0; i < 300; i++) {
+      transport.tell(target, new TestMessages.Ping("n", i, i, 0.5, true, 'x', i));
+      if (i == 150) {
+        probe.awaitAssert(WAIT, () -> {
+          assertTrue(transport.isDirect(addressOf(b)), "connected directly");
+          return null;
+        });
+      }
+    }
+    for (int i = 0; i < 300; i++) {
+      assertEquals(i, probe.expectMessageClass(TestMessages.Ping.class, WAIT).n());
+    }
+    assertTrue(DirectTransport.get(b).port() > 0);
+  }
+
+  @Test
+  void activationsTravelAsArrowAndRepliesFindTheSenderDirectly() {
+    ActorSystem<Void> a = system("a", "");
+    ActorSystem<Void> b = system("b", "");
+    TestProbe<String> replies = TestProbe.create(a);
+    ActorRef<TestMessages.StageForward> echo = b.systemActorOf(Behaviors.receive(TestMessages.StageForward.class)
+        .onMessage(TestMessages.StageForward.class, m -> {
+          DirectTransport.get(b).tell(m.replyTo(), "rows=" + m.batch().rows() + " sum=" + sum(m.batch().hidden()));
+          return Behaviors.same();
+        }).build(), "echo", akka.actor.typed.Props.empty());
+    ActorRef<TestMessages.StageForward> target = remoteRef(a, echo, b);
+    float[] hidden = new float[3 * 288];
+    for (int i = 0; i < hidden.length; i++) hidden[i] = i * 0.25f;
+    ActivationBatch batch = new ActivationBatch("m", 7, 288, new long[] {1, 1, 2}, new int[] {0, 1, 0},
+        new int[] {0, 1, 1}, hidden);
+    DirectTransport.get(a).tell(target, new TestMessages.StageForward(batch, 1, replies.getRef()));
+    assertEquals("rows=3 sum=" + sum(hidden), replies.expectMessageClass(String.class, WAIT));
+    replies.awaitAssert(WAIT, () -> {
+      assertTrue(DirectTransport.get(b).isDirect(addressOf(a)), "the reply went directly too");
+      return null;
+    });
+  }
+
+  @Test
+  void aPeerWithoutTheTransportIsReachedThroughArtery() {
+    ActorSystem<Void> a = system("a", "");
+    ActorSystem<Void> b = system("b", "tandem.transport.direct.enabled = off\n");
+    TestProbe<TestMessages.Ping> probe = TestProbe.create(b);
+    ActorRef<TestMessages.Ping> target = remoteRef(a, probe.getRef(), b);
+    for (int i = 0; i < 20; i++) {
+      DirectTransport.get(a).tell(target, new TestMessages.Ping("n", i, i, 0.5, true, 'x', i));
+    }
+    for (int i = 0; i < 20; i++) {
+      assertEquals(i, probe.expectMessageClass(TestMessages.Ping.class, WAIT).n());
+    }
+    assertFalse(DirectTransport.get(a).isDirect(addressOf(b)));
+    assertEquals(-1, DirectTransport.get(b).port());
+  }
+
+  @Test
+  void garbageOnTheDirectPortClosesThatConnectionOnly() throws Exception {
+    ActorSystem<Void> a = system("a", "");
+    ActorSystem<Void> b = system("b", "");
+    TestProbe<TestMessages.Ping> probe = TestProbe.create(b);
+    int port = DirectTransport.get(b).port();
+    // A frame for an actor that does not exist is dropped; an oversized length ends the connection.
+    try (Socket s = new Socket("127.0.0.1", port)) {
+      DataOutputStream out = new DataOutputStream(s.getOutputStream());
+      byte[] payload = SerializationExtension.get(Adapter.toClassic(b)).serialize(
+          new TestMessages.Ping("x", 1, 1, 1, true, 'x', 1)).get();
+      out.writeInt(payload.length);
+      out.writeInt(SerializationExtension.get(Adapter.toClassic(b))
+          .findSerializerFor(new TestMessages.Ping("x", 1, 1, 1, true, 'x', 1)).identifier());
+      out.writeUTF(addressOf(b) + "/user/nobody#1");
+      out.writeUTF("");
+      out.write(payload);
+      out.writeInt(Integer.MAX_VALUE);
+      out.flush();
+      assertEquals(-1, s.getInputStream().read(), "b closed the connection");
+    }
+    ActorRef<TestMessages.Ping> target = remoteRef(a, probe.getRef(), b);
+    DirectTransport.get(a).tell(target, new TestMessages.Ping("ok", 1, 1, 1, true, 'x', 1));
+    assertEquals("ok", probe.expectMessageClass(TestMessages.Ping.class, WAIT).text());
+  }
+
+  @Test
+  void localRecipientsGetAPlainTell() {
+    ActorSystem<Void> a = system("a", "");
+    TestProbe<TestMessages.Ping> probe = TestProbe.create(a);
+    DirectTransport.get(a).tell(probe.getRef(), new TestMessages.Ping("local", 1, 1, 1, true, 'x', 1));
+    assertEquals("local", probe.expectMessageClass(TestMessages.Ping.class, WAIT).text());
+  }
+
+  @Test
+  void discoveryMessagesRoundTripThroughKryo() {
+    ActorSystem<Void> a = system("a", "");
+    TestProbe<DirectEndpoint.DirectAddress> probe = TestProbe.create(a);
+    var serialization = SerializationExtension.get(Adapter.toClassic(a));
+    for (Object m : List.of(new DirectEndpoint.WhereIsDirect(probe.getRef()),
+        new DirectEndpoint.DirectAddress("akka://a@127.0.0.1:1234", "127.0.0.1", 4321))) {
+      byte[] bytes = serialization.serialize(m).get();
+      assertEquals(m, serialization.deserialize(bytes, m.getClass()).get());
+    }
+  }
+
+  private static double sum(float[] values) {
+    double s = 0;
+    for (float v : values) s += v;
+    return s;
+  }
+}
