@@ -49,6 +49,7 @@ public final class BenchClusterCommand implements Callable<Integer> {
     private static final String STAGE_FORWARD = "tandem_stage_step_latency_ms";
     private static final int SMALL_BATCH = 4;
     private static final int LARGE_BATCH = 16;
+    private static final int LOCAL_WARM_UP_RUNS = 3;
     private static final Duration STOP_GRACE = Duration.ofSeconds(20);
 
     @Option(names = "--target", paramLabel = "HOST:PORT", description = "Attach to a running cluster instead of starting one.")
@@ -63,6 +64,18 @@ public final class BenchClusterCommand implements Callable<Integer> {
     @Option(names = "--json", description = "Print one JSON object on stdout instead of a table.")
     boolean json;
 
+    @Option(names = "--warm-up", defaultValue = "20", paramLabel = "SECONDS",
+            description = {"Serve 16 concurrent streams this long before measuring, so that the step path (serializers, "
+                    + "transport, stages) runs JIT-compiled as it does in a server that has been up a while. "
+                    + "Default: ${DEFAULT-VALUE}."})
+    int warmUpSeconds;
+
+    @Option(names = "--spec-proposer", defaultValue = "draft", paramLabel = "draft|ngram|layerskip|auto|none",
+            description = {"Proposer of the extra single-stream figure with speculative decoding (same greedy output, "
+                    + "fewer pipeline round trips); skipped with 'none', or when the coordinator has no draft model for "
+                    + "'draft'. Default: ${DEFAULT-VALUE}."})
+    String specProposer;
+
     @Mixin
     ClusterStartOptions start;
 
@@ -70,6 +83,12 @@ public final class BenchClusterCommand implements Callable<Integer> {
     public Integer call() throws InterruptedException {
         if (maxTokens < 2) throw CommandFailure.usage("--max-tokens must be at least 2, got " + maxTokens);
         if (runs < 1) throw CommandFailure.usage("--runs must be at least 1, got " + runs);
+        if (warmUpSeconds < 0) throw CommandFailure.usage("--warm-up must be at least 0 seconds, got " + warmUpSeconds);
+        specProposer = specProposer.toLowerCase(Locale.ROOT);
+        if (!dev.tandem.engine.spec.Proposers.NAMES.contains(specProposer)) {
+            throw CommandFailure.usage("--spec-proposer must be one of " + String.join(", ", dev.tandem.engine.spec.Proposers.NAMES)
+                    + ", got '" + specProposer + "'");
+        }
         OpenedModel opened = OpenedModel.open(OpenedModel.DEFAULT_SPEC, null, new CliProgress("model"));
         LocalCluster cluster = new LocalCluster(TandemHome.root().resolve("bench-cluster"));
         HostAndPort where;
@@ -110,8 +129,10 @@ public final class BenchClusterCommand implements Callable<Integer> {
         List<Double> ttfts = new ArrayList<>();
         List<Double> itls = new ArrayList<>();
         try {
-            log("warming up...");
+            log("warming up (" + warmUpSeconds + " s of " + LARGE_BATCH + " streams)...");
+            long warmUntil = System.nanoTime() + warmUpSeconds * 1_000_000_000L;
             batch(system, client, SMALL_BATCH, null, null);
+            while (System.nanoTime() < warmUntil) batch(system, client, LARGE_BATCH, null, null);
             single(system, client, null, null);
 
             log("single stream through the cluster...");
@@ -125,6 +146,26 @@ public final class BenchClusterCommand implements Callable<Integer> {
             double roundTrip = steps.mean();
             double stepForward = steps.count() > 0
                     ? scrape.histogram(workerMetrics, STAGE_FORWARD).minus(forward0).sum() / steps.count() : Double.NaN;
+
+            double[] specSingle = new double[runs];
+            double[] specTokensPerStep = new double[runs];
+            String specUsed = "";
+            if (!specProposer.equals("none")) {
+                log("single stream through the cluster with speculative decoding (" + specProposer + ")...");
+                try {
+                    // One unmeasured run: the proposer's first use on the coordinator (draft loading, kernel warm-up).
+                    speculativeSingle(system, client);
+                    for (int i = 0; i < runs; i++) {
+                        RemoteStream.Result r = speculativeSingle(system, client);
+                        specSingle[i] = r.decodeTokensPerSecond();
+                        specTokensPerStep[i] = r.usage().getSteps() > 0 ? (double) r.completionTokens() / r.usage().getSteps() : 1;
+                        specUsed = r.usage().getProposer();
+                    }
+                } catch (CompletionException e) {
+                    log("no speculative figure: " + RemoteFailures.describe(e, where).getMessage());
+                    specUsed = "";
+                }
+            }
 
             log("single stream in this process...");
             double localSingle = localSingle(opened);
@@ -145,6 +186,13 @@ public final class BenchClusterCommand implements Callable<Integer> {
             out.put("cluster_single_tok_s", median(clusterSingle));
             out.put("local_single_tok_s", localSingle);
             out.put("cluster_vs_local", median(clusterSingle) / localSingle);
+            if (!specUsed.isEmpty()) {
+                out.put("cluster_single_speculative_tok_s", median(specSingle));
+                out.put("speculative_proposer", specUsed);
+                out.put("speculative_tokens_per_step", median(specTokensPerStep));
+                out.put("cluster_speculative_vs_local", median(specSingle) / localSingle);
+            }
+            out.put("warm_up_s", warmUpSeconds);
             out.put("cluster_batch4_tok_s", median(batch4));
             out.put("cluster_batch16_tok_s", median(batch16));
             out.put("batch16_vs_single", median(batch16) / median(clusterSingle));
@@ -163,6 +211,11 @@ public final class BenchClusterCommand implements Callable<Integer> {
             client.close();
             ClientSystem.terminate(system, Duration.ofSeconds(5));
         }
+    }
+
+    private RemoteStream.Result speculativeSingle(ActorSystem<?> system, InferenceClient client) {
+        return RemoteStream.run(system, client, request(SINGLE_PROMPT).toBuilder().setSpeculate(specProposer).build(),
+                RemoteStream.Listener.NONE).toCompletableFuture().join();
     }
 
     /** Decode tok/s of one greedy stream (the time after its first token). */
@@ -194,7 +247,7 @@ public final class BenchClusterCommand implements Callable<Integer> {
         try (ParallelRunner runner = new ParallelRunner()) {
             LocalGenerator generator = new LocalGenerator(opened.model().weights(), opened.tokenizer(), runner);
             GenerationRequest request = GenerationRequest.greedy(SINGLE_PROMPT, maxTokens);
-            generator.generate(request, GenerationListener.NONE); // warm-up
+            for (int i = 0; i < LOCAL_WARM_UP_RUNS; i++) generator.generate(request, GenerationListener.NONE);
             double[] speeds = new double[runs];
             for (int i = 0; i < runs; i++) {
                 GenerationResult r = generator.generate(request, GenerationListener.NONE);
@@ -237,6 +290,7 @@ public final class BenchClusterCommand implements Callable<Integer> {
                 cluster benchmark (%s, %s new tokens per stream, medians of %s runs)
                   single stream, cluster     %8.1f tok/s
                   single stream, in process  %8.1f tok/s   (cluster/local %.2f)
+                  single stream, speculative %8.1f tok/s   (%s, %.2f tokens per step; /local %.2f)
                   single-stream step         %8.2f ms round trip = %.2f ms forward on the stages + %.2f ms transport and queueing
                   4 streams, cluster         %8.1f tok/s aggregate
                   16 streams, cluster        %8.1f tok/s aggregate   (%.2fx one stream)
@@ -244,6 +298,8 @@ public final class BenchClusterCommand implements Callable<Integer> {
                   inter-token latency        p50 %.1f ms, p99 %.1f ms   (%s streams)""",
                 r.get("target"), r.get("max_tokens"), r.get("runs"),
                 r.get("cluster_single_tok_s"), r.get("local_single_tok_s"), r.get("cluster_vs_local"),
+                r.getOrDefault("cluster_single_speculative_tok_s", Double.NaN), r.getOrDefault("speculative_proposer", "off"),
+                r.getOrDefault("speculative_tokens_per_step", Double.NaN), r.getOrDefault("cluster_speculative_vs_local", Double.NaN),
                 r.get("single_step_round_trip_ms"), r.get("single_step_forward_ms"), r.get("single_step_transport_ms"),
                 r.get("cluster_batch4_tok_s"), r.get("cluster_batch16_tok_s"), r.get("batch16_vs_single"),
                 r.get("ttft_p50_ms"), r.get("ttft_p99_ms"), r.get("itl_p50_ms"), r.get("itl_p99_ms"),

@@ -20,6 +20,7 @@ import dev.tandem.engine.sampling.SamplerSettings;
 import dev.tandem.engine.spec.Draft;
 import dev.tandem.engine.spec.DraftLengthController;
 import dev.tandem.engine.spec.Proposer;
+import dev.tandem.engine.spec.SpeculationCosts;
 import dev.tandem.engine.spec.TokenHistory;
 import dev.tandem.coordinator.spec.ProposerCatalog;
 import dev.tandem.coordinator.spec.SpeculationSettings;
@@ -266,9 +267,12 @@ public final class Scheduler extends AbstractBehavior<Scheduler.Command> {
 
     private Behavior<Command> logSpeculation() {
         speculationLog.forEach((proposer, c) -> getContext().getLog().info(
-                "{} speculation with {}: {} steps, {} tokens ({} per step), {}/{} drafts accepted ({})", model.model(), proposer,
+                "{} speculation with {}: {} steps, {} tokens ({} per step), {}/{} drafts accepted ({}); costs: one-row step {} ms, "
+                        + "a row {} of it, a draft row {} of it", model.model(), proposer,
                 c[0], c[3], String.format("%.2f", c[3] / (double) c[0]), c[2], c[1],
-                c[1] == 0 ? "-" : String.format("%.2f", c[2] / (double) c[1])));
+                c[1] == 0 ? "-" : String.format("%.2f", c[2] / (double) c[1]),
+                String.format("%.2f", proposers.costs().stepNanos() / 1e6), String.format("%.3f", proposers.costs().rowFraction()),
+                String.format("%.3f", proposers.costs().draftRatio(proposer))));
         speculationLog.clear();
         return this;
     }
@@ -745,7 +749,8 @@ public final class Scheduler extends AbstractBehavior<Scheduler.Command> {
                 getContext().getLog().warn("proposer {} failed for sequence {}: {}", s.proposer.name(), s.id, e.toString());
                 continue;
             }
-            proposers.costs().recordDraft(s.proposer.name(), s.draft.count(), System.nanoTime() - started);
+            proposers.costs().recordDraft(s.proposer.name(), SpeculationCosts.draftWork(s.proposer, s.draft.count()),
+                    System.nanoTime() - started);
             if (s.draft.count() == 0 || s.draft.count() > k) continue;
             int entries = StageActor.SequenceDraft.probabilityEntries(s.draft);
             if (entries > probabilityBudget) continue; // fewer drafts never change the output

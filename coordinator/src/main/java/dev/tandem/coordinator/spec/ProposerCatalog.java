@@ -7,6 +7,7 @@ import dev.tandem.engine.model.OpenedModel;
 import dev.tandem.engine.parallel.ParallelRunner;
 import dev.tandem.engine.sampling.SamplerSettings;
 import dev.tandem.engine.spec.AutoProposer;
+import dev.tandem.engine.spec.DraftKernelWarmUp;
 import dev.tandem.engine.spec.DraftModelProposer;
 import dev.tandem.engine.spec.LayerSkipProposer;
 import dev.tandem.engine.spec.NgramProposer;
@@ -41,6 +42,7 @@ public final class ProposerCatalog implements AutoCloseable {
     private ParallelRunner runner;
     private ProposerFactory draftFactory;
     private boolean draftLooked;
+    private boolean warmUpStarted;
 
     public ProposerCatalog(String model, OpenedModel target, SpeculationSettings settings, DraftSource drafts) {
         this.model = model;
@@ -90,7 +92,10 @@ public final class ProposerCatalog implements AutoCloseable {
         f = switch (name) {
             case NoneProposer.NAME -> NoneProposer.factory();
             case NgramProposer.NAME -> NgramProposer.factory();
-            case LayerSkipProposer.NAME -> LayerSkipProposer.factory(target.model().weights(), settings.layerSkipLayers(), runner());
+            case LayerSkipProposer.NAME -> {
+                warmUpKernels();
+                yield LayerSkipProposer.factory(target.model().weights(), settings.layerSkipLayers(), runner());
+            }
             case DraftModelProposer.NAME -> draft();
             case AutoProposer.NAME -> {
                 List<ProposerFactory> candidates = new ArrayList<>();
@@ -117,7 +122,15 @@ public final class ProposerCatalog implements AutoCloseable {
                 draftFactory = DraftModelProposer.factory(draft, target.config().vocabSize(), target.config().seqLen(), runner());
             }
         }
+        if (draftFactory != null) warmUpKernels();
         return draftFactory;
+    }
+
+    /** Once per catalog: compiles the model proposers' kernels off the scheduler's thread (see DraftKernelWarmUp). */
+    private void warmUpKernels() {
+        if (warmUpStarted || settings.warmUpForwards() == 0) return;
+        warmUpStarted = true;
+        DraftKernelWarmUp.start(target.config(), settings.threads(), settings.warmUpForwards(), "tandem-draft-warm-up-" + model);
     }
 
     private Path checkpointPath() {

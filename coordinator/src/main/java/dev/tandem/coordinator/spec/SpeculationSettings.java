@@ -20,10 +20,12 @@ import java.util.Locale;
  *                                   when sampling with a non-deterministic draft; drafts beyond are not sent
  *                                   (fewer drafts never change the output)
  * @param logInterval                how often per-proposer statistics are logged (0 = never)
+ * @param warmUpForwards             draft forwards run on a background thread when a model proposer (draft,
+ *                                   layerskip) is first needed, so that its kernels are compiled (0 = none)
  */
 public record SpeculationSettings(String defaultProposer, int maxDrafts, boolean adaptive, int layerSkipLayers,
                                   String draftCheckpoint, int threads, int maxDraftProbabilityEntries,
-                                  java.time.Duration logInterval) {
+                                  java.time.Duration logInterval, int warmUpForwards) {
 
     public static final String PATH = "tandem.coordinator.speculation";
 
@@ -36,6 +38,7 @@ public record SpeculationSettings(String defaultProposer, int maxDrafts, boolean
         if (maxDrafts < 0 || maxDrafts > 64) throw new IllegalArgumentException(PATH + ".max-drafts must be in [0, 64], got " + maxDrafts);
         if (layerSkipLayers < 1) throw new IllegalArgumentException(PATH + ".layerskip-layers must be >= 1, got " + layerSkipLayers);
         if (threads < 1) throw new IllegalArgumentException(PATH + ".threads must be >= 1, got " + threads);
+        if (warmUpForwards < 0) throw new IllegalArgumentException(PATH + ".warm-up-forwards must be >= 0, got " + warmUpForwards);
         if (maxDraftProbabilityEntries < 0) throw new IllegalArgumentException(PATH + ".max-draft-probability-entries must be >= 0");
     }
 
@@ -43,6 +46,6 @@ public record SpeculationSettings(String defaultProposer, int maxDrafts, boolean
         Config c = root.getConfig(PATH);
         return new SpeculationSettings(c.getString("default-proposer"), c.getInt("max-drafts"), c.getBoolean("adaptive"),
                 c.getInt("layerskip-layers"), c.getString("draft-checkpoint"), c.getInt("threads"),
-                c.getInt("max-draft-probability-entries"), c.getDuration("log-interval"));
+                c.getInt("max-draft-probability-entries"), c.getDuration("log-interval"), c.getInt("warm-up-forwards"));
     }
 }

@@ -122,6 +122,9 @@ public final class SwappableDraft implements ProposerFactory, DraftPublisher {
         }
 
         @Override
+        public int lastRowsFed() { return inner.lastRowsFed(); }
+
+        @Override
         public void close() { inner.close(); }
     }
 }

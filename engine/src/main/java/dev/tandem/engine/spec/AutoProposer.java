@@ -50,6 +50,9 @@ public final class AutoProposer implements Proposer {
     public String currentName() { return candidates[current < 0 ? best() : current].name(); }
 
     @Override
+    public int lastRowsFed() { return current < 0 ? 0 : candidates[current].lastRowsFed(); }
+
+    @Override
     public void propose(TokenHistory history, int maxDrafts, boolean withProbabilities, Draft draft) {
         steps++;
         current = choose();

@@ -41,10 +41,24 @@ public final class SpeculationCosts {
         maxRows = Math.max(maxRows, rows);
     }
 
-    /** {@code proposer} drafted {@code tokens} tokens in {@code nanos} (tokens 0 counts as 1: a lookup still costs). */
+    /**
+     * {@code proposer} drafted {@code tokens} tokens in {@code nanos} (tokens 0 counts as 1: a lookup still costs).
+     * A lower cost is taken at once, a higher one smoothed: the first proposals run before the JIT has compiled the
+     * draft's kernels and can cost a hundred times the steady state; averaged in, they would keep the controller from
+     * drafting (and so from ever measuring the compiled cost) for hundreds of steps.
+     */
     public void recordDraft(String proposer, int tokens, long nanos) {
         double perToken = (double) nanos / Math.max(1, tokens);
-        draftNanosPerToken.merge(proposer, perToken, (old, now) -> old + DRAFT_SMOOTHING * (now - old));
+        draftNanosPerToken.merge(proposer, perToken, (old, now) -> now < old ? now : old + DRAFT_SMOOTHING * (now - old));
+    }
+
+    /**
+     * The units a proposal's time is divided by in {@link #recordDraft}: the rows its model ran
+     * ({@link Proposer#lastRowsFed}), or the drafted tokens for a proposer without a model.
+     */
+    public static int draftWork(Proposer proposer, int drafted) {
+        int rows = proposer.lastRowsFed();
+        return rows > 0 ? rows : drafted;
     }
 
     /** Time of a one-row target forward, in nanoseconds (0 before any measurement). */

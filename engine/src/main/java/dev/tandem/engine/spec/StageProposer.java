@@ -37,6 +37,7 @@ abstract class StageProposer implements Proposer {
     /** The tokens whose keys and values this proposer's cache holds, positions [0, fedLength). */
     private int[] fed = new int[64];
     private int fedLength;
+    private int lastRowsFed;
 
     /**
      * @param logitTokens target token of each logit (sorted, distinct), or null when the head covers the
@@ -64,6 +65,7 @@ abstract class StageProposer implements Proposer {
         // Drafting k tokens feeds positions up to length + k - 2.
         int room = stage.config().seqLen() - length + 1;
         int k = Math.min(maxDrafts, room);
+        lastRowsFed = 0;
         if (k <= 0) return;
         int common = history.commonPrefix(fed, fedLength);
         if (common == length) common = length - 1; // the last token's logits are needed again
@@ -73,6 +75,7 @@ abstract class StageProposer implements Proposer {
         batch.clear();
         for (int i = common; i < length; i++) feed(history.get(i), i == length - 1);
         for (int j = 0; j < k; j++) {
+            lastRowsFed += batch.rows();
             StageOutput out = stage.forward(batch);
             int token = pick(out, batch.rows() - 1, withProbabilities, draft);
             if (j == k - 1) break;
@@ -80,6 +83,9 @@ abstract class StageProposer implements Proposer {
             feed(token, true);
         }
     }
+
+    @Override
+    public int lastRowsFed() { return lastRowsFed; }
 
     private void feed(int token, boolean wantLogits) {
         batch.addToken(seqId, fedLength, token, wantLogits);
