@@ -43,6 +43,8 @@ import scala.util.Try;
 public final class DirectTransport implements Extension {
 
   private static final Logger log = LoggerFactory.getLogger(DirectTransport.class);
+  private static final String ARTERY_TRANSPORT_KEY = "akka.remote.artery.transport";
+  private static final String ARTERY_TLS = "tls-tcp";
   /** Bound on the cache of resolved recipient paths (stages and step-reply adapters: a handful per node). */
   private static final int RESOLVED_CACHE_LIMIT = 4096;
 
@@ -84,7 +86,12 @@ public final class DirectTransport implements Extension {
       return;
     }
     DirectListener started = null;
-    if (settings.enabled()) {
+    var config = system.settings().config();
+    boolean arteryTls = config.hasPath(ARTERY_TRANSPORT_KEY) && ARTERY_TLS.equals(config.getString(ARTERY_TRANSPORT_KEY));
+    if (settings.enabled() && arteryTls) {
+      // The direct connections are plain TCP: with TLS between nodes, the step path stays on Artery's TLS.
+      log.info("direct transport of {} off: Artery runs over TLS and the direct transport has no TLS", selfAddress);
+    } else if (settings.enabled()) {
       String host = settings.hostname().isEmpty() ? selfAddress.getHost().get() : settings.hostname();
       try {
         started = DirectListener.start(host, settings.port(), settings.maxFrameBytes(), this::deliver,

@@ -127,6 +127,13 @@ class DirectTransportTest {
   }
 
   @Test
+  void nodesWhoseArteryRunsOverTlsKeepTheStepPathOnIt() {
+    // Only the setting is read here (no handshake happens: nothing is sent), so no keystore is needed.
+    ActorSystem<Void> a = system("a", "akka.remote.artery.transport = tls-tcp\n");
+    assertEquals(-1, DirectTransport.get(a).port());
+  }
+
+  @Test
   void garbageOnTheDirectPortClosesThatConnectionOnly() throws Exception {
     ActorSystem<Void> a = system("a", "");
     ActorSystem<Void> b = system("b", "");
