@@ -20,10 +20,15 @@ class KryoSettingsTest {
     return ConfigFactory.parseString(text.toString()).withFallback(ConfigFactory.defaultReference()).resolve();
   }
 
+  /** The protocol module's own messages (the direct transport's discovery), appended in its reference.conf. */
+  private static final List<String> PROTOCOL_REGISTRATIONS = List.of(
+      "dev.tandem.protocol.transport.DirectEndpoint$WhereIsDirect",
+      "dev.tandem.protocol.transport.DirectEndpoint$DirectAddress");
+
   @Test
-  void referenceDefaultsParseWithNoRegistrations() {
+  void referenceDefaultsHoldOnlyTheProtocolsOwnRegistrations() {
     KryoSettings settings = KryoSettings.fromConfig(ConfigFactory.defaultReference());
-    assertEquals(List.of(), settings.registrations());
+    assertEquals(PROTOCOL_REGISTRATIONS, settings.registrations().stream().map(KryoRegistration::className).toList());
     assertEquals(1 << 20, settings.maxMessageBytes());
     assertEquals(16 << 20, settings.maxActivationBytes());
   }
@@ -36,7 +41,7 @@ class KryoSettingsTest {
         "tandem.serialization.kryo.registrations += { class = b.B, id = 400, serializer = b.BSer }");
     Config merged = first.withFallback(second).withFallback(ConfigFactory.defaultReference()).resolve();
     List<KryoRegistration> registrations = KryoSettings.fromConfig(merged).registrations();
-    assertEquals(2, registrations.size());
+    assertEquals(2 + PROTOCOL_REGISTRATIONS.size(), registrations.size());
     KryoRegistration b = registrations.stream().filter(r -> r.className().equals("b.B")).findFirst().orElseThrow();
     assertEquals(400, b.id());
     assertEquals(Optional.of("b.BSer"), b.serializerClassName());
