@@ -1,5 +1,6 @@
 package dev.tandem.trainer.version;
 
+import dev.tandem.engine.sampling.GreedySampler;
 import dev.tandem.engine.draft.DraftModel;
 import dev.tandem.engine.draft.ReducedVocabulary;
 import dev.tandem.trainer.distill.DraftForward;
@@ -40,7 +41,7 @@ public final class AcceptanceAccumulator {
         float[] logits = forward.logits(draft, s.tokens(), s.contextLength(), rows, n);
         boolean[] match = new boolean[n];
         for (int i = 0; i < n; i++) {
-            match[i] = v.tokenAt(DraftEvaluator.argmax(logits, i * head, head)) == s.teacherArgmax(i);
+            match[i] = v.tokenAt(GreedySampler.argmax(logits, i * head, head)) == s.teacherArgmax(i);
             if (match[i]) matches++;
             TeacherDistribution.project(s, i, v, p);
             Divergence.softmax(logits, i * head, head, q);

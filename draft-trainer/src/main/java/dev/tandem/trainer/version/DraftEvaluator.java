@@ -48,17 +48,4 @@ public final class DraftEvaluator {
         AcceptanceMetrics l = live == null ? AcceptanceMetrics.NONE : evaluate(live, samples);
         return new Comparison(c, l, better(c, l, live != null));
     }
-
-    /** Lowest index on ties, as the engine's greedy sampler. */
-    static int argmax(float[] logits, int off, int n) {
-        int best = 0;
-        float bestValue = logits[off];
-        for (int i = 1; i < n; i++) {
-            if (logits[off + i] > bestValue) {
-                bestValue = logits[off + i];
-                best = i;
-            }
-        }
-        return best;
-    }
 }

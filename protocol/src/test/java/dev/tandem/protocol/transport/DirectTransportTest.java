@@ -57,6 +57,17 @@ class DirectTransportTest {
     return Adapter.toClassic(system).provider().getDefaultAddress();
   }
 
+  /** System a, system b (with {@code bExtra} config), a probe on b and a's ref to it. */
+  private record Peers(ActorSystem<Void> a, ActorSystem<Void> b, TestProbe<TestMessages.Ping> probe,
+      ActorRef<TestMessages.Ping> target) {}
+
+  private Peers peers(String bExtra) {
+    ActorSystem<Void> a = system("a", "");
+    ActorSystem<Void> b = system("b", bExtra);
+    TestProbe<TestMessages.Ping> probe = TestProbe.create(b);
+    return new Peers(a, b, probe, remoteRef(a, probe.getRef(), b));
+  }
+
   /** A ref to {@code probe} as the other system sees it (resolved from its serialized path). */
   private static <T> ActorRef<T> remoteRef(ActorSystem<?> from, ActorRef<T> probe, ActorSystem<?> owner) {
     String path = akka.actor.typed.ActorRefResolver.get(owner).toSerializationFormat(probe);
@@ -65,26 +76,20 @@ class DirectTransportTest {
 
   @Test
   void messagesArriveInOrderAcrossTheSwitchToTheDirectConnection() {
-    ActorSystem<Void> a = system("a", "");
-    ActorSystem<Void> b = system("b", "");
-    TestProbe<TestMessages.Ping> probe = TestProbe.create(b);
-    ActorRef<TestMessages.Ping> target = remoteRef(a, probe.getRef(), b);
-    DirectTransport transport = DirectTransport.get(a);
-
+    Peers p = peers("");
+    DirectTransport transport = DirectTransport.get(p.a());
     // The first messages are sent while b's port is still being discovered: they wait, then go first.
     for (int i = 0; i < 300; i++) {
-      transport.tell(target, new TestMessages.Ping("n", i, i, 0.5, true, 'x', i));
+      transport.tell(p.target(), ping(i));
       if (i == 150) {
-        probe.awaitAssert(WAIT, () -> {
-          assertTrue(transport.isDirect(addressOf(b)), "connected directly");
+        p.probe().awaitAssert(WAIT, () -> {
+          assertTrue(transport.isDirect(addressOf(p.b())), "connected directly");
           return null;
         });
       }
     }
-    for (int i = 0; i < 300; i++) {
-      assertEquals(i, probe.expectMessageClass(TestMessages.Ping.class, WAIT).n());
-    }
-    assertTrue(DirectTransport.get(b).port() > 0);
+    expectPings(p.probe(), 300);
+    assertTrue(DirectTransport.get(p.b()).port() > 0);
   }
 
   @Test
@@ -112,18 +117,11 @@ class DirectTransportTest {
 
   @Test
   void aPeerWithoutTheTransportIsReachedThroughArtery() {
-    ActorSystem<Void> a = system("a", "");
-    ActorSystem<Void> b = system("b", "tandem.transport.direct.enabled = off\n");
-    TestProbe<TestMessages.Ping> probe = TestProbe.create(b);
-    ActorRef<TestMessages.Ping> target = remoteRef(a, probe.getRef(), b);
-    for (int i = 0; i < 20; i++) {
-      DirectTransport.get(a).tell(target, new TestMessages.Ping("n", i, i, 0.5, true, 'x', i));
-    }
-    for (int i = 0; i < 20; i++) {
-      assertEquals(i, probe.expectMessageClass(TestMessages.Ping.class, WAIT).n());
-    }
-    assertFalse(DirectTransport.get(a).isDirect(addressOf(b)));
-    assertEquals(-1, DirectTransport.get(b).port());
+    Peers p = peers("tandem.transport.direct.enabled = off\n");
+    for (int i = 0; i < 20; i++) DirectTransport.get(p.a()).tell(p.target(), ping(i));
+    expectPings(p.probe(), 20);
+    assertFalse(DirectTransport.get(p.a()).isDirect(addressOf(p.b())));
+    assertEquals(-1, DirectTransport.get(p.b()).port());
   }
 
   @Test
@@ -177,6 +175,16 @@ class DirectTransportTest {
       byte[] bytes = serialization.serialize(m).get();
       assertEquals(m, serialization.deserialize(bytes, m.getClass()).get());
     }
+  }
+
+  private static void expectPings(TestProbe<TestMessages.Ping> probe, int count) {
+    for (int i = 0; i < count; i++) {
+      assertEquals(i, probe.expectMessageClass(TestMessages.Ping.class, WAIT).n());
+    }
+  }
+
+  private static TestMessages.Ping ping(int n) {
+    return new TestMessages.Ping("n", n, n, 0.5, true, 'x', n);
   }
 
   private static double sum(float[] values) {
