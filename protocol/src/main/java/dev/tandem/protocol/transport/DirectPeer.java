@@ -2,6 +2,7 @@ package dev.tandem.protocol.transport;
 
 import akka.actor.Address;
 import akka.actor.typed.ActorRef;
+import dev.tandem.protocol.metrics.Counter;
 import java.io.ByteArrayOutputStream;
 import java.io.IOException;
 import java.nio.ByteBuffer;
@@ -29,15 +30,22 @@ final class DirectPeer {
 
   private final Address address;
   private final BiFunction<ActorRef<?>, Object, DirectFrame> encoder;
+  private final Counter.Child sentDirect;
+  private final Counter.Child sentThroughArtery;
   private final ArrayDeque<Waiting> waiting = new ArrayDeque<>();
   private final ByteArrayOutputStream header = new ByteArrayOutputStream(256);
   private State state = State.DISCOVERING;
   private SocketChannel channel;
 
-  /** @param encoder serializes a message for a recipient; throws on an unserializable message */
-  DirectPeer(Address address, BiFunction<ActorRef<?>, Object, DirectFrame> encoder) {
+  /**
+   * @param encoder serializes a message for a recipient; throws on an unserializable message
+   * @param sent    counts messages by path ({@code direct}, {@code artery})
+   */
+  DirectPeer(Address address, BiFunction<ActorRef<?>, Object, DirectFrame> encoder, Counter sent) {
     this.address = address;
     this.encoder = encoder;
+    this.sentDirect = sent.labels("direct");
+    this.sentThroughArtery = sent.labels("artery");
   }
 
   Address address() {
@@ -50,7 +58,7 @@ final class DirectPeer {
     switch (state) {
       case DISCOVERING -> waiting.add(new Waiting(recipient, message));
       case DIRECT -> write(recipient, message);
-      case ARTERY, CLOSED -> recipient.tell(message);
+      case ARTERY, CLOSED -> throughArtery(recipient, message);
     }
   }
 
@@ -115,14 +123,21 @@ final class DirectPeer {
       closeQuietly(channel);
       channel = null;
       state = State.CLOSED;
-      target.tell(message);
+      throughArtery(target, message);
+      return;
     }
+    sentDirect.inc(1);
+  }
+
+  private void throughArtery(ActorRef<Object> target, Object message) {
+    target.tell(message);
+    sentThroughArtery.inc(1);
   }
 
   private void drainThroughArtery() {
     while (!waiting.isEmpty()) {
       Waiting w = waiting.poll();
-      w.target.tell(w.message);
+      throughArtery(w.target, w.message);
     }
   }
 

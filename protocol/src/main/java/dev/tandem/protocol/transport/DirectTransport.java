@@ -13,6 +13,9 @@ import akka.serialization.Serialization;
 import akka.serialization.SerializationExtension;
 import akka.serialization.Serializer;
 import akka.serialization.Serializers;
+import dev.tandem.protocol.metrics.Counter;
+import dev.tandem.protocol.metrics.MetricsRegistry;
+import dev.tandem.protocol.metrics.NodeMetrics;
 import java.io.IOException;
 import java.net.InetSocketAddress;
 import java.nio.channels.SocketChannel;
@@ -71,6 +74,10 @@ public final class DirectTransport implements Extension {
   private final DirectListener listener;
   private final ExecutorService connector;
   private final ActorRef<DirectEndpoint.Command> endpoint;
+  /** Step messages to other nodes by path: direct, or Artery (no direct port, or a failed connection). */
+  private final Counter sent;
+  /** Incoming frames dropped: undecodable payload, or a recipient that is not an actor of this node. */
+  private final Counter.Child dropped;
 
   private DirectTransport(ActorSystem<?> system) {
     this.classic = (ExtendedActorSystem) Adapter.toClassic(system);
@@ -78,6 +85,11 @@ public final class DirectTransport implements Extension {
     this.serialization = SerializationExtension.get(classic);
     this.resolver = ActorRefResolver.get(system);
     this.selfAddress = classic.provider().getDefaultAddress();
+    MetricsRegistry metrics = NodeMetrics.of(system);
+    this.sent = metrics.counter("tandem_direct_transport_sent_total",
+        "Step messages sent to other nodes, by path (direct connection, or Artery)", "path");
+    this.dropped = metrics.counter("tandem_direct_transport_dropped_total",
+        "Incoming direct-transport messages dropped (undecodable, or for no actor of this node)").labels();
     if (!selfAddress.hasGlobalScope()) {
       // No remoting: every recipient is local.
       listener = null;
@@ -144,7 +156,7 @@ public final class DirectTransport implements Extension {
     if (peer != null && !peer.isClosed()) {
       return peer;
     }
-    DirectPeer fresh = new DirectPeer(address, this::encode);
+    DirectPeer fresh = new DirectPeer(address, this::encode, sent);
     boolean created = peer == null ? peers.putIfAbsent(address, fresh) == null : peers.replace(address, peer, fresh);
     if (!created) {
       return peers.get(address);
@@ -166,11 +178,13 @@ public final class DirectTransport implements Extension {
     if (message.isFailure()) {
       log.warn("direct transport: dropping a message for {}: {}", frame.recipientPath(),
           message.failed().get().getMessage());
+      dropped.inc(1);
       return;
     }
     akka.actor.ActorRef recipient = resolve(frame.recipientPath());
     if (recipient == null) {
       log.warn("direct transport: dropping a message for {}: not an actor of this node", frame.recipientPath());
+      dropped.inc(1);
       return;
     }
     recipient.tell(message.get(), akka.actor.ActorRef.noSender());

@@ -90,6 +90,9 @@ class DirectTransportTest {
     }
     expectPings(p.probe(), 300);
     assertTrue(DirectTransport.get(p.b()).port() > 0);
+    var sent = dev.tandem.protocol.metrics.NodeMetrics.of(p.a()).counter("tandem_direct_transport_sent_total", "", "path");
+    assertEquals(300, sent.value("direct") + sent.value("artery"));
+    assertTrue(sent.value("direct") >= 149, "at least the messages after the switch went directly");
   }
 
   @Test
@@ -121,6 +124,8 @@ class DirectTransportTest {
     for (int i = 0; i < 20; i++) DirectTransport.get(p.a()).tell(p.target(), ping(i));
     expectPings(p.probe(), 20);
     assertFalse(DirectTransport.get(p.a()).isDirect(addressOf(p.b())));
+    assertEquals(20, dev.tandem.protocol.metrics.NodeMetrics.of(p.a())
+        .counter("tandem_direct_transport_sent_total", "", "path").value("artery"));
     assertEquals(-1, DirectTransport.get(p.b()).port());
   }
 
