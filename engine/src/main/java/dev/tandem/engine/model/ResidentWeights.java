@@ -15,10 +15,11 @@ import java.util.Map;
 import java.util.concurrent.atomic.AtomicBoolean;
 
 /**
- * Places the weights one stage of layers [fromLayer, toLayer) reads where {@link WeightsMemory} says: for
- * {@link WeightsMemory#HUGE_PAGES}, one copy of exactly those tensors (the layers' matrices, the embedding on a
- * first stage, the output head on a last one; a tied head is copied once) in a single 2 MB-aligned huge-page
- * region owned by an arena. Other layers keep pointing at the mapped file and are never read by that stage.
+ * Places the weights one stage of layers [fromLayer, toLayer) streams where {@link WeightsMemory} says: for
+ * {@link WeightsMemory#HUGE_PAGES}, one copy of exactly those matrices (the layers' seven, and the output head on
+ * a last stage, which is also the embedding when the model ties them) in a single 2 MB-aligned huge-page region
+ * owned by an arena. Other layers, and an untied embedding (one row read per token, no streaming), keep
+ * pointing at the mapped file.
  * The copy holds the same bytes, so every result is bit for bit what the mapped weights give. Norm vectors
  * already live on the heap.
  */
@@ -70,13 +71,13 @@ public final class ResidentWeights {
         return rebuild(weights, fromLayer, toLayer, copies);
     }
 
-    /** The distinct matrices a stage of [fromLayer, toLayer) reads, in the order they are laid out. */
+    /** The distinct matrices a stage of [fromLayer, toLayer) streams, in the order they are laid out. */
     private static List<WeightMatrix> usedMatrices(ModelWeights w, int fromLayer, int toLayer) {
         Map<WeightMatrix, Boolean> seen = new IdentityHashMap<>();
         List<WeightMatrix> used = new ArrayList<>();
-        boolean first = fromLayer == 0;
         boolean last = toLayer == w.config().nLayers();
-        if (first) addOnce(used, seen, w.tokenEmbedding());
+        // The embedding is not streamed (a first stage reads one row per token), so it stays mapped unless it
+        // is also the output head of a last stage (tied), which the rebuild then points at the head's copy.
         for (int l = fromLayer; l < toLayer; l++) {
             LayerWeights lw = w.layers().get(l);
             for (WeightMatrix m : List.of(lw.wq(), lw.wk(), lw.wv(), lw.wo(), lw.w1(), lw.w2(), lw.w3())) {

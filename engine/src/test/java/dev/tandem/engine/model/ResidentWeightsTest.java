@@ -84,6 +84,18 @@ class ResidentWeightsTest {
         }
     }
 
+    @Test
+    void aFirstStageLeavesTheEmbeddingMapped() {
+        assumeTrue(TransparentHugePages.availableForMadvise(), "no transparent huge pages for madvise on this host");
+        ModelWeights mapped = model.weights();
+        try (Arena arena = Arena.ofShared()) {
+            ModelWeights placed = ResidentWeights.place(mapped, 0, 2, WeightsMemory.HUGE_PAGES, arena);
+            assertSame(mapped.tokenEmbedding(), placed.tokenEmbedding(), "one row per token: not worth a copy");
+            assertNotSame(mapped.layers().get(1).wq(), placed.layers().get(1).wq());
+            assertSame(mapped.layers().get(2), placed.layers().get(2));
+        }
+    }
+
     /** Logits of every prompt position through a stage of [from, to) over these weights. */
     private static float[] logits(ModelWeights w, int from, int to) {
         LlamaStage stage = new LlamaStage(w, from, to, runner, PROMPT.length);
