@@ -1,6 +1,7 @@
 package dev.tandem.engine.model;
 
 import dev.tandem.engine.memory.HugePageMemory;
+import dev.tandem.engine.memory.HugePageUsage;
 import dev.tandem.engine.memory.HugePagesUnavailableException;
 import dev.tandem.engine.tensor.WeightMatrix;
 import org.slf4j.Logger;
@@ -12,6 +13,7 @@ import java.util.ArrayList;
 import java.util.IdentityHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.OptionalLong;
 import java.util.concurrent.atomic.AtomicBoolean;
 
 /**
@@ -66,8 +68,12 @@ public final class ResidentWeights {
             copies.put(m, m.withSegment(slice.asReadOnly()));
             offset += size;
         }
-        LOG.info("weights of layers [{}, {}) copied to huge-page memory: {} MB in {} MB of 2 MB pages",
-                fromLayer, toLayer, bytes >> 20, region.byteSize() >> 20);
+        if (LOG.isInfoEnabled()) { // madvise is advice: say what the kernel gave
+            OptionalLong huge = HugePageUsage.anonHugeBytes(region);
+            LOG.info("weights of layers [{}, {}) copied to huge-page memory: {} MB in {} MB of 2 MB pages, {} on huge pages",
+                    fromLayer, toLayer, bytes >> 20, region.byteSize() >> 20,
+                    huge.isPresent() ? (huge.getAsLong() >> 20) + " MB" : "unknown MB");
+        }
         return rebuild(weights, fromLayer, toLayer, copies);
     }
 
