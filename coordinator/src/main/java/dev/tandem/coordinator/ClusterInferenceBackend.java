@@ -46,6 +46,7 @@ import dev.tandem.coordinator.spec.DraftSource;
 import dev.tandem.coordinator.spec.ProposerCatalog;
 import dev.tandem.coordinator.spec.SpeculationSettings;
 import dev.tandem.engine.model.OpenedModel;
+import dev.tandem.engine.model.WeightsMemory;
 import dev.tandem.engine.model.ProgressListener;
 import dev.tandem.worker.ModelFootprint;
 import dev.tandem.worker.StageActor;
@@ -103,7 +104,9 @@ public final class ClusterInferenceBackend implements InferenceBackend, AdminBac
         Map<String, PlacementManager.ModelShape> shapes = new LinkedHashMap<>();
         try {
             for (Map.Entry<String, String> e : settings.models().entrySet()) {
-                OpenedModel model = OpenedModel.open(e.getValue(), null, ProgressListener.NONE);
+                // The coordinator runs no stage (only the tokenizer and the layerskip proposer's few layers): the
+                // file mapping will do, no huge-page copy of the whole model.
+                OpenedModel model = OpenedModel.open(e.getValue(), null, ProgressListener.NONE, WeightsMemory.MAPPED);
                 opened.put(e.getKey(), model);
                 shapes.put(e.getKey(), new PlacementManager.ModelShape(model.config().nLayers(),
                         ModelFootprint.of(model.model().weights())));

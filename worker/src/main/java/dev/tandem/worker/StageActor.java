@@ -10,8 +10,11 @@ import akka.actor.typed.javadsl.Receive;
 import dev.tandem.engine.llama.ForwardBatch;
 import dev.tandem.engine.llama.LlamaStage;
 import dev.tandem.engine.llama.StageOutput;
+import dev.tandem.engine.model.EngineSettings;
 import dev.tandem.engine.model.ModelConfig;
 import dev.tandem.engine.model.ModelWeights;
+import dev.tandem.engine.model.ResidentWeights;
+import dev.tandem.engine.model.WeightsMemory;
 import dev.tandem.engine.parallel.ParallelRunner;
 import dev.tandem.engine.sampling.SamplerSettings;
 import dev.tandem.engine.spec.AcceptanceTest;
@@ -24,6 +27,7 @@ import dev.tandem.protocol.activation.ActivationMessage;
 import dev.tandem.protocol.activation.RowFlags;
 import dev.tandem.protocol.transport.DirectTransport;
 
+import java.lang.foreign.Arena;
 import java.util.Arrays;
 import java.util.HashMap;
 import java.util.List;
@@ -245,6 +249,8 @@ public final class StageActor extends AbstractBehavior<StageActor.Command> {
     private final ModelConfig config;
     private final int maxStepRows;
     private final ParallelRunner runner;
+    /** Owns this stage's copy of its weights (huge pages), freed when the stage stops. */
+    private final Arena weightsArena;
     private final LlamaStage stage;
     private final ForwardBatch batch;
     /** Last stage: the acceptance test (the sequence's random state) and committed history of each sequence. */
@@ -292,7 +298,17 @@ public final class StageActor extends AbstractBehavior<StageActor.Command> {
         this.config = weights.config();
         this.maxStepRows = settings.maxStepRows();
         this.runner = new ParallelRunner(settings.effectiveThreads());
-        this.stage = new LlamaStage(weights, fromLayer, toLayer, runner, settings.initialBatchRows());
+        // The worker maps each model once; every stage copies just its own layers to where the engine settings say.
+        this.weightsArena = Arena.ofShared();
+        WeightsMemory memory = EngineSettings.fromConfig(context.getSystem().settings().config()).weightsMemory();
+        try {
+            ModelWeights placed = ResidentWeights.place(weights, fromLayer, toLayer, memory, weightsArena);
+            this.stage = new LlamaStage(placed, fromLayer, toLayer, runner, settings.initialBatchRows());
+        } catch (RuntimeException e) {
+            weightsArena.close();
+            runner.close();
+            throw e;
+        }
         this.batch = new ForwardBatch(config.dim(), settings.initialBatchRows());
         this.warmUpPrefillRows = Math.min(settings.warmUpPrefillRows(), Math.min(config.seqLen(), maxStepRows));
         this.warmUpDecodeSteps = Math.min(settings.warmUpDecodeSteps(), config.seqLen() - warmUpPrefillRows);
@@ -319,6 +335,7 @@ public final class StageActor extends AbstractBehavior<StageActor.Command> {
                 .onSignal(PostStop.class, signal -> {
                     metrics.remove();
                     runner.close();
+                    weightsArena.close();
                     return this;
                 })
                 .build();

@@ -17,6 +17,7 @@ import dev.tandem.engine.llama.KvCache;
 import dev.tandem.engine.model.OpenedModel;
 import dev.tandem.engine.spec.VerificationListener;
 import dev.tandem.engine.model.ProgressListener;
+import dev.tandem.engine.model.WeightsMemory;
 import dev.tandem.protocol.KryoMessage;
 
 import dev.tandem.protocol.transport.DirectTransport;
@@ -277,7 +278,8 @@ public final class WorkerNode extends AbstractBehavior<WorkerNode.Command> {
         if (opened != null) return opened;
         String spec = settings.specOf(model).orElseThrow(() -> new IllegalArgumentException(
                 "model " + model + " is not configured on this worker (tandem.worker.models)"));
-        opened = OpenedModel.open(spec, null, ProgressListener.NONE);
+        // Mapped here: each stage copies only its own layers (tandem.engine.weights-memory), see StageActor.
+        opened = OpenedModel.open(spec, null, ProgressListener.NONE, WeightsMemory.MAPPED);
         openModels.put(model, opened);
         footprints.put(model, ModelFootprint.of(opened.model().weights()));
         return opened;

@@ -4,6 +4,7 @@ import dev.tandem.engine.format.Llama2cModelLoader;
 import dev.tandem.engine.llama.ForwardBatch;
 import dev.tandem.engine.llama.LlamaStage;
 import dev.tandem.engine.llama.StageOutput;
+import dev.tandem.engine.model.EngineSettings;
 import dev.tandem.engine.model.LoadedModel;
 import dev.tandem.engine.model.ModelConfig;
 import dev.tandem.engine.model.TandemHome;
@@ -207,7 +208,7 @@ public final class EngineBenchmark {
     public static void main(String[] args) {
         int threads = args.length > 0 ? Integer.parseInt(args[0]) : Runtime.getRuntime().availableProcessors();
         Path file = args.length > 1 ? Path.of(args[1]) : TandemHome.defaultModelDir().resolve("model.bin");
-        try (LoadedModel model = Llama2cModelLoader.load(file)) {
+        try (LoadedModel model = Llama2cModelLoader.load(file).placed(EngineSettings.load().weightsMemory())) {
             EngineBenchmarkResult result = new EngineBenchmark(model, threads).run();
             System.out.print(result.toText());
             System.out.println(result.toJson());

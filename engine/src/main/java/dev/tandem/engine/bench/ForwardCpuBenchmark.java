@@ -3,6 +3,7 @@ package dev.tandem.engine.bench;
 import dev.tandem.engine.format.Llama2cModelLoader;
 import dev.tandem.engine.llama.ForwardBatch;
 import dev.tandem.engine.llama.LlamaStage;
+import dev.tandem.engine.model.EngineSettings;
 import dev.tandem.engine.model.LoadedModel;
 import dev.tandem.engine.model.ModelConfig;
 import dev.tandem.engine.model.TandemHome;
@@ -35,7 +36,7 @@ public final class ForwardCpuBenchmark {
 
     public static void main(String[] args) {
         Path file = args.length > 0 ? Path.of(args[0]) : TandemHome.defaultModelDir().resolve("model.bin");
-        try (LoadedModel model = Llama2cModelLoader.load(file); ParallelRunner runner = new ParallelRunner(1)) {
+        try (LoadedModel model = Llama2cModelLoader.load(file).placed(EngineSettings.load().weightsMemory()); ParallelRunner runner = new ParallelRunner(1)) {
             ModelConfig c = model.config();
             LlamaStage stage = new LlamaStage(model.weights(), 0, c.nLayers(), runner, CONTEXT);
             ForwardBatch batch = new ForwardBatch(c.dim(), CONTEXT);

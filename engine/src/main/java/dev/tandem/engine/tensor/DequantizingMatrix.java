@@ -33,7 +33,12 @@ abstract sealed class DequantizingMatrix implements WeightMatrix
 
     @Override public final TensorType type() { return type; }
 
-    public final MemorySegment segment() { return data; }
+    @Override public final MemorySegment segment() { return data; }
+
+    @Override
+    public WeightMatrix withSegment(MemorySegment copy) {
+        return WeightMatrices.of(type, copy, rows, cols);
+    }
 
     @Override
     public void matmul(float[] x, int xOff, int xStride, int batch,

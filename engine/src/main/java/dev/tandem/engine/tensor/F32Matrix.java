@@ -72,7 +72,9 @@ public final class F32Matrix implements WeightMatrix {
 
     @Override public TensorType type() { return TensorType.F32; }
 
-    public MemorySegment segment() { return data; }
+    @Override public MemorySegment segment() { return data; }
+
+    @Override public WeightMatrix withSegment(MemorySegment copy) { return new F32Matrix(copy, rows, cols); }
 
     @Override
     public void matmul(float[] x, int xOff, int xStride, int batch,

@@ -24,6 +24,11 @@ abstract sealed class Int8BlockMatrix extends DequantizingMatrix permits Q8_0Mat
     public QuantKernel kernel() { return kernel; }
 
     @Override
+    public final WeightMatrix withSegment(MemorySegment copy) {
+        return WeightMatrices.of(type(), copy, rows, cols, kernel);
+    }
+
+    @Override
     public final void matmul(float[] x, int xOff, int xStride, int batch,
                              float[] out, int outOff, int outStride, int rowStart, int rowEnd) {
         if (kernel == QuantKernel.DECODE_ROW) {

@@ -1,5 +1,7 @@
 package dev.tandem.engine.tensor;
 
+import java.lang.foreign.MemorySegment;
+
 /**
  * A read-only weight matrix of {@code rows x cols} values, row-major, stored (usually memory-mapped)
  * in one {@link TensorType}. The hot operation is a matrix-times-batch product over a range of rows,
@@ -24,4 +26,13 @@ public interface WeightMatrix {
 
     /** Writes row {@code r}, dequantized to float, into {@code dst[dstOff .. dstOff + cols)}. */
     void readRow(int r, float[] dst, int dstOff);
+
+    /** The stored bytes this matrix reads (rows one after another, in its {@link #type()}). */
+    MemorySegment segment();
+
+    /**
+     * The same matrix (type, shape, kernel) reading {@code copy}, which must hold the same bytes as
+     * {@link #segment()}: how weights move to other memory (huge pages) without changing a result.
+     */
+    WeightMatrix withSegment(MemorySegment copy);
 }

@@ -4,6 +4,7 @@ import dev.tandem.engine.model.ModelStore;
 import dev.tandem.engine.model.ProgressListener;
 import dev.tandem.engine.format.Llama2cModelLoader;
 import dev.tandem.engine.model.LoadedModel;
+import dev.tandem.engine.model.WeightsMemory;
 import dev.tandem.engine.parallel.ParallelRunner;
 import dev.tandem.engine.tokenizer.BpeTokenizer;
 import org.junit.jupiter.api.AfterAll;
@@ -31,7 +32,9 @@ class ReferenceOutputTest {
 
     @BeforeAll
     static void load() {
-        model = Llama2cModelLoader.load(ModelStore.ensureDefault(ProgressListener.NONE).resolve("model.bin"));
+        // On huge pages (the default placement) where the host has them: the copy must give the same bytes out.
+        model = Llama2cModelLoader.load(ModelStore.ensureDefault(ProgressListener.NONE).resolve("model.bin"))
+                .placed(WeightsMemory.HUGE_PAGES);
         runner = new ParallelRunner(2);
         BpeTokenizer tokenizer = BpeTokenizer.fromLlama2c(ModelStore.ensureDefault(ProgressListener.NONE).resolve("tokenizer.bin"),
                 model.config().vocabSize());

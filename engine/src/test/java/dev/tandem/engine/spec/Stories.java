@@ -4,6 +4,7 @@ import dev.tandem.engine.draft.DraftModel;
 import dev.tandem.engine.draft.ReducedVocabulary;
 import dev.tandem.engine.format.Llama2cModelLoader;
 import dev.tandem.engine.model.LoadedModel;
+import dev.tandem.engine.model.WeightsMemory;
 import dev.tandem.engine.model.ModelStore;
 import dev.tandem.engine.model.ProgressListener;
 import dev.tandem.engine.tokenizer.BpeTokenizer;
@@ -28,7 +29,8 @@ final class Stories {
 
     static LoadedModel load() {
         Path dir = ModelStore.ensureDefault(ProgressListener.NONE);
-        return Llama2cModelLoader.load(dir.resolve("model.bin"));
+        // Placed as a whole-model process places it by default (huge pages where the host has them).
+        return Llama2cModelLoader.load(dir.resolve("model.bin")).placed(WeightsMemory.HUGE_PAGES);
     }
 
     static Tokenizer tokenizer(LoadedModel model) {

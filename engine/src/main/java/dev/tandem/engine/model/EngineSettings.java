@@ -1,0 +1,36 @@
+package dev.tandem.engine.model;
+
+import com.typesafe.config.Config;
+import com.typesafe.config.ConfigException;
+import com.typesafe.config.ConfigFactory;
+
+/**
+ * Typed view of {@code tandem.engine} (defaults in the engine's {@code reference.conf}), read by whoever opens
+ * a model or builds a stage: the in-process commands from the JVM's configuration ({@link #load()}, so
+ * {@code -Dtandem.engine.weights-memory=mapped} works), cluster nodes from their ActorSystem's.
+ *
+ * @param weightsMemory where stage weights live while they run (see {@link WeightsMemory})
+ */
+public record EngineSettings(WeightsMemory weightsMemory) {
+
+    public static final String PATH = "tandem.engine";
+
+    public EngineSettings {
+        if (weightsMemory == null) throw new IllegalArgumentException("tandem.engine.weights-memory must be set");
+    }
+
+    /** Reads {@code tandem.engine} from a config that has the engine's reference.conf merged in. */
+    public static EngineSettings fromConfig(Config root) {
+        Config c = root.getConfig(PATH);
+        try {
+            return new EngineSettings(WeightsMemory.parse(c.getString("weights-memory")));
+        } catch (IllegalArgumentException e) {
+            throw new ConfigException.BadValue(c.origin(), PATH + ".weights-memory", e.getMessage());
+        }
+    }
+
+    /** The settings of this JVM: system properties over application.conf over reference.conf. */
+    public static EngineSettings load() {
+        return fromConfig(ConfigFactory.load());
+    }
+}
