@@ -213,15 +213,19 @@ public final class BenchClusterCommand implements Callable<Integer> {
         }
     }
 
-    private RemoteStream.Result speculativeSingle(ActorSystem<?> system, InferenceClient client) {
-        return RemoteStream.run(system, client, request(SINGLE_PROMPT).toBuilder().setSpeculate(specProposer).build(),
+    /** One greedy stream of the single-stream prompt with {@code proposer} ("" = the coordinator's default). */
+    private RemoteStream.Result runSingle(ActorSystem<?> system, InferenceClient client, String proposer) {
+        return RemoteStream.run(system, client, request(SINGLE_PROMPT).toBuilder().setSpeculate(proposer).build(),
                 RemoteStream.Listener.NONE).toCompletableFuture().join();
+    }
+
+    private RemoteStream.Result speculativeSingle(ActorSystem<?> system, InferenceClient client) {
+        return runSingle(system, client, specProposer);
     }
 
     /** Decode tok/s of one greedy stream (the time after its first token). */
     private double single(ActorSystem<?> system, InferenceClient client, List<Double> ttfts, List<Double> itls) {
-        RemoteStream.Result r = RemoteStream.run(system, client, request(SINGLE_PROMPT), RemoteStream.Listener.NONE)
-                .toCompletableFuture().join();
+        RemoteStream.Result r = runSingle(system, client, "");
         record(r, ttfts, itls);
         return r.decodeTokensPerSecond();
     }

@@ -98,10 +98,10 @@ final class DirectListener implements AutoCloseable {
     } catch (EOFException | ClosedChannelException e) {
       // the peer closed the connection, or we did
     } catch (DirectFrame.DirectProtocolException e) {
-      log.warn("direct transport: closing connection from {}: {}", remoteOf(connection), e.getMessage());
+      log.warn("direct transport: closing connection from {}: {}", SocketChannels.remoteOf(connection), e.getMessage());
     } catch (IOException e) {
       if (!closed) {
-        log.info("direct transport: connection from {} ended: {}", remoteOf(connection), e.getMessage());
+        log.info("direct transport: connection from {} ended: {}", SocketChannels.remoteOf(connection), e.getMessage());
       }
     } finally {
       connections.remove(connection);
@@ -111,17 +111,9 @@ final class DirectListener implements AutoCloseable {
   @Override
   public void close() {
     closed = true;
-    DirectPeer.closeQuietly(server);
+    SocketChannels.closeQuietly(server);
     for (SocketChannel c : connections) {
-      DirectPeer.closeQuietly(c);
-    }
-  }
-
-  private static String remoteOf(SocketChannel c) {
-    try {
-      return String.valueOf(c.getRemoteAddress());
-    } catch (IOException e) {
-      return "?";
+      SocketChannels.closeQuietly(c);
     }
   }
 }

@@ -65,12 +65,12 @@ final class DirectPeer {
   /** Discovery found the peer's port and the connection is open: drain the waiting messages over it. */
   synchronized void connected(SocketChannel connection) {
     if (state != State.DISCOVERING) {
-      closeQuietly(connection);
+      SocketChannels.closeQuietly(connection);
       return;
     }
     channel = connection;
     state = State.DIRECT;
-    log.info("direct transport to {} connected ({})", address, remoteOf(connection));
+    log.info("direct transport to {} connected ({})", address, SocketChannels.remoteOf(connection));
     while (!waiting.isEmpty() && state == State.DIRECT) {
       Waiting w = waiting.poll();
       write(w.target, w.message);
@@ -96,7 +96,7 @@ final class DirectPeer {
     state = State.CLOSED;
     drainThroughArtery();
     if (channel != null) {
-      closeQuietly(channel);
+      SocketChannels.closeQuietly(channel);
       channel = null;
     }
   }
@@ -120,7 +120,7 @@ final class DirectPeer {
       // The peer went away (or restarted with a new port): this and later messages take Artery, which
       // knows whether the node is still there; the transport forgets this peer so a later send rediscovers.
       log.warn("direct transport to {} failed ({}): falling back to Artery", address, e.getMessage());
-      closeQuietly(channel);
+      SocketChannels.closeQuietly(channel);
       channel = null;
       state = State.CLOSED;
       throughArtery(target, message);
@@ -143,21 +143,5 @@ final class DirectPeer {
 
   synchronized boolean isClosed() {
     return state == State.CLOSED;
-  }
-
-  private static String remoteOf(SocketChannel c) {
-    try {
-      return String.valueOf(c.getRemoteAddress());
-    } catch (IOException e) {
-      return "?";
-    }
-  }
-
-  static void closeQuietly(java.io.Closeable c) {
-    try {
-      c.close();
-    } catch (IOException ignored) {
-      // closing anyway
-    }
   }
 }

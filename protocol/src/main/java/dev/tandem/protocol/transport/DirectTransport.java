@@ -98,13 +98,13 @@ public final class DirectTransport implements Extension {
       return;
     }
     DirectListener started = null;
+    String host = settings.hostname().isEmpty() ? selfAddress.getHost().get() : settings.hostname();
     var config = system.settings().config();
     boolean arteryTls = config.hasPath(ARTERY_TRANSPORT_KEY) && ARTERY_TLS.equals(config.getString(ARTERY_TRANSPORT_KEY));
     if (settings.enabled() && arteryTls) {
       // The direct connections are plain TCP: with TLS between nodes, the step path stays on Artery's TLS.
       log.info("direct transport of {} off: Artery runs over TLS and the direct transport has no TLS", selfAddress);
     } else if (settings.enabled()) {
-      String host = settings.hostname().isEmpty() ? selfAddress.getHost().get() : settings.hostname();
       try {
         started = DirectListener.start(host, settings.port(), settings.maxFrameBytes(), this::deliver,
             system.name());
@@ -121,7 +121,7 @@ public final class DirectTransport implements Extension {
       return t;
     });
     var self = new DirectEndpoint.DirectAddress(selfAddress.toString(),
-        listener == null ? "" : listenerHost(), listener == null ? -1 : listener.port());
+        listener == null ? "" : host, listener == null ? -1 : listener.port());
     endpoint = system.systemActorOf(DirectEndpoint.create(self, settings.discoveryTimeout(), new Outcome()),
         DirectEndpoint.NAME, Props.empty());
     system.getWhenTerminated().thenRun(this::close);
@@ -210,9 +210,6 @@ public final class DirectTransport implements Extension {
     return ref;
   }
 
-  private String listenerHost() {
-    return settings.hostname().isEmpty() ? selfAddress.getHost().get() : settings.hostname();
-  }
 
   private void close() {
     if (listener != null) {
@@ -241,7 +238,7 @@ public final class DirectTransport implements Extension {
           target.connected(channel);
         } catch (IOException | RuntimeException e) {
           if (channel != null) {
-            DirectPeer.closeQuietly(channel);
+            SocketChannels.closeQuietly(channel);
           }
           target.useArtery("cannot connect to " + host + ":" + port + ": " + e.getMessage());
         }
