@@ -35,6 +35,8 @@ import java.util.concurrent.TimeUnit;
  * @param classifierMinPosterior posterior the classifier needs to predict a class
  * @param idle                  the idle governor's thresholds
  * @param pollNanos             how often the training thread polls when it may not train
+ * @param idleCpuClass          whether training threads run in the OS's idle scheduling class (see
+ *                              {@link dev.tandem.engine.parallel.BackgroundScheduling})
  * @param bootstrapMinutes      default duration of {@code tandem draft bootstrap}
  * @param bootstrapMaxNewTokens tokens generated per bootstrap prompt
  * @param bootstrapStreams      prompts generated at once during bootstrap
@@ -43,7 +45,7 @@ public record TrainerSettings(int topK, double samplingRate, long maxPendingByte
                               long heldOutBytesPerClass, int heldOutEvery, int draftLayers, int headTokens, int baseTokens,
                               boolean classHeads, DistillerSettings distiller, double onlineLearningRate, boolean onlineTrainEmbedding, int batchSize, int evaluateEverySteps, int heldOutSamples,
                               double margin, boolean perClassDrafts, int classifierMinExamples, double classifierMinPosterior,
-                              IdleGovernor.Settings idle, long pollNanos, double bootstrapMinutes, int bootstrapMaxNewTokens,
+                              IdleGovernor.Settings idle, long pollNanos, boolean idleCpuClass, double bootstrapMinutes, int bootstrapMaxNewTokens,
                               int bootstrapStreams) {
 
     public static final String PATH = "tandem.trainer";
@@ -76,7 +78,7 @@ public record TrainerSettings(int topK, double samplingRate, long maxPendingByte
                 c.getBoolean("classes.per-class-drafts"), c.getInt("classes.min-examples"), c.getDouble("classes.min-posterior"),
                 new IdleGovernor.Settings(idle.getInt("max-queue-depth"), idle.getInt("max-active-sequences"),
                         idle.getDouble("max-latency-ratio"), idle.getDuration("quiet-period", TimeUnit.NANOSECONDS)),
-                idle.getDuration("poll-interval", TimeUnit.NANOSECONDS), c.getDouble("bootstrap.minutes"),
+                idle.getDuration("poll-interval", TimeUnit.NANOSECONDS), idle.getBoolean("idle-cpu-class"), c.getDouble("bootstrap.minutes"),
                 c.getInt("bootstrap.max-new-tokens"), c.getInt("bootstrap.streams"));
     }
 
@@ -89,6 +91,6 @@ public record TrainerSettings(int topK, double samplingRate, long maxPendingByte
     public TrainerSettings withDistiller(DistillerSettings d) {
         return new TrainerSettings(topK, samplingRate, maxPendingBytes, replayBytesPerClass, heldOutBytesPerClass, heldOutEvery,
                 draftLayers, headTokens, baseTokens, classHeads, d, onlineLearningRate, onlineTrainEmbedding, batchSize, evaluateEverySteps, heldOutSamples, margin, perClassDrafts,
-                classifierMinExamples, classifierMinPosterior, idle, pollNanos, bootstrapMinutes, bootstrapMaxNewTokens, bootstrapStreams);
+                classifierMinExamples, classifierMinPosterior, idle, pollNanos, idleCpuClass, bootstrapMinutes, bootstrapMaxNewTokens, bootstrapStreams);
     }
 }

@@ -50,7 +50,8 @@ public final class DraftTrainer {
             ActorRef<Command> self = context.getSelf();
             trainer.onEvent(e -> self.tell(new Evaluated(e)));
             IdleGovernor governor = new IdleGovernor(trainerSettings.idle(), TrainingGate.of(context.getSystem()).signals(activity::signals));
-            TrainingWorker worker = new TrainingWorker(governor, trainer, trainerSettings.pollNanos(), settings.trainerThreads()).start();
+            TrainingWorker worker = new TrainingWorker(governor, trainer, trainerSettings.pollNanos(), settings.trainerThreads(),
+                    trainerSettings.idleCpuClass()).start();
             DraftMetrics.Trainer metrics = new DraftMetrics.Trainer(context.getSystem());
             timers.startTimerWithFixedDelay(Tick.INSTANCE, settings.metricsInterval());
             context.getLog().info("draft trainer started (sampling rate {}, replay {} bytes per class, divergence {})",

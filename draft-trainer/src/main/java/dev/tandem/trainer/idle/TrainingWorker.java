@@ -1,5 +1,6 @@
 package dev.tandem.trainer.idle;
 
+import dev.tandem.engine.parallel.BackgroundScheduling;
 import dev.tandem.engine.parallel.ParallelRunner;
 import dev.tandem.trainer.distill.TrainingParallelism;
 
@@ -21,6 +22,7 @@ public final class TrainingWorker implements AutoCloseable {
     private final TrainingTask task;
     private final long pollNanos;
     private final int threads;
+    private final boolean idleCpuClass;
     private final Thread thread;
     private final AtomicLong steps = new AtomicLong();
     private final AtomicLong busyNanos = new AtomicLong();
@@ -30,19 +32,22 @@ public final class TrainingWorker implements AutoCloseable {
     private volatile Throwable failure;
 
     public TrainingWorker(IdleGovernor governor, TrainingTask task, long pollNanos) {
-        this(governor, task, pollNanos, 1);
+        this(governor, task, pollNanos, 1, false);
     }
 
     /**
      * @param threads threads a step's dense products are split over (the training thread included), 0 for one per
      *                core: training runs only while serving leaves the node idle
+     * @param idleCpuClass whether the training threads enter the OS's idle scheduling class
+     *                ({@link BackgroundScheduling}), where the kernel preempts them the moment serving wakes
      */
-    public TrainingWorker(IdleGovernor governor, TrainingTask task, long pollNanos, int threads) {
+    public TrainingWorker(IdleGovernor governor, TrainingTask task, long pollNanos, int threads, boolean idleCpuClass) {
         if (threads < 0) throw new IllegalArgumentException("training threads must be >= 0, got " + threads);
         this.governor = governor;
         this.task = task;
         this.pollNanos = pollNanos;
         this.threads = threads == 0 ? Runtime.getRuntime().availableProcessors() : threads;
+        this.idleCpuClass = idleCpuClass;
         this.thread = Thread.ofPlatform().name(THREAD_NAME).daemon(true).priority(Thread.MIN_PRIORITY).unstarted(this::loop);
     }
 
@@ -88,7 +93,9 @@ public final class TrainingWorker implements AutoCloseable {
 
     private void loop() {
         TrainingCheckpoint.install(this::pauseWhileServing);
-        try (ParallelRunner runner = new ParallelRunner(threads)) {
+        Runnable setUp = idleCpuClass ? BackgroundScheduling::enterIdleClass : () -> {};
+        setUp.run();
+        try (ParallelRunner runner = new ParallelRunner(threads, setUp)) {
             TrainingParallelism.install(runner);
             takeSteps();
         } finally {

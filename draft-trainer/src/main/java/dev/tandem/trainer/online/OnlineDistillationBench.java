@@ -133,9 +133,10 @@ public final class OnlineDistillationBench {
             IdleGovernor governor = new IdleGovernor(trainerSettings.idle(), load::signals);
             log.accept("serving " + stream.size() + " requests, each with no speculation, the frozen bootstrap draft"
                     + (m > 0 ? " (the first " + m + " also with a trainer on)" : "") + " and online distillation, interleaved");
-            try (TrainingWorker worker = new TrainingWorker(governor, trainer, trainerSettings.pollNanos()).start();
+            try (TrainingWorker worker = new TrainingWorker(governor, trainer, trainerSettings.pollNanos(), 1,
+                    trainerSettings.idleCpuClass()).start();
                  TrainingWorker sideWorker = new TrainingWorker(new IdleGovernor(trainerSettings.idle(), load::signals), sideTrainer,
-                         trainerSettings.pollNanos())) {
+                         trainerSettings.pollNanos(), 1, trainerSettings.idleCpuClass())) {
                 if (m > 0) sideWorker.start();
                 for (int from = 0; from < stream.size(); from += s.burst()) {
                     List<TrafficGenerator.Request> burst = stream.subList(from, Math.min(stream.size(), from + s.burst()));

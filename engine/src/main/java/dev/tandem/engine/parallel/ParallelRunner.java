@@ -34,6 +34,7 @@ public final class ParallelRunner implements AutoCloseable {
     private static final int MAX_PIECES = (int) FIELD_MASK;
 
     private final int threads;
+    private final Runnable workerSetUp;
     private final Worker[] workers;
     /**
      * The claim word: the section's generation (upper 32 bits), its piece count (16 bits) and its next
@@ -62,8 +63,17 @@ public final class ParallelRunner implements AutoCloseable {
     }
 
     public ParallelRunner(int threads) {
+        this(threads, () -> {});
+    }
+
+    /**
+     * A runner whose worker threads first run {@code workerSetUp} (e.g. {@link BackgroundScheduling#enterIdleClass}
+     * for a background pool, so that its workers sit in the same scheduling class as the caller).
+     */
+    public ParallelRunner(int threads, Runnable workerSetUp) {
         if (threads < 1) throw new IllegalArgumentException("threads must be >= 1, got " + threads);
         this.threads = threads;
+        this.workerSetUp = workerSetUp;
         this.workers = new Worker[threads - 1];
         for (int i = 0; i < workers.length; i++) {
             workers[i] = new Worker(i + 1);
@@ -190,6 +200,7 @@ public final class ParallelRunner implements AutoCloseable {
 
         @Override
         public void run() {
+            workerSetUp.run();
             long seen = 0;
             while (true) {
                 seen = awaitGeneration(seen);

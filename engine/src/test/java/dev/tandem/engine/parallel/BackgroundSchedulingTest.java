@@ -1,0 +1,71 @@
+package dev.tandem.engine.parallel;
+
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.condition.EnabledOnOs;
+import org.junit.jupiter.api.condition.OS;
+
+import java.io.IOException;
+import java.io.UncheckedIOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.Set;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicReference;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+class BackgroundSchedulingTest {
+
+    /** The scheduling policy of the calling thread, from Linux's /proc/thread-self/sched ("policy : N"). */
+    private static int currentPolicy() {
+        try {
+            for (String line : Files.readAllLines(Path.of("/proc/thread-self/sched"))) {
+                if (line.startsWith("policy")) return Integer.parseInt(line.substring(line.indexOf(':') + 1).trim());
+            }
+        } catch (IOException e) {
+            throw new UncheckedIOException(e);
+        }
+        throw new AssertionError("no policy line in /proc/thread-self/sched");
+    }
+
+    @Test
+    @EnabledOnOs(OS.LINUX)
+    void aThreadEntersTheIdleClassAndOthersKeepTheirs() throws Exception {
+        AtomicReference<Object> result = new AtomicReference<>();
+        Thread t = new Thread(() -> {
+            int before = currentPolicy();
+            boolean entered = BackgroundScheduling.enterIdleClass();
+            result.set(new int[] {before, entered ? 1 : 0, currentPolicy()});
+        });
+        t.start();
+        t.join();
+        int[] r = (int[]) result.get();
+        assertEquals(0, r[0], "a new thread starts in SCHED_OTHER");
+        assertEquals(1, r[1], "sched_setscheduler(SCHED_IDLE) refused");
+        assertEquals(BackgroundScheduling.SCHED_IDLE, r[2]);
+        assertEquals(0, currentPolicy(), "only the calling thread changes class");
+    }
+
+    @Test
+    @EnabledOnOs(OS.LINUX)
+    void aRunnersWorkersRunTheirSetUpFirst() throws InterruptedException {
+        Set<Integer> policies = ConcurrentHashMap.newKeySet();
+        CountDownLatch setUp = new CountDownLatch(2);
+        try (ParallelRunner runner = new ParallelRunner(3, () -> {
+            BackgroundScheduling.enterIdleClass();
+            policies.add(currentPolicy());
+            setUp.countDown();
+        })) {
+            // An idle-class thread still gets a sliver of CPU on a busy machine, so this finishes under load too.
+            assertTrue(setUp.await(2, TimeUnit.MINUTES), "the workers did not run their set-up");
+            int[] sum = new int[1];
+            runner.forRange(64, 16, (from, to) -> { synchronized (sum) { sum[0] += to - from; } });
+            assertEquals(64, sum[0]);
+        }
+        assertEquals(Set.of(BackgroundScheduling.SCHED_IDLE), policies);
+        assertEquals(0, currentPolicy(), "the caller keeps its class");
+    }
+}
