@@ -16,6 +16,7 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.StandardCopyOption;
 import java.util.ArrayList;
+import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Locale;
 import java.util.Map;
@@ -94,7 +95,7 @@ public final class DraftRegistry {
         for (int i = c.history.size() - 1; i >= 0; i--) {
             DraftVersion v = c.history.get(i);
             if (v.status() == DraftVersion.Status.RETIRED && hasCheckpoint(trafficClass, v)) {
-                return Optional.of(DraftCheckpoint.read(dir(trafficClass).resolve(DraftVersion.fileName(v.version()))));
+                return Optional.of(retiredDraft(trafficClass, c, v));
             }
         }
         return Optional.empty();
@@ -136,7 +137,7 @@ public final class DraftRegistry {
             pruneRetired(trafficClass, c);
             entry = new DraftVersion(version, DraftVersion.Status.LIVE, now, comparison.candidate(), comparison.live(), note);
             c.history.add(entry);
-            c.live = published;
+            c.replaceLive(published);
             saveMetrics(trafficClass, c);
         }
         for (DraftPublisher p : publishers) p.live(trafficClass, published);
@@ -164,7 +165,7 @@ public final class DraftRegistry {
             for (int i = c.history.size() - 1; i >= 0; i--) {
                 DraftVersion v = c.history.get(i);
                 if (v.status() == DraftVersion.Status.RETIRED && hasCheckpoint(trafficClass, v)) {
-                    c.live = DraftCheckpoint.read(dir(trafficClass).resolve(DraftVersion.fileName(v.version())));
+                    c.live = retiredDraft(trafficClass, c, v);
                     c.history.set(i, v.withStatus(DraftVersion.Status.LIVE));
                     break;
                 }
@@ -216,7 +217,7 @@ public final class DraftRegistry {
                 entry = new DraftVersion(version, DraftVersion.Status.LIVE, createdMillis, metrics, liveMetrics, note);
                 c.history.add(entry);
             }
-            c.live = adopted;
+            c.replaceLive(adopted);
             pruneRetired(trafficClass, c);
             saveMetrics(trafficClass, c);
         }
@@ -251,7 +252,7 @@ public final class DraftRegistry {
             entry = new DraftVersion(v.version(), DraftVersion.Status.LIVE, v.createdMillis(), v.metrics(), v.liveMetrics(),
                     v.note() + "; promoted: " + why);
             c.history.set(at, entry);
-            c.live = now;
+            c.replaceLive(now);
             pruneRetired(trafficClass, c);
             saveMetrics(trafficClass, c);
         }
@@ -373,8 +374,28 @@ public final class DraftRegistry {
     }
 
     /** The state of one class. */
+    /** A retired version: from memory while it is among the last few live ones, else read from its checkpoint. */
+    private DraftModel retiredDraft(String trafficClass, ClassDrafts c, DraftVersion v) {
+        DraftModel kept = c.retired.get(v.version());
+        return kept != null ? kept : DraftCheckpoint.read(dir(trafficClass).resolve(DraftVersion.fileName(v.version())));
+    }
+
     private static final class ClassDrafts {
         DraftModel live;
         final List<DraftVersion> history = new ArrayList<>();
+        /**
+         * The last {@link #KEEP_RETIRED} drafts that were live, by version: every evaluation compares the live
+         * draft with its predecessor, and reading that back from disk each time cost a whole draft of garbage.
+         */
+        final Map<Long, DraftModel> retired = new LinkedHashMap<>();
+
+        void replaceLive(DraftModel next) {
+            if (live != null && live != next) {
+                retired.remove(live.version());
+                retired.put(live.version(), live);
+                while (retired.size() > KEEP_RETIRED) retired.remove(retired.keySet().iterator().next());
+            }
+            live = next;
+        }
     }
 }

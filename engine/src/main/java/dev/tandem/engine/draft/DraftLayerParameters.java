@@ -9,9 +9,15 @@ public record DraftLayerParameters(float[] attnNorm, float[] wq, float[] wk, flo
                                    float[] ffnNorm, float[] w1, float[] w2, float[] w3) {
 
     static DraftLayerParameters zeros(DraftConfig c) {
-        return new DraftLayerParameters(new float[c.dim()], new float[c.dim() * c.dim()], new float[c.kvDim() * c.dim()],
-                new float[c.kvDim() * c.dim()], new float[c.dim() * c.dim()], new float[c.dim()],
-                new float[c.hiddenDim() * c.dim()], new float[c.dim() * c.hiddenDim()], new float[c.hiddenDim() * c.dim()]);
+        int[] n = lengths(c);
+        return new DraftLayerParameters(new float[n[0]], new float[n[1]], new float[n[2]], new float[n[3]], new float[n[4]],
+                new float[n[5]], new float[n[6]], new float[n[7]], new float[n[8]]);
+    }
+
+    /** The lengths of the nine arrays, in checkpoint order, for {@code c}. */
+    static int[] lengths(DraftConfig c) {
+        return new int[]{c.dim(), c.dim() * c.dim(), c.kvDim() * c.dim(), c.kvDim() * c.dim(), c.dim() * c.dim(), c.dim(),
+                c.hiddenDim() * c.dim(), c.dim() * c.hiddenDim(), c.hiddenDim() * c.dim()};
     }
 
     /** The arrays in checkpoint order. */

@@ -32,15 +32,23 @@ public record DraftParameters(float[] embedding, List<DraftLayerParameters> laye
 
     /** Throws unless every array has the length {@code config} implies. */
     public void checkShapes(DraftConfig config) {
-        List<float[]> expected = zeros(config).arrays();
+        // Lengths only: a draft is checked each time it is built (read, copied, received), and a zero-filled
+        // model to compare with would cost a target-sized embedding each time.
+        List<Integer> expected = new ArrayList<>();
+        expected.add(config.vocabSize() * config.dim());
+        for (int l = 0; l < config.nLayers(); l++) {
+            for (int n : DraftLayerParameters.lengths(config)) expected.add(n);
+        }
+        expected.add(config.dim());
+        expected.add(config.headSize() * config.dim());
         List<float[]> actual = arrays();
         if (expected.size() != actual.size()) {
             throw new IllegalArgumentException(actual.size() + " parameter arrays, expected " + expected.size());
         }
         for (int i = 0; i < expected.size(); i++) {
-            if (expected.get(i).length != actual.get(i).length) {
+            if (expected.get(i) != actual.get(i).length) {
                 throw new IllegalArgumentException("parameter array " + i + " has " + actual.get(i).length
-                        + " floats, expected " + expected.get(i).length);
+                        + " floats, expected " + expected.get(i));
             }
         }
     }
