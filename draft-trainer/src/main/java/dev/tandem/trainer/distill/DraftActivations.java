@@ -59,6 +59,7 @@ final class DraftActivations {
         final float[] gate;       // w1 n2, rows x hidden
         final float[] up;         // w3 n2
         final float[] act;        // silu(gate) * up
+        final float[] expNegGate; // exp(-gate), kept for the backward pass's sigmoid (exp dominated both passes' elementwise work)
 
         Layer(DraftConfig c, int rows) {
             int dim = c.dim();
@@ -78,6 +79,7 @@ final class DraftActivations {
             gate = new float[rows * hidden];
             up = new float[rows * hidden];
             act = new float[rows * hidden];
+            expNegGate = new float[rows * hidden];
         }
     }
 }

@@ -64,7 +64,7 @@ public final class DraftBackward {
             TrainingKernels.backInput(dx, rows, dim, w.w2(), hidden, dAct);
             for (int i = 0; i < rows * hidden; i++) {
                 float gate = s.gate[i];
-                float sigmoid = 1f / (1f + (float) Math.exp(-gate));
+                float sigmoid = 1f / (1f + s.expNegGate[i]);
                 float silu = gate * sigmoid;
                 dUp[i] = dAct[i] * silu;
                 dGate[i] = dAct[i] * s.up[i] * sigmoid * (1f + gate * (1f - sigmoid));

@@ -72,7 +72,9 @@ public final class DraftForward {
             TrainingKernels.matmul(s.n2, length, dim, w.w3(), hidden, s.up);
             for (int i = 0; i < length * hidden; i++) {
                 float g = s.gate[i];
-                s.act[i] = g / (1f + (float) Math.exp(-g)) * s.up[i];
+                float e = (float) Math.exp(-g);
+                s.expNegGate[i] = e;
+                s.act[i] = g / (1f + e) * s.up[i];
             }
             TrainingCheckpoint.check();
             TrainingKernels.matmul(s.act, length, hidden, w.w2(), dim, projected);

@@ -1,9 +1,12 @@
 package dev.tandem.trainer.distill;
 
 import dev.tandem.engine.parallel.ParallelRunner;
+import dev.tandem.engine.tensor.F32Matrix;
 import dev.tandem.engine.tensor.LaneSums;
 import jdk.incubator.vector.FloatVector;
 import jdk.incubator.vector.VectorSpecies;
+
+import java.lang.foreign.MemorySegment;
 
 /**
  * The dense products of training on float arrays, split over the training thread's {@link TrainingParallelism}
@@ -48,69 +51,111 @@ final class TrainingKernels {
     private static final int BLOCK = 4;
 
     /**
-     * y[t, o] = dot(W[o], x[t]) for t < rows: x is rows x in, y is rows x out. (Four rows of x per weight row
-     * measured 8x slower: C2 boxed the four accumulators.)
+     * y[t, o] = dot(W[o], x[t]) for t < rows: x is rows x in, y is rows x out. The engine's {@link F32Matrix}
+     * product over a view of the array: its blocked kernels read each weight vector once for several rows, and it
+     * adds every dot product in the same order as {@link #dot}, so the result is that of a dot per (o, t) and of the
+     * engine's own forward over the same weights.
      */
     static void matmul(float[] x, int rows, int in, float[] w, int out, float[] y) {
+        F32Matrix m = new F32Matrix(MemorySegment.ofArray(w), out, in);
         ParallelRunner runner = TrainingParallelism.forWork((long) rows * in * out);
-        if (runner == null) matmulRows(x, rows, in, w, out, y, 0, out);
-        else runner.forRange(out, (from, to) -> matmulRows(x, rows, in, w, out, y, from, to));
+        if (runner == null) m.matmul(x, 0, in, rows, y, 0, out, 0, out);
+        else runner.forRange(out, (from, to) -> m.matmul(x, 0, in, rows, y, 0, out, from, to));
     }
 
-    private static void matmulRows(float[] x, int rows, int in, float[] w, int out, float[] y, int from, int to) {
-        for (int o = from; o < to; o++) {
-            int wOff = o * in;
-            for (int t = 0; t < rows; t++) y[t * out + o] = dot(w, wOff, x, t * in, in);
-        }
-    }
-
-    /**
-     * dx[t] += sum over o of dy[t, o] W[o]: dy is rows x out, dx is rows x in. Four weight rows at a time, so a
-     * dx vector is loaded and stored once per four; groups of zero gradients are skipped.
-     */
+    /** dx[t] += sum over o of dy[t, o] W[o]: dy is rows x out, dx is rows x in. */
     static void backInput(float[] dy, int rows, int out, float[] w, int in, float[] dx) {
         ParallelRunner runner = TrainingParallelism.forWork((long) rows * in * out);
-        if (runner == null) backInputRows(dy, out, w, in, dx, 0, rows);
-        else runner.forRange(rows, 1, (from, to) -> backInputRows(dy, out, w, in, dx, from, to));
+        if (runner == null) accumulate(dx, 0, rows, w, out, in, dy, out, 1);
+        else runner.forRange(rows, PAIR, (from, to) -> accumulate(dx, from, to, w, out, in, dy, out, 1));
     }
 
-    private static void backInputRows(float[] dy, int out, float[] w, int in, float[] dx, int from, int to) {
-        for (int t = from; t < to; t++) {
-            int dyOff = t * out;
-            int dxOff = t * in;
-            int o = 0;
-            for (; o + BLOCK <= out; o += BLOCK) {
-                float g0 = dy[dyOff + o], g1 = dy[dyOff + o + 1], g2 = dy[dyOff + o + 2], g3 = dy[dyOff + o + 3];
-                if (g0 == 0f && g1 == 0f && g2 == 0f && g3 == 0f) continue;
-                axpy4(g0, g1, g2, g3, w, o * in, in, dx, dxOff, in);
+    /** dW[o] += sum over t of dy[t, o] x[t]: dy is rows x out, x is rows x in, dW is out x in. */
+    static void backWeight(float[] dy, int rows, int out, float[] x, int in, float[] dw) {
+        ParallelRunner runner = TrainingParallelism.forWork((long) rows * in * out);
+        if (runner == null) accumulate(dw, 0, out, x, rows, in, dy, 1, out);
+        else runner.forRange(out, (from, to) -> accumulate(dw, from, to, x, rows, in, dy, 1, out));
+    }
+
+    /** Rows of the destination one pass updates together: each source vector loaded feeds both. */
+    private static final int PAIR = 2;
+
+    /**
+     * The form both backward products share: y[r] += sum over c < aRows of g(r, c) a[c] for r in [from, to), rows
+     * of n floats, with g(r, c) = g[r * gRow + c * gCol]. Two destination rows and {@link #BLOCK} source rows at a
+     * time (4 loads and 2 loads and stores of y per 8 FMAs; one row at a time took 6 per 4). Each y element adds
+     * its terms in source-row order whatever the blocking, so the sums are those of one axpy per term. Blocks
+     * whose coefficients are all zero are skipped.
+     */
+    private static void accumulate(float[] y, int from, int to, float[] a, int aRows, int n, float[] g, int gRow, int gCol) {
+        int r = from;
+        for (; r + PAIR <= to; r += PAIR) {
+            int g0 = r * gRow, g1 = g0 + gRow;
+            int y0 = r * n, y1 = y0 + n;
+            int c = 0;
+            for (; c + BLOCK <= aRows; c += BLOCK) {
+                int gc = c * gCol;
+                float p0 = g[g0 + gc], p1 = g[g0 + gc + gCol], p2 = g[g0 + gc + 2 * gCol], p3 = g[g0 + gc + 3 * gCol];
+                float q0 = g[g1 + gc], q1 = g[g1 + gc + gCol], q2 = g[g1 + gc + 2 * gCol], q3 = g[g1 + gc + 3 * gCol];
+                boolean first = p0 != 0f || p1 != 0f || p2 != 0f || p3 != 0f;
+                boolean second = q0 != 0f || q1 != 0f || q2 != 0f || q3 != 0f;
+                if (first && second) axpy4x2(p0, p1, p2, p3, q0, q1, q2, q3, a, c * n, n, y, y0, y1, n);
+                else if (first) axpy4(p0, p1, p2, p3, a, c * n, n, y, y0, n);
+                else if (second) axpy4(q0, q1, q2, q3, a, c * n, n, y, y1, n);
             }
-            for (; o < out; o++) {
-                float g = dy[dyOff + o];
-                if (g != 0f) axpy(g, w, o * in, dx, dxOff, in);
+            for (; c < aRows; c++) {
+                float p = g[g0 + c * gCol], q = g[g1 + c * gCol];
+                if (p != 0f) axpy(p, a, c * n, y, y0, n);
+                if (q != 0f) axpy(q, a, c * n, y, y1, n);
+            }
+        }
+        for (; r < to; r++) {
+            int g0 = r * gRow;
+            int y0 = r * n;
+            int c = 0;
+            for (; c + BLOCK <= aRows; c += BLOCK) {
+                int gc = c * gCol;
+                float p0 = g[g0 + gc], p1 = g[g0 + gc + gCol], p2 = g[g0 + gc + 2 * gCol], p3 = g[g0 + gc + 3 * gCol];
+                if (p0 != 0f || p1 != 0f || p2 != 0f || p3 != 0f) axpy4(p0, p1, p2, p3, a, c * n, n, y, y0, n);
+            }
+            for (; c < aRows; c++) {
+                float p = g[g0 + c * gCol];
+                if (p != 0f) axpy(p, a, c * n, y, y0, n);
             }
         }
     }
 
-    /** dW[o] += sum over t of dy[t, o] x[t]. Four rows of x at a time; groups of zero gradients are skipped. */
-    static void backWeight(float[] dy, int rows, int out, float[] x, int in, float[] dw) {
-        ParallelRunner runner = TrainingParallelism.forWork((long) rows * in * out);
-        if (runner == null) backWeightRows(dy, rows, out, x, in, dw, 0, out);
-        else runner.forRange(out, (from, to) -> backWeightRows(dy, rows, out, x, in, dw, from, to));
-    }
-
-    private static void backWeightRows(float[] dy, int rows, int out, float[] x, int in, float[] dw, int from, int to) {
-        for (int o = from; o < to; o++) {
-            int dwOff = o * in;
-            int t = 0;
-            for (; t + BLOCK <= rows; t += BLOCK) {
-                float g0 = dy[t * out + o], g1 = dy[(t + 1) * out + o], g2 = dy[(t + 2) * out + o], g3 = dy[(t + 3) * out + o];
-                if (g0 == 0f && g1 == 0f && g2 == 0f && g3 == 0f) continue;
-                axpy4(g0, g1, g2, g3, x, t * in, in, dw, dwOff, in);
-            }
-            for (; t < rows; t++) {
-                float g = dy[t * out + o];
-                if (g != 0f) axpy(g, x, t * in, dw, dwOff, in);
-            }
+    /** {@link #axpy4} into two destination rows y[y0..] (coefficients p) and y[y1..] (coefficients q) at once. */
+    private static void axpy4x2(float p0, float p1, float p2, float p3, float q0, float q1, float q2, float q3,
+                                float[] a, int aOff, int stride, float[] y, int y0, int y1, int n) {
+        int a0 = aOff, a1 = a0 + stride, a2 = a1 + stride, a3 = a2 + stride;
+        FloatVector u0 = FloatVector.broadcast(SPECIES, p0), u1 = FloatVector.broadcast(SPECIES, p1);
+        FloatVector u2 = FloatVector.broadcast(SPECIES, p2), u3 = FloatVector.broadcast(SPECIES, p3);
+        FloatVector v0 = FloatVector.broadcast(SPECIES, q0), v1 = FloatVector.broadcast(SPECIES, q1);
+        FloatVector v2 = FloatVector.broadcast(SPECIES, q2), v3 = FloatVector.broadcast(SPECIES, q3);
+        int i = 0;
+        int upper = SPECIES.loopBound(n);
+        for (; i < upper; i += LANES) {
+            FloatVector s = FloatVector.fromArray(SPECIES, y, y0 + i);
+            FloatVector t = FloatVector.fromArray(SPECIES, y, y1 + i);
+            FloatVector w = FloatVector.fromArray(SPECIES, a, a0 + i);
+            s = w.fma(u0, s);
+            t = w.fma(v0, t);
+            w = FloatVector.fromArray(SPECIES, a, a1 + i);
+            s = w.fma(u1, s);
+            t = w.fma(v1, t);
+            w = FloatVector.fromArray(SPECIES, a, a2 + i);
+            s = w.fma(u2, s);
+            t = w.fma(v2, t);
+            w = FloatVector.fromArray(SPECIES, a, a3 + i);
+            s = w.fma(u3, s);
+            t = w.fma(v3, t);
+            s.intoArray(y, y0 + i);
+            t.intoArray(y, y1 + i);
+        }
+        for (; i < n; i++) {
+            y[y0 + i] += p0 * a[a0 + i] + p1 * a[a1 + i] + p2 * a[a2 + i] + p3 * a[a3 + i];
+            y[y1 + i] += q0 * a[a0 + i] + q1 * a[a1 + i] + q2 * a[a2 + i] + q3 * a[a3 + i];
         }
     }
 
