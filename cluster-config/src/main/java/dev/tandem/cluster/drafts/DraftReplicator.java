@@ -390,7 +390,7 @@ public final class DraftReplicator {
         }
         try (FileChannel channel = FileChannel.open(file.get(), StandardOpenOption.READ)) {
             // The slim form is served from the same file, skipping the embedding's bytes (only the header is parsed).
-            SlimCheckpoint slim = fetch.slim() ? SlimCheckpoint.open(file.get()) : null;
+            SlimCheckpoint slim = fetch.slim() ? SlimCheckpoint.open(channel, file.get().toString()) : null;
             long offset = (long) fetch.chunk() * settings.chunkBytes();
             long size = slim == null ? channel.size() : slim.size();
             if (fetch.chunk() < 0 || offset >= size) {

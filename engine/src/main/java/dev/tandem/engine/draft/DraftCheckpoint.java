@@ -29,6 +29,8 @@ import java.util.zip.CRC32;
  *   checksum       u32      CRC-32 of every byte before it
  * </pre>
  * Reading checks everything (magic, version, sizes, the checksum) and names the file in any error.
+ * Reading streams through one chunk-sized buffer. {@link SlimCheckpoint} is the same bytes without the
+ * embedding's, for nodes that already hold it.
  * Writing goes to a temporary file that is then moved into place, so readers never see half a file.
  */
 public final class DraftCheckpoint {

@@ -42,7 +42,8 @@ public record SlimCheckpoint(long embeddingOffset, long embeddingBytes, long fil
         }
     }
 
-    private static SlimCheckpoint open(FileChannel ch, String source) throws IOException {
+    /** As {@link #open(Path)}, on a channel already open on the checkpoint ({@code source} names it in errors). */
+    public static SlimCheckpoint open(FileChannel ch, String source) throws IOException {
         long size = ch.size();
         ByteBuffer prefix = readAt(ch, 0, PREFIX_BYTES, source);
         byte[] magic = new byte[DraftCheckpoint.MAGIC.length];
