@@ -84,7 +84,8 @@ public final class DraftReplicator {
      * back (0 = it was no rollback).
      */
     public record Offer(String trafficClass, long version, long stamp, String origin, long rolledBack, long bytes,
-                        String embeddingDigest, long createdMillis, String note, double greedyAcceptance, double expectedAccepted, double sampledAcceptance, long positions,
+                        String embeddingDigest, long createdMillis, String note, double greedyAcceptance, double expectedAccepted,
+                        double sampledAcceptance, long positions,
                         ActorRef<Command> from) implements Command, KryoMessage {}
 
     /**
@@ -96,7 +97,7 @@ public final class DraftReplicator {
 
     /** Bytes [chunk * chunk-bytes, ...) of a version's checkpoint (in the form the fetch asked for). */
     public record Chunk(String trafficClass, long version, int chunk, byte[] bytes) implements Command, KryoMessage, SizeHinted {
-        /** Room for the envelope around the bytes: class id, record fields (the class name at most 64 UTF-8 chars). */
+        /** Room for the rest of the message: class id, the numeric fields, lengths (the class name is added per UTF-8 char). */
         private static final int FIELDS_BYTES = 128;
 
         @Override
