@@ -36,6 +36,14 @@ public final class TestMessages {
       String[] strings) implements KryoMessage {
   }
 
+  /** Bulk bytes with a size hint for the serializer (any hint, right or wrong). */
+  public record Sized(byte[] bytes, int hint) implements KryoMessage, SizeHinted {
+    @Override
+    public int sizeHintBytes() {
+      return hint;
+    }
+  }
+
   /** What a worker sends to the next stage: hidden states plus a little routing metadata. */
   public record StageForward(ActivationBatch batch, int microBatch, ActorRef<String> replyTo)
       implements ActivationMessage {

@@ -16,6 +16,7 @@ public final class TestSystems {
       tandem.serialization.kryo.registrations += { class = "dev.tandem.protocol.TestMessages$Node", id = 903 }
       tandem.serialization.kryo.registrations += { class = "dev.tandem.protocol.TestMessages$StageForward", id = 904 }
       tandem.serialization.kryo.registrations += { class = "dev.tandem.protocol.TestMessages$Blob", id = 905 }
+      tandem.serialization.kryo.registrations += { class = "dev.tandem.protocol.TestMessages$Sized", id = 906 }
       """;
 
   private TestSystems() {

@@ -16,6 +16,7 @@ public final class DraftMetrics {
     public static final String LIVE_VERSION = "tandem_draft_live_version";
     public static final String LIVE_ACCEPTANCE = "tandem_draft_live_acceptance";
     public static final String TRANSFERS = "tandem_draft_transfers_total";
+    public static final String TRANSFER_BYTES = "tandem_draft_transfer_bytes_total";
     public static final String CHUNKS_SENT = "tandem_draft_chunks_sent_total";
     public static final String ROLLBACKS = "tandem_draft_rollbacks_total";
     public static final String TRAINER_STEPS = "tandem_trainer_steps_total";
@@ -29,6 +30,7 @@ public final class DraftMetrics {
     private final Gauge liveVersion;
     private final Gauge liveAcceptance;
     private final Counter transfers;
+    private final Counter transferBytes;
     private final Counter chunksSent;
     private final Counter rollbacks;
 
@@ -38,6 +40,8 @@ public final class DraftMetrics {
         liveAcceptance = r.gauge(LIVE_ACCEPTANCE, "Acceptance (accepted / proposed draft tokens) of each class's live draft on "
                 + "the live traffic of this coordinator", "class");
         transfers = r.counter(TRANSFERS, "Draft checkpoints received from other nodes, by result (adopted, failed)", "result");
+        transferBytes = r.counter(TRANSFER_BYTES, "Bytes of draft checkpoints adopted from other nodes, by form (slim: without the "
+                + "embedding, which this node already held; whole)", "form");
         chunksSent = r.counter(CHUNKS_SENT, "Checkpoint chunks sent to other nodes");
         rollbacks = r.counter(ROLLBACKS, "Live drafts rolled back, by class and reason (live: worse live acceptance at a "
                 + "coordinator; held-out: the trainer's evaluation; operator)", "class", "reason");
@@ -48,6 +52,8 @@ public final class DraftMetrics {
     void liveAcceptance(String cls, double acceptance) { liveAcceptance.set(acceptance, cls); }
 
     void transfer(boolean adopted) { transfers.labels(adopted ? "adopted" : "failed").inc(1); }
+
+    void transferBytes(boolean slim, long bytes) { transferBytes.labels(slim ? "slim" : "whole").inc(bytes); }
 
     void chunkSent() { chunksSent.labels().inc(1); }
 

@@ -12,15 +12,22 @@ import dev.tandem.coordinator.api.AdminException;
 import dev.tandem.coordinator.api.DraftAdmin;
 import dev.tandem.engine.draft.DraftCheckpoint;
 import dev.tandem.engine.draft.DraftModel;
+import dev.tandem.engine.draft.EmbeddingDigest;
+import dev.tandem.engine.draft.SlimCheckpoint;
 import dev.tandem.protocol.KryoMessage;
+import dev.tandem.protocol.SizeHinted;
 import dev.tandem.trainer.version.AcceptanceMetrics;
 import dev.tandem.trainer.version.DraftRegistry;
 import dev.tandem.trainer.version.DraftVersion;
 
+import java.io.ByteArrayInputStream;
 import java.io.IOException;
+import java.io.SequenceInputStream;
 import java.io.UncheckedIOException;
 import java.nio.ByteBuffer;
+import java.nio.channels.Channels;
 import java.nio.channels.FileChannel;
+import java.nio.channels.ReadableByteChannel;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.StandardOpenOption;
@@ -50,7 +57,10 @@ import java.util.regex.Pattern;
  * checkpoint from the offering node in chunks ({@link Fetch} / {@link Chunk}, at most {@code fetch-window}
  * outstanding, on Artery's large-message lane), checking it (the checkpoint's CRC and header) and writing it
  * into its own registry ({@link DraftRegistry#adopt}), whose publishers (on a coordinator, the
- * {@code SwappableDraft} the scheduler opens proposers from) swap it in for new sequences.
+ * {@code SwappableDraft} the scheduler opens proposers from) swap it in for new sequences. An offer names the
+ * digest of the version's token embedding ({@link EmbeddingDigest}); a receiver that holds a draft with that
+ * embedding pulls the checkpoint's {@link SlimCheckpoint slim form} instead and rebuilds the draft around its own
+ * array, falling back to the whole checkpoint when that fails.
  *
  * <p>On coordinators it also answers the Admin API's draft calls and, every {@code live-check.interval},
  * compares each class's live version's acceptance on live traffic (draft tokens accepted / proposed at this
@@ -67,19 +77,34 @@ public final class DraftReplicator {
     public sealed interface Command {}
 
     /**
-     * A node's live version of a class, offered to another node. {@code bytes} is the checkpoint's size; the
-     * metrics are those the version was published with (held-out acceptance), {@code origin} the node whose
-     * change the stamp belongs to, {@code rolledBack} the version that change rolled back (0 = it was no rollback).
+     * A node's live version of a class, offered to another node. {@code bytes} is the checkpoint's size,
+     * {@code embeddingDigest} the {@link EmbeddingDigest} of its embedding ("" = not known: receivers fetch the
+     * whole checkpoint); the metrics are those the version was published with (held-out acceptance),
+     * {@code origin} the node whose change the stamp belongs to, {@code rolledBack} the version that change rolled
+     * back (0 = it was no rollback).
      */
-    public record Offer(String trafficClass, long version, long stamp, String origin, long rolledBack, long bytes, long createdMillis,
-                        String note, double greedyAcceptance, double expectedAccepted, double sampledAcceptance, long positions,
+    public record Offer(String trafficClass, long version, long stamp, String origin, long rolledBack, long bytes,
+                        String embeddingDigest, long createdMillis, String note, double greedyAcceptance, double expectedAccepted,
+                        double sampledAcceptance, long positions,
                         ActorRef<Command> from) implements Command, KryoMessage {}
 
-    /** Asks the offering node for chunk {@code chunk} of a version's checkpoint. */
-    public record Fetch(String trafficClass, long version, int chunk, ActorRef<Command> replyTo) implements Command, KryoMessage {}
+    /**
+     * Asks the offering node for chunk {@code chunk} of a version's checkpoint: of its {@link SlimCheckpoint slim
+     * form} (no embedding) when {@code slim}, else of the whole file.
+     */
+    public record Fetch(String trafficClass, long version, int chunk, boolean slim, ActorRef<Command> replyTo)
+            implements Command, KryoMessage {}
 
-    /** Bytes [chunk * chunk-bytes, ...) of a version's checkpoint. */
-    public record Chunk(String trafficClass, long version, int chunk, byte[] bytes) implements Command, KryoMessage {}
+    /** Bytes [chunk * chunk-bytes, ...) of a version's checkpoint (in the form the fetch asked for). */
+    public record Chunk(String trafficClass, long version, int chunk, byte[] bytes) implements Command, KryoMessage, SizeHinted {
+        /** Room for the rest of the message: class id, the numeric fields, lengths (the class name is added per UTF-8 char). */
+        private static final int FIELDS_BYTES = 128;
+
+        @Override
+        public int sizeHintBytes() {
+            return bytes.length + FIELDS_BYTES + trafficClass.length() * 3;
+        }
+    }
 
     /** The offering node no longer keeps that checkpoint (the receiver drops the transfer). */
     public record Unavailable(String trafficClass, long version, String reason) implements Command, KryoMessage {}
@@ -125,17 +150,23 @@ public final class DraftReplicator {
         }
     }
 
-    /** A checkpoint being pulled from another node. */
+    /** A checkpoint being pulled from another node: whole, or slim around {@code embedding} (this node's own array). */
     private static final class Transfer {
         final Offer offer;
+        final float[] embedding;
+        final long bytes;
         final byte[][] parts;
         int requested;
         int received;
 
-        Transfer(Offer offer, int chunks) {
+        Transfer(Offer offer, float[] embedding, long bytes, int chunks) {
             this.offer = offer;
+            this.embedding = embedding;
+            this.bytes = bytes;
             this.parts = new byte[chunks][];
         }
+
+        boolean slim() { return embedding != null; }
     }
 
     private static final Pattern TRAINING_STEPS = Pattern.compile("online: (\\d+) steps");
@@ -150,6 +181,8 @@ public final class DraftReplicator {
     private final String self;
     private final Map<String, Known> known = new TreeMap<>();
     private final Map<String, Transfer> transfers = new HashMap<>();
+    /** Per class, the version whose slim transfer failed: it is fetched whole (another slim attempt would fail alike). */
+    private final Map<String, Long> slimFailed = new HashMap<>();
     private Set<ActorRef<Command>> peers = Set.of();
     private long clock;
 
@@ -171,6 +204,9 @@ public final class DraftReplicator {
      */
     public static Behavior<Command> create(DraftRegistry registry, DraftsSettings settings, String model, LiveAcceptance liveAcceptance) {
         return Behaviors.setup(context -> Behaviors.withTimers(timers -> {
+            // Named after this class whatever behavior first asks for the log (else it may be akka.actor.ActorCell,
+            // filtered with Akka's own loggers, and the adoption lines are lost).
+            context.setLoggerName(DraftReplicator.class);
             DraftReplicator r = new DraftReplicator(context, timers, registry, settings, model, liveAcceptance);
             ActorRef<Command> me = context.getSelf();
             registry.addPublisher((cls, draft) -> me.tell(new LocalLive(cls, draft.version())));
@@ -259,7 +295,10 @@ public final class DraftReplicator {
         }
         DraftVersion entry = registry.entry(cls, k.version()).orElse(null);
         AcceptanceMetrics m = entry == null ? AcceptanceMetrics.NONE : entry.metrics();
-        peer.tell(new Offer(cls, k.version(), k.stamp(), k.origin(), k.rolledBack(), bytes, entry == null ? 0 : entry.createdMillis(),
+        // Hashed once per embedding array (cached), on this dispatcher: the live draft's, which successive versions share.
+        String digest = settings.slimTransfers()
+                ? registry.inMemory(cls, k.version()).map(d -> EmbeddingDigest.of(d.parameters().embedding())).orElse("") : "";
+        peer.tell(new Offer(cls, k.version(), k.stamp(), k.origin(), k.rolledBack(), bytes, digest, entry == null ? 0 : entry.createdMillis(),
                 entry == null ? "" : entry.note(), m.greedyAcceptance(), m.expectedAccepted(), m.sampledAcceptance(), m.positions(),
                 context.getSelf()));
     }
@@ -278,10 +317,15 @@ public final class DraftReplicator {
             known.put(cls, new Known(offer.version(), offer.stamp(), offer.origin(), offer.rolledBack()));
             return Behaviors.same();
         }
+        Optional<DraftModel> held = registry.inMemory(cls, offer.version());
+        if (held.isPresent()) {
+            adopt(offer, held.get(), "kept in memory here, nothing transferred");
+            return Behaviors.same();
+        }
         Optional<Path> own = registry.checkpoint(cls, offer.version());
         if (own.isPresent()) {
             try {
-                adopt(offer, DraftCheckpoint.read(own.get()));
+                adopt(offer, DraftCheckpoint.read(own.get()), "kept on disk here, nothing transferred");
                 return Behaviors.same();
             } catch (RuntimeException e) {
                 context.getLog().warn("kept checkpoint of draft {} v{} is unusable ({}); fetching it", cls, offer.version(), e.getMessage());
@@ -293,19 +337,44 @@ public final class DraftReplicator {
                         .olderThan(offer.stamp(), offer.version(), offer.origin()))) {
             return Behaviors.same(); // that version (or a newer one) is already coming; a stalled transfer is dropped, then re-offered
         }
-        long chunks = (offer.bytes() + settings.chunkBytes() - 1) / settings.chunkBytes();
-        if (chunks > Integer.MAX_VALUE) return Behaviors.same();
-        Transfer t = new Transfer(offer, (int) chunks);
-        transfers.put(cls, t);
-        context.getLog().info("fetching draft {} v{} ({} bytes in {} chunks) from {}", cls, offer.version(), offer.bytes(), chunks,
-                offer.from().path().address());
-        while (t.requested < t.parts.length && t.requested < settings.fetchWindow()) fetchNext(t);
-        armStallTimer(t);
+        startTransfer(offer, heldEmbedding(offer));
         return Behaviors.same();
     }
 
+    /**
+     * The embedding array of a draft held here whose digest is the offer's, if a slim transfer may use it; else
+     * null (the whole checkpoint is fetched).
+     */
+    private float[] heldEmbedding(Offer offer) {
+        if (!settings.slimTransfers() || offer.embeddingDigest().isEmpty()) return null;
+        if (Long.valueOf(offer.version()).equals(slimFailed.get(offer.trafficClass()))) return null;
+        Set<float[]> seen = java.util.Collections.newSetFromMap(new java.util.IdentityHashMap<>());
+        for (DraftModel d : registry.inMemory()) {
+            float[] embedding = d.parameters().embedding();
+            // Each distinct array is hashed once (cached); successive versions share one, so this is usually a lookup.
+            if (seen.add(embedding) && EmbeddingDigest.of(embedding).equals(offer.embeddingDigest())) return embedding;
+        }
+        return null;
+    }
+
+    private void startTransfer(Offer offer, float[] embedding) {
+        long bytes = embedding == null ? offer.bytes() : offer.bytes() - (long) embedding.length * Float.BYTES;
+        if (bytes <= 0) { // the offer's size cannot hold that embedding: not a draft this node can rebuild
+            embedding = null;
+            bytes = offer.bytes();
+        }
+        long chunks = (bytes + settings.chunkBytes() - 1) / settings.chunkBytes();
+        if (chunks > Integer.MAX_VALUE) return;
+        Transfer t = new Transfer(offer, embedding, bytes, (int) chunks);
+        transfers.put(offer.trafficClass(), t);
+        context.getLog().info("fetching draft {} v{} {} ({} of {} bytes in {} chunks) from {}", offer.trafficClass(), offer.version(),
+                t.slim() ? "slim (its embedding is held here)" : "whole", bytes, offer.bytes(), chunks, offer.from().path().address());
+        while (t.requested < t.parts.length && t.requested < settings.fetchWindow()) fetchNext(t);
+        armStallTimer(t);
+    }
+
     private void fetchNext(Transfer t) {
-        t.offer.from().tell(new Fetch(t.offer.trafficClass(), t.offer.version(), t.requested++, context.getSelf()));
+        t.offer.from().tell(new Fetch(t.offer.trafficClass(), t.offer.version(), t.requested++, t.slim(), context.getSelf()));
     }
 
     private void armStallTimer(Transfer t) {
@@ -321,20 +390,26 @@ public final class DraftReplicator {
             return Behaviors.same();
         }
         try (FileChannel channel = FileChannel.open(file.get(), StandardOpenOption.READ)) {
+            // The slim form is served from the same file, skipping the embedding's bytes (only the header is parsed).
+            SlimCheckpoint slim = fetch.slim() ? SlimCheckpoint.open(channel, file.get().toString()) : null;
             long offset = (long) fetch.chunk() * settings.chunkBytes();
-            long size = channel.size();
+            long size = slim == null ? channel.size() : slim.size();
             if (fetch.chunk() < 0 || offset >= size) {
                 fetch.replyTo().tell(new Unavailable(fetch.trafficClass(), fetch.version(), "chunk " + fetch.chunk() + " is beyond the checkpoint"));
                 return Behaviors.same();
             }
             ByteBuffer buffer = ByteBuffer.allocate((int) Math.min(settings.chunkBytes(), size - offset));
-            while (buffer.hasRemaining()) {
-                if (channel.read(buffer, offset + buffer.position()) < 0) throw new IOException("unexpected end of " + file.get());
+            if (slim != null) {
+                if (slim.read(channel, offset, buffer) < buffer.capacity()) throw new IOException("unexpected end of " + file.get());
+            } else {
+                while (buffer.hasRemaining()) {
+                    if (channel.read(buffer, offset + buffer.position()) < 0) throw new IOException("unexpected end of " + file.get());
+                }
             }
             fetch.replyTo().tell(new Chunk(fetch.trafficClass(), fetch.version(), fetch.chunk(), buffer.array()));
             metrics.chunkSent();
-        } catch (IOException e) {
-            fetch.replyTo().tell(new Unavailable(fetch.trafficClass(), fetch.version(), e.toString()));
+        } catch (IOException | RuntimeException e) {
+            fetch.replyTo().tell(new Unavailable(fetch.trafficClass(), fetch.version(), e.getMessage() == null ? e.toString() : e.getMessage()));
         }
         return Behaviors.same();
     }
@@ -362,38 +437,35 @@ public final class DraftReplicator {
         Offer offer = t.offer;
         long total = 0;
         for (byte[] p : t.parts) total += p.length;
-        if (total != offer.bytes()) {
-            fail(offer, "received " + total + " bytes, the offer said " + offer.bytes());
+        if (total != t.bytes) {
+            fail(t, "received " + total + " bytes, expected " + t.bytes + (t.slim() ? " (slim form)" : ""));
             return;
         }
-        Path incoming = registry.root().resolve(".incoming");
-        Path tmp = null;
-        try {
-            Files.createDirectories(incoming);
-            tmp = Files.createTempFile(incoming, offer.trafficClass() + "-v" + offer.version() + "-", DraftCheckpoint.EXTENSION);
-            try (FileChannel out = FileChannel.open(tmp, StandardOpenOption.WRITE)) {
-                for (byte[] p : t.parts) {
-                    ByteBuffer b = ByteBuffer.wrap(p);
-                    while (b.hasRemaining()) out.write(b);
-                }
-            }
-            DraftModel draft = DraftCheckpoint.read(tmp);
+        String source = offer.trafficClass() + " v" + offer.version() + " from " + offer.from().path().address()
+                + (t.slim() ? " (slim form)" : "");
+        // Read straight from the received chunks: the registry writes the checkpoint file once it is adopted.
+        try (ReadableByteChannel in = Channels.newChannel(new SequenceInputStream(java.util.Collections.enumeration(
+                java.util.Arrays.stream(t.parts).map(ByteArrayInputStream::new).toList())))) {
+            DraftModel draft = t.slim() ? SlimCheckpoint.read(in, total, source, t.embedding) : DraftCheckpoint.read(in, total, source);
             if (draft.version() != offer.version()) {
-                fail(offer, "the checkpoint holds version " + draft.version());
+                fail(t, "the checkpoint holds version " + draft.version());
                 return;
             }
-            adopt(offer, draft);
+            adopt(offer, draft, (t.slim() ? "slim, " : "whole, ") + total + " of " + offer.bytes() + " bytes transferred");
             metrics.transfer(true);
+            metrics.transferBytes(t.slim(), total);
         } catch (IOException | RuntimeException e) {
-            fail(offer, e.getMessage() == null ? e.toString() : e.getMessage());
-        } finally {
-            if (tmp != null) {
-                try {
-                    Files.deleteIfExists(tmp);
-                } catch (IOException ignored) {
-                    // a temporary file left behind in .incoming is harmless
-                }
-            }
+            fail(t, e.getMessage() == null ? e.toString() : e.getMessage());
+        }
+    }
+
+    /** A transfer that failed; a slim one is retried at once as a whole one (which needs no embedding of ours). */
+    private void fail(Transfer t, String why) {
+        fail(t.offer, why);
+        if (t.slim() && !transfers.containsKey(t.offer.trafficClass())) {
+            slimFailed.put(t.offer.trafficClass(), t.offer.version());
+            context.getLog().info("fetching draft {} v{} whole after its slim transfer failed", t.offer.trafficClass(), t.offer.version());
+            startTransfer(t.offer, null);
         }
     }
 
@@ -404,14 +476,14 @@ public final class DraftReplicator {
     }
 
     /** Makes an offered draft live here; the registry's publishers (the local swap, and this actor) are told. */
-    private void adopt(Offer offer, DraftModel draft) {
+    private void adopt(Offer offer, DraftModel draft, String how) {
         // Known first: the registry's notification of this change must not be taken for a change of ours.
         known.put(offer.trafficClass(), new Known(offer.version(), offer.stamp(), offer.origin(), offer.rolledBack()));
         AcceptanceMetrics m = new AcceptanceMetrics(offer.greedyAcceptance(), offer.expectedAccepted(), offer.sampledAcceptance(),
                 offer.positions());
         registry.adopt(offer.trafficClass(), draft, m, AcceptanceMetrics.NONE, offer.createdMillis() > 0 ? offer.createdMillis()
                 : System.currentTimeMillis(), offer.note().isEmpty() ? "from " + offer.origin() : offer.note(), offer.rolledBack());
-        context.getLog().info("draft {} v{} from {} is live here", offer.trafficClass(), offer.version(), offer.origin());
+        context.getLog().info("draft {} v{} from {} is live here ({})", offer.trafficClass(), offer.version(), offer.origin(), how);
     }
 
     private Behavior<Command> onUnavailable(Unavailable u) {
@@ -419,7 +491,7 @@ public final class DraftReplicator {
         if (t != null && t.offer.version() == u.version()) {
             transfers.remove(u.trafficClass());
             timers.cancel("transfer-" + u.trafficClass());
-            fail(t.offer, u.reason());
+            fail(t, u.reason());
         }
         return Behaviors.same();
     }

@@ -16,6 +16,7 @@ import java.time.Duration;
  * @param workerDir        the registry directory of worker-only nodes ("" = derived)
  * @param chunkBytes       bytes of one checkpoint chunk on the wire
  * @param fetchWindow      chunks requested at a time by a receiver
+ * @param slimTransfers    a receiver that holds the offered version's embedding fetches the checkpoint without it
  * @param transferTimeout  a transfer without progress for this long is dropped
  * @param resyncInterval   how often every node offers its live versions to every other
  * @param metricsInterval  how often the trainer's counters are copied to the metrics
@@ -27,7 +28,8 @@ import java.time.Duration;
  * @param adminTimeout     how long an Admin draft call may take (a promote reads a checkpoint)
  * @param trainerThreads   threads a training step is split over while the node is idle (0 = one per core)
  */
-public record DraftsSettings(boolean enabled, boolean train, String dir, String workerDir, int chunkBytes, int fetchWindow, Duration transferTimeout,
+public record DraftsSettings(boolean enabled, boolean train, String dir, String workerDir, int chunkBytes, int fetchWindow, boolean slimTransfers,
+                             Duration transferTimeout,
                              Duration resyncInterval, Duration metricsInterval, long recorderSeed, Duration liveCheckInterval,
                              long liveMinProposed, double liveMargin, Duration staleSequence,
                              Duration adminTimeout, int trainerThreads) {
@@ -60,7 +62,7 @@ public record DraftsSettings(boolean enabled, boolean train, String dir, String 
                     + MAX_MESSAGE_BYTES + " (" + root.getBytes(MAX_MESSAGE_BYTES) + ")");
         }
         return new DraftsSettings(c.getBoolean("enabled"), c.getBoolean("train"), c.getString("dir"), c.getString("worker-dir"), (int) chunk,
-                c.getInt("fetch-window"), c.getDuration("transfer-timeout"), c.getDuration("resync-interval"),
+                c.getInt("fetch-window"), c.getBoolean("slim-transfers"), c.getDuration("transfer-timeout"), c.getDuration("resync-interval"),
                 c.getDuration("metrics-interval"), c.getLong("recorder-seed"), c.getDuration("live-check.interval"),
                 c.getLong("live-check.min-proposed"), c.getDouble("live-check.margin"), c.getDuration("stale-sequence"),
                 c.getDuration("admin-timeout"), c.getInt("trainer-threads"));

@@ -88,6 +88,27 @@ public final class DraftRegistry {
         return c == null ? List.of() : List.copyOf(c.history);
     }
 
+    /**
+     * Every draft this registry holds in memory (each class's live one and its last retired ones), for a
+     * receiver looking for an embedding it already has; no checkpoint is read.
+     */
+    public synchronized List<DraftModel> inMemory() {
+        List<DraftModel> out = new ArrayList<>();
+        for (ClassDrafts c : classes.values()) {
+            if (c.live != null) out.add(c.live);
+            out.addAll(c.retired.values());
+        }
+        return out;
+    }
+
+    /** A version of the class if it is held in memory (live or among the last retired), without reading a checkpoint. */
+    public synchronized Optional<DraftModel> inMemory(String trafficClass, long version) {
+        ClassDrafts c = classes.get(trafficClass);
+        if (c == null) return Optional.empty();
+        if (c.live != null && c.live.version() == version) return Optional.of(c.live);
+        return Optional.ofNullable(c.retired.get(version));
+    }
+
     /** The most recently retired version of the class (what a rollback would restore), read from its checkpoint. */
     public synchronized Optional<DraftModel> previous(String trafficClass) {
         ClassDrafts c = classes.get(trafficClass);

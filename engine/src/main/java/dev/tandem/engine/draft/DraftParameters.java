@@ -15,9 +15,14 @@ public record DraftParameters(float[] embedding, List<DraftLayerParameters> laye
 
     /** Zero-filled parameters of the right shapes. */
     public static DraftParameters zeros(DraftConfig c) {
+        return zeros(c, new float[c.vocabSize() * c.dim()]);
+    }
+
+    /** Zero-filled parameters around a given embedding (shared, not copied; its length is checked by the model). */
+    public static DraftParameters zeros(DraftConfig c, float[] embedding) {
         List<DraftLayerParameters> layers = new ArrayList<>();
         for (int l = 0; l < c.nLayers(); l++) layers.add(DraftLayerParameters.zeros(c));
-        return new DraftParameters(new float[c.vocabSize() * c.dim()], layers, new float[c.dim()], new float[c.headSize() * c.dim()]);
+        return new DraftParameters(embedding, layers, new float[c.dim()], new float[c.headSize() * c.dim()]);
     }
 
     /** Every array in checkpoint order: embedding, each layer's nine, final norm, output. */

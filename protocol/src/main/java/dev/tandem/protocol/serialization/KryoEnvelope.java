@@ -5,6 +5,7 @@ import com.esotericsoftware.kryo.Kryo;
 import com.esotericsoftware.kryo.io.KryoBufferOverflowException;
 import com.esotericsoftware.kryo.io.Output;
 import com.esotericsoftware.kryo.util.Pool;
+import dev.tandem.protocol.SizeHinted;
 import java.io.NotSerializableException;
 
 /**
@@ -56,7 +57,10 @@ public final class KryoEnvelope {
   public byte[] toBytes(Object message) throws NotSerializableException {
     Kryo kryo = pool.obtain();
     try {
-      Output output = new Output(Math.min(initialBufferBytes, maxBytes), maxBytes);
+      // Bulk messages start at their own size: doubling up from a few KiB allocated ~4x the payload each time.
+      int initial = message instanceof SizeHinted sized
+          ? Math.max(initialBufferBytes, sized.sizeHintBytes()) : initialBufferBytes;
+      Output output = new Output(Math.min(initial, maxBytes), maxBytes);
       kryo.writeClassAndObject(output, message);
       byte[] bytes = output.toBytes();
       pool.free(kryo);

@@ -20,6 +20,7 @@ import dev.tandem.protocol.TestMessages.Job;
 import dev.tandem.protocol.TestMessages.Node;
 import dev.tandem.protocol.TestMessages.Ping;
 import dev.tandem.protocol.TestMessages.Priority;
+import dev.tandem.protocol.TestMessages.Sized;
 import dev.tandem.protocol.TestMessages.Unregistered;
 import dev.tandem.protocol.TestSystems;
 import java.io.NotSerializableException;
@@ -185,6 +186,24 @@ class KryoSerializerTest {
     Throwable failure = serialization.serialize(new java.util.concurrent.atomic.AtomicLong(1)).failed().get();
     assertTrue(failure.getMessage().toLowerCase().contains("java serialization")
         || failure instanceof NotSerializableException, failure.toString());
+  }
+
+  /** A size hint only sizes the first output buffer: low, high or beyond the limit, the message comes back whole. */
+  @Test
+  void sizeHintsOnlySizeTheBuffer() throws Exception {
+    byte[] payload = new byte[40_000];
+    new Random(3).nextBytes(payload);
+    byte[] reference = serialization.serialize(new Sized(payload, 0)).get();
+    for (int hint : new int[] {-1, 16, 40_010, 40_100, MAX_MESSAGE_BYTES * 4}) {
+      Sized message = new Sized(payload, hint);
+      byte[] bytes = serialization.serialize(message).get();
+      // The bytes differ only in the hint field itself (a varint of at most 5 bytes).
+      assertTrue(Math.abs(bytes.length - reference.length) <= 4, "hint " + hint + ": " + bytes.length + " bytes");
+      Sized back = (Sized) roundTrip(message);
+      assertArrayEquals(payload, back.bytes(), "hint " + hint);
+    }
+    Throwable failure = serialization.serialize(new Sized(new byte[MAX_MESSAGE_BYTES], MAX_MESSAGE_BYTES + 64)).failed().get();
+    assertTrue(failure.getMessage().contains("max-message-bytes"), failure.getMessage());
   }
 
   @Test
