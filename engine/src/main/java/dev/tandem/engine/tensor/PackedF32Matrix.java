@@ -14,7 +14,7 @@ import java.util.Objects;
  * lanes), blocks in quads of four, and within a quad, column by column, the four blocks' values of that column
  * side by side (a vector per block, 256 bytes per column with 16 lanes). A block's outputs accumulate lane-wise,
  * {@code out[block] += w[block][c] * broadcast(x[c])} for c = 0..cols-1: no horizontal lane sums at all, each
- * weight vector loaded once feeds every batch row in flight, and each broadcast of x feeds four blocks.
+ * weight vector loaded once feeds every batch row in flight, and each broadcast of x feeds up to four blocks.
  * Row-major {@link F32Matrix} needs a load of x per FMA and a lane reduction per output, which made verifying k
  * tokens cost about 2x one token; here a few batch rows cost little more than one, which is memory-bound.
  *
@@ -40,7 +40,7 @@ public final class PackedF32Matrix implements WeightMatrix {
      * (the prefetchers follow one stream best).
      */
     private static final int QUAD = 4;
-    /** Most batch rows of one pass (QUAD blocks times this many accumulators, 16 of the 32 vector registers). */
+    /** Most batch rows of one pass (up to QUAD blocks times this many accumulators, 16 of the 32 vector registers). */
     private static final int ROW_GROUP = 4;
 
     private final MemorySegment data;
@@ -128,27 +128,16 @@ public final class PackedF32Matrix implements WeightMatrix {
         Objects.checkFromIndexSize(xOff, (batch - 1) * xStride + cols, x.length);
         Objects.checkFromIndexSize(outOff + rowStart, (batch - 1) * outStride + (rowEnd - rowStart), out.length);
         int end = blocks(rowEnd);
-        // Four blocks at a time (the last repeated where fewer are left, stored once) meet every batch row, a
-        // group of up to ROW_GROUP rows per pass; the quad's weights stay in L1/L2 between passes.
-        for (int blk = rowStart / BLOCK_ROWS; blk < end; blk += QUAD) {
-            int last = end - 1;
-            long p0 = blockBase(blk);
-            long p1 = blockBase(Math.min(blk + 1, last));
-            long p2 = blockBase(Math.min(blk + 2, last));
-            long p3 = blockBase(Math.min(blk + 3, last));
-            int b = 0;
-            for (; b + ROW_GROUP <= batch; b += ROW_GROUP) {
-                quad4(p0, p1, p2, p3, blk, end, x, xOff + b * xStride, xStride, out, outOff + b * outStride, outStride, rowStart, rowEnd);
-            }
-            int xb = xOff + b * xStride;
-            int ob = outOff + b * outStride;
-            switch (batch - b) {
-                case 1 -> quad1(p0, p1, p2, p3, blk, end, x, xb, xStride, out, ob, outStride, rowStart, rowEnd);
-                case 2 -> quad2(p0, p1, p2, p3, blk, end, x, xb, xStride, out, ob, outStride, rowStart, rowEnd);
-                case 3 -> quad3(p0, p1, p2, p3, blk, end, x, xb, xStride, out, ob, outStride, rowStart, rowEnd);
-                default -> { }
-            }
+        int blk = rowStart / BLOCK_ROWS;
+        // Four blocks at a time meet every batch row, a group of rows per pass, the quad's weights staying in
+        // L1/L2 between passes; the 1 to 3 blocks left at the end of a range (thread pieces are whole blocks,
+        // often not whole quads) go by pair and single block rather than wasting FMAs on repeats.
+        for (; blk + QUAD <= end; blk += QUAD) quadPass(blk, x, xOff, xStride, batch, out, outOff, outStride, rowStart, rowEnd);
+        if (blk + 2 <= end) {
+            pairPass(blk, x, xOff, xStride, batch, out, outOff, outStride, rowStart, rowEnd);
+            blk += 2;
         }
+        if (blk < end) singlePass(blk, x, xOff, xStride, batch, out, outOff, outStride, rowStart, rowEnd);
     }
 
     /** Byte offset of block {@code blk}'s column 0. */
@@ -156,9 +145,67 @@ public final class PackedF32Matrix implements WeightMatrix {
         return (long) (blk / QUAD) * quadBytes + (long) (blk % QUAD) * COLUMN_BYTES;
     }
 
-    /** Blocks at p0..p3 times 1 batch row: 4 weight loads and 1 broadcast feed 4 FMAs. */
-    private void quad1(long p0, long p1, long p2, long p3, int blk, int end, float[] x, int x0, int xStride,
-                       float[] out, int o0, int outStride, int rowStart, int rowEnd) {
+    /** Blocks [blk, blk + 4) times every batch row, ROW_GROUP rows per pass. */
+    private void quadPass(int blk, float[] x, int xOff, int xStride, int batch,
+                          float[] out, int outOff, int outStride, int rowStart, int rowEnd) {
+        long p0 = blockBase(blk);
+        long p1 = blockBase(blk + 1);
+        long p2 = blockBase(blk + 2);
+        long p3 = blockBase(blk + 3);
+        int b = 0;
+        for (; b + ROW_GROUP <= batch; b += ROW_GROUP) {
+            quad4(p0, p1, p2, p3, blk, x, xOff + b * xStride, xStride, out, outOff + b * outStride, outStride, rowStart, rowEnd);
+        }
+        int xb = xOff + b * xStride;
+        int ob = outOff + b * outStride;
+        switch (batch - b) {
+            case 1 -> quad1(p0, p1, p2, p3, blk, x, xb, xStride, out, ob, outStride, rowStart, rowEnd);
+            case 2 -> quad2(p0, p1, p2, p3, blk, x, xb, xStride, out, ob, outStride, rowStart, rowEnd);
+            case 3 -> quad3(p0, p1, p2, p3, blk, x, xb, xStride, out, ob, outStride, rowStart, rowEnd);
+            default -> { }
+        }
+    }
+
+    /** Blocks [blk, blk + 2) times every batch row, ROW_GROUP rows per pass. */
+    private void pairPass(int blk, float[] x, int xOff, int xStride, int batch,
+                          float[] out, int outOff, int outStride, int rowStart, int rowEnd) {
+        long p0 = blockBase(blk);
+        long p1 = blockBase(blk + 1);
+        int b = 0;
+        for (; b + ROW_GROUP <= batch; b += ROW_GROUP) {
+            pair4(p0, p1, blk, x, xOff + b * xStride, xStride, out, outOff + b * outStride, outStride, rowStart, rowEnd);
+        }
+        int xb = xOff + b * xStride;
+        int ob = outOff + b * outStride;
+        switch (batch - b) {
+            case 1 -> pair1(p0, p1, blk, x, xb, xStride, out, ob, outStride, rowStart, rowEnd);
+            case 2 -> pair2(p0, p1, blk, x, xb, xStride, out, ob, outStride, rowStart, rowEnd);
+            case 3 -> pair3(p0, p1, blk, x, xb, xStride, out, ob, outStride, rowStart, rowEnd);
+            default -> { }
+        }
+    }
+
+    /** Blocks [blk, blk + 1) times every batch row, ROW_GROUP rows per pass. */
+    private void singlePass(int blk, float[] x, int xOff, int xStride, int batch,
+                          float[] out, int outOff, int outStride, int rowStart, int rowEnd) {
+        long p0 = blockBase(blk);
+        int b = 0;
+        for (; b + ROW_GROUP <= batch; b += ROW_GROUP) {
+            single4(p0, blk, x, xOff + b * xStride, xStride, out, outOff + b * outStride, outStride, rowStart, rowEnd);
+        }
+        int xb = xOff + b * xStride;
+        int ob = outOff + b * outStride;
+        switch (batch - b) {
+            case 1 -> single1(p0, blk, x, xb, xStride, out, ob, outStride, rowStart, rowEnd);
+            case 2 -> single2(p0, blk, x, xb, xStride, out, ob, outStride, rowStart, rowEnd);
+            case 3 -> single3(p0, blk, x, xb, xStride, out, ob, outStride, rowStart, rowEnd);
+            default -> { }
+        }
+    }
+
+    /** 4 blocks from p0 times 1 batch row: 4 weight loads and 1 broadcast feed 4 FMAs. */
+    private void quad1(long p0, long p1, long p2, long p3, int blk, float[] x, int x0, int xStride,
+            float[] out, int o0, int outStride, int rowStart, int rowEnd) {
         FloatVector z = FloatVector.zero(SPECIES), a0 = z, b0 = z, c0 = z, d0 = z;
         for (int c = 0; c < cols; c++) {
             long off = c * columnStride;
@@ -169,12 +216,15 @@ public final class PackedF32Matrix implements WeightMatrix {
             FloatVector v0 = FloatVector.broadcast(SPECIES, x[x0 + c]);
             a0 = wa.fma(v0, a0); b0 = wb.fma(v0, b0); c0 = wc.fma(v0, c0); d0 = wd.fma(v0, d0);
         }
-        storeQuad(a0, b0, c0, d0, blk, end, out, o0, rowStart, rowEnd);
+        store(a0, blk, out, o0, rowStart, rowEnd);
+        store(b0, blk + 1, out, o0, rowStart, rowEnd);
+        store(c0, blk + 2, out, o0, rowStart, rowEnd);
+        store(d0, blk + 3, out, o0, rowStart, rowEnd);
     }
 
-    /** Blocks at p0..p3 times 2 batch rows: 4 weight loads and 2 broadcasts feed 8 FMAs. */
-    private void quad2(long p0, long p1, long p2, long p3, int blk, int end, float[] x, int x0, int xStride,
-                       float[] out, int o0, int outStride, int rowStart, int rowEnd) {
+    /** 4 blocks from p0 times 2 batch rows: 4 weight loads and 2 broadcasts feed 8 FMAs. */
+    private void quad2(long p0, long p1, long p2, long p3, int blk, float[] x, int x0, int xStride,
+            float[] out, int o0, int outStride, int rowStart, int rowEnd) {
         int x1 = x0 + xStride;
         FloatVector z = FloatVector.zero(SPECIES), a0 = z, b0 = z, c0 = z, d0 = z, a1 = z, b1 = z, c1 = z, d1 = z;
         for (int c = 0; c < cols; c++) {
@@ -188,13 +238,19 @@ public final class PackedF32Matrix implements WeightMatrix {
             a0 = wa.fma(v0, a0); b0 = wb.fma(v0, b0); c0 = wc.fma(v0, c0); d0 = wd.fma(v0, d0);
             a1 = wa.fma(v1, a1); b1 = wb.fma(v1, b1); c1 = wc.fma(v1, c1); d1 = wd.fma(v1, d1);
         }
-        storeQuad(a0, b0, c0, d0, blk, end, out, o0, rowStart, rowEnd);
-        storeQuad(a1, b1, c1, d1, blk, end, out, o0 + outStride, rowStart, rowEnd);
+        store(a0, blk, out, o0, rowStart, rowEnd);
+        store(b0, blk + 1, out, o0, rowStart, rowEnd);
+        store(c0, blk + 2, out, o0, rowStart, rowEnd);
+        store(d0, blk + 3, out, o0, rowStart, rowEnd);
+        store(a1, blk, out, o0 + outStride, rowStart, rowEnd);
+        store(b1, blk + 1, out, o0 + outStride, rowStart, rowEnd);
+        store(c1, blk + 2, out, o0 + outStride, rowStart, rowEnd);
+        store(d1, blk + 3, out, o0 + outStride, rowStart, rowEnd);
     }
 
-    /** Blocks at p0..p3 times 3 batch rows: 4 weight loads and 3 broadcasts feed 12 FMAs. */
-    private void quad3(long p0, long p1, long p2, long p3, int blk, int end, float[] x, int x0, int xStride,
-                       float[] out, int o0, int outStride, int rowStart, int rowEnd) {
+    /** 4 blocks from p0 times 3 batch rows: 4 weight loads and 3 broadcasts feed 12 FMAs. */
+    private void quad3(long p0, long p1, long p2, long p3, int blk, float[] x, int x0, int xStride,
+            float[] out, int o0, int outStride, int rowStart, int rowEnd) {
         int x1 = x0 + xStride, x2 = x1 + xStride;
         FloatVector z = FloatVector.zero(SPECIES), a0 = z, b0 = z, c0 = z, d0 = z, a1 = z, b1 = z, c1 = z, d1 = z, a2 = z, b2 = z, c2 = z, d2 = z;
         for (int c = 0; c < cols; c++) {
@@ -210,14 +266,23 @@ public final class PackedF32Matrix implements WeightMatrix {
             a1 = wa.fma(v1, a1); b1 = wb.fma(v1, b1); c1 = wc.fma(v1, c1); d1 = wd.fma(v1, d1);
             a2 = wa.fma(v2, a2); b2 = wb.fma(v2, b2); c2 = wc.fma(v2, c2); d2 = wd.fma(v2, d2);
         }
-        storeQuad(a0, b0, c0, d0, blk, end, out, o0, rowStart, rowEnd);
-        storeQuad(a1, b1, c1, d1, blk, end, out, o0 + outStride, rowStart, rowEnd);
-        storeQuad(a2, b2, c2, d2, blk, end, out, o0 + 2 * outStride, rowStart, rowEnd);
+        store(a0, blk, out, o0, rowStart, rowEnd);
+        store(b0, blk + 1, out, o0, rowStart, rowEnd);
+        store(c0, blk + 2, out, o0, rowStart, rowEnd);
+        store(d0, blk + 3, out, o0, rowStart, rowEnd);
+        store(a1, blk, out, o0 + outStride, rowStart, rowEnd);
+        store(b1, blk + 1, out, o0 + outStride, rowStart, rowEnd);
+        store(c1, blk + 2, out, o0 + outStride, rowStart, rowEnd);
+        store(d1, blk + 3, out, o0 + outStride, rowStart, rowEnd);
+        store(a2, blk, out, o0 + 2 * outStride, rowStart, rowEnd);
+        store(b2, blk + 1, out, o0 + 2 * outStride, rowStart, rowEnd);
+        store(c2, blk + 2, out, o0 + 2 * outStride, rowStart, rowEnd);
+        store(d2, blk + 3, out, o0 + 2 * outStride, rowStart, rowEnd);
     }
 
-    /** Blocks at p0..p3 times 4 batch rows: 4 weight loads and 4 broadcasts feed 16 FMAs. */
-    private void quad4(long p0, long p1, long p2, long p3, int blk, int end, float[] x, int x0, int xStride,
-                       float[] out, int o0, int outStride, int rowStart, int rowEnd) {
+    /** 4 blocks from p0 times 4 batch rows: 4 weight loads and 4 broadcasts feed 16 FMAs. */
+    private void quad4(long p0, long p1, long p2, long p3, int blk, float[] x, int x0, int xStride,
+            float[] out, int o0, int outStride, int rowStart, int rowEnd) {
         int x1 = x0 + xStride, x2 = x1 + xStride, x3 = x2 + xStride;
         FloatVector z = FloatVector.zero(SPECIES), a0 = z, b0 = z, c0 = z, d0 = z, a1 = z, b1 = z, c1 = z, d1 = z, a2 = z, b2 = z, c2 = z, d2 = z, a3 = z, b3 = z, c3 = z, d3 = z;
         for (int c = 0; c < cols; c++) {
@@ -235,19 +300,182 @@ public final class PackedF32Matrix implements WeightMatrix {
             a2 = wa.fma(v2, a2); b2 = wb.fma(v2, b2); c2 = wc.fma(v2, c2); d2 = wd.fma(v2, d2);
             a3 = wa.fma(v3, a3); b3 = wb.fma(v3, b3); c3 = wc.fma(v3, c3); d3 = wd.fma(v3, d3);
         }
-        storeQuad(a0, b0, c0, d0, blk, end, out, o0, rowStart, rowEnd);
-        storeQuad(a1, b1, c1, d1, blk, end, out, o0 + outStride, rowStart, rowEnd);
-        storeQuad(a2, b2, c2, d2, blk, end, out, o0 + 2 * outStride, rowStart, rowEnd);
-        storeQuad(a3, b3, c3, d3, blk, end, out, o0 + 3 * outStride, rowStart, rowEnd);
+        store(a0, blk, out, o0, rowStart, rowEnd);
+        store(b0, blk + 1, out, o0, rowStart, rowEnd);
+        store(c0, blk + 2, out, o0, rowStart, rowEnd);
+        store(d0, blk + 3, out, o0, rowStart, rowEnd);
+        store(a1, blk, out, o0 + outStride, rowStart, rowEnd);
+        store(b1, blk + 1, out, o0 + outStride, rowStart, rowEnd);
+        store(c1, blk + 2, out, o0 + outStride, rowStart, rowEnd);
+        store(d1, blk + 3, out, o0 + outStride, rowStart, rowEnd);
+        store(a2, blk, out, o0 + 2 * outStride, rowStart, rowEnd);
+        store(b2, blk + 1, out, o0 + 2 * outStride, rowStart, rowEnd);
+        store(c2, blk + 2, out, o0 + 2 * outStride, rowStart, rowEnd);
+        store(d2, blk + 3, out, o0 + 2 * outStride, rowStart, rowEnd);
+        store(a3, blk, out, o0 + 3 * outStride, rowStart, rowEnd);
+        store(b3, blk + 1, out, o0 + 3 * outStride, rowStart, rowEnd);
+        store(c3, blk + 2, out, o0 + 3 * outStride, rowStart, rowEnd);
+        store(d3, blk + 3, out, o0 + 3 * outStride, rowStart, rowEnd);
     }
 
-    /** Stores the outputs of blocks blk..blk+3 that exist (the quad's repeats of the last block are not stored again). */
-    private static void storeQuad(FloatVector a, FloatVector b, FloatVector c, FloatVector d, int blk, int end,
-                                  float[] out, int o, int rowStart, int rowEnd) {
-        store(a, blk, out, o, rowStart, rowEnd);
-        if (blk + 1 < end) store(b, blk + 1, out, o, rowStart, rowEnd);
-        if (blk + 2 < end) store(c, blk + 2, out, o, rowStart, rowEnd);
-        if (blk + 3 < end) store(d, blk + 3, out, o, rowStart, rowEnd);
+    /** 2 blocks from p0 times 1 batch row: 2 weight loads and 1 broadcast feed 2 FMAs. */
+    private void pair1(long p0, long p1, int blk, float[] x, int x0, int xStride,
+            float[] out, int o0, int outStride, int rowStart, int rowEnd) {
+        FloatVector z = FloatVector.zero(SPECIES), a0 = z, b0 = z;
+        for (int c = 0; c < cols; c++) {
+            long off = c * columnStride;
+            FloatVector wa = FloatVector.fromMemorySegment(SPECIES, data, p0 + off, LE);
+            FloatVector wb = FloatVector.fromMemorySegment(SPECIES, data, p1 + off, LE);
+            FloatVector v0 = FloatVector.broadcast(SPECIES, x[x0 + c]);
+            a0 = wa.fma(v0, a0); b0 = wb.fma(v0, b0);
+        }
+        store(a0, blk, out, o0, rowStart, rowEnd);
+        store(b0, blk + 1, out, o0, rowStart, rowEnd);
+    }
+
+    /** 2 blocks from p0 times 2 batch rows: 2 weight loads and 2 broadcasts feed 4 FMAs. */
+    private void pair2(long p0, long p1, int blk, float[] x, int x0, int xStride,
+            float[] out, int o0, int outStride, int rowStart, int rowEnd) {
+        int x1 = x0 + xStride;
+        FloatVector z = FloatVector.zero(SPECIES), a0 = z, b0 = z, a1 = z, b1 = z;
+        for (int c = 0; c < cols; c++) {
+            long off = c * columnStride;
+            FloatVector wa = FloatVector.fromMemorySegment(SPECIES, data, p0 + off, LE);
+            FloatVector wb = FloatVector.fromMemorySegment(SPECIES, data, p1 + off, LE);
+            FloatVector v0 = FloatVector.broadcast(SPECIES, x[x0 + c]);
+            FloatVector v1 = FloatVector.broadcast(SPECIES, x[x1 + c]);
+            a0 = wa.fma(v0, a0); b0 = wb.fma(v0, b0);
+            a1 = wa.fma(v1, a1); b1 = wb.fma(v1, b1);
+        }
+        store(a0, blk, out, o0, rowStart, rowEnd);
+        store(b0, blk + 1, out, o0, rowStart, rowEnd);
+        store(a1, blk, out, o0 + outStride, rowStart, rowEnd);
+        store(b1, blk + 1, out, o0 + outStride, rowStart, rowEnd);
+    }
+
+    /** 2 blocks from p0 times 3 batch rows: 2 weight loads and 3 broadcasts feed 6 FMAs. */
+    private void pair3(long p0, long p1, int blk, float[] x, int x0, int xStride,
+            float[] out, int o0, int outStride, int rowStart, int rowEnd) {
+        int x1 = x0 + xStride, x2 = x1 + xStride;
+        FloatVector z = FloatVector.zero(SPECIES), a0 = z, b0 = z, a1 = z, b1 = z, a2 = z, b2 = z;
+        for (int c = 0; c < cols; c++) {
+            long off = c * columnStride;
+            FloatVector wa = FloatVector.fromMemorySegment(SPECIES, data, p0 + off, LE);
+            FloatVector wb = FloatVector.fromMemorySegment(SPECIES, data, p1 + off, LE);
+            FloatVector v0 = FloatVector.broadcast(SPECIES, x[x0 + c]);
+            FloatVector v1 = FloatVector.broadcast(SPECIES, x[x1 + c]);
+            FloatVector v2 = FloatVector.broadcast(SPECIES, x[x2 + c]);
+            a0 = wa.fma(v0, a0); b0 = wb.fma(v0, b0);
+            a1 = wa.fma(v1, a1); b1 = wb.fma(v1, b1);
+            a2 = wa.fma(v2, a2); b2 = wb.fma(v2, b2);
+        }
+        store(a0, blk, out, o0, rowStart, rowEnd);
+        store(b0, blk + 1, out, o0, rowStart, rowEnd);
+        store(a1, blk, out, o0 + outStride, rowStart, rowEnd);
+        store(b1, blk + 1, out, o0 + outStride, rowStart, rowEnd);
+        store(a2, blk, out, o0 + 2 * outStride, rowStart, rowEnd);
+        store(b2, blk + 1, out, o0 + 2 * outStride, rowStart, rowEnd);
+    }
+
+    /** 2 blocks from p0 times 4 batch rows: 2 weight loads and 4 broadcasts feed 8 FMAs. */
+    private void pair4(long p0, long p1, int blk, float[] x, int x0, int xStride,
+            float[] out, int o0, int outStride, int rowStart, int rowEnd) {
+        int x1 = x0 + xStride, x2 = x1 + xStride, x3 = x2 + xStride;
+        FloatVector z = FloatVector.zero(SPECIES), a0 = z, b0 = z, a1 = z, b1 = z, a2 = z, b2 = z, a3 = z, b3 = z;
+        for (int c = 0; c < cols; c++) {
+            long off = c * columnStride;
+            FloatVector wa = FloatVector.fromMemorySegment(SPECIES, data, p0 + off, LE);
+            FloatVector wb = FloatVector.fromMemorySegment(SPECIES, data, p1 + off, LE);
+            FloatVector v0 = FloatVector.broadcast(SPECIES, x[x0 + c]);
+            FloatVector v1 = FloatVector.broadcast(SPECIES, x[x1 + c]);
+            FloatVector v2 = FloatVector.broadcast(SPECIES, x[x2 + c]);
+            FloatVector v3 = FloatVector.broadcast(SPECIES, x[x3 + c]);
+            a0 = wa.fma(v0, a0); b0 = wb.fma(v0, b0);
+            a1 = wa.fma(v1, a1); b1 = wb.fma(v1, b1);
+            a2 = wa.fma(v2, a2); b2 = wb.fma(v2, b2);
+            a3 = wa.fma(v3, a3); b3 = wb.fma(v3, b3);
+        }
+        store(a0, blk, out, o0, rowStart, rowEnd);
+        store(b0, blk + 1, out, o0, rowStart, rowEnd);
+        store(a1, blk, out, o0 + outStride, rowStart, rowEnd);
+        store(b1, blk + 1, out, o0 + outStride, rowStart, rowEnd);
+        store(a2, blk, out, o0 + 2 * outStride, rowStart, rowEnd);
+        store(b2, blk + 1, out, o0 + 2 * outStride, rowStart, rowEnd);
+        store(a3, blk, out, o0 + 3 * outStride, rowStart, rowEnd);
+        store(b3, blk + 1, out, o0 + 3 * outStride, rowStart, rowEnd);
+    }
+
+    /** 1 block from p0 times 1 batch row: 1 weight load and 1 broadcast feed 1 FMA. */
+    private void single1(long p0, int blk, float[] x, int x0, int xStride,
+            float[] out, int o0, int outStride, int rowStart, int rowEnd) {
+        FloatVector z = FloatVector.zero(SPECIES), a0 = z;
+        for (int c = 0; c < cols; c++) {
+            long off = c * columnStride;
+            FloatVector wa = FloatVector.fromMemorySegment(SPECIES, data, p0 + off, LE);
+            FloatVector v0 = FloatVector.broadcast(SPECIES, x[x0 + c]);
+            a0 = wa.fma(v0, a0);
+        }
+        store(a0, blk, out, o0, rowStart, rowEnd);
+    }
+
+    /** 1 block from p0 times 2 batch rows: 1 weight load and 2 broadcasts feed 2 FMAs. */
+    private void single2(long p0, int blk, float[] x, int x0, int xStride,
+            float[] out, int o0, int outStride, int rowStart, int rowEnd) {
+        int x1 = x0 + xStride;
+        FloatVector z = FloatVector.zero(SPECIES), a0 = z, a1 = z;
+        for (int c = 0; c < cols; c++) {
+            long off = c * columnStride;
+            FloatVector wa = FloatVector.fromMemorySegment(SPECIES, data, p0 + off, LE);
+            FloatVector v0 = FloatVector.broadcast(SPECIES, x[x0 + c]);
+            FloatVector v1 = FloatVector.broadcast(SPECIES, x[x1 + c]);
+            a0 = wa.fma(v0, a0);
+            a1 = wa.fma(v1, a1);
+        }
+        store(a0, blk, out, o0, rowStart, rowEnd);
+        store(a1, blk, out, o0 + outStride, rowStart, rowEnd);
+    }
+
+    /** 1 block from p0 times 3 batch rows: 1 weight load and 3 broadcasts feed 3 FMAs. */
+    private void single3(long p0, int blk, float[] x, int x0, int xStride,
+            float[] out, int o0, int outStride, int rowStart, int rowEnd) {
+        int x1 = x0 + xStride, x2 = x1 + xStride;
+        FloatVector z = FloatVector.zero(SPECIES), a0 = z, a1 = z, a2 = z;
+        for (int c = 0; c < cols; c++) {
+            long off = c * columnStride;
+            FloatVector wa = FloatVector.fromMemorySegment(SPECIES, data, p0 + off, LE);
+            FloatVector v0 = FloatVector.broadcast(SPECIES, x[x0 + c]);
+            FloatVector v1 = FloatVector.broadcast(SPECIES, x[x1 + c]);
+            FloatVector v2 = FloatVector.broadcast(SPECIES, x[x2 + c]);
+            a0 = wa.fma(v0, a0);
+            a1 = wa.fma(v1, a1);
+            a2 = wa.fma(v2, a2);
+        }
+        store(a0, blk, out, o0, rowStart, rowEnd);
+        store(a1, blk, out, o0 + outStride, rowStart, rowEnd);
+        store(a2, blk, out, o0 + 2 * outStride, rowStart, rowEnd);
+    }
+
+    /** 1 block from p0 times 4 batch rows: 1 weight load and 4 broadcasts feed 4 FMAs. */
+    private void single4(long p0, int blk, float[] x, int x0, int xStride,
+            float[] out, int o0, int outStride, int rowStart, int rowEnd) {
+        int x1 = x0 + xStride, x2 = x1 + xStride, x3 = x2 + xStride;
+        FloatVector z = FloatVector.zero(SPECIES), a0 = z, a1 = z, a2 = z, a3 = z;
+        for (int c = 0; c < cols; c++) {
+            long off = c * columnStride;
+            FloatVector wa = FloatVector.fromMemorySegment(SPECIES, data, p0 + off, LE);
+            FloatVector v0 = FloatVector.broadcast(SPECIES, x[x0 + c]);
+            FloatVector v1 = FloatVector.broadcast(SPECIES, x[x1 + c]);
+            FloatVector v2 = FloatVector.broadcast(SPECIES, x[x2 + c]);
+            FloatVector v3 = FloatVector.broadcast(SPECIES, x[x3 + c]);
+            a0 = wa.fma(v0, a0);
+            a1 = wa.fma(v1, a1);
+            a2 = wa.fma(v2, a2);
+            a3 = wa.fma(v3, a3);
+        }
+        store(a0, blk, out, o0, rowStart, rowEnd);
+        store(a1, blk, out, o0 + outStride, rowStart, rowEnd);
+        store(a2, blk, out, o0 + 2 * outStride, rowStart, rowEnd);
+        store(a3, blk, out, o0 + 3 * outStride, rowStart, rowEnd);
     }
 
     /**
