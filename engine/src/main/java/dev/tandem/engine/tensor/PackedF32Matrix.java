@@ -145,7 +145,7 @@ public final class PackedF32Matrix implements WeightMatrix {
         return (long) (blk / QUAD) * quadBytes + (long) (blk % QUAD) * COLUMN_BYTES;
     }
 
-    /** Blocks [blk, blk + 4) times every batch row, ROW_GROUP rows per pass. */
+    /** Blocks [blk, blk + 4) times every batch row, {@link #ROW_GROUP} rows per pass. */
     private void quadPass(int blk, float[] x, int xOff, int xStride, int batch,
                           float[] out, int outOff, int outStride, int rowStart, int rowEnd) {
         long p0 = blockBase(blk);
@@ -166,7 +166,7 @@ public final class PackedF32Matrix implements WeightMatrix {
         }
     }
 
-    /** Blocks [blk, blk + 2) times every batch row, ROW_GROUP rows per pass. */
+    /** Blocks [blk, blk + 2) times every batch row, {@link #ROW_GROUP} rows per pass. */
     private void pairPass(int blk, float[] x, int xOff, int xStride, int batch,
                           float[] out, int outOff, int outStride, int rowStart, int rowEnd) {
         long p0 = blockBase(blk);
@@ -185,9 +185,9 @@ public final class PackedF32Matrix implements WeightMatrix {
         }
     }
 
-    /** Blocks [blk, blk + 1) times every batch row, ROW_GROUP rows per pass. */
+    /** Blocks [blk, blk + 1) times every batch row, {@link #ROW_GROUP} rows per pass. */
     private void singlePass(int blk, float[] x, int xOff, int xStride, int batch,
-                          float[] out, int outOff, int outStride, int rowStart, int rowEnd) {
+                            float[] out, int outOff, int outStride, int rowStart, int rowEnd) {
         long p0 = blockBase(blk);
         int b = 0;
         for (; b + ROW_GROUP <= batch; b += ROW_GROUP) {
@@ -205,7 +205,7 @@ public final class PackedF32Matrix implements WeightMatrix {
 
     /** 4 blocks from p0 times 1 batch row: 4 weight loads and 1 broadcast feed 4 FMAs. */
     private void quad1(long p0, long p1, long p2, long p3, int blk, float[] x, int x0, int xStride,
-            float[] out, int o0, int outStride, int rowStart, int rowEnd) {
+                        float[] out, int o0, int outStride, int rowStart, int rowEnd) {
         FloatVector z = FloatVector.zero(SPECIES), a0 = z, b0 = z, c0 = z, d0 = z;
         for (int c = 0; c < cols; c++) {
             long off = c * columnStride;
@@ -224,7 +224,7 @@ public final class PackedF32Matrix implements WeightMatrix {
 
     /** 4 blocks from p0 times 2 batch rows: 4 weight loads and 2 broadcasts feed 8 FMAs. */
     private void quad2(long p0, long p1, long p2, long p3, int blk, float[] x, int x0, int xStride,
-            float[] out, int o0, int outStride, int rowStart, int rowEnd) {
+                        float[] out, int o0, int outStride, int rowStart, int rowEnd) {
         int x1 = x0 + xStride;
         FloatVector z = FloatVector.zero(SPECIES), a0 = z, b0 = z, c0 = z, d0 = z, a1 = z, b1 = z, c1 = z, d1 = z;
         for (int c = 0; c < cols; c++) {
@@ -250,7 +250,7 @@ public final class PackedF32Matrix implements WeightMatrix {
 
     /** 4 blocks from p0 times 3 batch rows: 4 weight loads and 3 broadcasts feed 12 FMAs. */
     private void quad3(long p0, long p1, long p2, long p3, int blk, float[] x, int x0, int xStride,
-            float[] out, int o0, int outStride, int rowStart, int rowEnd) {
+                        float[] out, int o0, int outStride, int rowStart, int rowEnd) {
         int x1 = x0 + xStride, x2 = x1 + xStride;
         FloatVector z = FloatVector.zero(SPECIES), a0 = z, b0 = z, c0 = z, d0 = z, a1 = z, b1 = z, c1 = z, d1 = z, a2 = z, b2 = z, c2 = z, d2 = z;
         for (int c = 0; c < cols; c++) {
@@ -282,7 +282,7 @@ public final class PackedF32Matrix implements WeightMatrix {
 
     /** 4 blocks from p0 times 4 batch rows: 4 weight loads and 4 broadcasts feed 16 FMAs. */
     private void quad4(long p0, long p1, long p2, long p3, int blk, float[] x, int x0, int xStride,
-            float[] out, int o0, int outStride, int rowStart, int rowEnd) {
+                        float[] out, int o0, int outStride, int rowStart, int rowEnd) {
         int x1 = x0 + xStride, x2 = x1 + xStride, x3 = x2 + xStride;
         FloatVector z = FloatVector.zero(SPECIES), a0 = z, b0 = z, c0 = z, d0 = z, a1 = z, b1 = z, c1 = z, d1 = z, a2 = z, b2 = z, c2 = z, d2 = z, a3 = z, b3 = z, c3 = z, d3 = z;
         for (int c = 0; c < cols; c++) {
@@ -320,7 +320,7 @@ public final class PackedF32Matrix implements WeightMatrix {
 
     /** 2 blocks from p0 times 1 batch row: 2 weight loads and 1 broadcast feed 2 FMAs. */
     private void pair1(long p0, long p1, int blk, float[] x, int x0, int xStride,
-            float[] out, int o0, int outStride, int rowStart, int rowEnd) {
+                        float[] out, int o0, int outStride, int rowStart, int rowEnd) {
         FloatVector z = FloatVector.zero(SPECIES), a0 = z, b0 = z;
         for (int c = 0; c < cols; c++) {
             long off = c * columnStride;
@@ -335,7 +335,7 @@ public final class PackedF32Matrix implements WeightMatrix {
 
     /** 2 blocks from p0 times 2 batch rows: 2 weight loads and 2 broadcasts feed 4 FMAs. */
     private void pair2(long p0, long p1, int blk, float[] x, int x0, int xStride,
-            float[] out, int o0, int outStride, int rowStart, int rowEnd) {
+                        float[] out, int o0, int outStride, int rowStart, int rowEnd) {
         int x1 = x0 + xStride;
         FloatVector z = FloatVector.zero(SPECIES), a0 = z, b0 = z, a1 = z, b1 = z;
         for (int c = 0; c < cols; c++) {
@@ -355,7 +355,7 @@ public final class PackedF32Matrix implements WeightMatrix {
 
     /** 2 blocks from p0 times 3 batch rows: 2 weight loads and 3 broadcasts feed 6 FMAs. */
     private void pair3(long p0, long p1, int blk, float[] x, int x0, int xStride,
-            float[] out, int o0, int outStride, int rowStart, int rowEnd) {
+                        float[] out, int o0, int outStride, int rowStart, int rowEnd) {
         int x1 = x0 + xStride, x2 = x1 + xStride;
         FloatVector z = FloatVector.zero(SPECIES), a0 = z, b0 = z, a1 = z, b1 = z, a2 = z, b2 = z;
         for (int c = 0; c < cols; c++) {
@@ -379,7 +379,7 @@ public final class PackedF32Matrix implements WeightMatrix {
 
     /** 2 blocks from p0 times 4 batch rows: 2 weight loads and 4 broadcasts feed 8 FMAs. */
     private void pair4(long p0, long p1, int blk, float[] x, int x0, int xStride,
-            float[] out, int o0, int outStride, int rowStart, int rowEnd) {
+                        float[] out, int o0, int outStride, int rowStart, int rowEnd) {
         int x1 = x0 + xStride, x2 = x1 + xStride, x3 = x2 + xStride;
         FloatVector z = FloatVector.zero(SPECIES), a0 = z, b0 = z, a1 = z, b1 = z, a2 = z, b2 = z, a3 = z, b3 = z;
         for (int c = 0; c < cols; c++) {
@@ -407,7 +407,7 @@ public final class PackedF32Matrix implements WeightMatrix {
 
     /** 1 block from p0 times 1 batch row: 1 weight load and 1 broadcast feed 1 FMA. */
     private void single1(long p0, int blk, float[] x, int x0, int xStride,
-            float[] out, int o0, int outStride, int rowStart, int rowEnd) {
+                        float[] out, int o0, int outStride, int rowStart, int rowEnd) {
         FloatVector z = FloatVector.zero(SPECIES), a0 = z;
         for (int c = 0; c < cols; c++) {
             long off = c * columnStride;
@@ -420,7 +420,7 @@ public final class PackedF32Matrix implements WeightMatrix {
 
     /** 1 block from p0 times 2 batch rows: 1 weight load and 2 broadcasts feed 2 FMAs. */
     private void single2(long p0, int blk, float[] x, int x0, int xStride,
-            float[] out, int o0, int outStride, int rowStart, int rowEnd) {
+                        float[] out, int o0, int outStride, int rowStart, int rowEnd) {
         int x1 = x0 + xStride;
         FloatVector z = FloatVector.zero(SPECIES), a0 = z, a1 = z;
         for (int c = 0; c < cols; c++) {
@@ -437,7 +437,7 @@ public final class PackedF32Matrix implements WeightMatrix {
 
     /** 1 block from p0 times 3 batch rows: 1 weight load and 3 broadcasts feed 3 FMAs. */
     private void single3(long p0, int blk, float[] x, int x0, int xStride,
-            float[] out, int o0, int outStride, int rowStart, int rowEnd) {
+                        float[] out, int o0, int outStride, int rowStart, int rowEnd) {
         int x1 = x0 + xStride, x2 = x1 + xStride;
         FloatVector z = FloatVector.zero(SPECIES), a0 = z, a1 = z, a2 = z;
         for (int c = 0; c < cols; c++) {
@@ -457,7 +457,7 @@ public final class PackedF32Matrix implements WeightMatrix {
 
     /** 1 block from p0 times 4 batch rows: 1 weight load and 4 broadcasts feed 4 FMAs. */
     private void single4(long p0, int blk, float[] x, int x0, int xStride,
-            float[] out, int o0, int outStride, int rowStart, int rowEnd) {
+                        float[] out, int o0, int outStride, int rowStart, int rowEnd) {
         int x1 = x0 + xStride, x2 = x1 + xStride, x3 = x2 + xStride;
         FloatVector z = FloatVector.zero(SPECIES), a0 = z, a1 = z, a2 = z, a3 = z;
         for (int c = 0; c < cols; c++) {
