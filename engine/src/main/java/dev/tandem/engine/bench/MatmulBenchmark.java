@@ -1,5 +1,6 @@
 package dev.tandem.engine.bench;
 
+import dev.tandem.engine.tensor.PackedF32Matrix;
 import dev.tandem.engine.tensor.QuantKernel;
 import dev.tandem.engine.tensor.Quantizer;
 import dev.tandem.engine.tensor.TensorType;
@@ -35,11 +36,13 @@ public final class MatmulBenchmark {
     /** CPU time of this thread, not wall time: other processes on a shared machine then matter less. */
     private static final ThreadMXBean THREAD = ManagementFactory.getThreadMXBean();
 
-    public record Result(TensorType type, QuantKernel kernel, int batch, double millis, double weightBytes) {
+    /** {@code packed}: F32 in the {@link PackedF32Matrix} layout that resident (huge-page) weights use. */
+    public record Result(TensorType type, QuantKernel kernel, boolean packed, int batch, double millis, double weightBytes) {
         @Override
         public String toString() {
             return String.format("%-5s %-10s batch %d: %7.3f ms  %6.2f GB/s of weights", type,
-                    type == TensorType.Q8_0 || type == TensorType.Q4_0 ? kernel : "", batch, millis, weightBytes / millis / 1e6);
+                    type == TensorType.Q8_0 || type == TensorType.Q4_0 ? kernel : packed ? "packed" : "", batch, millis,
+                    weightBytes / millis / 1e6);
         }
     }
 
@@ -63,7 +66,11 @@ public final class MatmulBenchmark {
                 for (QuantKernel kernel : twoKernels ? QuantKernel.values() : new QuantKernel[]{QuantKernel.DECODE_ROW}) {
                     int cols = type.blockSize() == K_COLS ? K_COLS : COLS;
                     WeightMatrix m = WeightMatrices.of(type, data, ROWS, cols, kernel);
-                    for (int batch : BATCHES) results.add(new Result(type, kernel, batch, time(m, x, batch), data.byteSize()));
+                    for (int batch : BATCHES) results.add(new Result(type, kernel, false, batch, time(m, x, batch), data.byteSize()));
+                    if (type == TensorType.F32) {
+                        WeightMatrix p = PackedF32Matrix.pack(m, arena.allocate(PackedF32Matrix.packedBytes(ROWS, COLS), 64));
+                        for (int batch : BATCHES) results.add(new Result(type, kernel, true, batch, time(p, x, batch), data.byteSize()));
+                    }
                 }
             }
         }

@@ -3,6 +3,8 @@ package dev.tandem.engine.model;
 import dev.tandem.engine.memory.HugePageMemory;
 import dev.tandem.engine.memory.HugePageUsage;
 import dev.tandem.engine.memory.HugePagesUnavailableException;
+import dev.tandem.engine.tensor.F32Matrix;
+import dev.tandem.engine.tensor.PackedF32Matrix;
 import dev.tandem.engine.tensor.WeightMatrix;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -22,16 +24,22 @@ import java.util.concurrent.atomic.AtomicBoolean;
  * a last stage, which is also the embedding when the model ties them) in a single 2 MB-aligned huge-page region
  * owned by an arena. Other layers, and an untied embedding (one row read per token, no streaming), keep
  * pointing at the mapped file.
- * The copy holds the same bytes, so every result is bit for bit what the mapped weights give. Norm vectors
- * already live on the heap.
+ *
+ * <p>Float32 matrices are copied into the {@link PackedF32Matrix} layout, whose products make a few batch rows
+ * cost little more than one; it adds in another order than the mapped {@link F32Matrix}, so results agree with
+ * the mapped weights to rounding, not bit for bit (a tied embedding reads its rows back out of the packed head
+ * exactly). Other types are copied byte for byte and give the mapped results exactly. When huge pages cannot be
+ * had, the copy goes to ordinary memory, so that a stage's results depend on this setting, not on the host.
+ * Norm vectors already live on the heap.
  */
 public final class ResidentWeights {
 
     private static final Logger LOG = LoggerFactory.getLogger(ResidentWeights.class);
     /**
-     * Each tensor starts at the same offset within a cache line as its source (the file's), so that a copy
-     * differs from the mapping in page size only: starting every tensor on a cache line measured no faster, and
-     * slower for 6 to 8 batch rows, in ForwardCpuBenchmark on stories15M (whose tensors sit 28 bytes past one).
+     * A byte-for-byte copy starts at the same offset within a cache line as its source (the file's), so that it
+     * differs from the mapping in page size only: starting row-major tensors on a cache line measured no faster,
+     * and slower for 6 to 8 batch rows, in ForwardCpuBenchmark on stories15M (whose tensors sit 28 bytes past one).
+     * A packed copy starts on a line.
      */
     private static final long CACHE_LINE = 64;
     private static final AtomicBoolean FALLBACK_LOGGED = new AtomicBoolean();
@@ -51,25 +59,24 @@ public final class ResidentWeights {
         if (memory == WeightsMemory.MAPPED) return weights;
         List<WeightMatrix> used = usedMatrices(weights, fromLayer, toLayer);
         long bytes = 0;
-        for (WeightMatrix m : used) bytes = start(bytes, m) + m.segment().byteSize();
+        for (WeightMatrix m : used) bytes = start(bytes, m) + residentBytes(m);
         MemorySegment region;
         try {
             region = HugePageMemory.allocate(bytes, arena);
         } catch (HugePagesUnavailableException e) {
             if (FALLBACK_LOGGED.compareAndSet(false, true)) {
-                LOG.warn("model weights stay on the mapped file (4 KB pages): no huge-page memory here ({})", e.getMessage());
+                LOG.warn("model weights copied to ordinary memory (4 KB pages): no huge-page memory here ({})", e.getMessage());
             }
-            return weights;
+            region = arena.allocate(bytes, CACHE_LINE);
         }
         Map<WeightMatrix, WeightMatrix> copies = new IdentityHashMap<>();
         long offset = 0;
         for (WeightMatrix m : used) {
             offset = start(offset, m);
-            long size = m.segment().byteSize();
+            long size = residentBytes(m);
             MemorySegment slice = region.asSlice(offset, size);
             // The first touch of the region: with MADV_HUGEPAGE set, each 2 MB faults in as one huge page.
-            MemorySegment.copy(m.segment(), 0, slice, 0, size);
-            copies.put(m, m.withSegment(slice.asReadOnly()));
+            copies.put(m, copy(m, slice));
             offset += size;
         }
         if (LOG.isInfoEnabled()) { // madvise is advice: say what the kernel gave
@@ -113,9 +120,31 @@ public final class ResidentWeights {
                 List.copyOf(layers), w.finalNorm(), copies.getOrDefault(w.output(), w.output()));
     }
 
-    /** Where {@code m}'s copy starts at or after {@code offset}: the next cache line plus its source's offset within one. */
+    /** Whether {@code m} is copied into the packed layout (float32 rows as the file holds them). */
+    private static boolean packs(WeightMatrix m) {
+        return m instanceof F32Matrix;
+    }
+
+    private static long residentBytes(WeightMatrix m) {
+        return packs(m) ? PackedF32Matrix.packedBytes(m.rows(), m.cols()) : m.segment().byteSize();
+    }
+
+    /** Copies {@code m} into {@code slice} ({@link #residentBytes} long) and returns the matrix reading the copy. */
+    private static WeightMatrix copy(WeightMatrix m, MemorySegment slice) {
+        if (packs(m)) {
+            PackedF32Matrix.pack(m, slice);
+            return new PackedF32Matrix(slice.asReadOnly(), m.rows(), m.cols());
+        }
+        MemorySegment.copy(m.segment(), 0, slice, 0, slice.byteSize());
+        return m.withSegment(slice.asReadOnly());
+    }
+
+    /**
+     * Where {@code m}'s copy starts at or after {@code offset}: a packed copy on the next cache line (each of its
+     * vector loads is then one whole line), another on the next line plus its source's offset within one.
+     */
     private static long start(long offset, WeightMatrix m) {
         long nextLine = (offset + CACHE_LINE - 1) / CACHE_LINE * CACHE_LINE;
-        return nextLine + Long.remainderUnsigned(m.segment().address(), CACHE_LINE);
+        return packs(m) ? nextLine : nextLine + Long.remainderUnsigned(m.segment().address(), CACHE_LINE);
     }
 }

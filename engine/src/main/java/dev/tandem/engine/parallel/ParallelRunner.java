@@ -19,8 +19,14 @@ import java.util.concurrent.locks.LockSupport;
  */
 public final class ParallelRunner implements AutoCloseable {
 
-    /** Default piece boundaries are multiples of this many indices (rows), which keeps vector kernels in step. */
-    public static final int DEFAULT_GRAIN = 16;
+    /**
+     * Default piece boundaries are multiples of this many indices (rows): a quad of the packed float32 layout
+     * ({@link dev.tandem.engine.tensor.PackedF32Matrix}, four 16-row blocks). At 16, a thread's piece of a 288-row
+     * matrix was 2 or 3 blocks, run by the 1- and 2-block kernels whose few independent sums cannot hide the FMA
+     * latency: 2-thread decode measured 380-406 against 562-600 tok/s before packing; at 64 it is 589-600 against
+     * 547-579 (bench engine, alternating runs).
+     */
+    public static final int DEFAULT_GRAIN = 64;
     /** Pieces per thread: enough to rebalance around a stalled thread, few enough to keep claims cheap. */
     public static final int PIECES_PER_THREAD = 4;
     /** How long an idle thread spins before it parks; longer than the gap between two sections of a step. */

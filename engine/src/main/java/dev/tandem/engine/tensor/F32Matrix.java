@@ -19,6 +19,10 @@ import java.util.Objects;
  * streamed from memory measured slower (one sequential stream prefetches best), and a 4x4 block of
  * accumulators grew too big for C2 to keep its vectors unboxed. Every (weight row, batch row) dot product
  * adds in the same order whatever the kernel, so a row's result does not depend on the batch around it.
+ *
+ * <p>This row-major kernel serves weights read in place (the file mapping, drafts on the heap); a stage's
+ * resident copy is a {@link PackedF32Matrix}, whose layout needs no lane sums and makes several batch rows
+ * much cheaper.
  */
 public final class F32Matrix implements WeightMatrix {
 

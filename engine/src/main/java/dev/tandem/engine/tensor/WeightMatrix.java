@@ -3,9 +3,10 @@ package dev.tandem.engine.tensor;
 import java.lang.foreign.MemorySegment;
 
 /**
- * A read-only weight matrix of {@code rows x cols} values, row-major, stored (usually memory-mapped)
- * in one {@link TensorType}. The hot operation is a matrix-times-batch product over a range of rows,
- * so that callers can split rows across threads and multi-token forwards read each weight once.
+ * A read-only weight matrix of {@code rows x cols} values, stored (usually memory-mapped) in one
+ * {@link TensorType}, row-major except in {@link PackedF32Matrix}'s layout. The hot operation is a
+ * matrix-times-batch product over a range of rows, so that callers can split rows across threads and
+ * multi-token forwards read each weight once.
  *
  * <p>Implementations must not allocate on the hot path (scratch space, if any, is reused per thread).
  */
@@ -27,7 +28,10 @@ public interface WeightMatrix {
     /** Writes row {@code r}, dequantized to float, into {@code dst[dstOff .. dstOff + cols)}. */
     void readRow(int r, float[] dst, int dstOff);
 
-    /** The stored bytes this matrix reads (rows one after another, in its {@link #type()}). */
+    /**
+     * The stored bytes this matrix reads, in its {@link #type()} and layout (rows one after another, but for
+     * {@link PackedF32Matrix}'s interleaved blocks).
+     */
     MemorySegment segment();
 
     /**

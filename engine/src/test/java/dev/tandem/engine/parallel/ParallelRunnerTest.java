@@ -76,7 +76,7 @@ class ParallelRunnerTest {
     @Test
     void aFailingChunkFailsTheCall() {
         try (ParallelRunner runner = new ParallelRunner(2)) {
-            assertThrows(IllegalStateException.class, () -> runner.forRange(64, (s, e) -> {
+            assertThrows(IllegalStateException.class, () -> runner.forRange(64, 16, (s, e) -> {
                 if (s > 0) throw new IllegalStateException("boom");
             }));
             AtomicInteger total = new AtomicInteger();

@@ -1,0 +1,493 @@
+package dev.tandem.engine.tensor;
+
+import jdk.incubator.vector.FloatVector;
+import jdk.incubator.vector.VectorSpecies;
+
+import java.lang.foreign.MemorySegment;
+import java.lang.foreign.ValueLayout;
+import java.nio.ByteOrder;
+import java.util.Arrays;
+import java.util.Objects;
+
+/**
+ * A float32 matrix packed for the products that stream it: rows in blocks of {@link #BLOCK_ROWS} (one vector's
+ * lanes), blocks in quads of four, and within a quad, column by column, the four blocks' values of that column
+ * side by side (a vector per block, 256 bytes per column with 16 lanes). A block's outputs accumulate lane-wise,
+ * {@code out[block] += w[block][c] * broadcast(x[c])} for c = 0..cols-1: no horizontal lane sums at all, each
+ * weight vector loaded once feeds every batch row in flight, and each broadcast of x feeds up to four blocks.
+ * Row-major {@link F32Matrix} needs a load of x per FMA and a lane reduction per output, which made verifying k
+ * tokens cost about 2x one token; here a few batch rows cost little more than one, which is memory-bound.
+ *
+ * <p>Every output adds its products in one order, one fused multiply-add per column from column 0 on, whatever
+ * the kernel, batch size or row range, so a row's result does not depend on the batch around it (the engine's
+ * batch invariance and lossless verification rest on this). That order is not {@link F32Matrix}'s (lane sums),
+ * so the two agree to rounding, not bit for bit. The last quad is padded with zero rows, whose outputs are
+ * never stored. {@link #segment()} holds the packed layout, so {@link #withSegment} takes packed bytes.
+ */
+public final class PackedF32Matrix implements WeightMatrix {
+
+    private static final VectorSpecies<Float> SPECIES = FloatVector.SPECIES_PREFERRED;
+    /** Rows of a block: one vector holds one column of a block. */
+    public static final int BLOCK_ROWS = SPECIES.length();
+    private static final ValueLayout.OfFloat LE_FLOAT = ValueLayout.JAVA_FLOAT_UNALIGNED.withOrder(ByteOrder.LITTLE_ENDIAN);
+    private static final ByteOrder LE = ByteOrder.LITTLE_ENDIAN;
+    /** Bytes of one column of a block (one vector). */
+    private static final long COLUMN_BYTES = (long) BLOCK_ROWS * Float.BYTES;
+    /**
+     * Blocks interleaved column by column, and blocks per pass of the kernels: four independent FMA chains (a
+     * chain's latency is 4 cycles per column) that read one sequential stream, 256 bytes per column. Four blocks
+     * stored one after another, four streams, measured half as fast for a single batch row on the output head
+     * (the prefetchers follow one stream best).
+     */
+    private static final int QUAD = 4;
+    /** Most batch rows of one pass (up to QUAD blocks times this many accumulators, 16 of the 32 vector registers). */
+    private static final int ROW_GROUP = 4;
+
+    private final MemorySegment data;
+    private final int rows;
+    private final int cols;
+    /** Bytes from one column of a quad to the next. */
+    private final long columnStride;
+    private final long quadBytes;
+
+    /** A matrix over {@code packed}, which must hold {@link #packedBytes}{@code (rows, cols)} in the packed layout. */
+    public PackedF32Matrix(MemorySegment packed, int rows, int cols) {
+        if (rows <= 0 || cols <= 0) throw new IllegalArgumentException("bad shape " + rows + "x" + cols);
+        if (packed.byteSize() != packedBytes(rows, cols)) {
+            throw new IllegalArgumentException("segment of " + packed.byteSize() + " bytes does not hold a packed "
+                    + rows + "x" + cols + " float32 matrix (" + packedBytes(rows, cols) + " bytes)");
+        }
+        this.data = packed;
+        this.rows = rows;
+        this.cols = cols;
+        this.columnStride = QUAD * COLUMN_BYTES;
+        this.quadBytes = cols * columnStride;
+    }
+
+    /** Bytes of the packed layout of a {@code rows x cols} matrix: whole quads of blocks, padded with zero rows. */
+    public static long packedBytes(int rows, int cols) {
+        return (long) quads(rows) * cols * QUAD * COLUMN_BYTES;
+    }
+
+    /** Packs float32 {@code source} into {@code dst} ({@link #packedBytes} long) and returns the matrix reading it. */
+    public static PackedF32Matrix pack(WeightMatrix source, MemorySegment dst) {
+        if (source.type() != TensorType.F32) throw new IllegalArgumentException("not a float32 matrix: " + source.type());
+        int rows = source.rows();
+        int cols = source.cols();
+        long bytes = packedBytes(rows, cols);
+        if (dst.byteSize() != bytes) {
+            throw new IllegalArgumentException("destination of " + dst.byteSize() + " bytes, packing needs " + bytes);
+        }
+        PackedF32Matrix packed = new PackedF32Matrix(dst, rows, cols);
+        float[] row = new float[cols];
+        for (int r = 0; r < quads(rows) * QUAD * BLOCK_ROWS; r++) {
+            if (r < rows) source.readRow(r, row, 0);
+            else Arrays.fill(row, 0f);
+            long base = packed.valueBase(r);
+            for (int c = 0; c < cols; c++) dst.set(LE_FLOAT, base + c * packed.columnStride, row[c]);
+        }
+        return packed;
+    }
+
+    private static int blocks(int rows) {
+        return (rows + BLOCK_ROWS - 1) / BLOCK_ROWS;
+    }
+
+    private static int quads(int rows) {
+        return (blocks(rows) + QUAD - 1) / QUAD;
+    }
+
+    /** Byte offset of row r's value in column 0 (its column c is {@code c * columnStride} further). */
+    private long valueBase(int r) {
+        return blockBase(r / BLOCK_ROWS) + (long) (r % BLOCK_ROWS) * Float.BYTES;
+    }
+
+    @Override public int rows() { return rows; }
+
+    @Override public int cols() { return cols; }
+
+    @Override public TensorType type() { return TensorType.F32; }
+
+    @Override public MemorySegment segment() { return data; }
+
+    @Override public WeightMatrix withSegment(MemorySegment copy) { return new PackedF32Matrix(copy, rows, cols); }
+
+    @Override
+    public void readRow(int r, float[] dst, int dstOff) {
+        Objects.checkIndex(r, rows);
+        Objects.checkFromIndexSize(dstOff, cols, dst.length);
+        long base = valueBase(r);
+        for (int c = 0; c < cols; c++) dst[dstOff + c] = data.get(LE_FLOAT, base + c * columnStride);
+    }
+
+    @Override
+    public void matmul(float[] x, int xOff, int xStride, int batch,
+                       float[] out, int outOff, int outStride, int rowStart, int rowEnd) {
+        Objects.checkFromToIndex(rowStart, rowEnd, rows);
+        if (batch <= 0 || rowStart == rowEnd) return;
+        Objects.checkFromIndexSize(xOff, (batch - 1) * xStride + cols, x.length);
+        Objects.checkFromIndexSize(outOff + rowStart, (batch - 1) * outStride + (rowEnd - rowStart), out.length);
+        int end = blocks(rowEnd);
+        int blk = rowStart / BLOCK_ROWS;
+        // Four blocks at a time meet every batch row, a group of rows per pass, the quad's weights staying in
+        // L1/L2 between passes; the 1 to 3 blocks left at the end of a range (thread pieces are whole blocks,
+        // often not whole quads) go by pair and single block rather than wasting FMAs on repeats.
+        for (; blk + QUAD <= end; blk += QUAD) quadPass(blk, x, xOff, xStride, batch, out, outOff, outStride, rowStart, rowEnd);
+        if (blk + 2 <= end) {
+            pairPass(blk, x, xOff, xStride, batch, out, outOff, outStride, rowStart, rowEnd);
+            blk += 2;
+        }
+        if (blk < end) singlePass(blk, x, xOff, xStride, batch, out, outOff, outStride, rowStart, rowEnd);
+    }
+
+    /** Byte offset of block {@code blk}'s column 0. */
+    private long blockBase(int blk) {
+        return (long) (blk / QUAD) * quadBytes + (long) (blk % QUAD) * COLUMN_BYTES;
+    }
+
+    /** Blocks [blk, blk + 4) times every batch row, {@link #ROW_GROUP} rows per pass. */
+    private void quadPass(int blk, float[] x, int xOff, int xStride, int batch,
+                          float[] out, int outOff, int outStride, int rowStart, int rowEnd) {
+        long p0 = blockBase(blk);
+        long p1 = blockBase(blk + 1);
+        long p2 = blockBase(blk + 2);
+        long p3 = blockBase(blk + 3);
+        int b = 0;
+        for (; b + ROW_GROUP <= batch; b += ROW_GROUP) {
+            quad4(p0, p1, p2, p3, blk, x, xOff + b * xStride, xStride, out, outOff + b * outStride, outStride, rowStart, rowEnd);
+        }
+        int xb = xOff + b * xStride;
+        int ob = outOff + b * outStride;
+        switch (batch - b) {
+            case 1 -> quad1(p0, p1, p2, p3, blk, x, xb, xStride, out, ob, outStride, rowStart, rowEnd);
+            case 2 -> quad2(p0, p1, p2, p3, blk, x, xb, xStride, out, ob, outStride, rowStart, rowEnd);
+            case 3 -> quad3(p0, p1, p2, p3, blk, x, xb, xStride, out, ob, outStride, rowStart, rowEnd);
+            default -> { }
+        }
+    }
+
+    /** Blocks [blk, blk + 2) times every batch row, {@link #ROW_GROUP} rows per pass. */
+    private void pairPass(int blk, float[] x, int xOff, int xStride, int batch,
+                          float[] out, int outOff, int outStride, int rowStart, int rowEnd) {
+        long p0 = blockBase(blk);
+        long p1 = blockBase(blk + 1);
+        int b = 0;
+        for (; b + ROW_GROUP <= batch; b += ROW_GROUP) {
+            pair4(p0, p1, blk, x, xOff + b * xStride, xStride, out, outOff + b * outStride, outStride, rowStart, rowEnd);
+        }
+        int xb = xOff + b * xStride;
+        int ob = outOff + b * outStride;
+        switch (batch - b) {
+            case 1 -> pair1(p0, p1, blk, x, xb, xStride, out, ob, outStride, rowStart, rowEnd);
+            case 2 -> pair2(p0, p1, blk, x, xb, xStride, out, ob, outStride, rowStart, rowEnd);
+            case 3 -> pair3(p0, p1, blk, x, xb, xStride, out, ob, outStride, rowStart, rowEnd);
+            default -> { }
+        }
+    }
+
+    /** Blocks [blk, blk + 1) times every batch row, {@link #ROW_GROUP} rows per pass. */
+    private void singlePass(int blk, float[] x, int xOff, int xStride, int batch,
+                            float[] out, int outOff, int outStride, int rowStart, int rowEnd) {
+        long p0 = blockBase(blk);
+        int b = 0;
+        for (; b + ROW_GROUP <= batch; b += ROW_GROUP) {
+            single4(p0, blk, x, xOff + b * xStride, xStride, out, outOff + b * outStride, outStride, rowStart, rowEnd);
+        }
+        int xb = xOff + b * xStride;
+        int ob = outOff + b * outStride;
+        switch (batch - b) {
+            case 1 -> single1(p0, blk, x, xb, xStride, out, ob, outStride, rowStart, rowEnd);
+            case 2 -> single2(p0, blk, x, xb, xStride, out, ob, outStride, rowStart, rowEnd);
+            case 3 -> single3(p0, blk, x, xb, xStride, out, ob, outStride, rowStart, rowEnd);
+            default -> { }
+        }
+    }
+
+    /** 4 blocks from p0 times 1 batch row: 4 weight loads and 1 broadcast feed 4 FMAs. */
+    private void quad1(long p0, long p1, long p2, long p3, int blk, float[] x, int x0, int xStride,
+                        float[] out, int o0, int outStride, int rowStart, int rowEnd) {
+        FloatVector z = FloatVector.zero(SPECIES), a0 = z, b0 = z, c0 = z, d0 = z;
+        for (int c = 0; c < cols; c++) {
+            long off = c * columnStride;
+            FloatVector wa = FloatVector.fromMemorySegment(SPECIES, data, p0 + off, LE);
+            FloatVector wb = FloatVector.fromMemorySegment(SPECIES, data, p1 + off, LE);
+            FloatVector wc = FloatVector.fromMemorySegment(SPECIES, data, p2 + off, LE);
+            FloatVector wd = FloatVector.fromMemorySegment(SPECIES, data, p3 + off, LE);
+            FloatVector v0 = FloatVector.broadcast(SPECIES, x[x0 + c]);
+            a0 = wa.fma(v0, a0); b0 = wb.fma(v0, b0); c0 = wc.fma(v0, c0); d0 = wd.fma(v0, d0);
+        }
+        store(a0, blk, out, o0, rowStart, rowEnd);
+        store(b0, blk + 1, out, o0, rowStart, rowEnd);
+        store(c0, blk + 2, out, o0, rowStart, rowEnd);
+        store(d0, blk + 3, out, o0, rowStart, rowEnd);
+    }
+
+    /** 4 blocks from p0 times 2 batch rows: 4 weight loads and 2 broadcasts feed 8 FMAs. */
+    private void quad2(long p0, long p1, long p2, long p3, int blk, float[] x, int x0, int xStride,
+                        float[] out, int o0, int outStride, int rowStart, int rowEnd) {
+        int x1 = x0 + xStride;
+        FloatVector z = FloatVector.zero(SPECIES), a0 = z, b0 = z, c0 = z, d0 = z, a1 = z, b1 = z, c1 = z, d1 = z;
+        for (int c = 0; c < cols; c++) {
+            long off = c * columnStride;
+            FloatVector wa = FloatVector.fromMemorySegment(SPECIES, data, p0 + off, LE);
+            FloatVector wb = FloatVector.fromMemorySegment(SPECIES, data, p1 + off, LE);
+            FloatVector wc = FloatVector.fromMemorySegment(SPECIES, data, p2 + off, LE);
+            FloatVector wd = FloatVector.fromMemorySegment(SPECIES, data, p3 + off, LE);
+            FloatVector v0 = FloatVector.broadcast(SPECIES, x[x0 + c]);
+            FloatVector v1 = FloatVector.broadcast(SPECIES, x[x1 + c]);
+            a0 = wa.fma(v0, a0); b0 = wb.fma(v0, b0); c0 = wc.fma(v0, c0); d0 = wd.fma(v0, d0);
+            a1 = wa.fma(v1, a1); b1 = wb.fma(v1, b1); c1 = wc.fma(v1, c1); d1 = wd.fma(v1, d1);
+        }
+        store(a0, blk, out, o0, rowStart, rowEnd);
+        store(b0, blk + 1, out, o0, rowStart, rowEnd);
+        store(c0, blk + 2, out, o0, rowStart, rowEnd);
+        store(d0, blk + 3, out, o0, rowStart, rowEnd);
+        store(a1, blk, out, o0 + outStride, rowStart, rowEnd);
+        store(b1, blk + 1, out, o0 + outStride, rowStart, rowEnd);
+        store(c1, blk + 2, out, o0 + outStride, rowStart, rowEnd);
+        store(d1, blk + 3, out, o0 + outStride, rowStart, rowEnd);
+    }
+
+    /** 4 blocks from p0 times 3 batch rows: 4 weight loads and 3 broadcasts feed 12 FMAs. */
+    private void quad3(long p0, long p1, long p2, long p3, int blk, float[] x, int x0, int xStride,
+                        float[] out, int o0, int outStride, int rowStart, int rowEnd) {
+        int x1 = x0 + xStride, x2 = x1 + xStride;
+        FloatVector z = FloatVector.zero(SPECIES), a0 = z, b0 = z, c0 = z, d0 = z, a1 = z, b1 = z, c1 = z, d1 = z, a2 = z, b2 = z, c2 = z, d2 = z;
+        for (int c = 0; c < cols; c++) {
+            long off = c * columnStride;
+            FloatVector wa = FloatVector.fromMemorySegment(SPECIES, data, p0 + off, LE);
+            FloatVector wb = FloatVector.fromMemorySegment(SPECIES, data, p1 + off, LE);
+            FloatVector wc = FloatVector.fromMemorySegment(SPECIES, data, p2 + off, LE);
+            FloatVector wd = FloatVector.fromMemorySegment(SPECIES, data, p3 + off, LE);
+            FloatVector v0 = FloatVector.broadcast(SPECIES, x[x0 + c]);
+            FloatVector v1 = FloatVector.broadcast(SPECIES, x[x1 + c]);
+            FloatVector v2 = FloatVector.broadcast(SPECIES, x[x2 + c]);
+            a0 = wa.fma(v0, a0); b0 = wb.fma(v0, b0); c0 = wc.fma(v0, c0); d0 = wd.fma(v0, d0);
+            a1 = wa.fma(v1, a1); b1 = wb.fma(v1, b1); c1 = wc.fma(v1, c1); d1 = wd.fma(v1, d1);
+            a2 = wa.fma(v2, a2); b2 = wb.fma(v2, b2); c2 = wc.fma(v2, c2); d2 = wd.fma(v2, d2);
+        }
+        store(a0, blk, out, o0, rowStart, rowEnd);
+        store(b0, blk + 1, out, o0, rowStart, rowEnd);
+        store(c0, blk + 2, out, o0, rowStart, rowEnd);
+        store(d0, blk + 3, out, o0, rowStart, rowEnd);
+        store(a1, blk, out, o0 + outStride, rowStart, rowEnd);
+        store(b1, blk + 1, out, o0 + outStride, rowStart, rowEnd);
+        store(c1, blk + 2, out, o0 + outStride, rowStart, rowEnd);
+        store(d1, blk + 3, out, o0 + outStride, rowStart, rowEnd);
+        store(a2, blk, out, o0 + 2 * outStride, rowStart, rowEnd);
+        store(b2, blk + 1, out, o0 + 2 * outStride, rowStart, rowEnd);
+        store(c2, blk + 2, out, o0 + 2 * outStride, rowStart, rowEnd);
+        store(d2, blk + 3, out, o0 + 2 * outStride, rowStart, rowEnd);
+    }
+
+    /** 4 blocks from p0 times 4 batch rows: 4 weight loads and 4 broadcasts feed 16 FMAs. */
+    private void quad4(long p0, long p1, long p2, long p3, int blk, float[] x, int x0, int xStride,
+                        float[] out, int o0, int outStride, int rowStart, int rowEnd) {
+        int x1 = x0 + xStride, x2 = x1 + xStride, x3 = x2 + xStride;
+        FloatVector z = FloatVector.zero(SPECIES), a0 = z, b0 = z, c0 = z, d0 = z, a1 = z, b1 = z, c1 = z, d1 = z, a2 = z, b2 = z, c2 = z, d2 = z, a3 = z, b3 = z, c3 = z, d3 = z;
+        for (int c = 0; c < cols; c++) {
+            long off = c * columnStride;
+            FloatVector wa = FloatVector.fromMemorySegment(SPECIES, data, p0 + off, LE);
+            FloatVector wb = FloatVector.fromMemorySegment(SPECIES, data, p1 + off, LE);
+            FloatVector wc = FloatVector.fromMemorySegment(SPECIES, data, p2 + off, LE);
+            FloatVector wd = FloatVector.fromMemorySegment(SPECIES, data, p3 + off, LE);
+            FloatVector v0 = FloatVector.broadcast(SPECIES, x[x0 + c]);
+            FloatVector v1 = FloatVector.broadcast(SPECIES, x[x1 + c]);
+            FloatVector v2 = FloatVector.broadcast(SPECIES, x[x2 + c]);
+            FloatVector v3 = FloatVector.broadcast(SPECIES, x[x3 + c]);
+            a0 = wa.fma(v0, a0); b0 = wb.fma(v0, b0); c0 = wc.fma(v0, c0); d0 = wd.fma(v0, d0);
+            a1 = wa.fma(v1, a1); b1 = wb.fma(v1, b1); c1 = wc.fma(v1, c1); d1 = wd.fma(v1, d1);
+            a2 = wa.fma(v2, a2); b2 = wb.fma(v2, b2); c2 = wc.fma(v2, c2); d2 = wd.fma(v2, d2);
+            a3 = wa.fma(v3, a3); b3 = wb.fma(v3, b3); c3 = wc.fma(v3, c3); d3 = wd.fma(v3, d3);
+        }
+        store(a0, blk, out, o0, rowStart, rowEnd);
+        store(b0, blk + 1, out, o0, rowStart, rowEnd);
+        store(c0, blk + 2, out, o0, rowStart, rowEnd);
+        store(d0, blk + 3, out, o0, rowStart, rowEnd);
+        store(a1, blk, out, o0 + outStride, rowStart, rowEnd);
+        store(b1, blk + 1, out, o0 + outStride, rowStart, rowEnd);
+        store(c1, blk + 2, out, o0 + outStride, rowStart, rowEnd);
+        store(d1, blk + 3, out, o0 + outStride, rowStart, rowEnd);
+        store(a2, blk, out, o0 + 2 * outStride, rowStart, rowEnd);
+        store(b2, blk + 1, out, o0 + 2 * outStride, rowStart, rowEnd);
+        store(c2, blk + 2, out, o0 + 2 * outStride, rowStart, rowEnd);
+        store(d2, blk + 3, out, o0 + 2 * outStride, rowStart, rowEnd);
+        store(a3, blk, out, o0 + 3 * outStride, rowStart, rowEnd);
+        store(b3, blk + 1, out, o0 + 3 * outStride, rowStart, rowEnd);
+        store(c3, blk + 2, out, o0 + 3 * outStride, rowStart, rowEnd);
+        store(d3, blk + 3, out, o0 + 3 * outStride, rowStart, rowEnd);
+    }
+
+    /** 2 blocks from p0 times 1 batch row: 2 weight loads and 1 broadcast feed 2 FMAs. */
+    private void pair1(long p0, long p1, int blk, float[] x, int x0, int xStride,
+                        float[] out, int o0, int outStride, int rowStart, int rowEnd) {
+        FloatVector z = FloatVector.zero(SPECIES), a0 = z, b0 = z;
+        for (int c = 0; c < cols; c++) {
+            long off = c * columnStride;
+            FloatVector wa = FloatVector.fromMemorySegment(SPECIES, data, p0 + off, LE);
+            FloatVector wb = FloatVector.fromMemorySegment(SPECIES, data, p1 + off, LE);
+            FloatVector v0 = FloatVector.broadcast(SPECIES, x[x0 + c]);
+            a0 = wa.fma(v0, a0); b0 = wb.fma(v0, b0);
+        }
+        store(a0, blk, out, o0, rowStart, rowEnd);
+        store(b0, blk + 1, out, o0, rowStart, rowEnd);
+    }
+
+    /** 2 blocks from p0 times 2 batch rows: 2 weight loads and 2 broadcasts feed 4 FMAs. */
+    private void pair2(long p0, long p1, int blk, float[] x, int x0, int xStride,
+                        float[] out, int o0, int outStride, int rowStart, int rowEnd) {
+        int x1 = x0 + xStride;
+        FloatVector z = FloatVector.zero(SPECIES), a0 = z, b0 = z, a1 = z, b1 = z;
+        for (int c = 0; c < cols; c++) {
+            long off = c * columnStride;
+            FloatVector wa = FloatVector.fromMemorySegment(SPECIES, data, p0 + off, LE);
+            FloatVector wb = FloatVector.fromMemorySegment(SPECIES, data, p1 + off, LE);
+            FloatVector v0 = FloatVector.broadcast(SPECIES, x[x0 + c]);
+            FloatVector v1 = FloatVector.broadcast(SPECIES, x[x1 + c]);
+            a0 = wa.fma(v0, a0); b0 = wb.fma(v0, b0);
+            a1 = wa.fma(v1, a1); b1 = wb.fma(v1, b1);
+        }
+        store(a0, blk, out, o0, rowStart, rowEnd);
+        store(b0, blk + 1, out, o0, rowStart, rowEnd);
+        store(a1, blk, out, o0 + outStride, rowStart, rowEnd);
+        store(b1, blk + 1, out, o0 + outStride, rowStart, rowEnd);
+    }
+
+    /** 2 blocks from p0 times 3 batch rows: 2 weight loads and 3 broadcasts feed 6 FMAs. */
+    private void pair3(long p0, long p1, int blk, float[] x, int x0, int xStride,
+                        float[] out, int o0, int outStride, int rowStart, int rowEnd) {
+        int x1 = x0 + xStride, x2 = x1 + xStride;
+        FloatVector z = FloatVector.zero(SPECIES), a0 = z, b0 = z, a1 = z, b1 = z, a2 = z, b2 = z;
+        for (int c = 0; c < cols; c++) {
+            long off = c * columnStride;
+            FloatVector wa = FloatVector.fromMemorySegment(SPECIES, data, p0 + off, LE);
+            FloatVector wb = FloatVector.fromMemorySegment(SPECIES, data, p1 + off, LE);
+            FloatVector v0 = FloatVector.broadcast(SPECIES, x[x0 + c]);
+            FloatVector v1 = FloatVector.broadcast(SPECIES, x[x1 + c]);
+            FloatVector v2 = FloatVector.broadcast(SPECIES, x[x2 + c]);
+            a0 = wa.fma(v0, a0); b0 = wb.fma(v0, b0);
+            a1 = wa.fma(v1, a1); b1 = wb.fma(v1, b1);
+            a2 = wa.fma(v2, a2); b2 = wb.fma(v2, b2);
+        }
+        store(a0, blk, out, o0, rowStart, rowEnd);
+        store(b0, blk + 1, out, o0, rowStart, rowEnd);
+        store(a1, blk, out, o0 + outStride, rowStart, rowEnd);
+        store(b1, blk + 1, out, o0 + outStride, rowStart, rowEnd);
+        store(a2, blk, out, o0 + 2 * outStride, rowStart, rowEnd);
+        store(b2, blk + 1, out, o0 + 2 * outStride, rowStart, rowEnd);
+    }
+
+    /** 2 blocks from p0 times 4 batch rows: 2 weight loads and 4 broadcasts feed 8 FMAs. */
+    private void pair4(long p0, long p1, int blk, float[] x, int x0, int xStride,
+                        float[] out, int o0, int outStride, int rowStart, int rowEnd) {
+        int x1 = x0 + xStride, x2 = x1 + xStride, x3 = x2 + xStride;
+        FloatVector z = FloatVector.zero(SPECIES), a0 = z, b0 = z, a1 = z, b1 = z, a2 = z, b2 = z, a3 = z, b3 = z;
+        for (int c = 0; c < cols; c++) {
+            long off = c * columnStride;
+            FloatVector wa = FloatVector.fromMemorySegment(SPECIES, data, p0 + off, LE);
+            FloatVector wb = FloatVector.fromMemorySegment(SPECIES, data, p1 + off, LE);
+            FloatVector v0 = FloatVector.broadcast(SPECIES, x[x0 + c]);
+            FloatVector v1 = FloatVector.broadcast(SPECIES, x[x1 + c]);
+            FloatVector v2 = FloatVector.broadcast(SPECIES, x[x2 + c]);
+            FloatVector v3 = FloatVector.broadcast(SPECIES, x[x3 + c]);
+            a0 = wa.fma(v0, a0); b0 = wb.fma(v0, b0);
+            a1 = wa.fma(v1, a1); b1 = wb.fma(v1, b1);
+            a2 = wa.fma(v2, a2); b2 = wb.fma(v2, b2);
+            a3 = wa.fma(v3, a3); b3 = wb.fma(v3, b3);
+        }
+        store(a0, blk, out, o0, rowStart, rowEnd);
+        store(b0, blk + 1, out, o0, rowStart, rowEnd);
+        store(a1, blk, out, o0 + outStride, rowStart, rowEnd);
+        store(b1, blk + 1, out, o0 + outStride, rowStart, rowEnd);
+        store(a2, blk, out, o0 + 2 * outStride, rowStart, rowEnd);
+        store(b2, blk + 1, out, o0 + 2 * outStride, rowStart, rowEnd);
+        store(a3, blk, out, o0 + 3 * outStride, rowStart, rowEnd);
+        store(b3, blk + 1, out, o0 + 3 * outStride, rowStart, rowEnd);
+    }
+
+    /** 1 block from p0 times 1 batch row: 1 weight load and 1 broadcast feed 1 FMA. */
+    private void single1(long p0, int blk, float[] x, int x0, int xStride,
+                        float[] out, int o0, int outStride, int rowStart, int rowEnd) {
+        FloatVector z = FloatVector.zero(SPECIES), a0 = z;
+        for (int c = 0; c < cols; c++) {
+            long off = c * columnStride;
+            FloatVector wa = FloatVector.fromMemorySegment(SPECIES, data, p0 + off, LE);
+            FloatVector v0 = FloatVector.broadcast(SPECIES, x[x0 + c]);
+            a0 = wa.fma(v0, a0);
+        }
+        store(a0, blk, out, o0, rowStart, rowEnd);
+    }
+
+    /** 1 block from p0 times 2 batch rows: 1 weight load and 2 broadcasts feed 2 FMAs. */
+    private void single2(long p0, int blk, float[] x, int x0, int xStride,
+                        float[] out, int o0, int outStride, int rowStart, int rowEnd) {
+        int x1 = x0 + xStride;
+        FloatVector z = FloatVector.zero(SPECIES), a0 = z, a1 = z;
+        for (int c = 0; c < cols; c++) {
+            long off = c * columnStride;
+            FloatVector wa = FloatVector.fromMemorySegment(SPECIES, data, p0 + off, LE);
+            FloatVector v0 = FloatVector.broadcast(SPECIES, x[x0 + c]);
+            FloatVector v1 = FloatVector.broadcast(SPECIES, x[x1 + c]);
+            a0 = wa.fma(v0, a0);
+            a1 = wa.fma(v1, a1);
+        }
+        store(a0, blk, out, o0, rowStart, rowEnd);
+        store(a1, blk, out, o0 + outStride, rowStart, rowEnd);
+    }
+
+    /** 1 block from p0 times 3 batch rows: 1 weight load and 3 broadcasts feed 3 FMAs. */
+    private void single3(long p0, int blk, float[] x, int x0, int xStride,
+                        float[] out, int o0, int outStride, int rowStart, int rowEnd) {
+        int x1 = x0 + xStride, x2 = x1 + xStride;
+        FloatVector z = FloatVector.zero(SPECIES), a0 = z, a1 = z, a2 = z;
+        for (int c = 0; c < cols; c++) {
+            long off = c * columnStride;
+            FloatVector wa = FloatVector.fromMemorySegment(SPECIES, data, p0 + off, LE);
+            FloatVector v0 = FloatVector.broadcast(SPECIES, x[x0 + c]);
+            FloatVector v1 = FloatVector.broadcast(SPECIES, x[x1 + c]);
+            FloatVector v2 = FloatVector.broadcast(SPECIES, x[x2 + c]);
+            a0 = wa.fma(v0, a0);
+            a1 = wa.fma(v1, a1);
+            a2 = wa.fma(v2, a2);
+        }
+        store(a0, blk, out, o0, rowStart, rowEnd);
+        store(a1, blk, out, o0 + outStride, rowStart, rowEnd);
+        store(a2, blk, out, o0 + 2 * outStride, rowStart, rowEnd);
+    }
+
+    /** 1 block from p0 times 4 batch rows: 1 weight load and 4 broadcasts feed 4 FMAs. */
+    private void single4(long p0, int blk, float[] x, int x0, int xStride,
+                        float[] out, int o0, int outStride, int rowStart, int rowEnd) {
+        int x1 = x0 + xStride, x2 = x1 + xStride, x3 = x2 + xStride;
+        FloatVector z = FloatVector.zero(SPECIES), a0 = z, a1 = z, a2 = z, a3 = z;
+        for (int c = 0; c < cols; c++) {
+            long off = c * columnStride;
+            FloatVector wa = FloatVector.fromMemorySegment(SPECIES, data, p0 + off, LE);
+            FloatVector v0 = FloatVector.broadcast(SPECIES, x[x0 + c]);
+            FloatVector v1 = FloatVector.broadcast(SPECIES, x[x1 + c]);
+            FloatVector v2 = FloatVector.broadcast(SPECIES, x[x2 + c]);
+            FloatVector v3 = FloatVector.broadcast(SPECIES, x[x3 + c]);
+            a0 = wa.fma(v0, a0);
+            a1 = wa.fma(v1, a1);
+            a2 = wa.fma(v2, a2);
+            a3 = wa.fma(v3, a3);
+        }
+        store(a0, blk, out, o0, rowStart, rowEnd);
+        store(a1, blk, out, o0 + outStride, rowStart, rowEnd);
+        store(a2, blk, out, o0 + 2 * outStride, rowStart, rowEnd);
+        store(a3, blk, out, o0 + 3 * outStride, rowStart, rowEnd);
+    }
+
+    /**
+     * Writes a block's outputs, out[o + r] for its rows r in [rowStart, rowEnd): a whole vector inside the range,
+     * else only the lanes in it (a range's partial first or last block, and zero-padded rows).
+     */
+    private static void store(FloatVector acc, int blk, float[] out, int o, int rowStart, int rowEnd) {
+        int r0 = blk * BLOCK_ROWS;
+        if (r0 >= rowStart && r0 + BLOCK_ROWS <= rowEnd) {
+            acc.intoArray(out, o + r0);
+        } else {
+            acc.intoArray(out, o + r0, SPECIES.indexInRange(r0 - rowStart, rowEnd - rowStart));
+        }
+    }
+}
