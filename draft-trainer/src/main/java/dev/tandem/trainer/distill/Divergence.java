@@ -47,14 +47,8 @@ public enum Divergence {
         @Override
         public double loss(double[] p, double pOutside, float[] logits, int off, int n, double weight, float[] dLogits, int dOff,
                            double[] q, double[] dq) {
-            double max = Double.NEGATIVE_INFINITY;
-            for (int j = 0; j < n; j++) max = Math.max(max, logits[off + j]);
-            double sum = 0;
-            for (int j = 0; j < n; j++) {
-                double e = Math.exp(logits[off + j] - max);
-                q[j] = e;
-                sum += e;
-            }
+            double max = max(logits, off, n);
+            double sum = exponentials(logits, off, n, max, q);
             double logSum = Math.log(sum);
             double inside = 1 - pOutside;
             double loss = inside > 0 ? -inside * Math.log(inside) : 0;
@@ -138,15 +132,25 @@ public enum Divergence {
 
     /** The draft's distribution over V, in double. */
     public static void softmax(float[] logits, int off, int n, double[] q) {
+        double sum = exponentials(logits, off, n, max(logits, off, n), q);
+        for (int j = 0; j < n; j++) q[j] /= sum;
+    }
+
+    private static double max(float[] logits, int off, int n) {
         double max = Double.NEGATIVE_INFINITY;
         for (int j = 0; j < n; j++) max = Math.max(max, logits[off + j]);
+        return max;
+    }
+
+    /** q[j] = exp(logit j - max) over the n logits; returns their sum. */
+    private static double exponentials(float[] logits, int off, int n, double max, double[] q) {
         double sum = 0;
         for (int j = 0; j < n; j++) {
             double e = Math.exp(logits[off + j] - max);
             q[j] = e;
             sum += e;
         }
-        for (int j = 0; j < n; j++) q[j] /= sum;
+        return sum;
     }
 
     /** Parses {@code forward-kl}, {@code reverse-kl}, {@code jsd} / {@code jensen-shannon}, {@code tvd} / {@code total-variation}. */
