@@ -3,6 +3,7 @@ package dev.tandem.engine.bench;
 import dev.tandem.engine.format.Llama2cModelLoader;
 import dev.tandem.engine.llama.ForwardBatch;
 import dev.tandem.engine.llama.LlamaStage;
+import dev.tandem.engine.llama.RowOutput;
 import dev.tandem.engine.llama.StageOutput;
 import dev.tandem.engine.model.EngineSettings;
 import dev.tandem.engine.model.LoadedModel;
@@ -58,6 +59,7 @@ public final class EngineBenchmark {
         int maxRows = Math.max(PREFILL_TOKENS, 16);
         try (ParallelRunner runner = new ParallelRunner(threads)) {
             LlamaStage stage = new LlamaStage(model.weights(), 0, config.nLayers(), runner, maxRows);
+            stage.useGreedyScreen(EngineSettings.load().greedyScreen());
             ForwardBatch batch = new ForwardBatch(config.dim(), maxRows);
             touchWeights(stage, batch);
             warmUp(stage, batch);
@@ -103,7 +105,7 @@ public final class EngineBenchmark {
         long start = System.nanoTime();
         for (int pos = 0; pos < steps; pos++) {
             batch.clear();
-            batch.addToken(seq, pos, token, true);
+            batch.addToken(seq, pos, token, RowOutput.GREEDY_TOKEN);
             token = stage.forward(batch).argmax(0);
         }
         long elapsed = System.nanoTime() - start;
@@ -125,7 +127,7 @@ public final class EngineBenchmark {
         return n / seconds(elapsed);
     }
 
-    /** Mean seconds of one forward verifying k tokens (all with logits) after a cached context. */
+    /** Mean seconds of one forward verifying k tokens greedily (each row's argmax) after a cached context. */
     private double verify(LlamaStage stage, ForwardBatch batch, int k) {
         long seq = 3;
         int[] tokens = prompt(VERIFY_CONTEXT + k);
@@ -135,7 +137,7 @@ public final class EngineBenchmark {
         long total = 0;
         for (int rep = 0; rep < VERIFY_REPEATS; rep++) {
             batch.clear();
-            for (int i = 0; i < k; i++) batch.addToken(seq, VERIFY_CONTEXT + i, tokens[VERIFY_CONTEXT + i], true);
+            for (int i = 0; i < k; i++) batch.addToken(seq, VERIFY_CONTEXT + i, tokens[VERIFY_CONTEXT + i], RowOutput.GREEDY_TOKEN);
             long start = System.nanoTime();
             stage.forward(batch);
             total += System.nanoTime() - start;
@@ -154,14 +156,14 @@ public final class EngineBenchmark {
         batch.clear();
         for (int s = 0; s < streams; s++) {
             batch.addToken(firstSeq + s, 0, BOS, false);
-            batch.addToken(firstSeq + s, 1, 1000 + 37 * s, true);
+            batch.addToken(firstSeq + s, 1, 1000 + 37 * s, RowOutput.GREEDY_TOKEN);
         }
         StageOutput out = stage.forward(batch);
         for (int s = 0; s < streams; s++) next[s] = out.argmax(2 * s + 1);
         long start = System.nanoTime();
         for (int step = 0; step < steps - 2; step++) {
             batch.clear();
-            for (int s = 0; s < streams; s++) batch.addToken(firstSeq + s, 2 + step, next[s], true);
+            for (int s = 0; s < streams; s++) batch.addToken(firstSeq + s, 2 + step, next[s], RowOutput.GREEDY_TOKEN);
             out = stage.forward(batch);
             for (int s = 0; s < streams; s++) next[s] = out.argmax(s);
         }

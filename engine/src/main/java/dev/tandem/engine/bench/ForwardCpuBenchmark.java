@@ -3,6 +3,7 @@ package dev.tandem.engine.bench;
 import dev.tandem.engine.format.Llama2cModelLoader;
 import dev.tandem.engine.llama.ForwardBatch;
 import dev.tandem.engine.llama.LlamaStage;
+import dev.tandem.engine.llama.RowOutput;
 import dev.tandem.engine.model.EngineSettings;
 import dev.tandem.engine.model.LoadedModel;
 import dev.tandem.engine.model.ModelConfig;
@@ -16,7 +17,8 @@ import java.util.Arrays;
 
 /**
  * Thread CPU time of one whole-model forward on one thread, after {@link #CONTEXT} cached positions per
- * sequence: verifying 1 to 8 tokens of one sequence, and one decode step of 16 sequences. Unlike the
+ * sequence: verifying 1 to 8 tokens of one sequence, and one decode step of 16 sequences, each with whole logits
+ * rows and with greedy tokens only (the int8 screen of {@link dev.tandem.engine.llama.GreedyHead}). Unlike the
  * wall-clock {@link EngineBenchmark}, other processes on a shared machine barely move it (they still share
  * the caches and memory), so it is the one to compare two builds with. Prints the median of {@link #RUNS}.
  * Run: {@code java --add-modules jdk.incubator.vector -cp engine/target/classes
@@ -45,20 +47,22 @@ public final class ForwardCpuBenchmark {
                 for (int p = 0; p < CONTEXT; p++) batch.addToken(s, p, token(s, p), false);
                 stage.forward(batch);
             }
-            StringBuilder line = new StringBuilder("forward CPU ms, one thread, context " + CONTEXT + ":");
-            for (int n : SIZES) line.append(String.format("  %s%d %.3f", n == STREAMS ? "batch" : "k=", n, time(stage, batch, n)));
-            System.out.println(line);
+            for (RowOutput output : new RowOutput[] {RowOutput.LOGITS, RowOutput.GREEDY_TOKEN}) {
+                StringBuilder line = new StringBuilder("forward CPU ms, one thread, context " + CONTEXT + ", " + output + ":");
+                for (int n : SIZES) line.append(String.format("  %s%d %.3f", n == STREAMS ? "batch" : "k=", n, time(stage, batch, n, output)));
+                System.out.println(line);
+            }
         }
     }
 
     /** Median CPU ms of a forward of n rows: k = n tokens of sequence 0, or one token of each of n sequences. */
-    private static double time(LlamaStage stage, ForwardBatch batch, int n) {
+    private static double time(LlamaStage stage, ForwardBatch batch, int n, RowOutput output) {
         double[] millis = new double[RUNS];
         for (int i = 0; i < WARMUP_RUNS + RUNS; i++) {
             batch.clear();
             for (int r = 0; r < n; r++) {
-                if (n == STREAMS) batch.addToken(r, CONTEXT, token(r, CONTEXT), true);
-                else batch.addToken(0, CONTEXT + r, token(0, CONTEXT + r), true);
+                if (n == STREAMS) batch.addToken(r, CONTEXT, token(r, CONTEXT), output);
+                else batch.addToken(0, CONTEXT + r, token(0, CONTEXT + r), output);
             }
             long t0 = THREAD.getCurrentThreadCpuTime();
             stage.forward(batch); // rewrites positions from CONTEXT on, so every run sees the same context

@@ -2,10 +2,13 @@ package dev.tandem.engine.generate;
 
 import dev.tandem.engine.llama.ForwardBatch;
 import dev.tandem.engine.llama.LlamaStage;
+import dev.tandem.engine.llama.RowOutput;
 import dev.tandem.engine.llama.StageOutput;
+import dev.tandem.engine.model.EngineSettings;
 import dev.tandem.engine.model.ModelConfig;
 import dev.tandem.engine.model.ModelWeights;
 import dev.tandem.engine.parallel.ParallelRunner;
+import dev.tandem.engine.sampling.GreedySampler;
 import dev.tandem.engine.sampling.Sampler;
 import dev.tandem.engine.sampling.Samplers;
 import dev.tandem.engine.tokenizer.Tokenizer;
@@ -35,6 +38,7 @@ public final class LocalGenerator {
         }
         this.tokenizer = tokenizer;
         this.stage = new LlamaStage(weights, 0, config.nLayers(), runner, config.seqLen());
+        stage.useGreedyScreen(EngineSettings.load().greedyScreen());
         this.batch = new ForwardBatch(config.dim(), config.seqLen());
     }
 
@@ -68,9 +72,11 @@ public final class LocalGenerator {
         long start = System.nanoTime();
         long firstToken = start;
         try {
+            // Greedy decoding needs only each step's argmax, which the stage may find without the whole head.
+            RowOutput wanted = sampler instanceof GreedySampler ? RowOutput.GREEDY_TOKEN : RowOutput.LOGITS;
             batch.clear();
             for (int i = 0; i < prompt.length; i++) {
-                batch.addToken(SEQUENCE_ID, i, prompt[i], i == prompt.length - 1);
+                batch.addToken(SEQUENCE_ID, i, prompt[i], i == prompt.length - 1 ? wanted : RowOutput.HIDDEN);
             }
             int previous = prompt[prompt.length - 1];
             int position = prompt.length;
@@ -81,7 +87,8 @@ public final class LocalGenerator {
                 }
                 StageOutput out = stage.forward(batch);
                 int row = batch.rows() - 1;
-                int next = sampler.sample(out.logits(), out.logitsOffset(row), config.vocabSize());
+                int next = wanted == RowOutput.GREEDY_TOKEN ? out.argmax(row)
+                        : sampler.sample(out.logits(), out.logitsOffset(row), config.vocabSize());
                 if (count == 0) firstToken = System.nanoTime();
                 generated[count++] = next;
                 if (next == tokenizer.eosId() || next == tokenizer.bosId()) {
@@ -99,7 +106,7 @@ public final class LocalGenerator {
                 }
                 if (count == budget) break;
                 batch.clear();
-                batch.addToken(SEQUENCE_ID, position++, next, true);
+                batch.addToken(SEQUENCE_ID, position++, next, wanted);
                 previous = next;
             }
             if (!stops.stopped()) {

@@ -16,7 +16,7 @@ public final class ForwardBatch {
     private long[] seqIds;
     private int[] positions;
     private int[] tokens;
-    private boolean[] wantLogits;
+    private RowOutput[] outputs;
     private float[] hidden;
     private int logitRows;
     /** Whether the rows hold tokens; meaningful only when rows > 0. */
@@ -29,7 +29,7 @@ public final class ForwardBatch {
         seqIds = new long[cap];
         positions = new int[cap];
         tokens = new int[cap];
-        wantLogits = new boolean[cap];
+        outputs = new RowOutput[cap];
         hidden = new float[cap * dim];
     }
 
@@ -40,19 +40,30 @@ public final class ForwardBatch {
 
     /** Appends a token row; returns its row index. */
     public int addToken(long seqId, int position, int token, boolean wantLogits) {
-        int row = addRow(seqId, position, wantLogits, true);
+        return addToken(seqId, position, token, RowOutput.of(wantLogits));
+    }
+
+    /** Appends a token row that wants {@code output}; returns its row index. */
+    public int addToken(long seqId, int position, int token, RowOutput output) {
+        int row = addRow(seqId, position, output, true);
         tokens[row] = token;
         return row;
     }
 
     /** Appends a hidden-state row copied from {@code src[off .. off + dim)}; returns its row index. */
     public int addHidden(long seqId, int position, float[] src, int off, boolean wantLogits) {
-        int row = addRow(seqId, position, wantLogits, false);
+        return addHidden(seqId, position, src, off, RowOutput.of(wantLogits));
+    }
+
+    /** Appends a hidden-state row that wants {@code output}; returns its row index. */
+    public int addHidden(long seqId, int position, float[] src, int off, RowOutput output) {
+        int row = addRow(seqId, position, output, false);
         System.arraycopy(src, off, hidden, row * dim, dim);
         return row;
     }
 
-    private int addRow(long seqId, int position, boolean logits, boolean isToken) {
+    private int addRow(long seqId, int position, RowOutput output, boolean isToken) {
+        if (output == null) throw new IllegalArgumentException("a row needs an output kind");
         if (position < 0) throw new IllegalArgumentException("position must be >= 0, got " + position);
         if (rows > 0 && tokenRows != isToken) {
             throw new IllegalStateException("a batch holds either tokens or hidden states, not both");
@@ -66,8 +77,8 @@ public final class ForwardBatch {
         int row = rows++;
         seqIds[row] = seqId;
         positions[row] = position;
-        wantLogits[row] = logits;
-        if (logits) logitRows++;
+        outputs[row] = output;
+        if (output.usesHead()) logitRows++;
         return row;
     }
 
@@ -78,7 +89,7 @@ public final class ForwardBatch {
         seqIds = Arrays.copyOf(seqIds, cap);
         positions = Arrays.copyOf(positions, cap);
         tokens = Arrays.copyOf(tokens, cap);
-        wantLogits = Arrays.copyOf(wantLogits, cap);
+        outputs = Arrays.copyOf(outputs, cap);
         hidden = Arrays.copyOf(hidden, cap * dim);
     }
 
@@ -100,9 +111,12 @@ public final class ForwardBatch {
         return tokens[check(row)];
     }
 
-    public boolean wantsLogits(int row) { return wantLogits[check(row)]; }
+    /** Whether the row goes through the head: it wants its logits or its greedy token. */
+    public boolean wantsLogits(int row) { return outputs[check(row)].usesHead(); }
 
-    /** Number of rows that want logits. */
+    public RowOutput output(int row) { return outputs[check(row)]; }
+
+    /** Number of rows that go through the head. */
     public int logitRows() { return logitRows; }
 
     /** Hidden states, row-major {@code rows x dim}; valid for hidden-state batches. Its length may exceed rows*dim. */

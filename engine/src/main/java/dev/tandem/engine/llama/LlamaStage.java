@@ -75,6 +75,16 @@ public final class LlamaStage {
     private int logitCapacity;
     private float[] headInput;
     private float[] logits;
+    /** Per row: its greedy token when the int8 screen settled it, else -1. */
+    private int[] greedyTokens = new int[0];
+    /** Rows going through the greedy screen in this call, in order. */
+    private int[] screenedRows = new int[0];
+    /** Whether rows that want only their greedy token may go through an int8 screen of the head. */
+    private boolean greedyScreen = true;
+    /** A last stage with a float32 head large enough to screen. */
+    private final boolean screenable;
+    /** Made on the first row that can use it (a draft's stage never asks, and never pays for the copy). */
+    private GreedyHead greedyHead;
     private final float[][] attentionScores;
 
     /** A stage with its own KV cache. */
@@ -124,6 +134,7 @@ public final class LlamaStage {
         int scoreSlots = KvCache.pagesFor(config.seqLen()) * KvCache.PAGE_POSITIONS;
         this.attentionScores = new float[runner.threads()][scoreSlots];
         this.output = new StageOutput(dim, vocab);
+        this.screenable = last && GreedyHead.applies(weights.output());
         ensureRows(Math.max(1, maxBatchRows));
         ensureLogitRows(last ? Math.max(1, maxBatchRows) : 0);
     }
@@ -142,6 +153,15 @@ public final class LlamaStage {
 
     public ParallelRunner runner() { return runner; }
 
+    /**
+     * Whether {@link RowOutput#GREEDY_TOKEN} rows may be settled by an int8 screen of a float32 head
+     * ({@link GreedyHead}, on by default; the token is the same either way). Off, they get the full product.
+     */
+    public void useGreedyScreen(boolean on) { this.greedyScreen = on; }
+
+    /** The greedy screen in use, if one was made (statistics and tests). */
+    public GreedyHead greedyHead() { return greedyHead; }
+
     /** Grows the buffers to hold a batch of {@code n} rows (call outside the hot path to avoid growth there). */
     public void ensureRows(int n) {
         if (n <= rowCapacity) return;
@@ -157,6 +177,8 @@ public final class LlamaStage {
         up = new float[n * hiddenDim];
         rowSequence = new SequenceKv[n];
         logitIndex = new int[n];
+        greedyTokens = new int[n];
+        screenedRows = new int[n];
     }
 
     private void ensureLogitRows(int n) {
@@ -174,7 +196,7 @@ public final class LlamaStage {
     public StageOutput forward(ForwardBatch batch) {
         int n = batch.rows();
         if (n == 0) {
-            output.set(0, x, last ? logits : null, logitIndex, 0);
+            output.set(0, x, last ? logits : null, logitIndex, greedyTokens, 0);
             return output;
         }
         if (batch.dim() != dim) throw new IllegalArgumentException("batch dim " + batch.dim() + " != model dim " + dim);
@@ -195,7 +217,7 @@ public final class LlamaStage {
                 feedForwardBlock();
             }
             int logitRows = last ? head() : 0;
-            output.set(n, x, last ? logits : null, logitIndex, logitRows);
+            output.set(n, x, last ? logits : null, logitIndex, greedyTokens, logitRows);
             return output;
         } finally {
             this.batch = null;
@@ -322,20 +344,68 @@ public final class LlamaStage {
         }
     }
 
-    /** Logits of the rows that want them: final norm, then the output head split over the vocabulary. */
+    /**
+     * Logits of the rows that want them and greedy tokens of the rows that want only those: final norm, then the
+     * output head split over the vocabulary. Greedy rows go through the int8 screen first when there is one; the
+     * few it cannot settle join the full product. Returns the rows that went through the head.
+     */
     private int head() {
-        int count = 0;
+        GreedyHead screen = greedyScreen();
+        if (screen != null && greedyRows() > GreedyHead.MAX_ROWS) screen = null;
+        int full = 0;
+        int screened = 0;
+        int settled = 0;
         for (int r = 0; r < rows; r++) {
-            if (batch.wantsLogits(r)) {
-                Kernels.rmsNorm(x, r * dim, weights.finalNorm(), headInput, count * dim, dim, config.normEps());
-                logitIndex[r] = count++;
-            } else {
-                logitIndex[r] = -1;
+            RowOutput want = batch.output(r);
+            logitIndex[r] = -1;
+            greedyTokens[r] = -1;
+            if (want == RowOutput.LOGITS || (want == RowOutput.GREEDY_TOKEN && screen == null)) {
+                Kernels.rmsNorm(x, r * dim, weights.finalNorm(), headInput, full * dim, dim, config.normEps());
+                logitIndex[r] = full++;
+            } else if (want == RowOutput.GREEDY_TOKEN) {
+                screenedRows[screened++] = r;
             }
         }
-        headSection.count = count;
-        if (count > 0) runner.forRange(vocab, headSection);
-        return count;
+        if (screened > 0) {
+            // Screened rows sit after the full ones; a row the screen cannot settle moves down to join them.
+            int base = full;
+            for (int i = 0; i < screened; i++) {
+                Kernels.rmsNorm(x, screenedRows[i] * dim, weights.finalNorm(), headInput, (base + i) * dim, dim, config.normEps());
+            }
+            screen.run(runner, headInput, base * dim, screened);
+            for (int i = 0; i < screened; i++) {
+                int r = screenedRows[i];
+                int token = screen.token(i);
+                if (token >= 0) {
+                    greedyTokens[r] = token;
+                    settled++;
+                } else {
+                    System.arraycopy(headInput, (base + i) * dim, headInput, full * dim, dim);
+                    logitIndex[r] = full++;
+                }
+            }
+        }
+        headSection.count = full;
+        if (full > 0) runner.forRange(vocab, headSection);
+        return full + settled;
+    }
+
+    private int greedyRows() {
+        int n = 0;
+        for (int r = 0; r < rows; r++) if (batch.output(r) == RowOutput.GREEDY_TOKEN) n++;
+        return n;
+    }
+
+    /** The greedy screen, made on first use, or null when off or the head is not float32. */
+    private GreedyHead greedyScreen() {
+        if (!greedyScreen || !screenable) return null;
+        if (greedyHead == null) {
+            boolean wanted = false;
+            for (int r = 0; r < rows && !wanted; r++) wanted = batch.output(r) == RowOutput.GREEDY_TOKEN;
+            if (!wanted) return null;
+            greedyHead = GreedyHead.forHead(weights.output());
+        }
+        return greedyHead;
     }
 
     /** q, k and v of all rows in one parallel section: the row range spans wq, then wk, then wv. */

@@ -1,5 +1,7 @@
 package dev.tandem.engine.llama;
 
+import dev.tandem.engine.sampling.GreedySampler;
+
 /**
  * The result of one {@link LlamaStage#forward} call, owned and reused by the stage: it is valid until the
  * next call. Holds the hidden states of all rows ({@code rows x dim}, the residual stream after the stage's
@@ -13,6 +15,7 @@ public final class StageOutput {
     private float[] hidden;
     private float[] logits;
     private int[] logitIndex = new int[0];
+    private int[] greedyTokens = new int[0];
     private int logitRows;
 
     StageOutput(int dim, int vocab) {
@@ -20,11 +23,12 @@ public final class StageOutput {
         this.vocab = vocab;
     }
 
-    void set(int rows, float[] hidden, float[] logits, int[] logitIndex, int logitRows) {
+    void set(int rows, float[] hidden, float[] logits, int[] logitIndex, int[] greedyTokens, int logitRows) {
         this.rows = rows;
         this.hidden = hidden;
         this.logits = logits;
         this.logitIndex = logitIndex;
+        this.greedyTokens = greedyTokens;
         this.logitRows = logitRows;
     }
 
@@ -42,12 +46,18 @@ public final class StageOutput {
         return row * dim;
     }
 
-    /** Number of rows with logits. */
+    /** Number of rows that went through the head: rows with logits or with a screened greedy token. */
     public int logitRows() { return logitRows; }
 
+    /** Whether the row has its whole logits row (a {@link RowOutput#GREEDY_TOKEN} row may have only its token). */
     public boolean hasLogits(int row) {
         checkRow(row);
         return logits != null && logitIndex[row] >= 0;
+    }
+
+    /** Whether {@link #argmax} answers for the row: it has logits or a greedy token. */
+    public boolean hasGreedyToken(int row) {
+        return hasLogits(row) || greedyTokens[row] >= 0;
     }
 
     /** Logits of all rows that have them, {@code vocab} floats each; see {@link #logitsOffset(int)}. */
@@ -59,19 +69,14 @@ public final class StageOutput {
         return logitIndex[row] * vocab;
     }
 
-    /** The greedy token of a row with logits (ties go to the lowest id, as llama2.c). */
+    /**
+     * The greedy token of a row with logits or a {@link RowOutput#GREEDY_TOKEN} row (ties go to the lowest id, as
+     * llama2.c); the same token either way.
+     */
     public int argmax(int row) {
-        int off = logitsOffset(row);
-        int best = 0;
-        float bestValue = logits[off];
-        for (int i = 1; i < vocab; i++) {
-            float v = logits[off + i];
-            if (v > bestValue) {
-                bestValue = v;
-                best = i;
-            }
-        }
-        return best;
+        checkRow(row);
+        if (greedyTokens[row] >= 0) return greedyTokens[row];
+        return GreedySampler.argmax(logits, logitsOffset(row), vocab);
     }
 
     private void checkRow(int row) {

@@ -10,8 +10,10 @@ import com.typesafe.config.ConfigFactory;
  * {@code -Dtandem.engine.weights-memory=mapped} works), cluster nodes from their ActorSystem's.
  *
  * @param weightsMemory where stage weights live while they run (see {@link WeightsMemory})
+ * @param greedyScreen   whether a last stage finds greedy tokens through an int8 screen of a float32 output head
+ *                       (see {@code dev.tandem.engine.llama.GreedyHead}; the tokens are the same either way)
  */
-public record EngineSettings(WeightsMemory weightsMemory) {
+public record EngineSettings(WeightsMemory weightsMemory, boolean greedyScreen) {
 
     public static final String PATH = "tandem.engine";
 
@@ -23,7 +25,7 @@ public record EngineSettings(WeightsMemory weightsMemory) {
     public static EngineSettings fromConfig(Config root) {
         Config c = root.getConfig(PATH);
         try {
-            return new EngineSettings(WeightsMemory.parse(c.getString("weights-memory")));
+            return new EngineSettings(WeightsMemory.parse(c.getString("weights-memory")), c.getBoolean("greedy-screen"));
         } catch (IllegalArgumentException e) {
             throw new ConfigException.BadValue(c.origin(), PATH + ".weights-memory", e.getMessage());
         }

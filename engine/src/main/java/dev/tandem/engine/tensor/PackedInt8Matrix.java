@@ -1,0 +1,209 @@
+package dev.tandem.engine.tensor;
+
+import jdk.incubator.vector.ByteVector;
+import jdk.incubator.vector.FloatVector;
+import jdk.incubator.vector.VectorOperators;
+import jdk.incubator.vector.VectorShape;
+import jdk.incubator.vector.VectorSpecies;
+
+import java.util.Objects;
+
+/**
+ * An int8 copy of a float32 matrix with one scale per row ({@code s_r = max|w_r| / 127}), in
+ * {@link PackedF32Matrix}'s layout (16-row blocks, quads of four interleaved column by column, so one column of a
+ * quad is one 64-byte line), for a quarter of the float32 bytes. Its products are approximations with a proven
+ * bound: for every row, {@code |approx_r - exact_r| <= boundFactor() * s_r * sum_c |x_c|}, where exact_r is the
+ * float32 product of the source matrix in any summation order over its columns (the bound covers the rounding of
+ * each int8 value, half a step, plus the float32 rounding of both sums). {@code GreedyHead} uses this to find a
+ * greedy token while reading a quarter of the output head.
+ *
+ * <p>The copy lives on the heap; rows past {@link #rows()} up to whole quads are zero with scale 0.
+ */
+public final class PackedInt8Matrix {
+
+    private static final VectorSpecies<Float> F = FloatVector.SPECIES_PREFERRED;
+    /** Rows of a block: one float vector's lanes. */
+    public static final int BLOCK_ROWS = F.length();
+    /** One column of a block: as many bytes as the float vector has lanes. */
+    private static final VectorSpecies<Byte> B = VectorSpecies.of(byte.class, VectorShape.forBitSize(BLOCK_ROWS * Byte.SIZE));
+    private static final int QUAD = 4;
+    /** Rows of a quad: the unit a range of rows is split into. */
+    public static final int QUAD_ROWS = QUAD * BLOCK_ROWS;
+    private static final int COLUMN_BYTES = QUAD_ROWS;
+    private static final float LEVELS = 127f;
+    /** float32's unit roundoff, 2^-24. */
+    private static final double UNIT_ROUNDOFF = 0x1p-24;
+    /**
+     * Slack over the bound's terms, relative to s_r * sum|x|: covers the rounding of the scale division, of the
+     * final scaling, of sum|x| and of the comparisons that use the bound (each well under 1e-4 here).
+     */
+    private static final double SLACK = 0.02;
+
+    private final byte[] data;
+    private final float[] scales;
+    private final int rows;
+    private final int cols;
+    private final int quads;
+    private final int quadBytes;
+    private final float boundFactor;
+
+    private PackedInt8Matrix(byte[] data, float[] scales, int rows, int cols) {
+        this.data = data;
+        this.scales = scales;
+        this.rows = rows;
+        this.cols = cols;
+        this.quads = quadsFor(rows);
+        this.quadBytes = cols * COLUMN_BYTES;
+        // Half a quantization step per value, plus gamma_cols * sum|q x| (<= 127 * sum|x|) for the approximate sum
+        // and the same for the exact float32 one, which may add its products in any order.
+        double gamma = cols * UNIT_ROUNDOFF / (1 - cols * UNIT_ROUNDOFF);
+        this.boundFactor = (float) (0.5 + LEVELS * UNIT_ROUNDOFF + 2 * gamma * LEVELS * (1 + gamma) + SLACK);
+    }
+
+    private static int quadsFor(int rows) {
+        return (rows + QUAD_ROWS - 1) / QUAD_ROWS;
+    }
+
+    /**
+     * Quantizes {@code source} (any type; its rows are read as floats). Refuses a matrix with a value that is
+     * not finite, where no bound holds.
+     */
+    public static PackedInt8Matrix quantize(WeightMatrix source) {
+        int rows = source.rows();
+        int cols = source.cols();
+        int quads = quadsFor(rows);
+        long bytes = (long) quads * cols * COLUMN_BYTES;
+        if (bytes > Integer.MAX_VALUE - 16) throw new IllegalArgumentException("matrix too large for an int8 copy: " + rows + "x" + cols);
+        byte[] data = new byte[(int) bytes];
+        float[] scales = new float[quads * QUAD_ROWS];
+        float[] row = new float[cols];
+        for (int r = 0; r < rows; r++) {
+            source.readRow(r, row, 0);
+            float max = 0;
+            for (int c = 0; c < cols; c++) {
+                float a = Math.abs(row[c]);
+                if (!Float.isFinite(a)) throw new IllegalArgumentException("row " + r + " holds a value that is not finite");
+                max = Math.max(max, a);
+            }
+            float scale = max / LEVELS;
+            scales[r] = scale;
+            if (scale == 0) continue;
+            int base = (r / QUAD_ROWS) * cols * COLUMN_BYTES + r % QUAD_ROWS;
+            for (int c = 0; c < cols; c++) {
+                int q = Math.round(row[c] / scale);
+                data[base + c * COLUMN_BYTES] = (byte) Math.max(-127, Math.min(127, q));
+            }
+        }
+        return new PackedInt8Matrix(data, scales, rows, cols);
+    }
+
+    public int rows() { return rows; }
+
+    public int cols() { return cols; }
+
+    /** Rows rounded up to whole quads: the width of an output row of {@link #approximate}. */
+    public int paddedRows() { return quads * QUAD_ROWS; }
+
+    public int quads() { return quads; }
+
+    /** The scale of row r (0 for a zero row and for padding). */
+    public float scale(int r) { return scales[r]; }
+
+    /** The per-row scales, {@link #paddedRows()} long (padding rows 0): the matrix's own array, not to be written. */
+    public float[] scaleArray() { return scales; }
+
+    /** Bytes held: the int8 values and the scales. */
+    public long bytes() { return data.length + 4L * scales.length; }
+
+    /** K in the bound {@code |approx_r - exact_r| <= K * scale(r) * sum|x|}. */
+    public float boundFactor() { return boundFactor; }
+
+    /**
+     * For every batch row b in [0, batch) and every row r of quads [quadStart, quadEnd):
+     * {@code out[outOff + b*outStride + r] = scale(r) * sum_c q[r][c] * x[xOff + b*xStride + c]} (padding rows get
+     * 0), and {@code floor[floorOff + b]} raised to at least the largest {@code out - radius[b] * scale(r)} of those
+     * rows: with {@code radius[b] = boundFactor() * sum|x_b|}, a lower bound of the largest exact product.
+     */
+    public void approximate(float[] x, int xOff, int xStride, int batch, float[] out, int outOff, int outStride,
+                            int quadStart, int quadEnd, float[] radius, float[] floor, int floorOff) {
+        Objects.checkFromToIndex(quadStart, quadEnd, quads);
+        if (batch <= 0 || quadStart == quadEnd) return;
+        Objects.checkFromIndexSize(xOff, (batch - 1) * xStride + cols, x.length);
+        Objects.checkFromIndexSize(outOff, (batch - 1) * outStride + paddedRows(), out.length);
+        Objects.checkFromIndexSize(0, batch, radius.length);
+        Objects.checkFromIndexSize(floorOff, batch, floor.length);
+        for (int q = quadStart; q < quadEnd; q++) {
+            // Two batch rows per pass, the quad's 18 KB staying in L1 between passes. The int8-to-float conversions,
+            // not the FMAs, bound a pass: two rows cost about what one does (single thread on the output head,
+            // 0.50 against 0.46-0.50 ms). Four rows per pass (eight accumulators over half a quad) measured no
+            // faster than two passes of two, and four over a whole quad 5x slower (C2 gives up on so large a body).
+            int b = 0;
+            for (; b + 2 <= batch; b += 2) quad2(q, x, xOff + b * xStride, xStride, out, outOff + b * outStride, outStride, radius, floor, floorOff, b);
+            if (b < batch) quad1(q, x, xOff + b * xStride, out, outOff + b * outStride, radius, floor, floorOff, b);
+        }
+    }
+
+    /** One quad times one batch row: four FMA chains over one sequential stream of 64-byte columns. */
+    private void quad1(int q, float[] x, int x0, float[] out, int o0, float[] radius, float[] floor, int floorOff, int b) {
+        FloatVector z = FloatVector.zero(F), a0 = z, b0 = z, c0 = z, d0 = z;
+        int p = q * quadBytes;
+        for (int col = 0; col < cols; col++, p += COLUMN_BYTES) {
+            FloatVector wa = (FloatVector) ByteVector.fromArray(B, data, p).convertShape(VectorOperators.B2F, F, 0);
+            FloatVector wb = (FloatVector) ByteVector.fromArray(B, data, p + BLOCK_ROWS).convertShape(VectorOperators.B2F, F, 0);
+            FloatVector wc = (FloatVector) ByteVector.fromArray(B, data, p + 2 * BLOCK_ROWS).convertShape(VectorOperators.B2F, F, 0);
+            FloatVector wd = (FloatVector) ByteVector.fromArray(B, data, p + 3 * BLOCK_ROWS).convertShape(VectorOperators.B2F, F, 0);
+            FloatVector v0 = FloatVector.broadcast(F, x[x0 + col]);
+            a0 = wa.fma(v0, a0); b0 = wb.fma(v0, b0); c0 = wc.fma(v0, c0); d0 = wd.fma(v0, d0);
+        }
+        finish(a0, b0, c0, d0, q, out, o0, radius[b], floor, floorOff + b);
+    }
+
+    /** One quad times two batch rows. */
+    private void quad2(int q, float[] x, int x0, int xStride, float[] out, int o0, int outStride,
+                       float[] radius, float[] floor, int floorOff, int b) {
+        int x1 = x0 + xStride;
+        FloatVector z = FloatVector.zero(F), a0 = z, b0 = z, c0 = z, d0 = z, a1 = z, b1 = z, c1 = z, d1 = z;
+        int p = q * quadBytes;
+        for (int col = 0; col < cols; col++, p += COLUMN_BYTES) {
+            FloatVector wa = (FloatVector) ByteVector.fromArray(B, data, p).convertShape(VectorOperators.B2F, F, 0);
+            FloatVector wb = (FloatVector) ByteVector.fromArray(B, data, p + BLOCK_ROWS).convertShape(VectorOperators.B2F, F, 0);
+            FloatVector wc = (FloatVector) ByteVector.fromArray(B, data, p + 2 * BLOCK_ROWS).convertShape(VectorOperators.B2F, F, 0);
+            FloatVector wd = (FloatVector) ByteVector.fromArray(B, data, p + 3 * BLOCK_ROWS).convertShape(VectorOperators.B2F, F, 0);
+            FloatVector v0 = FloatVector.broadcast(F, x[x0 + col]);
+            FloatVector v1 = FloatVector.broadcast(F, x[x1 + col]);
+            a0 = wa.fma(v0, a0); b0 = wb.fma(v0, b0); c0 = wc.fma(v0, c0); d0 = wd.fma(v0, d0);
+            a1 = wa.fma(v1, a1); b1 = wb.fma(v1, b1); c1 = wc.fma(v1, c1); d1 = wd.fma(v1, d1);
+        }
+        finish(a0, b0, c0, d0, q, out, o0, radius[b], floor, floorOff + b);
+        finish(a1, b1, c1, d1, q, out, o0 + outStride, radius[b + 1], floor, floorOff + b + 1);
+    }
+
+    /** Scales a quad's four sums of one batch row into out and raises the row's floor by their lower bounds. */
+    private void finish(FloatVector a, FloatVector b, FloatVector c, FloatVector d, int q, float[] out, int o,
+                        float radius, float[] floor, int f) {
+        int r = q * QUAD_ROWS;
+        float best = Math.max(Math.max(block(a, r, out, o, radius), block(b, r + BLOCK_ROWS, out, o, radius)),
+                Math.max(block(c, r + 2 * BLOCK_ROWS, out, o, radius), block(d, r + 3 * BLOCK_ROWS, out, o, radius)));
+        raise(floor, f, best);
+    }
+
+    private static void raise(float[] floor, int f, float value) {
+        if (value > floor[f]) floor[f] = value;
+    }
+
+    /**
+     * Scales the sums of block rows [r, r + 16) into out[o + r ..] and returns their largest lower bound
+     * {@code approx - radius * scale}, over real rows only: padding rows (scale 0, sum 0) have the lower bound 0,
+     * which may exceed every real row's.
+     */
+    private float block(FloatVector sum, int r, float[] out, int o, float radius) {
+        FloatVector scale = FloatVector.fromArray(F, scales, r);
+        FloatVector approx = sum.mul(scale);
+        approx.intoArray(out, o + r);
+        if (r + BLOCK_ROWS <= rows) return approx.sub(scale.mul(radius)).reduceLanes(VectorOperators.MAX);
+        float best = Float.NEGATIVE_INFINITY;
+        for (int i = r; i < rows; i++) best = Math.max(best, out[o + i] - scales[i] * radius);
+        return best;
+    }
+
+}
