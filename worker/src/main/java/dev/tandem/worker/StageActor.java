@@ -9,6 +9,7 @@ import akka.actor.typed.javadsl.Behaviors;
 import akka.actor.typed.javadsl.Receive;
 import dev.tandem.engine.llama.ForwardBatch;
 import dev.tandem.engine.llama.LlamaStage;
+import dev.tandem.engine.llama.RowOutput;
 import dev.tandem.engine.llama.StageOutput;
 import dev.tandem.engine.model.EngineSettings;
 import dev.tandem.engine.model.ModelConfig;
@@ -300,10 +301,12 @@ public final class StageActor extends AbstractBehavior<StageActor.Command> {
         this.runner = new ParallelRunner(settings.effectiveThreads());
         // The worker maps each model once; every stage copies just its own layers to where the engine settings say.
         this.weightsArena = Arena.ofShared();
-        WeightsMemory memory = EngineSettings.fromConfig(context.getSystem().settings().config()).weightsMemory();
+        EngineSettings engine = EngineSettings.fromConfig(context.getSystem().settings().config());
+        WeightsMemory memory = engine.weightsMemory();
         try {
             ModelWeights placed = ResidentWeights.place(weights, fromLayer, toLayer, memory, weightsArena);
             this.stage = new LlamaStage(placed, fromLayer, toLayer, runner, settings.initialBatchRows());
+            stage.useGreedyScreen(engine.greedyScreen());
         } catch (RuntimeException e) {
             weightsArena.close();
             runner.close();
@@ -358,7 +361,7 @@ public final class StageActor extends AbstractBehavior<StageActor.Command> {
                 if (token < 0 || token >= config.vocabSize()) {
                     throw new IllegalArgumentException("token " + token + " is outside the vocabulary of " + config.vocabSize());
                 }
-                batch.addToken(step.seqIds()[r], step.positions()[r], token, RowFlags.has(step.flags()[r], RowFlags.WANT_LOGITS));
+                batch.addToken(step.seqIds()[r], step.positions()[r], token, rowOutput(step.seqIds()[r], step.flags()[r]));
             }
             run(step.stepId(), step.flags(), step.newSequences(), step.drafts(), step.route(), 0, step.replyTo());
         } catch (RuntimeException e) {
@@ -379,13 +382,27 @@ public final class StageActor extends AbstractBehavior<StageActor.Command> {
             batch.clear();
             for (int r = 0; r < in.rows(); r++) {
                 batch.addHidden(in.seqIds()[r], in.positions()[r], in.hidden(), in.hiddenOffset(r),
-                        RowFlags.has(in.flags()[r], RowFlags.WANT_LOGITS));
+                        rowOutput(in.seqIds()[r], in.flags()[r]));
             }
             run(in.stepId(), in.flags(), step.newSequences(), step.drafts(), step.route(), step.hop(), step.replyTo());
         } catch (RuntimeException e) {
             fail(in.stepId(), step.replyTo(), e);
         }
         return this;
+    }
+
+    /**
+     * What a row wants from this stage's head: a row with logits of a greedy sequence whose logits nobody records
+     * needs only its argmax (the engine may then skip the whole head product). A sequence new to this stage starts
+     * with logits: its acceptance test and the recorder's choice arrive with the step.
+     */
+    private RowOutput rowOutput(long seqId, int flags) {
+        if (!RowFlags.has(flags, RowFlags.WANT_LOGITS)) return RowOutput.HIDDEN;
+        if (!stage.isLast()) return RowOutput.LOGITS;
+        Verifier v = verifiers.get(seqId);
+        if (v == null || !v.test.settings().isGreedy()) return RowOutput.LOGITS;
+        boolean recorded = v.history != null && recorder.readsLogits(seqId);
+        return recorded ? RowOutput.LOGITS : RowOutput.GREEDY_TOKEN;
     }
 
     private void checkRoute(List<ActorRef<Command>> route, int hop) {
@@ -456,7 +473,7 @@ public final class StageActor extends AbstractBehavior<StageActor.Command> {
         int n = 0;
         int t = 0;
         for (int r = 0; r < rows; ) {
-            if (!out.hasLogits(r)) {
+            if (!out.hasGreedyToken(r)) { // a row without logits nor greedy token: a prompt row
                 r++;
                 continue;
             }
@@ -489,8 +506,9 @@ public final class StageActor extends AbstractBehavior<StageActor.Command> {
         }
         v.history.append(accepted, produced);
         if (recorder != VerificationListener.NONE) {
-            recorder.onVerified(seqId, v.history, firstPosition, out.logits(), out.logitsOffset(row), config.vocabSize(),
-                    produced, current, produced - 1);
+            boolean logits = out.hasLogits(row); // false when the recorder said it would not read them
+            recorder.onVerified(seqId, v.history, firstPosition, logits ? out.logits() : null, logits ? out.logitsOffset(row) : 0,
+                    config.vocabSize(), produced, current, produced - 1);
         }
     }
 

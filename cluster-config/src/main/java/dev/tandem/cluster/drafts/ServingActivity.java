@@ -74,6 +74,11 @@ public final class ServingActivity implements VerificationListener {
     }
 
     @Override
+    public boolean readsLogits(long seqId) {
+        return next.readsLogits(seqId);
+    }
+
+    @Override
     public void onRelease(long seqId) {
         lastSeen.remove(seqId);
         next.onRelease(seqId);

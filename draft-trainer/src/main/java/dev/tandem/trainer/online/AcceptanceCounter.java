@@ -42,6 +42,11 @@ final class AcceptanceCounter implements VerificationListener {
     }
 
     @Override
+    public boolean readsLogits(long seqId) {
+        return next.readsLogits(seqId);
+    }
+
+    @Override
     public void onRelease(long seqId) {
         next.onRelease(seqId);
     }

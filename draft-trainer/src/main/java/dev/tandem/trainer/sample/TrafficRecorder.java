@@ -154,11 +154,17 @@ public final class TrafficRecorder implements Recorder, VerificationListener {
     @Override
     public void onVerified(long seqId, TokenHistory history, int firstPosition, float[] logits, int logitsOffset, int vocab,
                            int committedRows, Draft draft, int acceptedDrafts) {
-        if (!pending.containsKey(seqId)) return;
+        if (!pending.containsKey(seqId) || logits == null) return;
         synchronized (histories) {
             histories.put(seqId, history);
         }
         verified(seqId, firstPosition, logits, logitsOffset, vocab, committedRows, draft.count(), acceptedDrafts);
+    }
+
+    /** Only sequences being recorded need their logits. */
+    @Override
+    public boolean readsLogits(long seqId) {
+        return pending.containsKey(seqId);
     }
 
     @Override

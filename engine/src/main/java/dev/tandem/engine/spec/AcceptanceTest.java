@@ -53,14 +53,23 @@ public final class AcceptanceTest {
     public SamplerSettings settings() { return settings; }
 
     /**
-     * Verifies {@code draft} against rows [firstRow, firstRow + draft.count()] of {@code out} (all with
-     * logits): row i holds the target's logits for the token after draft token i - 1 (row 0: after the last
+     * Verifies {@code draft} against rows [firstRow, firstRow + draft.count()] of {@code out} (all with logits, or
+     * for greedy settings, all with their greedy token: {@link dev.tandem.engine.llama.RowOutput#GREEDY_TOKEN}): row i holds the target's logits for the token after draft token i - 1 (row 0: after the last
      * committed token). Writes the output tokens into {@code accepted} and returns how many: the accepted
      * drafts followed by the target's correction or bonus token, so always 1 to draft.count() + 1.
      */
     public int verify(StageOutput out, int firstRow, Draft draft, int[] accepted) {
         int k = draft.count();
         if (out.vocabSize() != vocab) throw new IllegalArgumentException("logits of " + out.vocabSize() + " tokens, expected " + vocab);
+        if (greedy) {
+            if (draft.vocab() != vocab) throw new IllegalArgumentException("draft over " + draft.vocab() + " tokens, expected " + vocab);
+            for (int i = 0; i < k; i++) {
+                accepted[i] = out.argmax(firstRow + i);
+                if (accepted[i] != draft.token(i)) return i + 1;
+            }
+            accepted[k] = out.argmax(firstRow + k);
+            return k + 1;
+        }
         int first = out.logitsOffset(firstRow);
         for (int i = 1; i <= k; i++) {
             if (out.logitsOffset(firstRow + i) != first + i * vocab) {

@@ -2,7 +2,9 @@ package dev.tandem.engine.spec;
 
 import dev.tandem.engine.llama.ForwardBatch;
 import dev.tandem.engine.llama.LlamaStage;
+import dev.tandem.engine.llama.RowOutput;
 import dev.tandem.engine.llama.StageOutput;
+import dev.tandem.engine.model.EngineSettings;
 import dev.tandem.engine.model.ModelConfig;
 import dev.tandem.engine.model.ModelWeights;
 import dev.tandem.engine.parallel.ParallelRunner;
@@ -37,6 +39,7 @@ public final class SpeculativeDecoder implements AutoCloseable {
                               SpeculationCosts costs, SpeculationOptions options) {
         this.config = weights.config();
         this.target = new LlamaStage(weights, 0, config.nLayers(), runner, options.maxDrafts() + 1);
+        target.useGreedyScreen(EngineSettings.load().greedyScreen());
         this.batch = new ForwardBatch(config.dim(), options.maxDrafts() + 1);
         this.proposers = proposers;
         this.costs = costs;
@@ -86,11 +89,13 @@ public final class SpeculativeDecoder implements AutoCloseable {
             int length = s.history.length();
             prefill |= length - s.kvLength > 1;
             int[] h = s.history.array();
+            // Greedy verification reads only each row's argmax, unless a listener records the target's logits.
+            RowOutput verified = !s.sampling && !verificationListener.readsLogits(s.seqId) ? RowOutput.GREEDY_TOKEN : RowOutput.LOGITS;
             for (int i = s.kvLength; i < length; i++) {
-                int row = batch.addToken(s.seqId, i, h[i], i == length - 1);
+                int row = batch.addToken(s.seqId, i, h[i], i == length - 1 ? verified : RowOutput.HIDDEN);
                 if (i == length - 1) s.firstLogitRow = row;
             }
-            for (int j = 0; j < s.draft.count(); j++) batch.addToken(s.seqId, length + j, s.draft.token(j), true);
+            for (int j = 0; j < s.draft.count(); j++) batch.addToken(s.seqId, length + j, s.draft.token(j), verified);
         }
         long start = System.nanoTime();
         StageOutput out = target.forward(batch);
@@ -127,7 +132,9 @@ public final class SpeculativeDecoder implements AutoCloseable {
         s.controller.record(s.draft.count(), acceptedDrafts);
         s.proposer.observe(s.history, acceptedDrafts, n);
         if (verificationListener != VerificationListener.NONE) {
-            verificationListener.onVerified(s.seqId, s.history, length, out.logits(), out.logitsOffset(s.firstLogitRow), config.vocabSize(),
+            boolean logits = out.hasLogits(s.firstLogitRow);
+            verificationListener.onVerified(s.seqId, s.history, length, logits ? out.logits() : null,
+                    logits ? out.logitsOffset(s.firstLogitRow) : 0, config.vocabSize(),
                     n, s.draft, acceptedDrafts);
         }
     }

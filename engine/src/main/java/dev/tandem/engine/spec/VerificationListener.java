@@ -20,7 +20,9 @@ public interface VerificationListener {
      *
      * @param history        the committed history, already extended by this step's tokens
      * @param firstPosition  the position predicted by logit row 0 (the history's length before the step)
-     * @param logits         target logits, {@code vocab} floats per row, rows at {@code logitsOffset + i * vocab}
+     * @param logits         target logits, {@code vocab} floats per row, rows at {@code logitsOffset + i * vocab};
+     *                       null when {@link #readsLogits} said no for the sequence (greedy rows may then carry
+     *                       only their tokens)
      * @param committedRows  rows whose context is committed: the accepted drafts plus one (row i predicts
      *                       position firstPosition + i, and the token committed there is {@code history.get(firstPosition + i)})
      * @param draft          the drafted tokens of this step (row i verified draft token i, for i < draft.count())
@@ -29,8 +31,24 @@ public interface VerificationListener {
     void onVerified(long seqId, TokenHistory history, int firstPosition, float[] logits, int logitsOffset, int vocab,
                     int committedRows, Draft draft, int acceptedDrafts);
 
+    /**
+     * Whether {@link #onVerified} will read the logits of this sequence's next step. A greedy step whose logits
+     * nobody reads needs only each row's argmax, which the target finds without the whole output head.
+     */
+    default boolean readsLogits(long seqId) {
+        return true;
+    }
+
     /** The sequence is finished and forgotten by the decoder. */
     default void onRelease(long seqId) {}
 
-    VerificationListener NONE = (seqId, history, firstPosition, logits, logitsOffset, vocab, committedRows, draft, acceptedDrafts) -> {};
+    /** Observes nothing, and reads no logits. */
+    VerificationListener NONE = new VerificationListener() {
+        @Override
+        public void onVerified(long seqId, TokenHistory history, int firstPosition, float[] logits, int logitsOffset, int vocab,
+                               int committedRows, Draft draft, int acceptedDrafts) {}
+
+        @Override
+        public boolean readsLogits(long seqId) { return false; }
+    };
 }
