@@ -2,6 +2,7 @@ package dev.tandem.engine.llama;
 
 import dev.tandem.engine.parallel.ParallelRunner;
 import dev.tandem.engine.parallel.ChunkTask;
+import dev.tandem.engine.tensor.PackedF32Matrix;
 import dev.tandem.engine.tensor.PackedInt8Matrix;
 import dev.tandem.engine.tensor.TensorType;
 import dev.tandem.engine.tensor.WeightMatrix;
@@ -45,12 +46,17 @@ public final class GreedyHead {
     private static final Map<WeightMatrix, PackedInt8Matrix> COPIES = new WeakHashMap<>();
 
     private final WeightMatrix head;
+    /**
+     * The head when packed (the resident copy): its candidates are computed one row at a time, which also keeps
+     * these single-row calls out of the profile the JIT compiles the head's batch kernels from.
+     */
+    private final PackedF32Matrix packedHead;
     private final PackedInt8Matrix screen;
     private final int rows;
     private final int cols;
     private final ProductSection productSection = new ProductSection();
     private final SelectSection selectSection = new SelectSection();
-    /** Per thread: candidate rows, and float32 logits at their rows' indices (the head's kernels write out[r]). */
+    /** Per thread: candidate rows, and float32 logits at their rows' indices (a row-major head's kernels write out[r]). */
     private int[][] candidates = new int[0][];
     private float[][] exact = new float[0][];
     /** Per screened row and quad row: the approximate logits. */
@@ -69,6 +75,7 @@ public final class GreedyHead {
 
     private GreedyHead(WeightMatrix head, PackedInt8Matrix screen) {
         this.head = head;
+        this.packedHead = head instanceof PackedF32Matrix p ? p : null;
         this.screen = screen;
         this.rows = head.rows();
         this.cols = head.cols();
@@ -162,10 +169,16 @@ public final class GreedyHead {
         float bestValue = Float.NEGATIVE_INFINITY;
         for (int j = 0; j < n; j++) {
             int r = found[j];
-            head.matmul(x, in, cols, 1, logit, 0, rows, r, r + 1);
-            if (best < 0 || logit[r] > bestValue) { // ascending rows: ties keep the lowest id
+            float value;
+            if (packedHead != null) {
+                value = packedHead.rowDot(r, x, in);
+            } else {
+                head.matmul(x, in, cols, 1, logit, 0, rows, r, r + 1);
+                value = logit[r];
+            }
+            if (best < 0 || value > bestValue) { // ascending rows: ties keep the lowest id
                 best = r;
-                bestValue = logit[r];
+                bestValue = value;
             }
         }
         if (!Float.isFinite(bestValue)) return;

@@ -155,9 +155,14 @@ public final class LlamaStage {
 
     /**
      * Whether {@link RowOutput#GREEDY_TOKEN} rows may be settled by an int8 screen of a float32 head
-     * ({@link GreedyHead}, on by default; the token is the same either way). Off, they get the full product.
+     * ({@link GreedyHead}, on by default, the int8 copy then made on the first such row; the token is the same either
+     * way). Off, they get the full product. On, the copy is made now.
      */
-    public void useGreedyScreen(boolean on) { this.greedyScreen = on; }
+    public void useGreedyScreen(boolean on) {
+        this.greedyScreen = on;
+        // Made now rather than on the first greedy row, which would otherwise wait for it (tens of ms).
+        if (on && screenable && greedyHead == null) greedyHead = GreedyHead.forHead(weights.output());
+    }
 
     /** The greedy screen in use, if one was made (statistics and tests). */
     public GreedyHead greedyHead() { return greedyHead; }

@@ -7,6 +7,8 @@ import dev.tandem.engine.sampling.SamplingDistribution;
 import dev.tandem.engine.sampling.StochasticSampler;
 import dev.tandem.engine.sampling.XorShiftRandom;
 
+import java.util.function.IntUnaryOperator;
+
 /**
  * The verifier of speculative decoding for one sequence: given the target's logits at the k + 1 positions
  * [last committed token, draft 1 .. draft k] and the draft, decides which tokens the target outputs.
@@ -63,12 +65,7 @@ public final class AcceptanceTest {
         if (out.vocabSize() != vocab) throw new IllegalArgumentException("logits of " + out.vocabSize() + " tokens, expected " + vocab);
         if (greedy) {
             if (draft.vocab() != vocab) throw new IllegalArgumentException("draft over " + draft.vocab() + " tokens, expected " + vocab);
-            for (int i = 0; i < k; i++) {
-                accepted[i] = out.argmax(firstRow + i);
-                if (accepted[i] != draft.token(i)) return i + 1;
-            }
-            accepted[k] = out.argmax(firstRow + k);
-            return k + 1;
+            return verifyGreedy(i -> out.argmax(firstRow + i), draft, accepted);
         }
         int first = out.logitsOffset(firstRow);
         for (int i = 1; i <= k; i++) {
@@ -82,17 +79,18 @@ public final class AcceptanceTest {
     /** As {@link #verify(StageOutput, int, Draft, int[])} on k + 1 consecutive logit rows starting at {@code off}. */
     public int verify(float[] logits, int off, Draft draft, int[] accepted) {
         if (draft.vocab() != vocab) throw new IllegalArgumentException("draft over " + draft.vocab() + " tokens, expected " + vocab);
-        return greedy ? verifyGreedy(logits, off, draft, accepted) : verifySampled(logits, off, draft, accepted);
+        return greedy ? verifyGreedy(i -> GreedySampler.argmax(logits, off + i * vocab, vocab), draft, accepted)
+                : verifySampled(logits, off, draft, accepted);
     }
 
-    private int verifyGreedy(float[] logits, int off, Draft draft, int[] accepted) {
+    /** Drafts accepted while each equals the target's argmax at its row ({@code argmax} of row index i). */
+    private static int verifyGreedy(IntUnaryOperator argmax, Draft draft, int[] accepted) {
         int k = draft.count();
         for (int i = 0; i < k; i++) {
-            int target = GreedySampler.argmax(logits, off + i * vocab, vocab);
-            accepted[i] = target;
-            if (target != draft.token(i)) return i + 1;
+            accepted[i] = argmax.applyAsInt(i);
+            if (accepted[i] != draft.token(i)) return i + 1;
         }
-        accepted[k] = GreedySampler.argmax(logits, off + k * vocab, vocab);
+        accepted[k] = argmax.applyAsInt(k);
         return k + 1;
     }
 

@@ -40,6 +40,8 @@ public final class PackedF32Matrix implements WeightMatrix {
      * (the prefetchers follow one stream best).
      */
     private static final int QUAD = 4;
+    /** Rows of a quad: the unit of {@link #readQuad}. */
+    public static final int QUAD_ROWS = QUAD * BLOCK_ROWS;
     /** Most batch rows of one pass (up to QUAD blocks times this many accumulators, 16 of the 32 vector registers). */
     private static final int ROW_GROUP = 4;
 
@@ -118,6 +120,31 @@ public final class PackedF32Matrix implements WeightMatrix {
         Objects.checkFromIndexSize(dstOff, cols, dst.length);
         long base = valueBase(r);
         for (int c = 0; c < cols; c++) dst[dstOff + c] = data.get(LE_FLOAT, base + c * columnStride);
+    }
+
+    /**
+     * Copies quad {@code q} (rows [64q, 64q + 64), zero past the last row) into {@code dst}, column-major: row i of the
+     * quad, column c at {@code dst[c * 64 + i]}. One bulk read of the quad's contiguous bytes.
+     */
+    public void readQuad(int q, float[] dst) {
+        Objects.checkIndex(q, quads(rows));
+        int n = (int) (quadBytes / Float.BYTES);
+        Objects.checkFromIndexSize(0, n, dst.length);
+        MemorySegment.copy(data, LE_FLOAT, q * quadBytes, dst, 0, n);
+    }
+
+    /**
+     * Row r's product with {@code x[xOff .. xOff + cols)}, bit for bit what {@link #matmul} gives for that row (the
+     * same fused multiply-adds in the same order, one lane of the vector kernels). For a few rows picked out of a
+     * large matrix (the greedy screen's candidates), without running a 16-row block through the vector kernels.
+     */
+    public float rowDot(int r, float[] x, int xOff) {
+        Objects.checkIndex(r, rows);
+        Objects.checkFromIndexSize(xOff, cols, x.length);
+        long base = valueBase(r);
+        float acc = 0f;
+        for (int c = 0; c < cols; c++) acc = Math.fma(data.get(LE_FLOAT, base + c * columnStride), x[xOff + c], acc);
+        return acc;
     }
 
     @Override

@@ -22,13 +22,13 @@ import java.util.Objects;
 public final class PackedInt8Matrix {
 
     private static final VectorSpecies<Float> F = FloatVector.SPECIES_PREFERRED;
-    /** Rows of a block: one float vector's lanes. */
-    public static final int BLOCK_ROWS = F.length();
+    /** Rows of a block: one float vector's lanes (as {@link PackedF32Matrix}'s). */
+    public static final int BLOCK_ROWS = PackedF32Matrix.BLOCK_ROWS;
     /** One column of a block: as many bytes as the float vector has lanes. */
     private static final VectorSpecies<Byte> B = VectorSpecies.of(byte.class, VectorShape.forBitSize(BLOCK_ROWS * Byte.SIZE));
     private static final int QUAD = 4;
-    /** Rows of a quad: the unit a range of rows is split into. */
-    public static final int QUAD_ROWS = QUAD * BLOCK_ROWS;
+    /** Rows of a quad: the unit a range of rows is split into (as {@link PackedF32Matrix}'s, read quad by quad). */
+    public static final int QUAD_ROWS = PackedF32Matrix.QUAD_ROWS;
     private static final int COLUMN_BYTES = QUAD_ROWS;
     private static final float LEVELS = 127f;
     /** float32's unit roundoff, 2^-24. */
@@ -76,22 +76,36 @@ public final class PackedInt8Matrix {
         if (bytes > Integer.MAX_VALUE - 16) throw new IllegalArgumentException("matrix too large for an int8 copy: " + rows + "x" + cols);
         byte[] data = new byte[(int) bytes];
         float[] scales = new float[quads * QUAD_ROWS];
-        float[] row = new float[cols];
-        for (int r = 0; r < rows; r++) {
-            source.readRow(r, row, 0);
-            float max = 0;
-            for (int c = 0; c < cols; c++) {
-                float a = Math.abs(row[c]);
-                if (!Float.isFinite(a)) throw new IllegalArgumentException("row " + r + " holds a value that is not finite");
-                max = Math.max(max, a);
+        // One quad at a time, column-major like the copy: the packed float32 layout is the same geometry, so a
+        // packed source is read with one bulk copy per quad (row by row, its reads stride across lines).
+        float[] quad = new float[cols * QUAD_ROWS];
+        float[] row = source instanceof PackedF32Matrix ? null : new float[cols];
+        for (int q = 0; q < quads; q++) {
+            int firstRow = q * QUAD_ROWS;
+            if (row == null) {
+                ((PackedF32Matrix) source).readQuad(q, quad);
+            } else {
+                java.util.Arrays.fill(quad, 0f);
+                for (int i = 0; i < QUAD_ROWS && firstRow + i < rows; i++) {
+                    source.readRow(firstRow + i, row, 0);
+                    for (int c = 0; c < cols; c++) quad[c * QUAD_ROWS + i] = row[c];
+                }
             }
-            float scale = max / LEVELS;
-            scales[r] = scale;
-            if (scale == 0) continue;
-            int base = (r / QUAD_ROWS) * cols * COLUMN_BYTES + r % QUAD_ROWS;
-            for (int c = 0; c < cols; c++) {
-                int q = Math.round(row[c] / scale);
-                data[base + c * COLUMN_BYTES] = (byte) Math.max(-127, Math.min(127, q));
+            for (int i = 0; i < QUAD_ROWS && firstRow + i < rows; i++) {
+                float max = 0;
+                for (int c = 0; c < cols; c++) {
+                    float a = Math.abs(quad[c * QUAD_ROWS + i]);
+                    if (!Float.isFinite(a)) throw new IllegalArgumentException("row " + (firstRow + i) + " holds a value that is not finite");
+                    max = Math.max(max, a);
+                }
+                float scale = max / LEVELS;
+                scales[firstRow + i] = scale;
+                if (scale == 0) continue;
+                int base = q * cols * COLUMN_BYTES + i;
+                for (int c = 0; c < cols; c++) {
+                    int v = Math.round(quad[c * QUAD_ROWS + i] / scale);
+                    data[base + c * COLUMN_BYTES] = (byte) Math.max(-127, Math.min(127, v));
+                }
             }
         }
         return new PackedInt8Matrix(data, scales, rows, cols);

@@ -58,6 +58,7 @@ class PackedF32MatrixTest {
                             float got = out[2 + b * rows + r];
                             assertEquals(Float.floatToIntBits(single[r]), Float.floatToIntBits(got), where);
                             assertEquals(Float.floatToIntBits(ordered(w, r, cols, x, 3 + b * cols)), Float.floatToIntBits(got), where);
+                            assertEquals(Float.floatToIntBits(m.rowDot(r, x, 3 + b * cols)), Float.floatToIntBits(got), where + " rowDot");
                             double exact = 0, scale = 0;
                             for (int c = 0; c < cols; c++) {
                                 double p = (double) w[r * cols + c] * x[3 + b * cols + c];
