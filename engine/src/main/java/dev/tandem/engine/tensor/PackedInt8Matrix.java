@@ -157,15 +157,17 @@ public final class PackedInt8Matrix {
         }
     }
 
+    /** One block's column at byte p, as floats. */
+    private FloatVector column(int p) {
+        return (FloatVector) ByteVector.fromArray(B, data, p).convertShape(VectorOperators.B2F, F, 0);
+    }
+
     /** One quad times one batch row: four FMA chains over one sequential stream of 64-byte columns. */
     private void quad1(int q, float[] x, int x0, float[] out, int o0, float[] radius, float[] floor, int floorOff, int b) {
         FloatVector z = FloatVector.zero(F), a0 = z, b0 = z, c0 = z, d0 = z;
         int p = q * quadBytes;
         for (int col = 0; col < cols; col++, p += COLUMN_BYTES) {
-            FloatVector wa = (FloatVector) ByteVector.fromArray(B, data, p).convertShape(VectorOperators.B2F, F, 0);
-            FloatVector wb = (FloatVector) ByteVector.fromArray(B, data, p + BLOCK_ROWS).convertShape(VectorOperators.B2F, F, 0);
-            FloatVector wc = (FloatVector) ByteVector.fromArray(B, data, p + 2 * BLOCK_ROWS).convertShape(VectorOperators.B2F, F, 0);
-            FloatVector wd = (FloatVector) ByteVector.fromArray(B, data, p + 3 * BLOCK_ROWS).convertShape(VectorOperators.B2F, F, 0);
+            FloatVector wa = column(p), wb = column(p + BLOCK_ROWS), wc = column(p + 2 * BLOCK_ROWS), wd = column(p + 3 * BLOCK_ROWS);
             FloatVector v0 = FloatVector.broadcast(F, x[x0 + col]);
             a0 = wa.fma(v0, a0); b0 = wb.fma(v0, b0); c0 = wc.fma(v0, c0); d0 = wd.fma(v0, d0);
         }
@@ -179,10 +181,7 @@ public final class PackedInt8Matrix {
         FloatVector z = FloatVector.zero(F), a0 = z, b0 = z, c0 = z, d0 = z, a1 = z, b1 = z, c1 = z, d1 = z;
         int p = q * quadBytes;
         for (int col = 0; col < cols; col++, p += COLUMN_BYTES) {
-            FloatVector wa = (FloatVector) ByteVector.fromArray(B, data, p).convertShape(VectorOperators.B2F, F, 0);
-            FloatVector wb = (FloatVector) ByteVector.fromArray(B, data, p + BLOCK_ROWS).convertShape(VectorOperators.B2F, F, 0);
-            FloatVector wc = (FloatVector) ByteVector.fromArray(B, data, p + 2 * BLOCK_ROWS).convertShape(VectorOperators.B2F, F, 0);
-            FloatVector wd = (FloatVector) ByteVector.fromArray(B, data, p + 3 * BLOCK_ROWS).convertShape(VectorOperators.B2F, F, 0);
+            FloatVector wa = column(p), wb = column(p + BLOCK_ROWS), wc = column(p + 2 * BLOCK_ROWS), wd = column(p + 3 * BLOCK_ROWS);
             FloatVector v0 = FloatVector.broadcast(F, x[x0 + col]);
             FloatVector v1 = FloatVector.broadcast(F, x[x1 + col]);
             a0 = wa.fma(v0, a0); b0 = wb.fma(v0, b0); c0 = wc.fma(v0, c0); d0 = wd.fma(v0, d0);
