@@ -11,9 +11,15 @@ import jdk.incubator.vector.VectorMask;
 import jdk.incubator.vector.VectorOperators;
 import jdk.incubator.vector.VectorSpecies;
 
+import dev.tandem.engine.parallel.BackgroundScheduling;
+
+import java.time.Duration;
 import java.util.Arrays;
 import java.util.Map;
 import java.util.WeakHashMap;
+import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicBoolean;
 
 /**
  * The greedy token of a row without the whole float32 output head. Decoding one token streams every weight once,
@@ -44,6 +50,13 @@ public final class GreedyHead {
     public static final int MIN_ROWS = 4096;
     private static final VectorSpecies<Float> F = FloatVector.SPECIES_PREFERRED;
     private static final Map<WeightMatrix, PackedInt8Matrix> COPIES = new WeakHashMap<>();
+    /** Quads per warm-up call, and the time under which such a call counts as compiled code (interpreted: ms). */
+    private static final int WARM_UP_QUADS = 8;
+    private static final long COMPILED_CALL_NANOS = 100_000;
+    /** Warm-up gives up (and lets the screen be used anyway) after this long. */
+    private static final long WARM_UP_LIMIT_NANOS = 20_000_000_000L;
+    private static final CountDownLatch WARM = new CountDownLatch(1);
+    private static final AtomicBoolean WARM_UP_STARTED = new AtomicBoolean();
 
     private final WeightMatrix head;
     /**
@@ -93,7 +106,52 @@ public final class GreedyHead {
         synchronized (COPIES) {
             screen = COPIES.computeIfAbsent(head, PackedInt8Matrix::quantize);
         }
+        if (WARM_UP_STARTED.compareAndSet(false, true)) startWarmUp(screen);
         return new GreedyHead(head, screen);
+    }
+
+    /**
+     * Whether the screen's kernels run compiled yet. Until then a stage takes the full product: the Vector API runs
+     * orders of magnitude slower interpreted, and a first request would otherwise wait for the JIT (a one-shot
+     * {@code generate --local} measured ~0.4 s more to its first token).
+     */
+    public static boolean warm() {
+        return WARM.getCount() == 0;
+    }
+
+    /** Waits until {@link #warm()}; false when {@code timeout} passes first. */
+    public static boolean awaitWarm(Duration timeout) throws InterruptedException {
+        return WARM.await(timeout.toNanos(), TimeUnit.NANOSECONDS);
+    }
+
+    /**
+     * Runs the kernels (one and two rows, then a selection) on zeros on a daemon thread in the idle CPU class until a
+     * call takes compiled-code time, so that the JIT compiles them off the serving path.
+     */
+    private static void startWarmUp(PackedInt8Matrix screen) {
+        Thread t = new Thread(() -> {
+            try {
+                BackgroundScheduling.enterIdleClass();
+                int cols = screen.cols();
+                float[] x = new float[2 * cols];
+                float[] out = new float[2 * screen.paddedRows()];
+                float[] radius = new float[2];
+                float[] floor = new float[2];
+                int quads = Math.min(WARM_UP_QUADS, screen.quads());
+                long start = System.nanoTime();
+                int compiledInARow = 0;
+                while (compiledInARow < 3 && System.nanoTime() - start < WARM_UP_LIMIT_NANOS) {
+                    long t0 = System.nanoTime();
+                    screen.approximate(x, 0, cols, 1, out, 0, screen.paddedRows(), 0, quads, radius, floor, 0);
+                    screen.approximate(x, 0, cols, 2, out, 0, screen.paddedRows(), 0, quads, radius, floor, 0);
+                    compiledInARow = System.nanoTime() - t0 < COMPILED_CALL_NANOS ? compiledInARow + 1 : 0;
+                }
+            } finally {
+                WARM.countDown();
+            }
+        }, "tandem-greedy-screen-warm-up");
+        t.setDaemon(true);
+        t.start();
     }
 
     public PackedInt8Matrix screen() { return screen; }

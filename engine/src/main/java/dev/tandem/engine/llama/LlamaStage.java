@@ -356,7 +356,7 @@ public final class LlamaStage {
      */
     private int head() {
         GreedyHead screen = greedyScreen();
-        if (screen != null && greedyRows() > GreedyHead.MAX_ROWS) screen = null;
+        if (screen != null && (greedyRows() > GreedyHead.MAX_ROWS || !GreedyHead.warm())) screen = null;
         int full = 0;
         int screened = 0;
         int settled = 0;
