@@ -173,7 +173,8 @@ public final class GreedyHead {
         if (floors.length < threads * count) floors = new float[threads * count];
         if (candidates.length < threads) {
             candidates = new int[threads][MAX_CANDIDATES];
-            exact = new float[threads][rows];
+            // A packed head computes a candidate with rowDot; others write it at its index of a whole logits row.
+            exact = new float[threads][packedHead != null ? 0 : rows];
         }
         for (int i = 0; i < count; i++) {
             float absSum = 0;
