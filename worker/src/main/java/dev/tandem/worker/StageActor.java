@@ -307,6 +307,7 @@ public final class StageActor extends AbstractBehavior<StageActor.Command> {
             ModelWeights placed = ResidentWeights.place(weights, fromLayer, toLayer, memory, weightsArena);
             this.stage = new LlamaStage(placed, fromLayer, toLayer, runner, settings.initialBatchRows());
             stage.useGreedyScreen(engine.greedyScreen());
+            if (recorder.exactTopLogits() > 0) stage.screenTopK(recorder.exactTopLogits());
         } catch (RuntimeException e) {
             weightsArena.close();
             runner.close();
@@ -393,7 +394,8 @@ public final class StageActor extends AbstractBehavior<StageActor.Command> {
 
     /**
      * What a row wants from this stage's head: a row with logits of a greedy sequence whose logits nobody records
-     * needs only its argmax (the engine may then skip the whole head product). A sequence new to this stage starts
+     * needs only its argmax, and one the recorder keeps only its top logits (the engine may then skip the whole head
+     * product). A sequence new to this stage starts
      * with logits: its acceptance test and the recorder's choice arrive with the step.
      */
     private RowOutput rowOutput(long seqId, int flags) {
@@ -402,7 +404,8 @@ public final class StageActor extends AbstractBehavior<StageActor.Command> {
         Verifier v = verifiers.get(seqId);
         if (v == null || !v.test.settings().isGreedy()) return RowOutput.LOGITS;
         boolean recorded = v.history != null && recorder.readsLogits(seqId);
-        return recorded ? RowOutput.LOGITS : RowOutput.GREEDY_TOKEN;
+        if (!recorded) return RowOutput.GREEDY_TOKEN;
+        return recorder.exactTopLogits() > 0 ? RowOutput.TOP_LOGITS : RowOutput.LOGITS;
     }
 
     private void checkRoute(List<ActorRef<Command>> route, int hop) {

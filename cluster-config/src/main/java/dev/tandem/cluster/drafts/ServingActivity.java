@@ -79,6 +79,11 @@ public final class ServingActivity implements VerificationListener {
     }
 
     @Override
+    public int exactTopLogits() {
+        return next.exactTopLogits();
+    }
+
+    @Override
     public void onRelease(long seqId) {
         lastSeen.remove(seqId);
         next.onRelease(seqId);

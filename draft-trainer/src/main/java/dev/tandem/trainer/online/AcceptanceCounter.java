@@ -47,6 +47,11 @@ final class AcceptanceCounter implements VerificationListener {
     }
 
     @Override
+    public int exactTopLogits() {
+        return next.exactTopLogits();
+    }
+
+    @Override
     public void onRelease(long seqId) {
         next.onRelease(seqId);
     }

@@ -161,6 +161,16 @@ public final class TrafficRecorder implements Recorder, VerificationListener {
         verified(seqId, firstPosition, logits, logitsOffset, vocab, committedRows, draft.count(), acceptedDrafts);
     }
 
+    /**
+     * A sample keeps the top k logits and the log of the softmax normalizer: the top k must be exact, the others only
+     * enter the normalizer, where the greedy screen's bound on each moves it by at most that bound (far less in
+     * practice: they are the tail of the distribution).
+     */
+    @Override
+    public int exactTopLogits() {
+        return topK;
+    }
+
     /** Only sequences being recorded need their logits. */
     @Override
     public boolean readsLogits(long seqId) {

@@ -37,8 +37,10 @@ import java.util.concurrent.atomic.AtomicBoolean;
  */
 public final class GreedyHead {
 
-    /** Most rows recomputed in float32 before the full product is cheaper to run than to avoid. */
+    /** Most rows recomputed in float32 for a greedy token before the full product is cheaper to run than to avoid. */
     public static final int MAX_CANDIDATES = 64;
+    /** The same for a row that wants its top k exactly (recorded traffic: k = 32 gives ~50-150 candidates). */
+    public static final int MAX_TOP_CANDIDATES = 512;
     /**
      * Most rows screened in one call. The screen trades the head's memory traffic for int8-to-float conversions; a
      * batch of many rows reads the float32 head once for all of them and is bound by its multiply-adds, which the
@@ -69,9 +71,14 @@ public final class GreedyHead {
     private final int cols;
     private final ProductSection productSection = new ProductSection();
     private final SelectSection selectSection = new SelectSection();
-    /** Per thread: candidate rows, and float32 logits at their rows' indices (a row-major head's kernels write out[r]). */
+    /** Per screened row: its candidate rows (ascending) and their float32 logits. */
     private int[][] candidates = new int[0][];
+    private float[][] candidateLogits = new float[0][];
+    /** Per thread: a whole logits row for a row-major head's kernels (they write out[r]); the k best lower bounds. */
     private float[][] exact = new float[0][];
+    private float[][] best = new float[0][];
+    /** Per screened row: 0 for its greedy token only, k for its top k exactly (see {@link RowOutput#TOP_LOGITS}). */
+    private int[] topK = new int[0];
     /** Per screened row and quad row: the approximate logits. */
     private float[] approx = new float[0];
     /** Per screened row: boundFactor * sum|x| (NaN when the row is not finite). */
@@ -162,6 +169,14 @@ public final class GreedyHead {
      * threads, each row's candidates and their float32 logits. Read the results with {@link #token}.
      */
     public void run(ParallelRunner runner, float[] x, int xOff, int count) {
+        run(runner, x, xOff, count, null);
+    }
+
+    /**
+     * As {@link #run(ParallelRunner, float[], int, int)}; row i with {@code tops[i] = k > 0} also gets its top k
+     * exactly, for {@link #writeLogits} ({@code tops} null: greedy tokens only).
+     */
+    public void run(ParallelRunner runner, float[] x, int xOff, int count, int[] tops) {
         int threads = runner.threads();
         int padded = screen.paddedRows();
         if (approx.length < count * padded) approx = new float[count * padded];
@@ -169,12 +184,20 @@ public final class GreedyHead {
             radius = new float[count];
             tokens = new int[count];
             candidateCounts = new int[count];
+            topK = new int[count];
+            candidates = new int[count][MAX_TOP_CANDIDATES];
+            candidateLogits = new float[count][MAX_TOP_CANDIDATES];
         }
         if (floors.length < threads * count) floors = new float[threads * count];
-        if (candidates.length < threads) {
-            candidates = new int[threads][MAX_CANDIDATES];
+        int most = 1;
+        for (int i = 0; i < count; i++) {
+            topK[i] = tops == null ? 0 : Math.max(0, tops[i]);
+            most = Math.max(most, topK[i]);
+        }
+        if (best.length < threads || best[0].length < most) {
             // A packed head computes a candidate with rowDot; others write it at its index of a whole logits row.
             exact = new float[threads][packedHead != null ? 0 : rows];
+            best = new float[threads][most];
         }
         for (int i = 0; i < count; i++) {
             float absSum = 0;
@@ -197,6 +220,19 @@ public final class GreedyHead {
     }
 
     /**
+     * Writes row i's logits (a row run with a top k, settled: {@code token(i) >= 0}) into {@code dst[off .. off +
+     * rows)}: its candidates' float32 logits, which include its top k, and every other row's int8 approximation,
+     * within the bound of its float32 logit and below the k-th largest.
+     */
+    public void writeLogits(int i, float[] dst, int off) {
+        if (topK[i] == 0 || tokens[i] < 0) throw new IllegalStateException("row " + i + " has no screened logits");
+        System.arraycopy(approx, i * screen.paddedRows(), dst, off, rows);
+        int[] found = candidates[i];
+        float[] values = candidateLogits[i];
+        for (int j = 0; j < candidateCounts[i]; j++) dst[off + found[j]] = values[j];
+    }
+
+    /**
      * The float32 argmax of row {@code i} of the last {@link #run}, or -1 when the screen could not settle it
      * (more than {@link #MAX_CANDIDATES} candidates, or values that are not finite): then the caller computes the
      * row's logits.
@@ -210,21 +246,31 @@ public final class GreedyHead {
         return candidateCounts[i];
     }
 
-    /** Settles row i on thread {@code thread}: its candidates, then their float32 logits. */
+    /**
+     * Settles row i on thread {@code thread}: its candidates (every row whose upper bound reaches the best lower
+     * bound, or for a top k the k-th best: at least k rows have logits above it, so each of the top k has an upper
+     * bound above it too), then their float32 logits.
+     */
     private void select(int thread, int i) {
         tokens[i] = -1;
         candidateCounts[i] = -1;
         float k = radius[i];
         if (!Float.isFinite(k)) return;
+        int a0 = i * screen.paddedRows();
         float floor = Float.NEGATIVE_INFINITY;
-        for (int t = 0; t < threads; t++) floor = Math.max(floor, floors[t * count + i]);
+        if (topK[i] > 1) {
+            floor = kthLowerBound(a0, k, topK[i], best[thread]);
+        } else {
+            for (int t = 0; t < threads; t++) floor = Math.max(floor, floors[t * count + i]);
+        }
         if (!Float.isFinite(floor)) return;
-        int[] found = candidates[thread];
-        int n = gather(i * screen.paddedRows(), k, floor, found);
+        int[] found = candidates[i];
+        int n = gather(a0, k, floor, found, topK[i] > 0 ? MAX_TOP_CANDIDATES : MAX_CANDIDATES);
         if (n < 0) return;
+        float[] values = candidateLogits[i];
         float[] logit = exact[thread];
         int in = xOff + i * cols;
-        int best = -1;
+        int bestRow = -1;
         float bestValue = Float.NEGATIVE_INFINITY;
         for (int j = 0; j < n; j++) {
             int r = found[j];
@@ -235,18 +281,51 @@ public final class GreedyHead {
                 head.matmul(x, in, cols, 1, logit, 0, rows, r, r + 1);
                 value = logit[r];
             }
-            if (best < 0 || value > bestValue) { // ascending rows: ties keep the lowest id
-                best = r;
+            values[j] = value;
+            if (bestRow < 0 || value > bestValue) { // ascending rows: ties keep the lowest id
+                bestRow = r;
                 bestValue = value;
             }
         }
         if (!Float.isFinite(bestValue)) return;
-        tokens[i] = best;
+        tokens[i] = bestRow;
         candidateCounts[i] = n;
     }
 
-    /** Rows whose upper bound approx_r + k * s_r reaches {@code floor}, ascending, into found; -1 past the limit. */
-    private int gather(int a0, float k, float floor, int[] found) {
+    /** The k-th largest lower bound approx_r - k * s_r over the real rows (-infinity when there are fewer). */
+    private float kthLowerBound(int a0, float radius, int k, float[] top) {
+        float[] scales = screen.scaleArray();
+        Arrays.fill(top, 0, k, Float.NEGATIVE_INFINITY); // descending; top[k - 1] is the k-th
+        FloatVector kv = FloatVector.broadcast(F, radius);
+        int r = 0;
+        int upper = F.loopBound(rows);
+        for (; r < upper; r += F.length()) {
+            FloatVector low = FloatVector.fromArray(F, approx, a0 + r).sub(FloatVector.fromArray(F, scales, r).mul(kv));
+            VectorMask<Float> above = low.compare(VectorOperators.GT, top[k - 1]);
+            if (!above.anyTrue()) continue;
+            long bits = above.toLong();
+            while (bits != 0) {
+                int lane = Long.numberOfTrailingZeros(bits);
+                insert(top, k, low.lane(lane));
+                bits &= bits - 1;
+            }
+        }
+        for (; r < rows; r++) insert(top, k, approx[a0 + r] - scales[r] * radius);
+        return top[k - 1];
+    }
+
+    private static void insert(float[] top, int k, float v) {
+        if (!(v > top[k - 1])) return;
+        int at = k - 1;
+        while (at > 0 && top[at - 1] < v) {
+            top[at] = top[at - 1];
+            at--;
+        }
+        top[at] = v;
+    }
+
+    /** Rows whose upper bound approx_r + k * s_r reaches {@code floor}, ascending, into found; -1 past {@code limit}. */
+    private int gather(int a0, float k, float floor, int[] found, int limit) {
         float[] scales = screen.scaleArray();
         FloatVector kv = FloatVector.broadcast(F, k);
         int n = 0;
@@ -258,14 +337,14 @@ public final class GreedyHead {
             if (!reach.anyTrue()) continue;
             long bits = reach.toLong();
             while (bits != 0) {
-                if (n == MAX_CANDIDATES) return -1;
+                if (n == limit) return -1;
                 found[n++] = r + Long.numberOfTrailingZeros(bits);
                 bits &= bits - 1;
             }
         }
         for (; r < rows; r++) {
             if (approx[a0 + r] + scales[r] * k >= floor) {
-                if (n == MAX_CANDIDATES) return -1;
+                if (n == limit) return -1;
                 found[n++] = r;
             }
         }

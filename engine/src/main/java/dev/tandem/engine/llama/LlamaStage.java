@@ -21,6 +21,9 @@ import dev.tandem.engine.tensor.WeightMatrix;
  */
 public final class LlamaStage {
 
+    /** The k of {@link RowOutput#TOP_LOGITS} rows until {@link #screenTopK} says otherwise. */
+    public static final int DEFAULT_SCREEN_TOP_K = 32;
+
     private final ModelConfig config;
     private final ModelWeights weights;
     private final int fromLayer;
@@ -77,8 +80,11 @@ public final class LlamaStage {
     private float[] logits;
     /** Per row: its greedy token when the int8 screen settled it, else -1. */
     private int[] greedyTokens = new int[0];
-    /** Rows going through the greedy screen in this call, in order. */
+    /** Rows going through the greedy screen in this call, in order, and the top k each wants exactly (0: none). */
     private int[] screenedRows = new int[0];
+    private int[] screenTops = new int[0];
+    /** The k of {@link RowOutput#TOP_LOGITS} rows. */
+    private int screenTopK = DEFAULT_SCREEN_TOP_K;
     /** Whether rows that want only their greedy token may go through an int8 screen of the head. */
     private boolean greedyScreen = true;
     /** A last stage with a float32 head large enough to screen. */
@@ -164,6 +170,12 @@ public final class LlamaStage {
         if (on && screenable && greedyHead == null) greedyHead = GreedyHead.forHead(weights.output());
     }
 
+    /** The k of {@link RowOutput#TOP_LOGITS} rows: how many of their highest logits are exact (at least 1). */
+    public void screenTopK(int k) {
+        if (k < 1) throw new IllegalArgumentException("top k must be >= 1, got " + k);
+        this.screenTopK = k;
+    }
+
     /** The greedy screen in use, if one was made (statistics and tests). */
     public GreedyHead greedyHead() { return greedyHead; }
 
@@ -184,6 +196,7 @@ public final class LlamaStage {
         logitIndex = new int[n];
         greedyTokens = new int[n];
         screenedRows = new int[n];
+        screenTops = new int[n];
     }
 
     private void ensureLogitRows(int n) {
@@ -356,48 +369,64 @@ public final class LlamaStage {
      */
     private int head() {
         GreedyHead screen = greedyScreen();
-        if (screen != null && (greedyRows() > GreedyHead.MAX_ROWS || !GreedyHead.warm())) screen = null;
+        if (screen != null && (screenedRows() > GreedyHead.MAX_ROWS || !GreedyHead.warm())) screen = null;
         int full = 0;
         int screened = 0;
-        int settled = 0;
         for (int r = 0; r < rows; r++) {
             RowOutput want = batch.output(r);
             logitIndex[r] = -1;
             greedyTokens[r] = -1;
-            if (want == RowOutput.LOGITS || (want == RowOutput.GREEDY_TOKEN && screen == null)) {
+            if (want == RowOutput.LOGITS || (want.usesHead() && screen == null)) {
                 Kernels.rmsNorm(x, r * dim, weights.finalNorm(), headInput, full * dim, dim, config.normEps());
                 logitIndex[r] = full++;
-            } else if (want == RowOutput.GREEDY_TOKEN) {
+            } else if (want.usesHead()) {
+                screenTops[screened] = want == RowOutput.TOP_LOGITS ? screenTopK : 0;
                 screenedRows[screened++] = r;
             }
         }
-        if (screened > 0) {
-            // Screened rows sit after the full ones; a row the screen cannot settle moves down to join them.
-            int base = full;
-            for (int i = 0; i < screened; i++) {
-                Kernels.rmsNorm(x, screenedRows[i] * dim, weights.finalNorm(), headInput, (base + i) * dim, dim, config.normEps());
-            }
-            screen.run(runner, headInput, base * dim, screened);
-            for (int i = 0; i < screened; i++) {
-                int r = screenedRows[i];
-                int token = screen.token(i);
-                if (token >= 0) {
-                    greedyTokens[r] = token;
-                    settled++;
-                } else {
-                    System.arraycopy(headInput, (base + i) * dim, headInput, full * dim, dim);
-                    logitIndex[r] = full++;
-                }
+        if (screened == 0) {
+            headSection.count = full;
+            if (full > 0) runner.forRange(vocab, headSection);
+            return full;
+        }
+        // Screened rows sit after the full ones; a row the screen cannot settle moves down to join them, then the
+        // settled rows that want logits take the slots after those.
+        int base = full;
+        for (int i = 0; i < screened; i++) {
+            Kernels.rmsNorm(x, screenedRows[i] * dim, weights.finalNorm(), headInput, (base + i) * dim, dim, config.normEps());
+        }
+        screen.run(runner, headInput, base * dim, screened, screenTops);
+        int settled = 0;
+        for (int i = 0; i < screened; i++) {
+            int r = screenedRows[i];
+            int token = screen.token(i);
+            if (token >= 0) {
+                greedyTokens[r] = token;
+                settled++;
+            } else {
+                System.arraycopy(headInput, (base + i) * dim, headInput, full * dim, dim);
+                logitIndex[r] = full++;
             }
         }
         headSection.count = full;
         if (full > 0) runner.forRange(vocab, headSection);
+        int slot = full;
+        for (int i = 0; i < screened; i++) {
+            int r = screenedRows[i];
+            if (greedyTokens[r] >= 0 && screenTops[i] > 0) {
+                screen.writeLogits(i, logits, slot * vocab);
+                logitIndex[r] = slot++;
+            }
+        }
         return full + settled;
     }
 
-    private int greedyRows() {
+    private int screenedRows() {
         int n = 0;
-        for (int r = 0; r < rows; r++) if (batch.output(r) == RowOutput.GREEDY_TOKEN) n++;
+        for (int r = 0; r < rows; r++) {
+            RowOutput want = batch.output(r);
+            if (want == RowOutput.GREEDY_TOKEN || want == RowOutput.TOP_LOGITS) n++;
+        }
         return n;
     }
 
@@ -406,7 +435,7 @@ public final class LlamaStage {
         if (!greedyScreen || !screenable) return null;
         if (greedyHead == null) {
             boolean wanted = false;
-            for (int r = 0; r < rows && !wanted; r++) wanted = batch.output(r) == RowOutput.GREEDY_TOKEN;
+            for (int r = 0; r < rows && !wanted; r++) wanted = batch.output(r) == RowOutput.GREEDY_TOKEN || batch.output(r) == RowOutput.TOP_LOGITS;
             if (!wanted) return null;
             greedyHead = GreedyHead.forHead(weights.output());
         }

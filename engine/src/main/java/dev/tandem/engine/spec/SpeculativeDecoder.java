@@ -55,6 +55,7 @@ public final class SpeculativeDecoder implements AutoCloseable {
     /** Sets who observes verification (default: nobody). Takes effect from the next sequence start or step. */
     public void setVerificationListener(VerificationListener listener) {
         this.verificationListener = listener == null ? VerificationListener.NONE : listener;
+        if (verificationListener.exactTopLogits() > 0) target.screenTopK(verificationListener.exactTopLogits());
     }
 
     /** The target stage (its KV cache holds committed positions of live sequences only, between steps). */
@@ -90,7 +91,9 @@ public final class SpeculativeDecoder implements AutoCloseable {
             prefill |= length - s.kvLength > 1;
             int[] h = s.history.array();
             // Greedy verification reads only each row's argmax, unless a listener records the target's logits.
-            RowOutput verified = !s.sampling && !verificationListener.readsLogits(s.seqId) ? RowOutput.GREEDY_TOKEN : RowOutput.LOGITS;
+            RowOutput verified = s.sampling ? RowOutput.LOGITS
+                    : !verificationListener.readsLogits(s.seqId) ? RowOutput.GREEDY_TOKEN
+                    : verificationListener.exactTopLogits() > 0 ? RowOutput.TOP_LOGITS : RowOutput.LOGITS;
             for (int i = s.kvLength; i < length; i++) {
                 int row = batch.addToken(s.seqId, i, h[i], i == length - 1 ? verified : RowOutput.HIDDEN);
                 if (i == length - 1) s.firstLogitRow = row;

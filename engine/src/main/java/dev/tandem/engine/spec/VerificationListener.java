@@ -39,6 +39,15 @@ public interface VerificationListener {
         return true;
     }
 
+    /**
+     * How much of a greedy step's logits {@link #onVerified} needs exactly: 0, every logit; k > 0, only the k
+     * highest (with their ids and order), the others within the greedy screen's bound of theirs (see
+     * {@link dev.tandem.engine.llama.RowOutput#TOP_LOGITS}), which spares the target the whole head product.
+     */
+    default int exactTopLogits() {
+        return 0;
+    }
+
     /** The sequence is finished and forgotten by the decoder. */
     default void onRelease(long seqId) {}
 

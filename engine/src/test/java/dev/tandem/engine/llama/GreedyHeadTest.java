@@ -95,6 +95,69 @@ class GreedyHeadTest {
         }
     }
 
+    /** The k highest of a row, highest first, ties to the lower id. */
+    private static int[] top(float[] logits, int off, int n, int k) {
+        return java.util.stream.IntStream.range(0, n).boxed()
+                .sorted((a, b) -> logits[off + a] != logits[off + b] ? Float.compare(logits[off + b], logits[off + a]) : Integer.compare(a, b))
+                .limit(k).mapToInt(Integer::intValue).toArray();
+    }
+
+    private static double logSumExp(float[] logits, int off, int n) {
+        double max = Double.NEGATIVE_INFINITY;
+        for (int i = 0; i < n; i++) max = Math.max(max, logits[off + i]);
+        double sum = 0;
+        for (int i = 0; i < n; i++) sum += Math.exp(logits[off + i] - max);
+        return max + Math.log(sum);
+    }
+
+    /**
+     * A top-k row: its k highest logits, their ids and order are the full row's bit for bit, and its normalizer is
+     * within the bound; on the rows with near ties and rivals, and for k = 1, 5 and 32.
+     */
+    @Test
+    void topLogitsRowsHoldTheExactTopK() {
+        SplittableRandom random = new SplittableRandom(17);
+        try (Arena arena = Arena.ofShared(); ParallelRunner runner = new ParallelRunner(2)) {
+            for (int trial = 0; trial < 10; trial++) {
+                float[] w = new float[ROWS * COLS];
+                for (int i = 0; i < w.length; i++) w[i] = (float) random.nextGaussian() * 0.1f;
+                float[] x = new float[3 * COLS];
+                for (int i = 0; i < x.length; i++) x[i] = (float) random.nextGaussian();
+                int topRow = random.nextInt(ROWS);
+                for (int c = 0; c < COLS; c++) w[topRow * COLS + c] = x[c] * 0.2f;
+                for (int i = 0; i < 40; i++) { // rivals around the top, and a tie
+                    int r = random.nextInt(ROWS);
+                    for (int c = 0; c < COLS; c++) w[r * COLS + c] = w[topRow * COLS + c] * (0.9f + 0.1f * (float) random.nextDouble());
+                }
+                System.arraycopy(w, topRow * COLS, w, (ROWS - 1) * COLS, COLS);
+                WeightMatrix head = packed(arena, rowMajor(arena, w));
+                float[] full = new float[3 * ROWS];
+                head.matmul(x, 0, COLS, 3, full, 0, ROWS, 0, ROWS);
+                int[] ks = {1, 5, 32};
+                GreedyHead screen = GreedyHead.forHead(head);
+                screen.run(runner, x, 0, 3, ks);
+                float[] row = new float[ROWS];
+                for (int b = 0; b < 3; b++) {
+                    String where = "trial " + trial + " row " + b + " k " + ks[b];
+                    assertTrue(screen.token(b) >= 0, where + " not settled (" + screen.candidates(b) + " candidates)");
+                    screen.writeLogits(b, row, 0);
+                    int[] expected = top(full, b * ROWS, ROWS, ks[b]);
+                    int[] got = top(row, 0, ROWS, ks[b]);
+                    assertEquals(java.util.Arrays.toString(expected), java.util.Arrays.toString(got), where);
+                    for (int id : expected) assertEquals(Float.floatToIntBits(full[b * ROWS + id]), Float.floatToIntBits(row[id]), where + " id " + id);
+                    assertEquals(expected[0], screen.token(b), where);
+                    float absSum = 0;
+                    for (int c = 0; c < COLS; c++) absSum += Math.abs(x[b * COLS + c]);
+                    float maxScale = 0;
+                    for (int r = 0; r < ROWS; r++) maxScale = Math.max(maxScale, screen.screen().scale(r));
+                    double bound = screen.screen().boundFactor() * maxScale * absSum;
+                    double error = Math.abs(logSumExp(row, 0, ROWS) - logSumExp(full, b * ROWS, ROWS));
+                    assertTrue(error <= bound, where + ": normalizer off by " + error + ", bound " + bound);
+                }
+            }
+        }
+    }
+
     /** Every logit negative: the padding rows of the last quad (logit 0) must not raise the floor. */
     @Test
     void allNegativeLogits() {
@@ -126,8 +189,9 @@ class GreedyHeadTest {
     }
 
     /**
-     * On stories15M's packed head: a decode of 200 tokens where each step's greedy token is taken through the
-     * screen and checked against the argmax of the same step's full logits, single rows and runs of 5.
+     * On stories15M's packed head: a decode of 100 tokens where each step's greedy token is taken through the
+     * screen and checked against the argmax of the same step's full logits, single rows and runs of 5, and the
+     * runs of 5 again as top-k rows, whose top 32 must be the full rows' bit for bit.
      */
     @Test
     void stageGreedyTokensEqualFullLogitsArgmax() throws InterruptedException {
@@ -138,12 +202,12 @@ class GreedyHeadTest {
             // Until its kernels are compiled a stage takes the full product; here the screen itself is under test.
             assertTrue(GreedyHead.awaitWarm(Duration.ofSeconds(60)), "the screen's kernels warm up");
             ForwardBatch batch = new ForwardBatch(model.config().dim(), 8);
-            int[] history = new int[220];
+            int[] history = new int[120];
             System.arraycopy(Stories15M.ONCE_UPON_A_TIME, 0, history, 0, Stories15M.ONCE_UPON_A_TIME.length);
             int length = Stories15M.ONCE_UPON_A_TIME.length;
             int settled = 0;
             int screenedRows = 0;
-            while (length < 205) {
+            while (length < 105) {
                 // Five rows of the sequence so far (the last five positions), each with its greedy token.
                 int from = length - 5;
                 int[] expected = new int[5];
@@ -151,6 +215,24 @@ class GreedyHeadTest {
                 for (int i = 0; i < 5; i++) batch.addToken(1, from + i, history[from + i], RowOutput.LOGITS);
                 StageOutput full = stage.forward(batch);
                 for (int i = 0; i < 5; i++) expected[i] = GreedySampler.argmax(full.logits(), full.logitsOffset(i), full.vocabSize());
+                int vocab = full.vocabSize();
+                String[] expectedTop = new String[5];
+                for (int i = 0; i < 5; i++) {
+                    int[] ids = top(full.logits(), full.logitsOffset(i), vocab, LlamaStage.DEFAULT_SCREEN_TOP_K);
+                    StringBuilder b = new StringBuilder();
+                    for (int id : ids) b.append(id).append('=').append(Float.floatToIntBits(full.logits()[full.logitsOffset(i) + id])).append(' ');
+                    expectedTop[i] = b.toString();
+                }
+                batch.clear();
+                for (int i = 0; i < 5; i++) batch.addToken(1, from + i, history[from + i], RowOutput.TOP_LOGITS);
+                StageOutput topRows = stage.forward(batch);
+                for (int i = 0; i < 5; i++) {
+                    assertEquals(expected[i], topRows.argmax(i), "top-k row at position " + (from + i));
+                    int[] ids = top(topRows.logits(), topRows.logitsOffset(i), vocab, LlamaStage.DEFAULT_SCREEN_TOP_K);
+                    StringBuilder b = new StringBuilder();
+                    for (int id : ids) b.append(id).append('=').append(Float.floatToIntBits(topRows.logits()[topRows.logitsOffset(i) + id])).append(' ');
+                    assertEquals(expectedTop[i], b.toString(), "top " + LlamaStage.DEFAULT_SCREEN_TOP_K + " at position " + (from + i));
+                }
                 batch.clear();
                 for (int i = 0; i < 5; i++) batch.addToken(1, from + i, history[from + i], RowOutput.GREEDY_TOKEN);
                 StageOutput greedy = stage.forward(batch);
