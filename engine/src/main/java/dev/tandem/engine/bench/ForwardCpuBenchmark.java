@@ -2,6 +2,7 @@ package dev.tandem.engine.bench;
 
 import dev.tandem.engine.format.Llama2cModelLoader;
 import dev.tandem.engine.llama.ForwardBatch;
+import dev.tandem.engine.llama.GreedyHead;
 import dev.tandem.engine.llama.LlamaStage;
 import dev.tandem.engine.llama.RowOutput;
 import dev.tandem.engine.model.EngineSettings;
@@ -17,8 +18,9 @@ import java.util.Arrays;
 
 /**
  * Thread CPU time of one whole-model forward on one thread, after {@link #CONTEXT} cached positions per
- * sequence: verifying 1 to 8 tokens of one sequence, and one decode step of 16 sequences, each with whole logits
- * rows and with greedy tokens only (the int8 screen of {@link dev.tandem.engine.llama.GreedyHead}). Unlike the
+ * sequence: verifying 1 to 8 tokens of one sequence, and one decode step of 16 sequences, for each kind of head
+ * output: whole logits rows, greedy tokens only and top-k logits rows (both through the int8 screen of
+ * {@link GreedyHead}). Unlike the
  * wall-clock {@link EngineBenchmark}, other processes on a shared machine barely move it (they still share
  * the caches and memory), so it is the one to compare two builds with. Prints the median of {@link #RUNS}.
  * Run: {@code java --add-modules jdk.incubator.vector -cp engine/target/classes
@@ -47,7 +49,15 @@ public final class ForwardCpuBenchmark {
                 for (int p = 0; p < CONTEXT; p++) batch.addToken(s, p, token(s, p), false);
                 stage.forward(batch);
             }
-            for (RowOutput output : new RowOutput[] {RowOutput.LOGITS, RowOutput.GREEDY_TOKEN}) {
+            stage.useGreedyScreen(true);
+            try {
+                GreedyHead.awaitWarm(java.time.Duration.ofSeconds(60)); // the screen's kernels compiled before timing
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+                return;
+            }
+            for (RowOutput output : RowOutput.values()) {
+                if (!output.usesHead()) continue;
                 StringBuilder line = new StringBuilder("forward CPU ms, one thread, context " + CONTEXT + ", " + output + ":");
                 for (int n : SIZES) line.append(String.format("  %s%d %.3f", n == STREAMS ? "batch" : "k=", n, time(stage, batch, n, output)));
                 System.out.println(line);

@@ -369,14 +369,21 @@ public final class LlamaStage {
      */
     private int head() {
         GreedyHead screen = greedyScreen();
-        if (screen != null && (screenedRows() > GreedyHead.MAX_ROWS || !GreedyHead.warm())) screen = null;
+        if (screen != null && !GreedyHead.warm()) screen = null;
+        int greedyRows = count(RowOutput.GREEDY_TOKEN);
+        int topRows = count(RowOutput.TOP_LOGITS);
+        // Top-k rows cost more to settle (a k-th bound, more candidates, a logits row to write): worth it for a row
+        // or two, not for a verification of several drafts (ForwardCpuBenchmark).
+        boolean screenTop = screen != null && topRows <= GreedyHead.MAX_TOP_ROWS && greedyRows + topRows <= GreedyHead.MAX_ROWS;
+        boolean screenGreedy = screen != null && greedyRows + (screenTop ? topRows : 0) <= GreedyHead.MAX_ROWS;
         int full = 0;
         int screened = 0;
         for (int r = 0; r < rows; r++) {
             RowOutput want = batch.output(r);
             logitIndex[r] = -1;
             greedyTokens[r] = -1;
-            if (want == RowOutput.LOGITS || (want.usesHead() && screen == null)) {
+            boolean viaScreen = want == RowOutput.GREEDY_TOKEN ? screenGreedy : want == RowOutput.TOP_LOGITS && screenTop;
+            if (want.usesHead() && !viaScreen) {
                 Kernels.rmsNorm(x, r * dim, weights.finalNorm(), headInput, full * dim, dim, config.normEps());
                 logitIndex[r] = full++;
             } else if (want.usesHead()) {
@@ -421,12 +428,9 @@ public final class LlamaStage {
         return full + settled;
     }
 
-    private int screenedRows() {
+    private int count(RowOutput kind) {
         int n = 0;
-        for (int r = 0; r < rows; r++) {
-            RowOutput want = batch.output(r);
-            if (want == RowOutput.GREEDY_TOKEN || want == RowOutput.TOP_LOGITS) n++;
-        }
+        for (int r = 0; r < rows; r++) if (batch.output(r) == kind) n++;
         return n;
     }
 
