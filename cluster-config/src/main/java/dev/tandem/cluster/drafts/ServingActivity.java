@@ -19,14 +19,13 @@ import java.util.concurrent.atomic.AtomicLong;
  * <p>A sequence that stops being verified without a release (its stage was dropped by a rebalance) stops
  * counting after {@code staleNanos}, so it cannot keep training off forever.
  */
-public final class ServingActivity implements VerificationListener {
+public final class ServingActivity extends VerificationListener.Forwarding {
 
     /** Weight of the newest interval in the moving average. */
     private static final double AVERAGE_WEIGHT = 0.2;
     /** Calls closer than this belong to one step (its sequences' rows are verified one after the other). */
     private static final long SAME_STEP_NANOS = 50_000;
 
-    private final VerificationListener next;
     private final long staleNanos;
     private final java.util.function.LongSupplier clock;
     private final Map<Long, Long> lastSeen = new ConcurrentHashMap<>();
@@ -39,7 +38,7 @@ public final class ServingActivity implements VerificationListener {
     }
 
     ServingActivity(VerificationListener next, long staleNanos, java.util.function.LongSupplier clock) {
-        this.next = next == null ? VerificationListener.NONE : next;
+        super(next);
         this.staleNanos = staleNanos;
         this.clock = clock;
     }
@@ -71,16 +70,6 @@ public final class ServingActivity implements VerificationListener {
             if (b == 0 || updated < b) baselineStepNanos = updated;
         }
         next.onVerified(seqId, history, firstPosition, logits, logitsOffset, vocab, committedRows, draft, acceptedDrafts);
-    }
-
-    @Override
-    public boolean readsLogits(long seqId) {
-        return next.readsLogits(seqId);
-    }
-
-    @Override
-    public int exactTopLogits() {
-        return next.exactTopLogits();
     }
 
     @Override

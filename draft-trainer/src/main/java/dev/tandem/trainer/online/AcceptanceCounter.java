@@ -12,22 +12,27 @@ import java.util.concurrent.ConcurrentHashMap;
  * up to and including the first rejection of each step (the token acceptance rate alpha, independent of
  * how many drafts were proposed), and forwards every call to another listener (the recorder).
  */
-final class AcceptanceCounter implements VerificationListener {
+final class AcceptanceCounter extends VerificationListener.Forwarding {
 
     /** Accepted and tried drafts of one sequence. */
     record Counts(long accepted, long tried) {}
 
-    private final VerificationListener next;
     private final Map<Long, long[]> counts = new ConcurrentHashMap<>();
 
     AcceptanceCounter(VerificationListener next) {
-        this.next = next == null ? VerificationListener.NONE : next;
+        super(next);
     }
 
     @Override
     public void onStart(long seqId, int[] prompt) {
         counts.put(seqId, new long[2]);
         next.onStart(seqId, prompt);
+    }
+
+    @Override
+    public void onStart(long seqId, int[] prompt, String trafficClass) {
+        counts.put(seqId, new long[2]);
+        next.onStart(seqId, prompt, trafficClass);
     }
 
     @Override
@@ -39,21 +44,6 @@ final class AcceptanceCounter implements VerificationListener {
             c[1] += acceptedDrafts + (acceptedDrafts < draft.count() ? 1 : 0);
         }
         next.onVerified(seqId, history, firstPosition, logits, logitsOffset, vocab, committedRows, draft, acceptedDrafts);
-    }
-
-    @Override
-    public boolean readsLogits(long seqId) {
-        return next.readsLogits(seqId);
-    }
-
-    @Override
-    public int exactTopLogits() {
-        return next.exactTopLogits();
-    }
-
-    @Override
-    public void onRelease(long seqId) {
-        next.onRelease(seqId);
     }
 
     Counts counts(long seqId) {

@@ -60,4 +60,48 @@ public interface VerificationListener {
         @Override
         public boolean readsLogits(long seqId) { return false; }
     };
+
+    /**
+     * A listener that passes every call on to another; a subclass overrides what it observes and calls super (or
+     * {@link #next}) to pass it on. Whether logits are read is the next listener's to say.
+     */
+    abstract class Forwarding implements VerificationListener {
+
+        protected final VerificationListener next;
+
+        protected Forwarding(VerificationListener next) {
+            this.next = next == null ? NONE : next;
+        }
+
+        @Override
+        public void onStart(long seqId, int[] prompt) {
+            next.onStart(seqId, prompt);
+        }
+
+        @Override
+        public void onStart(long seqId, int[] prompt, String trafficClass) {
+            next.onStart(seqId, prompt, trafficClass);
+        }
+
+        @Override
+        public void onVerified(long seqId, TokenHistory history, int firstPosition, float[] logits, int logitsOffset, int vocab,
+                               int committedRows, Draft draft, int acceptedDrafts) {
+            next.onVerified(seqId, history, firstPosition, logits, logitsOffset, vocab, committedRows, draft, acceptedDrafts);
+        }
+
+        @Override
+        public boolean readsLogits(long seqId) {
+            return next.readsLogits(seqId);
+        }
+
+        @Override
+        public int exactTopLogits() {
+            return next.exactTopLogits();
+        }
+
+        @Override
+        public void onRelease(long seqId) {
+            next.onRelease(seqId);
+        }
+    }
 }
