@@ -307,6 +307,7 @@ public final class StageActor extends AbstractBehavior<StageActor.Command> {
             ModelWeights placed = ResidentWeights.place(weights, fromLayer, toLayer, memory, weightsArena);
             this.stage = new LlamaStage(placed, fromLayer, toLayer, runner, settings.initialBatchRows());
             stage.useGreedyScreen(engine.greedyScreen());
+            stage.useScreenForTopLogits(engine.screenTopLogits());
             if (recorder.exactTopLogits() > 0) stage.screenTopK(recorder.exactTopLogits());
         } catch (RuntimeException e) {
             weightsArena.close();

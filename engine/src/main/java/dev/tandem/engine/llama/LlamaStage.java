@@ -83,8 +83,9 @@ public final class LlamaStage {
     /** Rows going through the greedy screen in this call, in order, and the top k each wants exactly (0: none). */
     private int[] screenedRows = new int[0];
     private int[] screenTops = new int[0];
-    /** The k of {@link RowOutput#TOP_LOGITS} rows. */
+    /** The k of {@link RowOutput#TOP_LOGITS} rows, and whether they may go through the screen. */
     private int screenTopK = DEFAULT_SCREEN_TOP_K;
+    private boolean screenTopLogits = true;
     /** Whether rows that want only their greedy token may go through an int8 screen of the head. */
     private boolean greedyScreen = true;
     /** A last stage with a float32 head large enough to screen. */
@@ -169,6 +170,12 @@ public final class LlamaStage {
         // Made now rather than on the first greedy row, which would otherwise wait for it (tens of ms).
         if (on && screenable && greedyHead == null) greedyHead = GreedyHead.forHead(weights.output());
     }
+
+    /**
+     * Whether {@link RowOutput#TOP_LOGITS} rows may go through the screen (on by default; off, they get the whole
+     * product, which holds their top k exactly too).
+     */
+    public void useScreenForTopLogits(boolean on) { this.screenTopLogits = on; }
 
     /** The k of {@link RowOutput#TOP_LOGITS} rows: how many of their highest logits are exact (at least 1). */
     public void screenTopK(int k) {
@@ -374,7 +381,8 @@ public final class LlamaStage {
         int topRows = count(RowOutput.TOP_LOGITS);
         // Top-k rows cost more to settle (a k-th bound, more candidates, a logits row to write): worth it for a row
         // or two, not for a verification of several drafts (ForwardCpuBenchmark).
-        boolean screenTop = screen != null && topRows <= GreedyHead.MAX_TOP_ROWS && greedyRows + topRows <= GreedyHead.MAX_ROWS;
+        boolean screenTop = screen != null && screenTopLogits && topRows <= GreedyHead.MAX_TOP_ROWS
+                && greedyRows + topRows <= GreedyHead.MAX_ROWS;
         boolean screenGreedy = screen != null && greedyRows + (screenTop ? topRows : 0) <= GreedyHead.MAX_ROWS;
         int full = 0;
         int screened = 0;

@@ -12,8 +12,10 @@ import com.typesafe.config.ConfigFactory;
  * @param weightsMemory where stage weights live while they run (see {@link WeightsMemory})
  * @param greedyScreen   whether a last stage finds greedy tokens through an int8 screen of a float32 output head
  *                       (see {@code dev.tandem.engine.llama.GreedyHead}; the tokens are the same either way)
+ * @param screenTopLogits whether rows that want only their top k logits exactly (a recorded greedy step) go through
+ *                       the screen too
  */
-public record EngineSettings(WeightsMemory weightsMemory, boolean greedyScreen) {
+public record EngineSettings(WeightsMemory weightsMemory, boolean greedyScreen, boolean screenTopLogits) {
 
     public static final String PATH = "tandem.engine";
 
@@ -25,7 +27,8 @@ public record EngineSettings(WeightsMemory weightsMemory, boolean greedyScreen) 
     public static EngineSettings fromConfig(Config root) {
         Config c = root.getConfig(PATH);
         try {
-            return new EngineSettings(WeightsMemory.parse(c.getString("weights-memory")), c.getBoolean("greedy-screen"));
+            return new EngineSettings(WeightsMemory.parse(c.getString("weights-memory")), c.getBoolean("greedy-screen"),
+                    c.getBoolean("screen-top-logits"));
         } catch (IllegalArgumentException e) {
             throw new ConfigException.BadValue(c.origin(), PATH + ".weights-memory", e.getMessage());
         }

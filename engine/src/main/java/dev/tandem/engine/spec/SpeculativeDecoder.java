@@ -39,7 +39,9 @@ public final class SpeculativeDecoder implements AutoCloseable {
                               SpeculationCosts costs, SpeculationOptions options) {
         this.config = weights.config();
         this.target = new LlamaStage(weights, 0, config.nLayers(), runner, options.maxDrafts() + 1);
-        target.useGreedyScreen(EngineSettings.load().greedyScreen());
+        EngineSettings engine = EngineSettings.load();
+        target.useGreedyScreen(engine.greedyScreen());
+        target.useScreenForTopLogits(engine.screenTopLogits());
         this.batch = new ForwardBatch(config.dim(), options.maxDrafts() + 1);
         this.proposers = proposers;
         this.costs = costs;
