@@ -451,9 +451,10 @@ public final class DraftReplicator {
                 fail(t, "the checkpoint holds version " + draft.version());
                 return;
             }
+            // Counted before the draft goes live, so whoever sees the new version also sees its bytes counted.
+            metrics.transferBytes(t.slim(), total);
             adopt(offer, draft, (t.slim() ? "slim, " : "whole, ") + total + " of " + offer.bytes() + " bytes transferred");
             metrics.transfer(true);
-            metrics.transferBytes(t.slim(), total);
         } catch (IOException | RuntimeException e) {
             fail(t, e.getMessage() == null ? e.toString() : e.getMessage());
         }

@@ -114,7 +114,7 @@ class SlimDraftTransferTest {
         publish(sender.registry(), "general", v1);
         awaitLive(receiver, "general", 1);
         long whole1 = Files.size(sender.registry().checkpoint("general", 1).orElseThrow());
-        assertEquals(whole1, awaitTransferred(receiver, "whole", whole1));
+        assertEquals(whole1, transferred(receiver, "whole"));
         assertEquals(0, transferred(receiver, "slim"));
         float[] receivedEmbedding = receiver.registry().live("general").orElseThrow().parameters().embedding();
         assertNotSame(v1.parameters().embedding(), receivedEmbedding, "two systems, two arrays (read from the wire)");
@@ -126,8 +126,8 @@ class SlimDraftTransferTest {
         assertSame(live1.parameters().embedding(), v2.parameters().embedding());
         publish(sender.registry(), "general", v2);
         awaitLive(receiver, "general", 2);
+        long slim = transferred(receiver, "slim");
         long whole2 = Files.size(sender.registry().checkpoint("general", 2).orElseThrow());
-        long slim = awaitTransferred(receiver, "slim", whole2 - (long) CONFIG.vocabSize() * CONFIG.dim() * Float.BYTES);
         assertEquals(whole2 - (long) CONFIG.vocabSize() * CONFIG.dim() * Float.BYTES, slim);
         assertTrue(slim < whole2 / 5, slim + " bytes of " + whole2);
         DraftModel adopted = receiver.registry().live("general").orElseThrow();
@@ -141,8 +141,7 @@ class SlimDraftTransferTest {
         // 3. A class trained from scratch has an embedding the receiver lacks: it travels whole.
         publish(sender.registry(), "animals", draft(3));
         awaitLive(receiver, "animals", 1);
-        long wholeBoth = whole1 + Files.size(sender.registry().checkpoint("animals", 1).orElseThrow());
-        assertEquals(wholeBoth, awaitTransferred(receiver, "whole", wholeBoth));
+        assertEquals(whole1 + Files.size(sender.registry().checkpoint("animals", 1).orElseThrow()), transferred(receiver, "whole"));
         assertEquals(slim, transferred(receiver, "slim"));
         assertBitForBit(sender.registry().live("animals").orElseThrow(), receiver.registry().live("animals").orElseThrow());
 
@@ -275,20 +274,6 @@ class SlimDraftTransferTest {
         Matcher m = BYTES.matcher(NodeMetrics.of(node.system()).scrape());
         while (m.find()) if (m.group(1).equals(form)) return (long) Double.parseDouble(m.group(2));
         return 0;
-    }
-
-    /**
-     * The bytes counted for {@code form} once they reach {@code expected} (or after the wait): the replicator counts a
-     * transfer just after adopting it, so the count may trail the live version by a moment.
-     */
-    private static long awaitTransferred(Node node, String form, long expected) throws InterruptedException {
-        long deadline = System.nanoTime() + WAIT.toNanos();
-        long bytes = transferred(node, form);
-        while (bytes != expected && System.nanoTime() < deadline) {
-            Thread.sleep(20);
-            bytes = transferred(node, form);
-        }
-        return bytes;
     }
 
     private static void awaitLive(Node node, String cls, long version) throws Exception {
