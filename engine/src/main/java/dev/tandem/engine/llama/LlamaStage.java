@@ -375,10 +375,15 @@ public final class LlamaStage {
      * few it cannot settle join the full product. Returns the rows that went through the head.
      */
     private int head() {
-        GreedyHead screen = greedyScreen();
+        int greedyRows = 0;
+        int topRows = 0;
+        for (int r = 0; r < rows; r++) {
+            RowOutput want = batch.output(r);
+            if (want == RowOutput.GREEDY_TOKEN) greedyRows++;
+            else if (want == RowOutput.TOP_LOGITS) topRows++;
+        }
+        GreedyHead screen = greedyRows + topRows > 0 ? greedyScreen() : null;
         if (screen != null && !GreedyHead.warm()) screen = null;
-        int greedyRows = count(RowOutput.GREEDY_TOKEN);
-        int topRows = count(RowOutput.TOP_LOGITS);
         // Top-k rows cost more to settle (a k-th bound, more candidates, a logits row to write): worth it for a row
         // or two, not for a verification of several drafts (ForwardCpuBenchmark).
         boolean screenTop = screen != null && screenTopLogits && topRows <= GreedyHead.MAX_TOP_ROWS
@@ -436,21 +441,10 @@ public final class LlamaStage {
         return full + settled;
     }
 
-    private int count(RowOutput kind) {
-        int n = 0;
-        for (int r = 0; r < rows; r++) if (batch.output(r) == kind) n++;
-        return n;
-    }
-
     /** The greedy screen, made on first use, or null when off or the head is not float32. */
     private GreedyHead greedyScreen() {
         if (!greedyScreen || !screenable) return null;
-        if (greedyHead == null) {
-            boolean wanted = false;
-            for (int r = 0; r < rows && !wanted; r++) wanted = batch.output(r) == RowOutput.GREEDY_TOKEN || batch.output(r) == RowOutput.TOP_LOGITS;
-            if (!wanted) return null;
-            greedyHead = GreedyHead.forHead(weights.output());
-        }
+        if (greedyHead == null) greedyHead = GreedyHead.forHead(weights.output());
         return greedyHead;
     }
 
