@@ -403,10 +403,10 @@ public final class StageActor extends AbstractBehavior<StageActor.Command> {
         if (!RowFlags.has(flags, RowFlags.WANT_LOGITS)) return RowOutput.HIDDEN;
         if (!stage.isLast()) return RowOutput.LOGITS;
         Verifier v = verifiers.get(seqId);
-        if (v == null || !v.test.settings().isGreedy()) return RowOutput.LOGITS;
-        boolean recorded = v.history != null && recorder.readsLogits(seqId);
-        if (!recorded) return RowOutput.GREEDY_TOKEN;
-        return recorder.exactTopLogits() > 0 ? RowOutput.TOP_LOGITS : RowOutput.LOGITS;
+        if (v == null) return RowOutput.LOGITS;
+        // A sequence without history is not recorded (see record).
+        VerificationListener listener = v.history == null ? VerificationListener.NONE : recorder;
+        return listener.verifiedRow(seqId, v.test.settings().isGreedy());
     }
 
     private void checkRoute(List<ActorRef<Command>> route, int hop) {

@@ -93,9 +93,7 @@ public final class SpeculativeDecoder implements AutoCloseable {
             prefill |= length - s.kvLength > 1;
             int[] h = s.history.array();
             // Greedy verification reads only each row's argmax, unless a listener records the target's logits.
-            RowOutput verified = s.sampling ? RowOutput.LOGITS
-                    : !verificationListener.readsLogits(s.seqId) ? RowOutput.GREEDY_TOKEN
-                    : verificationListener.exactTopLogits() > 0 ? RowOutput.TOP_LOGITS : RowOutput.LOGITS;
+            RowOutput verified = verificationListener.verifiedRow(s.seqId, !s.sampling);
             for (int i = s.kvLength; i < length; i++) {
                 int row = batch.addToken(s.seqId, i, h[i], i == length - 1 ? verified : RowOutput.HIDDEN);
                 if (i == length - 1) s.firstLogitRow = row;

@@ -1,5 +1,7 @@
 package dev.tandem.engine.spec;
 
+import dev.tandem.engine.llama.RowOutput;
+
 /**
  * Observes verification in a {@link SpeculativeDecoder}: the target's logits at every position it verified
  * are right there, which is what online distillation records (the teacher never runs again). Called on the
@@ -46,6 +48,16 @@ public interface VerificationListener {
      */
     default int exactTopLogits() {
         return 0;
+    }
+
+    /**
+     * What a verified row of this sequence asks of the target's head: a sampled sequence its whole logits; a greedy
+     * one its greedy token when this listener does not read the step, else what {@link #exactTopLogits} says.
+     */
+    default RowOutput verifiedRow(long seqId, boolean greedy) {
+        if (!greedy) return RowOutput.LOGITS;
+        if (!readsLogits(seqId)) return RowOutput.GREEDY_TOKEN;
+        return exactTopLogits() > 0 ? RowOutput.TOP_LOGITS : RowOutput.LOGITS;
     }
 
     /** The sequence is finished and forgotten by the decoder. */
