@@ -267,12 +267,9 @@ public final class Scheduler extends AbstractBehavior<Scheduler.Command> {
 
     private Behavior<Command> logSpeculation() {
         speculationLog.forEach((proposer, c) -> getContext().getLog().info(
-                "{} speculation with {}: {} steps, {} tokens ({} per step), {}/{} drafts accepted ({}); costs: one-row step {} ms, "
-                        + "a row {} of it, a draft row {} of it", model.model(), proposer,
-                c[0], c[3], String.format("%.2f", c[3] / (double) c[0]), c[2], c[1],
-                c[1] == 0 ? "-" : String.format("%.2f", c[2] / (double) c[1]),
-                String.format("%.2f", proposers.costs().stepNanos() / 1e6), String.format("%.3f", proposers.costs().rowFraction()),
-                String.format("%.3f", proposers.costs().draftRatio(proposer))));
+                "{} speculation with {}: {} steps, {} tokens ({} per step), {}/{} drafts accepted ({}); costs: {}",
+                model.model(), proposer, c[0], c[3], String.format("%.2f", c[3] / (double) c[0]), c[2], c[1],
+                c[1] == 0 ? "-" : String.format("%.2f", c[2] / (double) c[1]), proposers.costs().describe(proposer)));
         speculationLog.clear();
         return this;
     }

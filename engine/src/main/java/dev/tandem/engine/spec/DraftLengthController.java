@@ -1,13 +1,16 @@
 package dev.tandem.engine.spec;
 
+import java.util.function.IntToDoubleFunction;
+
 /**
  * Chooses how many tokens to draft for one sequence at each step. With a per-token acceptance rate a,
- * k drafts yield (1 - a^(k+1)) / (1 - a) tokens per step; the step costs c * k draft tokens (c: a draft
- * token relative to a one-row target forward) plus the verification. For a batch of B sequences each
- * drafting k, a forward costs fixed + perRow * B * (k + 1), so per sequence the verification costs
- * (1 - beta) / B + beta * (k + 1) in units of a one-row forward (beta: the share of one row in a one-row
- * forward). Larger batches amortize the fixed part, so extra rows weigh more and k shrinks: speculation
- * backs off as batches grow. k in [0, kMax] maximizes tokens per unit cost.
+ * k drafts yield (1 - a^(k+1)) / (1 - a) tokens per step; the step costs k draft tokens plus the
+ * verification. For a batch of B sequences each drafting k, the forward verifies B * (k + 1) rows, so per
+ * sequence it costs T(B * (k + 1)) / B, with T the measured forward time by row count
+ * ({@link SpeculationCosts#forwardNanos}). Larger batches amortize the fixed part of a forward, so extra rows
+ * weigh more and k shrinks: speculation backs off as batches grow. k in [0, kMax] maximizes tokens per unit
+ * cost. Before any forward is measured, T is a prior line: a fixed part plus a share beta of a one-row forward
+ * per row.
  *
  * <p>a is a decayed ratio of accepted drafts to drafts tried up to the first rejection (each step is a
  * run of Bernoulli trials that stops at the first failure), starting from a prior. When the best k is 0
@@ -17,6 +20,7 @@ public final class DraftLengthController {
 
     public static final int DEFAULT_MAX_DRAFTS = 8;
     public static final int PROBE_INTERVAL = 16;
+    public static final int EXPLORE_INTERVAL = 16;
     private static final double DECAY = 0.9;
     private static final double PRIOR_ACCEPTED = 1.0;
     private static final double PRIOR_TRIALS = 2.0;
@@ -28,6 +32,8 @@ public final class DraftLengthController {
     private double accepted = PRIOR_ACCEPTED;
     private double trials = PRIOR_TRIALS;
     private int stepsWithoutDrafts;
+    private int stepsSinceExplored;
+    private boolean exploreLonger;
 
     /** Adaptive k in [0, maxDrafts]. */
     public DraftLengthController(int maxDrafts) {
@@ -57,9 +63,24 @@ public final class DraftLengthController {
     /** The number of drafts for the next step of this sequence. */
     public int choose(double draftRatio, double rowFraction, int batchSize) {
         if (!adaptive) return maxDrafts;
-        int k = bestLength(acceptance(), draftRatio, rowFraction, batchSize, maxDrafts);
+        return probed(bestLength(acceptance(), draftRatio, rowFraction, batchSize, maxDrafts));
+    }
+
+    /**
+     * {@code k}, except: every {@link #EXPLORE_INTERVAL}-th step that drafts tries one draft more or one fewer
+     * (alternately), so that the forward times of the lengths next to the chosen one stay measured (they decide
+     * whether k should move, and a cost measured once, cold, would otherwise stand); and when k is 0, a single
+     * probe draft every {@link #PROBE_INTERVAL} steps.
+     */
+    private int probed(int k) {
         if (k > 0) {
             stepsWithoutDrafts = 0;
+            if (++stepsSinceExplored >= EXPLORE_INTERVAL) {
+                stepsSinceExplored = 0;
+                exploreLonger = !exploreLonger;
+                if (exploreLonger && k < maxDrafts) return k + 1;
+                return k - 1;
+            }
             return k;
         }
         if (++stepsWithoutDrafts >= PROBE_INTERVAL && maxDrafts > 0) {
@@ -69,21 +90,37 @@ public final class DraftLengthController {
         return 0;
     }
 
-    /** As {@link #choose(double, double, int)} with costs from {@code costs} for proposer kind {@code proposer}. */
+    /**
+     * The number of drafts for the next step, with the forward times measured in {@code costs} and the draft
+     * token time of proposer kind {@code proposer} (priors until a forward is measured).
+     */
     public int choose(SpeculationCosts costs, String proposer, int batchSize) {
-        return choose(costs.draftRatio(proposer), costs.rowFraction(), batchSize);
+        if (!adaptive) return maxDrafts;
+        if (!costs.measured()) return choose(SpeculationCosts.PRIOR_DRAFT_RATIO, SpeculationCosts.PRIOR_ROW_FRACTION, batchSize);
+        return probed(bestLength(acceptance(), costs.draftNanos(proposer), costs::forwardNanos, batchSize, maxDrafts));
     }
 
-    /** The k in [0, kMax] with the most expected tokens per unit cost (the smallest k on ties). */
+    /**
+     * As {@link #bestLength(double, double, IntToDoubleFunction, int, int)} with the forward a line in units of a
+     * one-row forward: {@code (1 - rowFraction) + rowFraction * rows}, and a draft token {@code draftRatio} of it.
+     */
     public static int bestLength(double acceptance, double draftRatio, double rowFraction, int batchSize, int kMax) {
+        double beta = Math.max(0, Math.min(1, rowFraction));
+        return bestLength(acceptance, draftRatio, rows -> (1 - beta) + beta * rows, batchSize, kMax);
+    }
+
+    /**
+     * The k in [0, kMax] with the most expected tokens per unit cost (the smallest k on ties), when a draft token
+     * costs {@code draftCost} and a forward of r rows {@code forwardCost(r)}, in the same unit.
+     */
+    public static int bestLength(double acceptance, double draftCost, IntToDoubleFunction forwardCost, int batchSize, int kMax) {
         if (batchSize < 1) throw new IllegalArgumentException("batch size must be >= 1, got " + batchSize);
         double a = Math.max(0, Math.min(MAX_ACCEPTANCE, acceptance));
-        double beta = Math.max(0, Math.min(1, rowFraction));
-        double c = Math.max(0, draftRatio);
+        double c = Math.max(0, draftCost);
         int best = 0;
         double bestValue = -1;
         for (int k = 0; k <= kMax; k++) {
-            double value = expectedTokens(a, k) / (c * k + (1 - beta) / batchSize + beta * (k + 1));
+            double value = expectedTokens(a, k) / (c * k + forwardCost.applyAsDouble(batchSize * (k + 1)) / batchSize);
             if (value > bestValue * (1 + 1e-9)) {
                 bestValue = value;
                 best = k;

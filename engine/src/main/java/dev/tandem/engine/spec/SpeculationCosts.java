@@ -1,24 +1,50 @@
 package dev.tandem.engine.spec;
 
+import java.util.Arrays;
+import java.util.HashMap;
+import java.util.Locale;
+import java.util.Map;
+
 /**
- * Measured costs that decide how far to speculate, shared by the sequences of one generator (or one
- * pipeline): the time of a target forward as a line in its row count, fitted by least squares with
- * exponential forgetting, T(rows) = fixed + perRow * rows; and the time of one draft token per proposer
- * kind. Until enough steps are measured, priors typical of a memory-bound CPU forward are used.
- * Not thread-safe.
+ * Measured costs that decide how far to speculate, shared by the sequences of one generator (or one pipeline):
+ * the time of a target forward by its row count, and the time of one draft token per proposer kind. Not
+ * thread-safe.
+ *
+ * <p>A forward's time is not a line in its rows. A greedy row costs about the same alone or with one more (the
+ * int8 screen of the head reads its weights once for two rows), a third row costs a second pass; a float32
+ * forward is bound by its weight bytes up to about four rows, by its multiply-adds beyond (stories15M on 2
+ * cores: 0.83, 0.85, 1.29, 1.37, 1.80 ms for 1 to 5 rows). A line fitted through such points told the draft
+ * length controller that a second row costs a third of a step when it costs 2%, so it drafted too long where
+ * one draft paid, and speculation ran slower than none. So every row count that occurs keeps its own estimate;
+ * a count not seen yet is interpolated between the nearest seen ones, or extended from the nearest by the
+ * slope of a least-squares line through all measurements. Until anything is measured, priors typical of a
+ * memory-bound CPU forward are used.
  */
 public final class SpeculationCosts {
 
-    /** Weight of old measurements after each new one. */
+    /** Before any measurement: verifying one extra row costs this fraction of a one-row step. */
+    static final double PRIOR_ROW_FRACTION = 0.08;
+    /** Before any measurement of a proposer: a draft token costs this fraction of a one-row target step. */
+    static final double PRIOR_DRAFT_RATIO = 0.1;
+    /** Weight of old measurements in the least-squares line after each new one. */
     private static final double FORGETTING = 0.98;
-    /** A prior: verifying one extra row costs this fraction of a one-row step. */
-    private static final double PRIOR_ROW_FRACTION = 0.08;
-    /** Before any measurement, a draft token is assumed to cost this fraction of a target step. */
-    private static final double PRIOR_DRAFT_RATIO = 0.1;
-    private static final double DRAFT_SMOOTHING = 0.1;
+    /**
+     * A row count's estimate moves by this fraction of a sample below it, and by {@link #SMOOTHING_UP} of one above
+     * it, so it follows the lower part of its samples. The noise of a forward's time is one-sided (a collection
+     * pause, a descheduled thread, code the JIT has not compiled yet), and the first samples of a count are often
+     * its slowest: with a plain mean, a count first measured cold looked dear for hundreds of steps, and since the
+     * controller then avoided it, it was never measured again.
+     */
+    private static final double SMOOTHING_DOWN = 0.3;
+    private static final double SMOOTHING_UP = 0.05;
+    /** Proposals of a proposer whose lowest cost is taken as its estimate (the JIT compiles the draft meanwhile). */
+    private static final int DRAFT_WARM_UP_SAMPLES = 32;
+    /** A row a draft forward catches up on costs about this share of a one-row draft forward (its weights are read once). */
+    private static final double CATCH_UP_ROW_SHARE = 0.1;
     private static final int MIN_DISTINCT_ROW_COUNTS = 2;
+    private static final int INITIAL_COUNTS = 32;
 
-    // Decayed sums for the least-squares line time = a + b * rows.
+    // Decayed sums for the least-squares line time = a + b * rows (the slope that extends the table).
     private double n;
     private double sumX;
     private double sumY;
@@ -27,7 +53,12 @@ public final class SpeculationCosts {
     private int minRows = Integer.MAX_VALUE;
     private int maxRows;
 
-    private final java.util.HashMap<String, Double> draftNanosPerToken = new java.util.HashMap<>();
+    /** Estimated nanoseconds of a forward of r rows at index r, and how many forwards of r rows were measured. */
+    private double[] countNanos = new double[INITIAL_COUNTS];
+    private int[] countSamples = new int[INITIAL_COUNTS];
+
+    private final Map<String, Double> draftNanosPerToken = new HashMap<>();
+    private final Map<String, Integer> draftSamples = new HashMap<>();
 
     /** A target forward over {@code rows} rows (of all sequences in the batch) took {@code nanos}. */
     public void recordForward(int rows, long nanos) {
@@ -39,40 +70,78 @@ public final class SpeculationCosts {
         sumXY = sumXY * FORGETTING + (double) rows * nanos;
         minRows = Math.min(minRows, rows);
         maxRows = Math.max(maxRows, rows);
+        if (rows >= countNanos.length) {
+            int size = Math.max(rows + 1, 2 * countNanos.length);
+            countNanos = Arrays.copyOf(countNanos, size);
+            countSamples = Arrays.copyOf(countSamples, size);
+        }
+        int samples = countSamples[rows];
+        double estimate = countNanos[rows];
+        countNanos[rows] = samples == 0 ? nanos : estimate + (nanos < estimate ? SMOOTHING_DOWN : SMOOTHING_UP) * (nanos - estimate);
+        countSamples[rows] = samples == Integer.MAX_VALUE ? samples : samples + 1;
     }
 
     /**
-     * {@code proposer} drafted {@code tokens} tokens in {@code nanos} (tokens 0 counts as 1: a lookup still costs).
-     * A lower cost is taken at once, a higher one smoothed: the first proposals run before the JIT has compiled the
-     * draft's kernels and can cost a hundred times the steady state; averaged in, they would keep the controller from
-     * drafting (and so from ever measuring the compiled cost) for hundreds of steps.
+     * {@code proposer} did {@code work} units of drafting (see {@link #draftWork}; 0 counts as 1: a lookup still
+     * costs) in {@code nanos}. For its first {@link #DRAFT_WARM_UP_SAMPLES} proposals a lower cost is taken at
+     * once: they run before the JIT has compiled the draft's kernels and can cost a hundred times the steady state;
+     * averaged in, they would keep the controller from drafting (and so from ever measuring the compiled cost) for
+     * hundreds of steps. After that the estimate follows the lower part of the samples as forwards' do: kept at the
+     * lowest sample, it put a draft token at half its usual cost on a busy machine, and the controller drafted
+     * where it did not pay.
      */
-    public void recordDraft(String proposer, int tokens, long nanos) {
-        double perToken = (double) nanos / Math.max(1, tokens);
-        draftNanosPerToken.merge(proposer, perToken, (old, now) -> now < old ? now : old + DRAFT_SMOOTHING * (now - old));
+    public void recordDraft(String proposer, double work, long nanos) {
+        double perUnit = nanos / Math.max(1.0, work);
+        int samples = draftSamples.merge(proposer, 1, Integer::sum);
+        draftNanosPerToken.merge(proposer, perUnit, (old, now) -> samples <= DRAFT_WARM_UP_SAMPLES
+                ? Math.min(old, now) : old + (now < old ? SMOOTHING_DOWN : SMOOTHING_UP) * (now - old));
     }
 
     /**
-     * The units a proposal's time is divided by in {@link #recordDraft}: the rows its model ran
-     * ({@link Proposer#lastRowsFed}), or the drafted tokens for a proposer without a model.
+     * The units of a proposal's time in {@link #recordDraft}, each about one draft forward of one row (what a
+     * drafted token costs): one per drafted token (a forward each), plus a share of a forward per further row the
+     * model ran ({@link Proposer#lastRowsFed}: the history it caught up on in its first forward). Per drafted
+     * token alone, a proposer that last drafted many steps ago, and first feeds every token since, would look so
+     * dear that it is never tried again; per row alone, a draft token looked half as dear as it is, since a draft
+     * forward of two rows costs about what one of one row does.
      */
-    public static int draftWork(Proposer proposer, int drafted) {
+    public static double draftWork(Proposer proposer, int drafted) {
         int rows = proposer.lastRowsFed();
-        return rows > 0 ? rows : drafted;
+        return drafted + Math.max(0, rows - drafted) * CATCH_UP_ROW_SHARE;
+    }
+
+    /** Whether any target forward was measured (before that, {@link #forwardNanos} is 0 and priors decide). */
+    public boolean measured() { return n > 0; }
+
+    /**
+     * Estimated nanoseconds of a target forward over {@code rows} rows (0 before any measurement): the estimate of
+     * that row count if it was measured, else interpolated between the nearest measured counts around it, else
+     * extended from the nearest measured count by the fitted line's slope per row.
+     */
+    public double forwardNanos(int rows) {
+        if (n == 0 || rows <= 0) return 0;
+        if (rows < countSamples.length && countSamples[rows] > 0) return countNanos[rows];
+        int lo = rows - 1;
+        while (lo > 0 && (lo >= countSamples.length || countSamples[lo] == 0)) lo--;
+        int hi = rows + 1;
+        while (hi < countSamples.length && countSamples[hi] == 0) hi++;
+        boolean above = hi < countSamples.length;
+        double slope = rowNanos();
+        if (lo > 0 && above) return countNanos[lo] + (countNanos[hi] - countNanos[lo]) * (rows - lo) / (hi - lo);
+        if (lo > 0) return countNanos[lo] + slope * (rows - lo);
+        // Below every measured count: no less than an equal share of the nearest one.
+        return Math.max(countNanos[hi] * rows / hi, countNanos[hi] - slope * (hi - rows));
     }
 
     /** Time of a one-row target forward, in nanoseconds (0 before any measurement). */
     public double stepNanos() {
-        if (n == 0) return 0;
-        return Math.max(1, fixedNanos() + rowNanos());
+        return Math.max(n == 0 ? 0 : 1, forwardNanos(1));
     }
 
-    /** The fraction of a one-row forward that each row adds (verification cost slope). */
-    public double rowFraction() {
-        if (n == 0 || maxRows - minRows < MIN_DISTINCT_ROW_COUNTS) return PRIOR_ROW_FRACTION;
-        double step = fixedNanos() + rowNanos();
-        if (step <= 0) return PRIOR_ROW_FRACTION;
-        return clamp(rowNanos() / step, 0.0, 1.0);
+    /** Nanoseconds of one draft token of {@code proposer}: measured, or a prior share of a one-row step. */
+    public double draftNanos(String proposer) {
+        Double d = draftNanosPerToken.get(proposer);
+        return d != null ? d : PRIOR_DRAFT_RATIO * stepNanos();
     }
 
     /** A draft token of {@code proposer} relative to a one-row target forward. */
@@ -83,20 +152,19 @@ public final class SpeculationCosts {
         return d / step;
     }
 
+    /** The estimates a log line shows: forwards of 1, 2, 3, 5 and 9 rows, and a draft token of {@code proposer}. */
+    public String describe(String proposer) {
+        if (n == 0) return "no forward measured yet";
+        StringBuilder s = new StringBuilder("forward of");
+        for (int rows : new int[]{1, 2, 3, 5, 9}) s.append(String.format(Locale.ROOT, " %d row%s %.2f ms,", rows, rows == 1 ? "" : "s", forwardNanos(rows) / 1e6));
+        return s.append(String.format(Locale.ROOT, " a draft token %.3f ms", draftNanos(proposer) / 1e6)).toString();
+    }
+
+    /** The least-squares slope: nanoseconds per extra row (a prior share of the mean until two counts differ enough). */
     private double rowNanos() {
         if (maxRows - minRows < MIN_DISTINCT_ROW_COUNTS) return PRIOR_ROW_FRACTION * (sumY / n);
         double denominator = n * sumXX - sumX * sumX;
         if (denominator <= 0) return PRIOR_ROW_FRACTION * (sumY / n);
         return Math.max(0, (n * sumXY - sumX * sumY) / denominator);
-    }
-
-    private double fixedNanos() {
-        double meanX = sumX / n;
-        double meanY = sumY / n;
-        return Math.max(0, meanY - rowNanos() * meanX);
-    }
-
-    private static double clamp(double v, double lo, double hi) {
-        return Math.max(lo, Math.min(hi, v));
     }
 }

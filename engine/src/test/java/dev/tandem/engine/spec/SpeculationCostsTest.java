@@ -1,0 +1,97 @@
+package dev.tandem.engine.spec;
+
+import org.junit.jupiter.api.Test;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+class SpeculationCostsTest {
+
+    /** Forward times of a greedy target with the int8 screen, 1 to 5 rows (stories15M, 2 cores), in microseconds. */
+    private static final long[] SCREENED_MICROS = {0, 830, 845, 1290, 1370, 1800};
+
+    private static SpeculationCosts measured(long[] micros, int repeats) {
+        SpeculationCosts costs = new SpeculationCosts();
+        for (int i = 0; i < repeats; i++) {
+            for (int rows = 1; rows < micros.length; rows++) if (micros[rows] > 0) costs.recordForward(rows, micros[rows] * 1000);
+        }
+        return costs;
+    }
+
+    @Test
+    void nothingMeasuredMeansNoEstimate() {
+        SpeculationCosts costs = new SpeculationCosts();
+        assertFalse(costs.measured());
+        assertEquals(0, costs.forwardNanos(3));
+        assertEquals(0, costs.stepNanos());
+    }
+
+    @Test
+    void eachMeasuredRowCountKeepsItsOwnTime() {
+        SpeculationCosts costs = measured(SCREENED_MICROS, 20);
+        for (int rows = 1; rows <= 5; rows++) assertEquals(SCREENED_MICROS[rows] * 1000.0, costs.forwardNanos(rows), 1.0, "rows " + rows);
+        assertEquals(830_000, costs.stepNanos(), 1.0);
+    }
+
+    @Test
+    void unmeasuredCountsAreInterpolatedOrExtended() {
+        SpeculationCosts costs = measured(new long[]{0, 1000, 0, 0, 1600}, 10);
+        assertEquals(1_200_000, costs.forwardNanos(2), 1.0, "between 1 and 4 rows");
+        assertEquals(1_400_000, costs.forwardNanos(3), 1.0);
+        double slope = costs.forwardNanos(6) - costs.forwardNanos(5);
+        assertTrue(slope > 0, "beyond the largest count the time still grows");
+        assertEquals(1_600_000 + 2 * slope, costs.forwardNanos(6), 1.0, "extended from the nearest count by a constant slope");
+
+        SpeculationCosts batched = measured(new long[]{0, 0, 0, 0, 0, 0, 0, 0, 4000}, 10);
+        double one = batched.forwardNanos(1);
+        assertTrue(one >= 4_000_000 / 8.0 && one < 4_000_000, "below every measured count: at least an equal share, got " + one);
+    }
+
+    @Test
+    void slowOutliersMoveTheEstimateLittleAndFastSamplesReplaceColdOnes() {
+        SpeculationCosts costs = measured(new long[]{0, 1000}, 20);
+        costs.recordForward(1, 50_000_000); // a 50 ms pause
+        assertTrue(costs.forwardNanos(1) < 1_000_000 + 0.06 * 49_000_000, "one pause: " + costs.forwardNanos(1));
+
+        SpeculationCosts cold = new SpeculationCosts();
+        cold.recordForward(2, 20_000_000); // measured once before the JIT compiled the kernels
+        for (int i = 0; i < 20; i++) cold.recordForward(2, 1_000_000);
+        assertEquals(1_000_000, cold.forwardNanos(2), 0.02 * 1_000_000, "the compiled time takes over within 20 steps");
+    }
+
+    @Test
+    void theControllerDraftsOnceWhereASecondRowIsFreeAndAThirdIsNot() {
+        // A draft token at a tenth of a step, 60% accepted. On this table one draft is best, and gains 43%: two rows
+        // cost what one does, a third costs half a step more. The least-squares line through the same points puts
+        // a row at 31% of a step and sees a gain of 11%.
+        SpeculationCosts costs = measured(SCREENED_MICROS, 20);
+        for (int i = 0; i < 40; i++) costs.recordDraft("draft", 1, 83_000);
+        int k = DraftLengthController.bestLength(0.6, costs.draftNanos("draft"), costs::forwardNanos, 1, 4);
+        assertEquals(1, k);
+        double bestValue = DraftLengthController.expectedTokens(0.6, 1) / (costs.draftNanos("draft") + costs.forwardNanos(2));
+        double none = 1 / costs.forwardNanos(1);
+        assertTrue(bestValue > 1.3 * none, "one draft pays: " + bestValue / none);
+    }
+
+    @Test
+    void aDraftTokenIsChargedPerForwardWithCatchUpRowsAtAShare() {
+        Proposer caughtUp = new Proposer() {
+            @Override public String name() { return "x"; }
+            @Override public void propose(TokenHistory history, int maxDrafts, boolean withProbabilities, Draft draft) {}
+            @Override public int lastRowsFed() { return 17; }
+        };
+        assertEquals(1 + 16 * 0.1, SpeculationCosts.draftWork(caughtUp, 1), 1e-9, "16 catch-up rows before one draft");
+        Proposer lookup = new Proposer() {
+            @Override public String name() { return "y"; }
+            @Override public void propose(TokenHistory history, int maxDrafts, boolean withProbabilities, Draft draft) {}
+        };
+        assertEquals(3, SpeculationCosts.draftWork(lookup, 3), 1e-9, "a proposer without a model: its tokens");
+
+        SpeculationCosts costs = new SpeculationCosts();
+        costs.recordDraft("d", 1, 5_000_000); // cold
+        for (int i = 0; i < 200; i++) costs.recordDraft("d", 1, i % 2 == 0 ? 100_000 : 300_000);
+        double estimate = costs.draftNanos("d");
+        assertTrue(estimate > 100_000 && estimate < 300_000, "follows the samples, not their minimum: " + estimate);
+    }
+}
