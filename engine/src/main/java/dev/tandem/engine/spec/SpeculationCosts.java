@@ -16,8 +16,8 @@ import java.util.Map;
  * cores: 0.83, 0.85, 1.29, 1.37, 1.80 ms for 1 to 5 rows). A line fitted through such points told the draft
  * length controller that a second row costs a third of a step when it costs 2%, so it drafted too long where
  * one draft paid, and speculation ran slower than none. So every row count that occurs keeps its own estimate;
- * a count not seen yet is interpolated between the nearest seen ones, or extended from the nearest by the
- * slope of a least-squares line through all measurements. Until anything is measured, priors typical of a
+ * a count not seen lately is interpolated between the nearest ones seen lately, or extended from the nearest by
+ * the slope of a least-squares line through all measurements. Until anything is measured, priors typical of a
  * memory-bound CPU forward are used.
  */
 public final class SpeculationCosts {
@@ -43,6 +43,8 @@ public final class SpeculationCosts {
     private static final double CATCH_UP_ROW_SHARE = 0.1;
     private static final int MIN_DISTINCT_ROW_COUNTS = 2;
     private static final int INITIAL_COUNTS = 32;
+    /** A row count's estimate stands in for it this many forwards (of any count) after its last sample. */
+    private static final int STALE_AFTER = 256;
 
     // Decayed sums for the least-squares line time = a + b * rows (the slope that extends the table).
     private double n;
@@ -56,6 +58,10 @@ public final class SpeculationCosts {
     /** Estimated nanoseconds of a forward of r rows at index r, and how many forwards of r rows were measured. */
     private double[] countNanos = new double[INITIAL_COUNTS];
     private int[] countSamples = new int[INITIAL_COUNTS];
+    /** The {@link #clock} of each row count's last sample. */
+    private long[] countUpdated = new long[INITIAL_COUNTS];
+    /** Forwards recorded so far. */
+    private long clock;
 
     private final Map<String, Double> draftNanosPerToken = new HashMap<>();
     private final Map<String, Integer> draftSamples = new HashMap<>();
@@ -74,11 +80,15 @@ public final class SpeculationCosts {
             int size = Math.max(rows + 1, 2 * countNanos.length);
             countNanos = Arrays.copyOf(countNanos, size);
             countSamples = Arrays.copyOf(countSamples, size);
+            countUpdated = Arrays.copyOf(countUpdated, size);
         }
-        int samples = countSamples[rows];
+        clock++;
+        // A stale estimate starts over: it may be far from the current time, and smoothing would keep it there.
+        int samples = fresh(rows) ? countSamples[rows] : 0;
         double estimate = countNanos[rows];
         countNanos[rows] = samples == 0 ? nanos : estimate + (nanos < estimate ? SMOOTHING_DOWN : SMOOTHING_UP) * (nanos - estimate);
         countSamples[rows] = samples == Integer.MAX_VALUE ? samples : samples + 1;
+        countUpdated[rows] = clock;
     }
 
     /**
@@ -120,15 +130,16 @@ public final class SpeculationCosts {
      */
     public double forwardNanos(int rows) {
         if (n == 0 || rows <= 0) return 0;
-        if (rows < countSamples.length && countSamples[rows] > 0) return countNanos[rows];
-        int lo = rows - 1;
-        while (lo > 0 && (lo >= countSamples.length || countSamples[lo] == 0)) lo--;
+        if (fresh(rows)) return countNanos[rows];
+        int lo = Math.min(rows - 1, countSamples.length - 1);
+        while (lo > 0 && !fresh(lo)) lo--;
         int hi = rows + 1;
-        while (hi < countSamples.length && countSamples[hi] == 0) hi++;
+        while (hi < countSamples.length && !fresh(hi)) hi++;
         boolean above = hi < countSamples.length;
         double slope = rowNanos();
         if (lo > 0 && above) return countNanos[lo] + (countNanos[hi] - countNanos[lo]) * (rows - lo) / (hi - lo);
         if (lo > 0) return countNanos[lo] + slope * (rows - lo);
+        if (!above) return Math.max(1, sumY / n + slope * (rows - sumX / n)); // nothing recent: the line alone
         // Below every measured count: no less than an equal share of the nearest one.
         return Math.max(countNanos[hi] * rows / hi, countNanos[hi] - slope * (hi - rows));
     }
@@ -158,6 +169,17 @@ public final class SpeculationCosts {
         StringBuilder s = new StringBuilder("forward of");
         for (int rows : new int[]{1, 2, 3, 5, 9}) s.append(String.format(Locale.ROOT, " %d row%s %.2f ms,", rows, rows == 1 ? "" : "s", forwardNanos(rows) / 1e6));
         return s.append(String.format(Locale.ROOT, " a draft token %.3f ms", draftNanos(proposer) / 1e6)).toString();
+    }
+
+    /**
+     * Whether row count r was measured within the last {@link #STALE_AFTER} forwards. An older estimate no longer
+     * counts: the controller stops choosing a length it thinks dear, so that length's estimate would otherwise
+     * stand for good (a cluster's first verification steps, cold, measured 9 ms for two rows against 3.4 later);
+     * its neighbours and the line, which are measured now, stand in, and if they make it look worth it again, the
+     * controller tries it and measures it anew.
+     */
+    private boolean fresh(int r) {
+        return r < countSamples.length && countSamples[r] > 0 && clock - countUpdated[r] <= STALE_AFTER;
     }
 
     /** The least-squares slope: nanoseconds per extra row (a prior share of the mean until two counts differ enough). */

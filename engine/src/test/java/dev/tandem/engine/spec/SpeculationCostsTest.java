@@ -61,6 +61,19 @@ class SpeculationCostsTest {
     }
 
     @Test
+    void anEstimateNotRefreshedForAWhileGivesWayToItsNeighbours() {
+        SpeculationCosts costs = new SpeculationCosts();
+        costs.recordForward(2, 9_000_000); // two rows measured once, cold, then never chosen again
+        for (int i = 0; i < 300; i++) {
+            costs.recordForward(1, 3_000_000);
+            costs.recordForward(3, 3_400_000);
+        }
+        assertEquals(3_200_000, costs.forwardNanos(2), 1.0, "interpolated between the counts measured lately");
+        costs.recordForward(2, 3_300_000);
+        assertEquals(3_300_000, costs.forwardNanos(2), 1.0, "measured anew, the old estimate is forgotten");
+    }
+
+    @Test
     void theControllerDraftsOnceWhereASecondRowIsFreeAndAThirdIsNot() {
         // A draft token at a tenth of a step, 60% accepted. On this table one draft is best, and gains 43%: two rows
         // cost what one does, a third costs half a step more. The least-squares line through the same points puts
