@@ -746,8 +746,7 @@ public final class Scheduler extends AbstractBehavior<Scheduler.Command> {
                 getContext().getLog().warn("proposer {} failed for sequence {}: {}", s.proposer.name(), s.id, e.toString());
                 continue;
             }
-            proposers.costs().recordDraft(s.proposer.name(), SpeculationCosts.draftWork(s.proposer, s.draft.count()),
-                    System.nanoTime() - started);
+            proposers.costs().recordProposal(s.proposer.name(), s.proposer, s.draft.count(), System.nanoTime() - started);
             if (s.draft.count() == 0 || s.draft.count() > k) continue;
             int entries = StageActor.SequenceDraft.probabilityEntries(s.draft);
             if (entries > probabilityBudget) continue; // fewer drafts never change the output

@@ -30,10 +30,10 @@ public interface Proposer extends AutoCloseable {
 
     /**
      * Rows the last {@link #propose} ran through a model: the history it had to catch up on plus one per further
-     * draft; 0 for a proposer without a model (a table lookup). {@link SpeculationCosts#draftWork} charges the
-     * catch-up rows apart from the drafted tokens: a proposer that last drafted many steps ago first feeds every
-     * token since, and charging that to the one token it drafts would make drafting look so expensive that it is
-     * never tried again.
+     * draft; 0 for a proposer without a model (a table lookup). {@link SpeculationCosts#recordProposal} measures draft
+     * tokens only on proposals without a long catch-up: a proposer that last drafted many steps ago first feeds
+     * every token since, and charging that to the one token it drafts would make drafting look so expensive that
+     * it is never tried again.
      */
     default int lastRowsFed() { return 0; }
 

@@ -39,8 +39,11 @@ public final class SpeculationCosts {
     private static final double SMOOTHING_UP = 0.05;
     /** Proposals of a proposer whose lowest cost is taken as its estimate (the JIT compiles the draft meanwhile). */
     private static final int DRAFT_WARM_UP_SAMPLES = 32;
-    /** A row a draft forward catches up on costs about this share of a one-row draft forward (its weights are read once). */
-    private static final double CATCH_UP_ROW_SHARE = 0.1;
+    /**
+     * History rows a proposer catches up on from one drafting step to the next: the accepted drafts it has not
+     * fed yet (the last one, whose continuation it drafted from its own output) and the target's token.
+     */
+    private static final int STEADY_CATCH_UP_ROWS = 2;
     private static final int MIN_DISTINCT_ROW_COUNTS = 2;
     private static final int INITIAL_COUNTS = 32;
     /** A row count's estimate stands in for it this many forwards (of any count) after its last sample. */
@@ -92,32 +95,39 @@ public final class SpeculationCosts {
     }
 
     /**
-     * {@code proposer} did {@code work} units of drafting (see {@link #draftWork}; 0 counts as 1: a lookup still
-     * costs) in {@code nanos}. For its first {@link #DRAFT_WARM_UP_SAMPLES} proposals a lower cost is taken at
+     * {@code proposer} drafted {@code tokens} tokens in {@code nanos} (0 counts as 1: a lookup still costs). For its first {@link #DRAFT_WARM_UP_SAMPLES} proposals a lower cost is taken at
      * once: they run before the JIT has compiled the draft's kernels and can cost a hundred times the steady state;
      * averaged in, they would keep the controller from drafting (and so from ever measuring the compiled cost) for
      * hundreds of steps. After that the estimate follows the lower part of the samples as forwards' do: kept at the
      * lowest sample, it put a draft token at half its usual cost on a busy machine, and the controller drafted
      * where it did not pay.
      */
-    public void recordDraft(String proposer, double work, long nanos) {
-        double perUnit = nanos / Math.max(1.0, work);
+    public void recordDraft(String proposer, int tokens, long nanos) {
+        double perUnit = (double) nanos / Math.max(1, tokens);
         int samples = draftSamples.merge(proposer, 1, Integer::sum);
         draftNanosPerToken.merge(proposer, perUnit, (old, now) -> samples <= DRAFT_WARM_UP_SAMPLES
                 ? Math.min(old, now) : old + (now < old ? SMOOTHING_DOWN : SMOOTHING_UP) * (now - old));
     }
 
     /**
-     * The units of a proposal's time in {@link #recordDraft}, each about one draft forward of one row (what a
-     * drafted token costs): one per drafted token (a forward each), plus a share of a forward per further row the
-     * model ran ({@link Proposer#lastRowsFed}: the history it caught up on in its first forward). Per drafted
-     * token alone, a proposer that last drafted many steps ago, and first feeds every token since, would look so
-     * dear that it is never tried again; per row alone, a draft token looked half as dear as it is, since a draft
-     * forward of two rows costs about what one of one row does.
+     * {@code proposer} (of kind {@code name}) drafted {@code drafted} tokens in {@code nanos}. Recorded per drafted
+     * token (a draft forward each) when the proposer caught up on at most {@link #STEADY_CATCH_UP_ROWS} rows of
+     * history first, as it does from one step to the next while it drafts. A proposal after a pause first feeds
+     * every token since (a whole prompt, or the tokens of the steps without drafts): its time per drafted token
+     * only bounds a draft token's cost from above, so it may lower the estimate, never raise it. Charged in full
+     * to the tokens it drafts, such a catch-up made drafting look so dear that the controller stopped drafting, so
+     * that every later probe was such a proposal again; ignored, an estimate measured cold stood for good; per row
+     * fed, a draft token looked half as dear as it is, since a draft forward of two rows costs about what one of
+     * one row does.
      */
-    public static double draftWork(Proposer proposer, int drafted) {
+    public void recordProposal(String name, Proposer proposer, int drafted, long nanos) {
         int rows = proposer.lastRowsFed();
-        return drafted + Math.max(0, rows - drafted) * CATCH_UP_ROW_SHARE;
+        if (rows > 0 && rows - drafted > STEADY_CATCH_UP_ROWS) {
+            double bound = (double) nanos / Math.max(1, drafted);
+            draftNanosPerToken.computeIfPresent(name, (k, old) -> Math.min(old, bound));
+            return;
+        }
+        recordDraft(name, drafted, nanos);
     }
 
     /** Whether any target forward was measured (before that, {@link #forwardNanos} is 0 and priors decide). */

@@ -114,7 +114,7 @@ public final class SpeculativeDecoder implements AutoCloseable {
         if (k <= 0) return;
         long start = System.nanoTime();
         s.proposer.propose(s.history, k, s.sampling, s.draft);
-        costs.recordDraft(proposers.name(), SpeculationCosts.draftWork(s.proposer, s.draft.count()), System.nanoTime() - start);
+        costs.recordProposal(proposers.name(), s.proposer, s.draft.count(), System.nanoTime() - start);
         if (s.draft.count() > k) throw new IllegalStateException(s.proposer.name() + " proposed more than " + k + " tokens");
     }
 

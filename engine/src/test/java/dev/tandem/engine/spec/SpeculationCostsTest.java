@@ -88,23 +88,30 @@ class SpeculationCostsTest {
     }
 
     @Test
-    void aDraftTokenIsChargedPerForwardWithCatchUpRowsAtAShare() {
-        Proposer caughtUp = new Proposer() {
-            @Override public String name() { return "x"; }
-            @Override public void propose(TokenHistory history, int maxDrafts, boolean withProbabilities, Draft draft) {}
-            @Override public int lastRowsFed() { return 17; }
-        };
-        assertEquals(1 + 16 * 0.1, SpeculationCosts.draftWork(caughtUp, 1), 1e-9, "16 catch-up rows before one draft");
-        Proposer lookup = new Proposer() {
-            @Override public String name() { return "y"; }
-            @Override public void propose(TokenHistory history, int maxDrafts, boolean withProbabilities, Draft draft) {}
-        };
-        assertEquals(3, SpeculationCosts.draftWork(lookup, 3), 1e-9, "a proposer without a model: its tokens");
-
+    void draftTokensAreMeasuredOnProposalsWithoutALongCatchUp() {
         SpeculationCosts costs = new SpeculationCosts();
-        costs.recordDraft("d", 1, 5_000_000); // cold
-        for (int i = 0; i < 200; i++) costs.recordDraft("d", 1, i % 2 == 0 ? 100_000 : 300_000);
-        double estimate = costs.draftNanos("d");
+        for (int i = 0; i < 40; i++) costs.recordProposal("d", fed(4), 3, 300_000); // 3 drafts, 2 rows caught up on
+        assertEquals(100_000, costs.draftNanos("d"), 1.0, "per drafted token");
+        for (int i = 0; i < 40; i++) costs.recordProposal("d", fed(17), 1, 2_000_000); // 16 rows of history first
+        assertEquals(100_000, costs.draftNanos("d"), 1.0, "a catch-up after a pause is not a draft token's cost");
+        costs.recordProposal("d", fed(17), 1, 60_000);
+        assertEquals(60_000, costs.draftNanos("d"), 1.0, "but one faster even with its catch-up bounds the cost from above");
+        costs.recordProposal("lookup", fed(0), 3, 30_000);
+        assertEquals(10_000, costs.draftNanos("lookup"), 1.0, "a proposer without a model: per token");
+
+        SpeculationCosts noisy = new SpeculationCosts();
+        noisy.recordDraft("d", 1, 5_000_000); // cold
+        for (int i = 0; i < 200; i++) noisy.recordDraft("d", 1, i % 2 == 0 ? 100_000 : 300_000);
+        double estimate = noisy.draftNanos("d");
         assertTrue(estimate > 100_000 && estimate < 300_000, "follows the samples, not their minimum: " + estimate);
+    }
+
+    /** A proposer whose last proposal ran {@code rows} rows through its model. */
+    private static Proposer fed(int rows) {
+        return new Proposer() {
+            @Override public String name() { return "p"; }
+            @Override public void propose(TokenHistory history, int maxDrafts, boolean withProbabilities, Draft draft) {}
+            @Override public int lastRowsFed() { return rows; }
+        };
     }
 }
