@@ -54,6 +54,11 @@ public final class ProposerCatalog implements AutoCloseable {
             throw new IllegalArgumentException(SpeculationSettings.PATH + ".layerskip-layers must be below the " + layers
                     + " layers of " + model + ", got " + settings.layerSkipLayers());
         }
+        // Now rather than when a request first asks for a model proposer: compiling takes seconds of a background
+        // thread, and those first proposals, interpreted and next to the warm-up, cost 0.4-1 ms a token instead of
+        // ~0.1 (bench cluster: the draft's kernels were still in the Vector API's fallback code while speculation
+        // was measured), so the draft length controller learned to draft little.
+        warmUpKernels();
     }
 
     /** Costs measured by this model's scheduler: pipeline steps by rows, draft tokens by proposer. */
