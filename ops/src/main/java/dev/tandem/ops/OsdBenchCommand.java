@@ -70,8 +70,9 @@ public final class OsdBenchCommand implements Callable<Integer> {
                     + "Default: ${DEFAULT-VALUE}.")
     int interference;
 
-    @Option(names = "--draft-length", defaultValue = "4",
-            description = "Drafts per step; 0 lets the engine choose per step from measured costs. Default: ${DEFAULT-VALUE}.")
+    @Option(names = "--draft-length", defaultValue = "0",
+            description = "Drafts per step; 0 lets the engine choose per step from measured costs, as a coordinator "
+                    + "does by default. Default: ${DEFAULT-VALUE}.")
     int draftLength;
 
     @Option(names = "--bootstrap-minutes", defaultValue = "2",
