@@ -95,17 +95,17 @@ public final class SpeculationCosts {
     }
 
     /**
-     * {@code proposer} drafted {@code tokens} tokens in {@code nanos} (0 counts as 1: a lookup still costs). For its first {@link #DRAFT_WARM_UP_SAMPLES} proposals a lower cost is taken at
-     * once: they run before the JIT has compiled the draft's kernels and can cost a hundred times the steady state;
-     * averaged in, they would keep the controller from drafting (and so from ever measuring the compiled cost) for
-     * hundreds of steps. After that the estimate follows the lower part of the samples as forwards' do: kept at the
-     * lowest sample, it put a draft token at half its usual cost on a busy machine, and the controller drafted
-     * where it did not pay.
+     * {@code proposer} drafted {@code tokens} tokens in {@code nanos} (0 counts as 1: a lookup still costs). For its
+     * first {@link #DRAFT_WARM_UP_SAMPLES} proposals a lower cost is taken at once: they run before the JIT has
+     * compiled the draft's kernels and can cost a hundred times the steady state; averaged in, they would keep the
+     * controller from drafting (and so from ever measuring the compiled cost) for hundreds of steps. After that the
+     * estimate follows the lower part of the samples as forwards' do: kept at the lowest sample, it put a draft
+     * token at half its usual cost on a busy machine, and the controller drafted where it did not pay.
      */
     public void recordDraft(String proposer, int tokens, long nanos) {
-        double perUnit = (double) nanos / Math.max(1, tokens);
+        double perToken = (double) nanos / Math.max(1, tokens);
         int samples = draftSamples.merge(proposer, 1, Integer::sum);
-        draftNanosPerToken.merge(proposer, perUnit, (old, now) -> samples <= DRAFT_WARM_UP_SAMPLES
+        draftNanosPerToken.merge(proposer, perToken, (old, now) -> samples <= DRAFT_WARM_UP_SAMPLES
                 ? Math.min(old, now) : old + (now < old ? SMOOTHING_DOWN : SMOOTHING_UP) * (now - old));
     }
 
