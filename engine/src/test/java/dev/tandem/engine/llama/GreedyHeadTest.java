@@ -64,10 +64,8 @@ class GreedyHeadTest {
         SplittableRandom random = new SplittableRandom(7);
         try (Arena arena = Arena.ofShared(); ParallelRunner runner = new ParallelRunner(2)) {
             for (int trial = 0; trial < 20; trial++) {
-                float[] w = new float[ROWS * COLS];
-                for (int i = 0; i < w.length; i++) w[i] = (float) random.nextGaussian() * 0.1f;
-                float[] x = new float[3 * COLS];
-                for (int i = 0; i < x.length; i++) x[i] = (float) random.nextGaussian();
+                float[] w = gaussian(random, ROWS * COLS, 0.1f);
+                float[] x = gaussian(random, 3 * COLS, 1f);
                 // A row aligned with x's first row, so it wins, then its near and exact copies elsewhere.
                 int top = random.nextInt(ROWS);
                 for (int c = 0; c < COLS; c++) w[top * COLS + c] = x[c] * 0.3f;
@@ -95,6 +93,13 @@ class GreedyHeadTest {
         }
     }
 
+    /** n values drawn from a standard normal, each times {@code scale}. */
+    private static float[] gaussian(SplittableRandom random, int n, float scale) {
+        float[] v = new float[n];
+        for (int i = 0; i < n; i++) v[i] = (float) random.nextGaussian() * scale;
+        return v;
+    }
+
     /** The k highest of a row, highest first, ties to the lower id. */
     private static int[] top(float[] logits, int off, int n, int k) {
         return java.util.stream.IntStream.range(0, n).boxed()
@@ -119,10 +124,8 @@ class GreedyHeadTest {
         SplittableRandom random = new SplittableRandom(17);
         try (Arena arena = Arena.ofShared(); ParallelRunner runner = new ParallelRunner(2)) {
             for (int trial = 0; trial < 10; trial++) {
-                float[] w = new float[ROWS * COLS];
-                for (int i = 0; i < w.length; i++) w[i] = (float) random.nextGaussian() * 0.1f;
-                float[] x = new float[3 * COLS];
-                for (int i = 0; i < x.length; i++) x[i] = (float) random.nextGaussian();
+                float[] w = gaussian(random, ROWS * COLS, 0.1f);
+                float[] x = gaussian(random, 3 * COLS, 1f);
                 int topRow = random.nextInt(ROWS);
                 for (int c = 0; c < COLS; c++) w[topRow * COLS + c] = x[c] * 0.2f;
                 for (int i = 0; i < 40; i++) { // rivals around the top, and a tie
@@ -176,10 +179,8 @@ class GreedyHeadTest {
     void nonFiniteRowsAreNotSettled() {
         SplittableRandom random = new SplittableRandom(13);
         try (Arena arena = Arena.ofShared(); ParallelRunner runner = new ParallelRunner(1)) {
-            float[] w = new float[ROWS * COLS];
-            for (int i = 0; i < w.length; i++) w[i] = (float) random.nextGaussian();
-            float[] x = new float[2 * COLS];
-            for (int i = 0; i < x.length; i++) x[i] = (float) random.nextGaussian();
+            float[] w = gaussian(random, ROWS * COLS, 1f);
+            float[] x = gaussian(random, 2 * COLS, 1f);
             x[COLS + 5] = Float.NaN;
             GreedyHead screen = GreedyHead.forHead(rowMajor(arena, w));
             screen.run(runner, x, 0, 2);
