@@ -15,6 +15,8 @@ import java.util.concurrent.TimeUnit;
  * @param topK                  teacher logits kept per position
  * @param samplingRate          fraction of sequences recorded
  * @param maxPendingBytes       teacher data held for running sequences
+ * @param deferTeacher          whether a worker's recorder keeps a greedy row's hidden state and computes its teacher
+ *                              logits in idle time, instead of asking the serving forward for its top logits
  * @param replayBytesPerClass   training samples' bytes per class
  * @param heldOutBytesPerClass  held-out samples' bytes per class
  * @param heldOutEvery          one sample in this many is held out
@@ -41,7 +43,7 @@ import java.util.concurrent.TimeUnit;
  * @param bootstrapMaxNewTokens tokens generated per bootstrap prompt
  * @param bootstrapStreams      prompts generated at once during bootstrap
  */
-public record TrainerSettings(int topK, double samplingRate, long maxPendingBytes, long replayBytesPerClass,
+public record TrainerSettings(int topK, double samplingRate, long maxPendingBytes, boolean deferTeacher, long replayBytesPerClass,
                               long heldOutBytesPerClass, int heldOutEvery, int draftLayers, int headTokens, int baseTokens,
                               boolean classHeads, DistillerSettings distiller, double onlineLearningRate, boolean onlineTrainEmbedding, int batchSize, int evaluateEverySteps, int heldOutSamples,
                               double margin, boolean perClassDrafts, int classifierMinExamples, double classifierMinPosterior,
@@ -71,7 +73,7 @@ public record TrainerSettings(int topK, double samplingRate, long maxPendingByte
                 d.getDouble("rejected-weight"), d.getBoolean("train-embedding"), d.getDouble("teacher-temperature"));
         Config idle = c.getConfig("idle");
         return new TrainerSettings(c.getInt("recorder.top-k"), c.getDouble("recorder.sampling-rate"),
-                c.getBytes("recorder.max-pending-bytes"), c.getBytes("replay.max-bytes-per-class"),
+                c.getBytes("recorder.max-pending-bytes"), c.getBoolean("recorder.defer-teacher"), c.getBytes("replay.max-bytes-per-class"),
                 c.getBytes("replay.held-out-bytes-per-class"), c.getInt("replay.held-out-every"), c.getInt("draft.layers"),
                 c.getInt("draft.head-tokens"), c.getInt("draft.base-tokens"), c.getBoolean("draft.class-heads"), distiller, d.getDouble("online-learning-rate"), d.getBoolean("online-train-embedding"), d.getInt("batch-size"),
                 c.getInt("evaluation.every-steps"), c.getInt("evaluation.held-out-samples"), c.getDouble("evaluation.margin"),
@@ -89,7 +91,7 @@ public record TrainerSettings(int topK, double samplingRate, long maxPendingByte
     }
 
     public TrainerSettings withDistiller(DistillerSettings d) {
-        return new TrainerSettings(topK, samplingRate, maxPendingBytes, replayBytesPerClass, heldOutBytesPerClass, heldOutEvery,
+        return new TrainerSettings(topK, samplingRate, maxPendingBytes, deferTeacher, replayBytesPerClass, heldOutBytesPerClass, heldOutEvery,
                 draftLayers, headTokens, baseTokens, classHeads, d, onlineLearningRate, onlineTrainEmbedding, batchSize, evaluateEverySteps, heldOutSamples, margin, perClassDrafts,
                 classifierMinExamples, classifierMinPosterior, idle, pollNanos, idleCpuClass, bootstrapMinutes, bootstrapMaxNewTokens, bootstrapStreams);
     }

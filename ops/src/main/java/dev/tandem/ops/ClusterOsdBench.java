@@ -44,7 +44,8 @@ import static dev.tandem.trainer.online.OnlineDistillationBench.tpotMs;
  *   latency and the speedup reference), then with {@code draft};</li>
  *   <li>the frozen cluster, {@code tandem.drafts.train = off}: its workers only mirror, so the bootstrap draft stays
  *   live. Every burst is served there with {@code draft} (the frozen-draft reference) and, for the first
- *   {@code interferenceRequests}, with no speculation too (the trainer-off latency, same requests and load).</li>
+ *   {@code interferenceRequests}, with no speculation too, first and after an idle gap of its own while the online
+ *   cluster is held (the trainer-off latency: same requests, same load, same idle time before them).</li>
  * </ul>
  * A node's idle governor sees only its own cluster's requests, so the online cluster's trainers are held
  * ({@link TrainingGate}) while the frozen cluster serves: training happens in the gaps only, as with one
@@ -56,6 +57,7 @@ final class ClusterOsdBench {
     private static final Duration START_TIMEOUT = Duration.ofMinutes(3);
     private static final String MODEL = "default";
     private static final double P99 = 0.99;
+    private static final double P50 = 0.5;
     /** Requests per cluster and proposer before the stream. */
     private static final int WARMUP_REQUESTS = 2;
     private static final String HEARTBEAT_PAUSE = "60s";
@@ -93,8 +95,13 @@ final class ClusterOsdBench {
                     runs.online.addAll(serve(system, onlineClient, burst, "draft", s, runs.proposers));
                     hold(online, true);
                     try {
+                        if (from < m) {
+                            // The trainer-off reference comes after the same idle gap as the trainer-on one: requests
+                            // that follow a gap run slower (cold caches, parked threads) whether a trainer ran or not.
+                            Thread.sleep(s.gapMillis());
+                            runs.noneOff.addAll(serve(system, frozenClient, burst, "none", s, null));
+                        }
                         runs.frozen.addAll(serve(system, frozenClient, burst, "draft", s, null));
-                        if (from < m) runs.noneOff.addAll(serve(system, frozenClient, burst, "none", s, null));
                     } finally {
                         hold(online, false);
                     }
@@ -235,7 +242,8 @@ final class ClusterOsdBench {
         }
         return new OsdBenchResult("cluster", model, stream.size(), s.maxNewTokens(), s.burst(), s.gapMillis(), s.familyA(), s.familyB(),
                 windows, acceptance(frozen), acceptance(frozen.subList(0, nA)), acceptance(frozen.subList(nA, frozen.size())), finalA, finalB,
-                finalB, recovery, speedupNone, speedupNoneOverall, speedupBootstrap, p99On, p99Off, p99Off > 0 ? p99On / p99Off : 0, on.size(),
+                finalB, recovery, speedupNone, speedupNoneOverall, speedupBootstrap, p99On, p99Off, p99Off > 0 ? p99On / p99Off : 0,
+                OnlineDistillationBench.percentileMs(on, P50), OnlineDistillationBench.percentileMs(runs.noneOff, P50), on.size(),
                 steps, published, rejected, rolledBack, busy, seconds);
     }
 }

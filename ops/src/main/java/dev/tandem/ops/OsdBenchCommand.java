@@ -65,7 +65,7 @@ public final class OsdBenchCommand implements Callable<Integer> {
     @Option(names = "--family-b", defaultValue = TrafficGenerator.SPACE, description = "Family after the shift. Default: ${DEFAULT-VALUE}.")
     String familyB;
 
-    @Option(names = "--interference-requests", defaultValue = "60",
+    @Option(names = "--interference-requests", defaultValue = "200",
             description = "Prefix served with the trainer on and off (p99 latency; local: frozen draft, cluster: no speculation). "
                     + "Default: ${DEFAULT-VALUE}.")
     int interference;

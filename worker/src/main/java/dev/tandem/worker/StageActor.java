@@ -510,9 +510,7 @@ public final class StageActor extends AbstractBehavior<StageActor.Command> {
         }
         v.history.append(accepted, produced);
         if (recorder != VerificationListener.NONE) {
-            boolean logits = out.hasLogits(row); // false when the recorder said it would not read them
-            recorder.onVerified(seqId, v.history, firstPosition, logits ? out.logits() : null, logits ? out.logitsOffset(row) : 0,
-                    config.vocabSize(), produced, current, produced - 1);
+            recorder.onVerified(seqId, v.history, firstPosition, out, row, produced, current, produced - 1);
         }
     }
 

@@ -96,7 +96,7 @@ public final class OnlineDistillation {
             TrafficClassifier classifier = new TrafficClassifier(t.classifierMinExamples(), t.classifierMinPosterior());
             buffers = new ReplayBuffers(t.replayBytesPerClass(), t.heldOutBytesPerClass(), t.heldOutEvery());
             recorder = new TrafficRecorder(t.topK(), t.samplingRate(), t.maxPendingBytes(), buffers, classifier::classify,
-                    settings.recorderSeed());
+                    settings.recorderSeed()).deferTeacher(t.deferTeacher()); // the DraftTrainer resolves deferred teachers
             recorder.onTagged(classifier::learn);
             activity = new ServingActivity(recorder, settings.staleSequence().toNanos());
         }

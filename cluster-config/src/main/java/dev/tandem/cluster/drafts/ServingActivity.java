@@ -1,5 +1,6 @@
 package dev.tandem.cluster.drafts;
 
+import dev.tandem.engine.llama.StageOutput;
 import dev.tandem.engine.spec.Draft;
 import dev.tandem.engine.spec.TokenHistory;
 import dev.tandem.engine.spec.VerificationListener;
@@ -55,7 +56,7 @@ public final class ServingActivity extends VerificationListener.Forwarding {
     }
 
     @Override
-    public void onVerified(long seqId, TokenHistory history, int firstPosition, float[] logits, int logitsOffset, int vocab,
+    public void onVerified(long seqId, TokenHistory history, int firstPosition, StageOutput out, int firstRow,
                            int committedRows, Draft draft, int acceptedDrafts) {
         long now = clock.getAsLong();
         lastSeen.put(seqId, now);
@@ -69,7 +70,7 @@ public final class ServingActivity extends VerificationListener.Forwarding {
             long b = baselineStepNanos;
             if (b == 0 || updated < b) baselineStepNanos = updated;
         }
-        next.onVerified(seqId, history, firstPosition, logits, logitsOffset, vocab, committedRows, draft, acceptedDrafts);
+        next.onVerified(seqId, history, firstPosition, out, firstRow, committedRows, draft, acceptedDrafts);
     }
 
     @Override

@@ -1,6 +1,7 @@
 package dev.tandem.cluster.drafts;
 
 import com.typesafe.config.ConfigFactory;
+import dev.tandem.engine.llama.StageOutput;
 import dev.tandem.engine.spec.Draft;
 import dev.tandem.engine.spec.TokenHistory;
 import dev.tandem.engine.spec.VerificationListener;
@@ -42,7 +43,7 @@ class ServingActivityTest {
         List<String> calls = new ArrayList<>();
         VerificationListener recorder = new VerificationListener() {
             @Override public void onStart(long seqId, int[] prompt, String trafficClass) { calls.add("start " + seqId + " " + trafficClass); }
-            @Override public void onVerified(long seqId, TokenHistory history, int firstPosition, float[] logits, int logitsOffset, int vocab,
+            @Override public void onVerified(long seqId, TokenHistory history, int firstPosition, StageOutput out, int firstRow,
                                              int committedRows, Draft draft, int acceptedDrafts) { calls.add("verified " + seqId); }
             @Override public void onRelease(long seqId) { calls.add("release " + seqId); }
         };
@@ -55,7 +56,7 @@ class ServingActivityTest {
         assertEquals(2, activity.activeSequences());
         assertFalse(governor.mayTrain(), "a running sequence is load");
         now += 20_000_000;
-        activity.onVerified(1, new TokenHistory(new int[] {1, 5, 7}, 8), 2, new float[4], 0, 4, 1, new Draft(1, 4), 0);
+        activity.onVerified(1, new TokenHistory(new int[] {1, 5, 7}, 8), 2, null, 0, 1, new Draft(1, 4), 0);
         activity.onRelease(1);
         assertEquals(1, activity.activeSequences());
         assertFalse(governor.mayTrain());

@@ -1,5 +1,6 @@
 package dev.tandem.trainer.online;
 
+import dev.tandem.engine.llama.StageOutput;
 import dev.tandem.engine.spec.Draft;
 import dev.tandem.engine.spec.TokenHistory;
 import dev.tandem.engine.spec.VerificationListener;
@@ -36,14 +37,14 @@ final class AcceptanceCounter extends VerificationListener.Forwarding {
     }
 
     @Override
-    public void onVerified(long seqId, TokenHistory history, int firstPosition, float[] logits, int logitsOffset, int vocab,
+    public void onVerified(long seqId, TokenHistory history, int firstPosition, StageOutput out, int firstRow,
                            int committedRows, Draft draft, int acceptedDrafts) {
         long[] c = counts.get(seqId);
         if (c != null) {
             c[0] += acceptedDrafts;
             c[1] += acceptedDrafts + (acceptedDrafts < draft.count() ? 1 : 0);
         }
-        next.onVerified(seqId, history, firstPosition, logits, logitsOffset, vocab, committedRows, draft, acceptedDrafts);
+        next.onVerified(seqId, history, firstPosition, out, firstRow, committedRows, draft, acceptedDrafts);
     }
 
     Counts counts(long seqId) {

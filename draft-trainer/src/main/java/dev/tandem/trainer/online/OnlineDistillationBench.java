@@ -46,6 +46,7 @@ public final class OnlineDistillationBench {
     /** How close to its plateau family B must come. */
     public static final double RECOVERY_TOLERANCE = 0.05;
     private static final double P99 = 0.99;
+    private static final double P50 = 0.5;
     /** Not from any family (an untagged warm-up is recorded, if at all, for the general class only). */
     public static final String WARMUP_PROMPT = "Once upon a time, there was a little girl.";
 
@@ -231,7 +232,8 @@ public final class OnlineDistillationBench {
         }
         return new OsdBenchResult("local", model, stream.size(), s.maxNewTokens(), s.burst(), s.gapMillis(), s.familyA(), s.familyB(), windows,
                 acceptance(frozen), acceptance(frozen.subList(0, nA)), acceptance(frozen.subList(nA, frozen.size())), finalA, finalB, finalB,
-                recovery, speedupNone, speedupNoneOverall, speedupBootstrap, p99On, p99Off, p99Off > 0 ? p99On / p99Off : 0, on.size(),
+                recovery, speedupNone, speedupNoneOverall, speedupBootstrap, p99On, p99Off, p99Off > 0 ? p99On / p99Off : 0,
+                percentileMs(on, P50), percentileMs(off, P50), on.size(),
                 online.steps(), published, rejected, rolledBack, online.trainingSeconds(), seconds);
     }
 

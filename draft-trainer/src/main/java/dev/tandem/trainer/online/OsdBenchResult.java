@@ -13,6 +13,7 @@ public record OsdBenchResult(String mode, String model, int requests, int maxNew
                              double acceptanceBootstrapB, double acceptanceFinalA, double acceptanceFinalB, double plateauB,
                              int recoveryRequestsB, double speedupVsNone, double speedupVsNoneOverall, double speedupVsBootstrap,
                              double p99LatencyMsTrainerOn, double p99LatencyMsTrainerOff, double p99RatioTrainerOnOff,
+                             double p50LatencyMsTrainerOn, double p50LatencyMsTrainerOff,
                              int interferenceRequests, long trainerSteps, int published, int rejected, int rolledBack,
                              double trainingSeconds, double seconds) {
 
@@ -40,11 +41,12 @@ public record OsdBenchResult(String mode, String model, int requests, int maxNew
                         + "\"acceptance_final_a\":%.4f,\"acceptance_final_b\":%.4f,\"plateau_b\":%.4f,\"recovery_requests_b\":%d,"
                         + "\"speedup_vs_none\":%.3f,\"speedup_vs_none_overall\":%.3f,\"speedup_vs_bootstrap\":%.3f,"
                         + "\"p99_latency_ms_trainer_on\":%.1f,\"p99_latency_ms_trainer_off\":%.1f,\"p99_ratio_trainer_on_off\":%.3f,"
+                        + "\"p50_latency_ms_trainer_on\":%.1f,\"p50_latency_ms_trainer_off\":%.1f,"
                         + "\"interference_requests\":%d,\"trainer_steps\":%d,\"published\":%d,\"rejected\":%d,\"rolled_back\":%d,"
                         + "\"training_seconds\":%.1f,\"seconds\":%.1f}",
                 acceptanceBootstrap, acceptanceBootstrapA, acceptanceBootstrapB, acceptanceFinalA, acceptanceFinalB, plateauB,
                 recoveryRequestsB, speedupVsNone, speedupVsNoneOverall, speedupVsBootstrap, p99LatencyMsTrainerOn, p99LatencyMsTrainerOff,
-                p99RatioTrainerOnOff, interferenceRequests, trainerSteps, published, rejected, rolledBack, trainingSeconds, seconds));
+                p99RatioTrainerOnOff, p50LatencyMsTrainerOn, p50LatencyMsTrainerOff, interferenceRequests, trainerSteps, published, rejected, rolledBack, trainingSeconds, seconds));
         return b.toString();
     }
 
@@ -65,9 +67,9 @@ public record OsdBenchResult(String mode, String model, int requests, int maxNew
         b.append(String.format(Locale.ROOT, "speedup vs none: %.2fx (last window), %.2fx (whole run); vs frozen bootstrap: %.2fx (last window)%n",
                 speedupVsNone, speedupVsNoneOverall, speedupVsBootstrap));
         // Local: the frozen draft with and without a second trainer; cluster: no speculation on the trainer's cluster and on one without.
-        b.append(String.format(Locale.ROOT, "p99 request latency, %s, trainer on %.1f ms / off %.1f ms = %.3f (%d requests)%n",
+        b.append(String.format(Locale.ROOT, "p99 request latency, %s, trainer on %.1f ms / off %.1f ms = %.3f (p50 %.1f / %.1f ms; %d requests)%n",
                 mode.equals("local") ? "same draft" : "no speculation", p99LatencyMsTrainerOn, p99LatencyMsTrainerOff, p99RatioTrainerOnOff,
-                interferenceRequests));
+                p50LatencyMsTrainerOn, p50LatencyMsTrainerOff, interferenceRequests));
         b.append(String.format(Locale.ROOT, "trainer: %d steps, %.1f s wall time inside steps (waits at checkpoints included), %d published, %d rejected, %d rolled back; run took %.0f s%n",
                 trainerSteps, trainingSeconds, published, rejected, rolledBack, seconds));
         return b.toString();

@@ -37,7 +37,7 @@ class OnlineTrainerTest {
                 TinyDrafts.reducedVocabulary(34, vocab), 4);
         registry.submit(DraftModel.GENERAL_CLASS, general, new DraftEvaluator.Comparison(AcceptanceMetrics.NONE, AcceptanceMetrics.NONE, true), "test");
         TrainerSettings defaults = TrainerSettings.defaults();
-        TrainerSettings settings = new TrainerSettings(8, 1, 1 << 20, 1 << 24, 1 << 22, 5, 1, 34, 10, true,
+        TrainerSettings settings = new TrainerSettings(8, 1, 1 << 20, false, 1 << 24, 1 << 22, 5, 1, 34, 10, true,
                 defaults.distiller().withLearningRate(5e-3), 5e-3, true, 8, 30, 20, 0.0, true, 5, 0.9, defaults.idle(), 1_000_000, false, 1, 16, 1);
         OnlineTrainer trainer = new OnlineTrainer(settings, buffers, registry);
         for (int i = 0; i < 400 && registry.live("a").isEmpty(); i++) trainer.step();

@@ -140,7 +140,7 @@ public final class LlamaStage {
         // Whole pages of scores: the last page is scored in full.
         int scoreSlots = KvCache.pagesFor(config.seqLen()) * KvCache.PAGE_POSITIONS;
         this.attentionScores = new float[runner.threads()][scoreSlots];
-        this.output = new StageOutput(dim, vocab);
+        this.output = new StageOutput(dim, vocab, last ? new OutputHead(weights) : null);
         this.screenable = last && GreedyHead.applies(weights.output());
         ensureRows(Math.max(1, maxBatchRows));
         ensureLogitRows(last ? Math.max(1, maxBatchRows) : 0);

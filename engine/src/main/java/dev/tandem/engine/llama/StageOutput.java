@@ -11,6 +11,7 @@ public final class StageOutput {
 
     private final int dim;
     private final int vocab;
+    private final OutputHead head;
     private int rows;
     private float[] hidden;
     private float[] logits;
@@ -18,9 +19,10 @@ public final class StageOutput {
     private int[] greedyTokens = new int[0];
     private int logitRows;
 
-    StageOutput(int dim, int vocab) {
+    StageOutput(int dim, int vocab, OutputHead head) {
         this.dim = dim;
         this.vocab = vocab;
+        this.head = head;
     }
 
     void set(int rows, float[] hidden, float[] logits, int[] logitIndex, int[] greedyTokens, int logitRows) {
@@ -37,6 +39,9 @@ public final class StageOutput {
     public int dim() { return dim; }
 
     public int vocabSize() { return vocab; }
+
+    /** The last stage's head, which turns a row's {@link #hidden} state into its logits later; null on other stages. */
+    public OutputHead outputHead() { return head; }
 
     /** Row-major {@code rows x dim} hidden states; the array may be longer than rows*dim. */
     public float[] hidden() { return hidden; }

@@ -135,10 +135,7 @@ public final class SpeculativeDecoder implements AutoCloseable {
         s.controller.record(s.draft.count(), acceptedDrafts);
         s.proposer.observe(s.history, acceptedDrafts, n);
         if (verificationListener != VerificationListener.NONE) {
-            boolean logits = out.hasLogits(s.firstLogitRow);
-            verificationListener.onVerified(s.seqId, s.history, length, logits ? out.logits() : null,
-                    logits ? out.logitsOffset(s.firstLogitRow) : 0, config.vocabSize(),
-                    n, s.draft, acceptedDrafts);
+            verificationListener.onVerified(s.seqId, s.history, length, out, s.firstLogitRow, n, s.draft, acceptedDrafts);
         }
     }
 

@@ -1,6 +1,7 @@
 package dev.tandem.engine.spec;
 
 import dev.tandem.engine.llama.RowOutput;
+import dev.tandem.engine.llama.StageOutput;
 
 /**
  * Observes verification in a {@link SpeculativeDecoder}: the target's logits at every position it verified
@@ -21,16 +22,18 @@ public interface VerificationListener {
      * One step of one sequence was verified.
      *
      * @param history        the committed history, already extended by this step's tokens
-     * @param firstPosition  the position predicted by logit row 0 (the history's length before the step)
-     * @param logits         target logits, {@code vocab} floats per row, rows at {@code logitsOffset + i * vocab};
-     *                       null when {@link #readsLogits} said no for the sequence (greedy rows may then carry
-     *                       only their tokens)
+     * @param firstPosition  the position predicted by the step's first row (the history's length before the step)
+     * @param out            the target's output: rows {@code firstRow + i} for i < committedRows predict position
+     *                       {@code firstPosition + i}. Each has its logits ({@link StageOutput#hasLogits}) when
+     *                       {@link #verifiedRow} asked for them, else (a greedy row) only its token; its hidden state
+     *                       is there either way, which {@link StageOutput#outputHead} turns into logits later.
+     *                       Valid during the call only.
      * @param committedRows  rows whose context is committed: the accepted drafts plus one (row i predicts
      *                       position firstPosition + i, and the token committed there is {@code history.get(firstPosition + i)})
      * @param draft          the drafted tokens of this step (row i verified draft token i, for i < draft.count())
      * @param acceptedDrafts how many drafts were accepted (a draft at row acceptedDrafts, if any, was rejected)
      */
-    void onVerified(long seqId, TokenHistory history, int firstPosition, float[] logits, int logitsOffset, int vocab,
+    void onVerified(long seqId, TokenHistory history, int firstPosition, StageOutput out, int firstRow,
                     int committedRows, Draft draft, int acceptedDrafts);
 
     /**
@@ -66,7 +69,7 @@ public interface VerificationListener {
     /** Observes nothing, and reads no logits. */
     VerificationListener NONE = new VerificationListener() {
         @Override
-        public void onVerified(long seqId, TokenHistory history, int firstPosition, float[] logits, int logitsOffset, int vocab,
+        public void onVerified(long seqId, TokenHistory history, int firstPosition, StageOutput out, int firstRow,
                                int committedRows, Draft draft, int acceptedDrafts) {}
 
         @Override
@@ -96,9 +99,9 @@ public interface VerificationListener {
         }
 
         @Override
-        public void onVerified(long seqId, TokenHistory history, int firstPosition, float[] logits, int logitsOffset, int vocab,
+        public void onVerified(long seqId, TokenHistory history, int firstPosition, StageOutput out, int firstRow,
                                int committedRows, Draft draft, int acceptedDrafts) {
-            next.onVerified(seqId, history, firstPosition, logits, logitsOffset, vocab, committedRows, draft, acceptedDrafts);
+            next.onVerified(seqId, history, firstPosition, out, firstRow, committedRows, draft, acceptedDrafts);
         }
 
         @Override
@@ -109,6 +112,11 @@ public interface VerificationListener {
         @Override
         public int exactTopLogits() {
             return next.exactTopLogits();
+        }
+
+        @Override
+        public RowOutput verifiedRow(long seqId, boolean greedy) {
+            return next.verifiedRow(seqId, greedy);
         }
 
         @Override
