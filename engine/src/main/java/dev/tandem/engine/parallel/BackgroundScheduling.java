@@ -28,7 +28,7 @@ public final class BackgroundScheduling {
 
     private static final Logger LOG = LoggerFactory.getLogger(BackgroundScheduling.class);
     /** The policy number of SCHED_IDLE in Linux's uapi (the same on every architecture). */
-    static final int SCHED_IDLE = 5;
+    public static final int SCHED_IDLE = 5;
     private static final StructLayout CALL_STATE = Linker.Option.captureStateLayout();
     private static final long ERRNO_OFFSET = CALL_STATE.byteOffset(MemoryLayout.PathElement.groupElement("errno"));
     private static final Optional<MethodHandle> SCHED_SETSCHEDULER = bind();
@@ -56,6 +56,21 @@ public final class BackgroundScheduling {
             refused("sched_setscheduler could not be called: " + t);
             return false;
         }
+    }
+
+    /**
+     * The calling thread's scheduling policy (0 for the normal class, {@link #SCHED_IDLE}) as Linux reports it in
+     * {@code /proc/thread-self/sched}; -1 where that cannot be read (off Linux). For diagnostics and tests.
+     */
+    public static int currentPolicy() {
+        try {
+            for (String line : java.nio.file.Files.readAllLines(java.nio.file.Path.of("/proc/thread-self/sched"))) {
+                if (line.startsWith("policy")) return Integer.parseInt(line.substring(line.indexOf(':') + 1).trim());
+            }
+        } catch (java.io.IOException | RuntimeException e) {
+            return -1;
+        }
+        return -1;
     }
 
     private static void refused(String why) {

@@ -4,10 +4,6 @@ import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.condition.EnabledOnOs;
 import org.junit.jupiter.api.condition.OS;
 
-import java.io.IOException;
-import java.io.UncheckedIOException;
-import java.nio.file.Files;
-import java.nio.file.Path;
 import java.util.Set;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.CountDownLatch;
@@ -19,16 +15,8 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 class BackgroundSchedulingTest {
 
-    /** The scheduling policy of the calling thread, from Linux's /proc/thread-self/sched ("policy : N"). */
     private static int currentPolicy() {
-        try {
-            for (String line : Files.readAllLines(Path.of("/proc/thread-self/sched"))) {
-                if (line.startsWith("policy")) return Integer.parseInt(line.substring(line.indexOf(':') + 1).trim());
-            }
-        } catch (IOException e) {
-            throw new UncheckedIOException(e);
-        }
-        throw new AssertionError("no policy line in /proc/thread-self/sched");
+        return BackgroundScheduling.currentPolicy();
     }
 
     @Test
