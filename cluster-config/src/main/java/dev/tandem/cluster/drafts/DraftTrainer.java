@@ -6,7 +6,6 @@ import akka.actor.typed.PostStop;
 import akka.actor.typed.javadsl.Behaviors;
 import dev.tandem.trainer.TrainerSettings;
 import dev.tandem.trainer.idle.IdleGovernor;
-import dev.tandem.trainer.idle.TrainingTask;
 import dev.tandem.trainer.idle.TrainingWorker;
 import dev.tandem.trainer.online.OnlineTrainer;
 import dev.tandem.trainer.sample.ReplayBuffers;
@@ -51,9 +50,7 @@ public final class DraftTrainer {
             ActorRef<Command> self = context.getSelf();
             trainer.onEvent(e -> self.tell(new Evaluated(e)));
             IdleGovernor governor = new IdleGovernor(trainerSettings.idle(), TrainingGate.of(context.getSystem()).signals(activity::signals));
-            // Samples whose teacher logits were deferred are finished first: training and evaluation read only finished ones.
-            TrainingTask task = () -> recorder.resolveDeferred() || trainer.step();
-            TrainingWorker worker = new TrainingWorker(governor, task, trainerSettings.pollNanos(), settings.trainerThreads(),
+            TrainingWorker worker = new TrainingWorker(governor, trainer.after(recorder), trainerSettings.pollNanos(), settings.trainerThreads(),
                     trainerSettings.idleCpuClass()).start();
             DraftMetrics.Trainer metrics = new DraftMetrics.Trainer(context.getSystem());
             timers.startTimerWithFixedDelay(Tick.INSTANCE, settings.metricsInterval());

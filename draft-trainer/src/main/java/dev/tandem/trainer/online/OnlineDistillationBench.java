@@ -134,9 +134,9 @@ public final class OnlineDistillationBench {
             IdleGovernor governor = new IdleGovernor(trainerSettings.idle(), load::signals);
             log.accept("serving " + stream.size() + " requests, each with no speculation, the frozen bootstrap draft"
                     + (m > 0 ? " (the first " + m + " also with a trainer on)" : "") + " and online distillation, interleaved");
-            try (TrainingWorker worker = new TrainingWorker(governor, trainer, trainerSettings.pollNanos(), 1,
+            try (TrainingWorker worker = new TrainingWorker(governor, trainer.after(recorder), trainerSettings.pollNanos(), 1,
                     trainerSettings.idleCpuClass()).start();
-                 TrainingWorker sideWorker = new TrainingWorker(new IdleGovernor(trainerSettings.idle(), load::signals), sideTrainer,
+                 TrainingWorker sideWorker = new TrainingWorker(new IdleGovernor(trainerSettings.idle(), load::signals), sideTrainer.after(sideRecorder),
                          trainerSettings.pollNanos(), 1, trainerSettings.idleCpuClass())) {
                 if (m > 0) sideWorker.start();
                 for (int from = 0; from < stream.size(); from += s.burst()) {
@@ -173,7 +173,8 @@ public final class OnlineDistillationBench {
     }
 
     private TrafficRecorder recorder(ReplayBuffers buffers, java.util.function.Function<int[], String> classifier) {
-        return new TrafficRecorder(trainerSettings.topK(), trainerSettings.samplingRate(), trainerSettings.maxPendingBytes(), buffers, classifier, 1);
+        return new TrafficRecorder(trainerSettings.topK(), trainerSettings.samplingRate(), trainerSettings.maxPendingBytes(), buffers, classifier, 1)
+                .deferTeacher(trainerSettings.deferTeacher()); // resolved by the trainers' tasks (OnlineTrainer.after)
     }
 
     private LocalServing serving(Settings s, ProposerFactory proposers, Map<Long, String> classes, TrafficRecorder recorder,

@@ -9,6 +9,7 @@ import dev.tandem.trainer.idle.TrainingTask;
 import dev.tandem.trainer.sample.DistillationSample;
 import dev.tandem.trainer.sample.ReplayBuffer;
 import dev.tandem.trainer.sample.ReplayBuffers;
+import dev.tandem.trainer.sample.TrafficRecorder;
 import dev.tandem.trainer.version.AcceptanceAccumulator;
 import dev.tandem.trainer.version.AcceptanceMetrics;
 import dev.tandem.trainer.version.DraftCopies;
@@ -86,6 +87,14 @@ public final class OnlineTrainer implements TrainingTask {
 
     /** The class the latest step trained ("" before any). */
     public String lastClass() { return lastClass; }
+
+    /**
+     * This trainer's steps, each preceded by finishing one of the recorder's deferred samples while any wait
+     * ({@link TrafficRecorder#resolveDeferred}): training and evaluation read only finished samples.
+     */
+    public TrainingTask after(TrafficRecorder recorder) {
+        return () -> recorder.resolveDeferred() || step();
+    }
 
     @Override
     public boolean step() {
