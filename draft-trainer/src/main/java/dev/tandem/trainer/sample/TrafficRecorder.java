@@ -168,7 +168,7 @@ public final class TrafficRecorder implements Recorder, VerificationListener {
      * Computes the teacher of the oldest finished sequence's deferred rows (final norm and output head over the whole
      * vocabulary, then its top logits and normalizer) and hands its sample to the sink. Runs on the caller's thread
      * between {@link TrainingCheckpoint}s, so on the trainer's thread it yields to serving within about a millisecond.
-     * Returns false when nothing waits.
+     * A sample whose stage has stopped since (its weights closed) is dropped. Returns false when nothing waits.
      */
     public boolean resolveDeferred() {
         Finished f;
@@ -177,33 +177,50 @@ public final class TrafficRecorder implements Recorder, VerificationListener {
         }
         if (f == null) return false;
         synchronized (resolving) {
-            Pending p = f.pending;
-            OutputHead head = p.head;
-            int dim = head.dim();
-            int vocab = head.vocabSize();
-            if (normed.length < RESOLVE_ROWS * dim) normed = new float[RESOLVE_ROWS * dim];
-            if (resolvedLogits.length < RESOLVE_ROWS * vocab) resolvedLogits = new float[RESOLVE_ROWS * vocab];
-            TopKSelector selector = selectors.get();
-            // Deferred rows were kept in position order: hidden row j belongs to the j-th deferred position.
-            int[] at = new int[p.deferredRows];
-            int m = 0;
-            for (int i = 0; i < f.positions; i++) if (p.hiddenRow[i] >= 0) at[m++] = i;
-            for (int start = 0; start < m; start += RESOLVE_ROWS) {
-                int rows = Math.min(RESOLVE_ROWS, m - start);
-                head.normalize(p.hidden, p.hiddenRow[at[start]] * dim, rows, normed);
-                for (int from = 0; from < vocab; from += RESOLVE_VOCAB_SLICE) {
-                    TrainingCheckpoint.check();
-                    head.logits(normed, rows, resolvedLogits, from, Math.min(vocab, from + RESOLVE_VOCAB_SLICE));
+            try {
+                computeTeacher(f);
+            } catch (IllegalStateException e) {
+                if (f.pending.head.isAlive()) throw e;
+                // The stage whose hidden states these are has stopped and closed its weights (rebalance, unload) while
+                // the sample waited: the sample is dropped, the trainer goes on.
+                release(f.pending);
+                synchronized (this) {
+                    dropped += f.positions;
                 }
-                for (int r = 0; r < rows; r++) {
-                    int i = at[start + r];
-                    p.logZ[i] = selector.select(resolvedLogits, r * vocab, vocab, p.ids, p.values, i * topK);
-                }
+                return true;
             }
-            release(p);
-            emit(p, f.positions, f.tokens);
         }
+        release(f.pending);
+        emit(f.pending, f.positions, f.tokens);
         return true;
+    }
+
+    /** Fills a finished sequence's deferred teacher rows (holding {@code resolving}, which guards the scratch). */
+    private void computeTeacher(Finished f) {
+        Pending p = f.pending;
+        OutputHead head = p.head;
+        if (!head.isAlive()) throw new IllegalStateException("the output head's weights are closed");
+        int dim = head.dim();
+        int vocab = head.vocabSize();
+        if (normed.length < RESOLVE_ROWS * dim) normed = new float[RESOLVE_ROWS * dim];
+        if (resolvedLogits.length < RESOLVE_ROWS * vocab) resolvedLogits = new float[RESOLVE_ROWS * vocab];
+        TopKSelector selector = selectors.get();
+        // Deferred rows were kept in position order: hidden row j belongs to the j-th deferred position.
+        int[] at = new int[p.deferredRows];
+        int m = 0;
+        for (int i = 0; i < f.positions; i++) if (p.hiddenRow[i] >= 0) at[m++] = i;
+        for (int start = 0; start < m; start += RESOLVE_ROWS) {
+            int rows = Math.min(RESOLVE_ROWS, m - start);
+            head.normalize(p.hidden, p.hiddenRow[at[start]] * dim, rows, normed);
+            for (int from = 0; from < vocab; from += RESOLVE_VOCAB_SLICE) {
+                TrainingCheckpoint.check();
+                head.logits(normed, rows, resolvedLogits, from, Math.min(vocab, from + RESOLVE_VOCAB_SLICE));
+            }
+            for (int r = 0; r < rows; r++) {
+                int i = at[start + r];
+                p.logZ[i] = selector.select(resolvedLogits, r * vocab, vocab, p.ids, p.values, i * topK);
+            }
+        }
     }
 
     @Override

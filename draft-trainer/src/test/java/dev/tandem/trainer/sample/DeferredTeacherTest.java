@@ -4,6 +4,7 @@ import dev.tandem.engine.draft.DraftModel;
 import dev.tandem.engine.draft.ReducedVocabulary;
 import dev.tandem.engine.generate.GenerationListener;
 import dev.tandem.engine.generate.GenerationRequest;
+import dev.tandem.engine.llama.GreedyHead;
 import dev.tandem.engine.llama.RowOutput;
 import dev.tandem.engine.model.OpenedModel;
 import dev.tandem.engine.model.ProgressListener;
@@ -14,6 +15,7 @@ import dev.tandem.trainer.traffic.TrafficGenerator;
 import dev.tandem.trainer.version.SwappableDraft;
 import org.junit.jupiter.api.Test;
 
+import java.time.Duration;
 import java.util.ArrayList;
 import java.util.Collections;
 import java.util.Comparator;
@@ -40,7 +42,7 @@ class DeferredTeacherTest {
     private static final int TOP_K = 8;
 
     @Test
-    void deferredTeachersMatchTheOnesTakenWhileServing() {
+    void deferredTeachersMatchTheOnesTakenWhileServing() throws InterruptedException {
         try (OpenedModel m = OpenedModel.open("default", null, ProgressListener.NONE); ParallelRunner runner = new ParallelRunner(2)) {
             List<GenerationRequest> gen = TrafficGenerator.builtIn(5).take(TrafficGenerator.ANIMALS, STREAMS).stream()
                     .map(r -> GenerationRequest.greedy(r.prompt(), TOKENS)).toList();
@@ -82,19 +84,41 @@ class DeferredTeacherTest {
         }
     }
 
+    @Test
+    void aSampleWhoseStageStoppedIsDroppedAndTheRecorderGoesOn() throws InterruptedException {
+        List<DistillationSample> later = Collections.synchronizedList(new ArrayList<>());
+        TrafficRecorder deferring = new TrafficRecorder(TOP_K, 1.0, 1 << 24, later::add, p -> "animals", 1).deferTeacher(true);
+        List<GenerationRequest> gen = TrafficGenerator.builtIn(7).take(TrafficGenerator.ANIMALS, 2).stream()
+                .map(r -> GenerationRequest.greedy(r.prompt(), 8)).toList();
+        try (OpenedModel m = OpenedModel.open("default", null, ProgressListener.NONE); ParallelRunner runner = new ParallelRunner(2)) {
+            DraftModel cut = DraftModel.fromTarget(m.model().weights(), 1, ReducedVocabulary.firstTokens(2048, m.config().vocabSize()));
+            record(m, runner, cut, gen, true, deferring);
+        } // as a stopping stage closes its weights
+        assertEquals(2, deferring.deferredSamples());
+        assertTrue(deferring.resolveDeferred());
+        assertTrue(deferring.resolveDeferred());
+        assertFalse(deferring.resolveDeferred());
+        assertTrue(later.isEmpty());
+        assertTrue(deferring.droppedPositions() >= 2 * 7, "dropped " + deferring.droppedPositions());
+    }
+
     private static Set<Integer> ids(DistillationSample s, int i) {
         return IntStream.range(i * s.topK(), (i + 1) * s.topK()).map(j -> s.teacherIds()[j]).boxed().collect(Collectors.toSet());
     }
 
     /** Serves the requests with the cut draft (3 per step) and a recorder; returns what it emitted. */
     private static List<DistillationSample> record(OpenedModel m, ParallelRunner runner, DraftModel cut, List<GenerationRequest> gen,
-                                                   boolean defer, TrafficRecorder given) {
+                                                   boolean defer, TrafficRecorder given)
+            throws InterruptedException {
         List<DistillationSample> samples = Collections.synchronizedList(new ArrayList<>());
         TrafficRecorder recorder = given != null ? given : new TrafficRecorder(TOP_K, 1.0, 1 << 24, samples::add, p -> "animals", 1);
         SwappableDraft drafts = new SwappableDraft(m.config().vocabSize(), m.config().seqLen(), runner, id -> DraftModel.GENERAL_CLASS);
         drafts.live(DraftModel.GENERAL_CLASS, cut);
         try (SpeculativeGenerator spec = new SpeculativeGenerator(m.model().weights(), m.tokenizer(), runner, drafts, SpeculationOptions.fixed(3))) {
             spec.decoder().setVerificationListener(recorder);
+            // Until the greedy screen's kernels are warm, greedy rows take the full head and come with their logits,
+            // which the recorder then keeps at once: deferring is what a warm stage does.
+            assertTrue(GreedyHead.awaitWarm(Duration.ofMinutes(2)), "the greedy screen did not warm up");
             recorder.begin(-1, "probe");
             assertEquals(defer ? RowOutput.GREEDY_TOKEN : RowOutput.TOP_LOGITS, recorder.verifiedRow(-1, true));
             recorder.abandon(-1);

@@ -28,6 +28,11 @@ public final class OutputHead {
 
     public int vocabSize() { return output.rows(); }
 
+    /** Whether its weights can still be read: a stage that stops (a rebalance, an unload) closes the memory they live in. */
+    public boolean isAlive() {
+        return output.segment().scope().isAlive();
+    }
+
     /** The final norm of {@code rows} hidden rows at {@code hidden[off ..]} into {@code normed[0 .. rows * dim)}. */
     public void normalize(float[] hidden, int off, int rows, float[] normed) {
         for (int r = 0; r < rows; r++) Kernels.rmsNorm(hidden, off + r * dim, finalNorm, normed, r * dim, dim, eps);
