@@ -25,6 +25,7 @@ public final class DraftMetrics {
     public static final String SAMPLES_RECORDED = "tandem_trainer_samples_recorded_total";
     public static final String POSITIONS_DROPPED = "tandem_trainer_positions_dropped_total";
     public static final String REPLAY_BYTES = "tandem_trainer_replay_bytes";
+    public static final String DEFERRED_SAMPLES = "tandem_trainer_deferred_samples";
     public static final String CANDIDATES = "tandem_trainer_candidates_total";
 
     private final Gauge liveVersion;
@@ -67,6 +68,7 @@ public final class DraftMetrics {
         private final Counter recorded;
         private final Counter dropped;
         private final Gauge replayBytes;
+        private final Gauge deferred;
         private final Counter candidates;
         private final Counter rollbacks;
 
@@ -78,6 +80,8 @@ public final class DraftMetrics {
             recorded = r.counter(SAMPLES_RECORDED, "Distillation samples (one per recorded sequence) added to the replay buffers");
             dropped = r.counter(POSITIONS_DROPPED, "Verified positions not recorded because the recorder's memory bound was reached");
             replayBytes = r.gauge(REPLAY_BYTES, "Bytes held by the replay buffers, by class", "class");
+            deferred = r.gauge(DEFERRED_SAMPLES, "Finished recorded sequences waiting for the trainer to compute their teacher "
+                    + "logits (a backlog that grows while serving leaves no idle time)");
             candidates = r.counter(CANDIDATES, "Candidate drafts evaluated on held-out samples, by class and outcome "
                     + "(published, rejected)", "class", "outcome");
             rollbacks = r.counter(ROLLBACKS, "Live drafts rolled back, by class and reason (live: worse live acceptance at a "
@@ -95,6 +99,8 @@ public final class DraftMetrics {
         void dropped(long delta) { if (delta > 0) dropped.labels().inc(delta); }
 
         void replayBytes(String cls, long bytes) { replayBytes.set(bytes, cls); }
+
+        void deferredSamples(int samples) { deferred.set(samples); }
 
         void candidate(String cls, boolean published) { candidates.labels(cls, published ? "published" : "rejected").inc(1); }
 

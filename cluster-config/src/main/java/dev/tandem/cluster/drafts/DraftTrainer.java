@@ -75,6 +75,7 @@ public final class DraftTrainer {
                         seen[3] = busy;
                         metrics.loss(trainer.lastClass(), trainer.lastLoss());
                         for (String cls : buffers.classes()) metrics.replayBytes(cls, buffers.buffer(cls).bytes());
+                        metrics.deferredSamples(recorder.deferredSamples());
                         if (worker.failure() != null && failure[0].isEmpty()) {
                             failure[0] = String.valueOf(worker.failure());
                             context.getLog().error("the draft trainer stopped after a failure; serving goes on without it", worker.failure());

@@ -147,6 +147,8 @@ class OnlineDistillationClusterTest {
         assertTrue(after > before + 0.1, "acceptance rose from " + before + " to " + after);
         String workerMetrics = cluster.workers().stream().map(w -> NodeMetrics.of(w.system()).scrape()).reduce("", String::concat);
         assertTrue(workerMetrics.contains("tandem_trainer_candidates_total{class=\"" + CLASS + "\",outcome=\"published\"}"), workerMetrics);
+        // The trainer reports the backlog of recorded sequences waiting for their teacher logits.
+        assertTrue(workerMetrics.contains(DraftMetrics.DEFERRED_SAMPLES + " "), workerMetrics);
         inference.close();
         admin.close();
     }
