@@ -6,6 +6,7 @@ import java.io.IOException;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
 import java.nio.channels.Channels;
+import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Objects;
@@ -41,7 +42,8 @@ import org.apache.arrow.vector.types.pojo.Schema;
  * row counts, buffer sizes and the size limit are all checked, and every failure is an
  * {@link ActivationFormatException}. Thread-safe; each call works in its own child allocator of the
  * shared one, bounded so that corrupted bytes cannot make Arrow allocate more than a small multiple
- * of the limit.
+ * of the limit. Small batches skip Arrow's writer and reader through {@link ActivationTemplates}, which
+ * writes Arrow's bytes exactly and reads only streams that are exactly Arrow's bytes for a known shape.
  */
 public final class ArrowActivationCodec {
 
@@ -70,6 +72,7 @@ public final class ArrowActivationCodec {
 
   private final BufferAllocator allocator;
   private final long maxBytes;
+  private final ActivationTemplates templates = new ActivationTemplates(this::writeArrow);
 
   /**
    * @param allocator shared parent allocator (see {@link ArrowMemory}); the codec never closes it
@@ -107,17 +110,33 @@ public final class ArrowActivationCodec {
   // ---------------------------------------------------------------------------------------------
   // Encoding
 
-  /** Encodes {@code batch} as Arrow IPC stream bytes. */
+  /**
+   * Encodes {@code batch} as Arrow IPC stream bytes: Arrow's writer, or for a small batch the same bytes from a
+   * template of its shape ({@link ActivationTemplates}).
+   */
   public byte[] encode(ActivationBatch batch) {
     long estimate = payloadBytes(batch.rows(), batch.dim()) + FRAMING_OVERHEAD_BYTES;
     if (payloadBytes(batch.rows(), batch.dim()) > maxBytes) {
       throw tooLarge("encoding", estimate);
     }
-    Map<String, String> metadata = Map.of(
-        META_VERSION, FORMAT_VERSION,
-        META_ROUTE, batch.route(),
-        META_STEP_ID, Long.toString(batch.stepId()),
-        META_DIM, Integer.toString(batch.dim()));
+    byte[] fast = templates.encode(batch);
+    byte[] out = fast != null ? fast : writeArrow(batch);
+    if (out.length > maxBytes) {
+      throw tooLarge("encoding", out.length);
+    }
+    return out;
+  }
+
+  /** Encodes {@code batch} with Arrow's stream writer. */
+  byte[] writeArrow(ActivationBatch batch) {
+    long estimate = payloadBytes(batch.rows(), batch.dim()) + FRAMING_OVERHEAD_BYTES;
+    // In a fixed order (Map.of iterates in an order that differs from JVM to JVM), so that every node writes the same
+    // bytes for the same batch and a peer's template matches them.
+    Map<String, String> metadata = new LinkedHashMap<>();
+    metadata.put(META_VERSION, FORMAT_VERSION);
+    metadata.put(META_ROUTE, batch.route());
+    metadata.put(META_STEP_ID, ActivationTemplates.stepIdText(batch.stepId()));
+    metadata.put(META_DIM, Integer.toString(batch.dim()));
     Schema schema = schema(batch.dim(), metadata);
     int rows = batch.rows();
     ByteArrayOutputStream out = new ByteArrayOutputStream((int) Math.min(estimate, Integer.MAX_VALUE - 8));
@@ -141,9 +160,6 @@ public final class ArrowActivationCodec {
       }
     } catch (IOException | RuntimeException e) {
       throw new ActivationFormatException("cannot encode " + batch + ": " + e.getMessage(), e);
-    }
-    if (out.size() > maxBytes) {
-      throw tooLarge("encoding", out.size());
     }
     return out.toByteArray();
   }
@@ -178,12 +194,26 @@ public final class ArrowActivationCodec {
     return decode(bytes, 0, bytes.length);
   }
 
-  /** Decodes the Arrow IPC stream in {@code bytes[offset, offset + length)}. */
+  /**
+   * Decodes the Arrow IPC stream in {@code bytes[offset, offset + length)}: a stream that is a known shape's template
+   * with other data is read directly, anything else goes through Arrow's reader and all of its checks.
+   */
   public ActivationBatch decode(byte[] bytes, int offset, int length) {
     Objects.checkFromIndexSize(offset, length, bytes.length);
     if (length > maxBytes) {
       throw tooLarge("decoding", length);
     }
+    ActivationBatch fast = templates.decode(bytes, offset, length);
+    if (fast != null) {
+      return fast;
+    }
+    ActivationBatch batch = readArrow(bytes, offset, length);
+    templates.learn(batch);
+    return batch;
+  }
+
+  /** Decodes with Arrow's stream reader (after checking the framing), whatever the shape. */
+  ActivationBatch readArrow(byte[] bytes, int offset, int length) {
     ArrowIpcFraming.validate(bytes, offset, length);
     try (BufferAllocator scope = childAllocator("decode");
          ArrowStreamReader reader = new ArrowStreamReader(new ByteArrayInputStream(bytes, offset, length), scope)) {
