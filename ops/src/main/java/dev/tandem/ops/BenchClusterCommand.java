@@ -60,7 +60,8 @@ public final class BenchClusterCommand implements Callable<Integer> {
     @Option(names = "--max-tokens", defaultValue = "128", description = "New tokens per stream. Default: ${DEFAULT-VALUE}.")
     int maxTokens;
 
-    @Option(names = "--runs", defaultValue = "3", description = "Measured runs per figure (after one warm-up). Default: ${DEFAULT-VALUE}.")
+    @Option(names = "--runs", defaultValue = "5", description = {"Measured runs per figure (after one warm-up); the single-stream "
+            + "runs through the cluster alternate with runs in this process. Default: ${DEFAULT-VALUE}."})
     int runs;
 
     @Option(names = "--json", description = "Print one JSON object on stdout instead of a table.")
@@ -138,12 +139,22 @@ public final class BenchClusterCommand implements Callable<Integer> {
             single(system, client, null, null);
             warmUpSpeculation(system, client);
 
-            log("single stream through the cluster...");
+            // The machine's speed drifts by tens of percent from minute to minute (shared host): cluster and
+            // in-process runs alternate, and their ratio is the median of each pair's.
+            log("single stream through the cluster and in this process, alternately...");
             MetricsScrape scrape = new MetricsScrape();
             MetricsScrape.Totals roundTrip0 = scrape.histogram(coordinatorMetrics, ROUND_TRIP);
             MetricsScrape.Totals forward0 = scrape.histogram(workerMetrics, STAGE_FORWARD);
             double[] clusterSingle = new double[runs];
-            for (int i = 0; i < runs; i++) clusterSingle[i] = single(system, client, ttfts, itls);
+            double[] localSingle = new double[runs];
+            double[] pairRatio = new double[runs];
+            try (LocalSingle local = new LocalSingle(opened)) {
+                for (int i = 0; i < runs; i++) {
+                    clusterSingle[i] = single(system, client, ttfts, itls);
+                    localSingle[i] = local.run();
+                    pairRatio[i] = clusterSingle[i] / localSingle[i];
+                }
+            }
             // Where a single stream's step goes: the stages' forward time, the rest is transport and queueing.
             MetricsScrape.Totals steps = scrape.histogram(coordinatorMetrics, ROUND_TRIP).minus(roundTrip0);
             double roundTrip = steps.mean();
@@ -168,9 +179,6 @@ public final class BenchClusterCommand implements Callable<Integer> {
                 }
             }
 
-            log("single stream in this process...");
-            double localSingle = localSingle(opened);
-
             log(SMALL_BATCH + " concurrent streams...");
             double[] batch4 = new double[runs];
             for (int i = 0; i < runs; i++) batch4[i] = batch(system, client, SMALL_BATCH, ttfts, itls);
@@ -185,13 +193,13 @@ public final class BenchClusterCommand implements Callable<Integer> {
             out.put("max_tokens", maxTokens);
             out.put("runs", runs);
             out.put("cluster_single_tok_s", median(clusterSingle));
-            out.put("local_single_tok_s", localSingle);
-            out.put("cluster_vs_local", median(clusterSingle) / localSingle);
+            out.put("local_single_tok_s", median(localSingle));
+            out.put("cluster_vs_local", median(pairRatio));
             if (!specUsed.isEmpty()) {
                 out.put("cluster_single_speculative_tok_s", median(specSingle));
                 out.put("speculative_proposer", specUsed);
                 out.put("speculative_tokens_per_step", median(specTokensPerStep));
-                out.put("cluster_speculative_vs_local", median(specSingle) / localSingle);
+                out.put("cluster_speculative_vs_local", median(specSingle) / median(localSingle));
             }
             out.put("warm_up_s", warmUpSeconds);
             out.put("cluster_batch4_tok_s", median(batch4));
@@ -266,17 +274,26 @@ public final class BenchClusterCommand implements Callable<Integer> {
         return tokens * 1e9 / (System.nanoTime() - start);
     }
 
-    private double localSingle(OpenedModel opened) {
-        try (ParallelRunner runner = new ParallelRunner()) {
-            LocalGenerator generator = new LocalGenerator(opened.model().weights(), opened.tokenizer(), runner);
-            GenerationRequest request = GenerationRequest.greedy(SINGLE_PROMPT, maxTokens);
+    /** The single-stream prompt through the in-process engine (LocalGenerator), warmed up once. */
+    private final class LocalSingle implements AutoCloseable {
+        private final ParallelRunner runner = new ParallelRunner();
+        private final LocalGenerator generator;
+        private final GenerationRequest request = GenerationRequest.greedy(SINGLE_PROMPT, maxTokens);
+
+        LocalSingle(OpenedModel opened) {
+            generator = new LocalGenerator(opened.model().weights(), opened.tokenizer(), runner);
             for (int i = 0; i < LOCAL_WARM_UP_RUNS; i++) generator.generate(request, GenerationListener.NONE);
-            double[] speeds = new double[runs];
-            for (int i = 0; i < runs; i++) {
-                GenerationResult r = generator.generate(request, GenerationListener.NONE);
-                speeds[i] = r.decodeTokensPerSecond();
-            }
-            return median(speeds);
+        }
+
+        /** Decode tok/s of one run. */
+        double run() {
+            GenerationResult r = generator.generate(request, GenerationListener.NONE);
+            return r.decodeTokensPerSecond();
+        }
+
+        @Override
+        public void close() {
+            runner.close();
         }
     }
 
@@ -312,7 +329,7 @@ public final class BenchClusterCommand implements Callable<Integer> {
         return String.format(Locale.ROOT, """
                 cluster benchmark (%s, %s new tokens per stream, medians of %s runs)
                   single stream, cluster     %8.1f tok/s
-                  single stream, in process  %8.1f tok/s   (cluster/local %.2f)
+                  single stream, in process  %8.1f tok/s   (cluster/local %.2f, median of alternating pairs)
                   single stream, speculative %8.1f tok/s   (%s, %.2f tokens per step; /local %.2f)
                   single-stream step         %8.2f ms round trip = %.2f ms forward on the stages + %.2f ms transport and queueing
                   4 streams, cluster         %8.1f tok/s aggregate

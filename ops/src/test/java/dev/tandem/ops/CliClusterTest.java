@@ -151,6 +151,17 @@ class CliClusterTest {
         for (String key : List.of("latency_p50_ms", "latency_p99_ms", "ttft_p50_ms", "ttft_p99_ms", "itl_p50_ms", "itl_p99_ms")) {
             assertTrue(loadJson.getDouble(key) > 0, key + " in " + load.stdout());
         }
+        // bench cluster attaches too: single streams through the cluster alternate with in-process runs.
+        Run bench = tandem("bench", "cluster", "--target", target, "--json", "--warm-up", "0", "--runs", "2",
+                "--max-tokens", "16", "--spec-proposer", "ngram");
+        assertEquals(0, bench.exitCode(), bench.stderr());
+        System.out.println("[bench cluster] " + bench.stdout().replaceAll("\\s+", " "));
+        Config benchJson = ConfigFactory.parseString(bench.stdout());
+        for (String key : List.of("cluster_single_tok_s", "local_single_tok_s", "cluster_vs_local", "cluster_batch16_tok_s",
+                "ttft_p50_ms", "itl_p50_ms", "itl_p99_ms")) {
+            assertTrue(benchJson.getDouble(key) > 0, key + " in " + bench.stdout());
+        }
+        assertTrue(bench.stderr().contains("alternately"), bench.stderr());
         Run badLoad = tandem("bench", "load", "--streams", "0");
         assertEquals(CommandFailure.USAGE, badLoad.exitCode());
         assertTrue(badLoad.stderr().contains("--streams must be at least 1"), badLoad.stderr());
