@@ -16,29 +16,15 @@ import java.util.Arrays;
 import java.util.Base64;
 import java.util.List;
 import java.util.concurrent.TimeUnit;
-import org.apache.arrow.memory.RootAllocator;
-import org.junit.jupiter.api.AfterEach;
-import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 
 /** The template fast path writes exactly Arrow's bytes and reads only streams that are exactly Arrow's. */
-class ActivationTemplatesTest {
+class ActivationTemplatesTest extends ArrowCodecFixture {
 
   private static final long MAX_BYTES = 4 << 20;
 
-  private RootAllocator allocator;
-  private ArrowActivationCodec codec;
-
-  @BeforeEach
-  void setUp() {
-    allocator = new RootAllocator(64L << 20);
-    codec = new ArrowActivationCodec(allocator, MAX_BYTES);
-  }
-
-  @AfterEach
-  void tearDown() {
-    assertEquals(0, allocator.getAllocatedMemory(), "Arrow memory leaked");
-    allocator.close();
+  ActivationTemplatesTest() {
+    super(MAX_BYTES);
   }
 
   private static ActivationBatch batch(int rows, int dim, long stepId, long seed) {

@@ -10,7 +10,6 @@ import java.nio.channels.Channels;
 import java.util.Arrays;
 import java.util.List;
 import java.util.Random;
-import org.apache.arrow.memory.RootAllocator;
 import org.apache.arrow.vector.IntVector;
 import org.apache.arrow.vector.VectorSchemaRoot;
 import org.apache.arrow.vector.ipc.ArrowStreamWriter;
@@ -18,29 +17,16 @@ import org.apache.arrow.vector.types.pojo.ArrowType;
 import org.apache.arrow.vector.types.pojo.Field;
 import org.apache.arrow.vector.types.pojo.FieldType;
 import org.apache.arrow.vector.types.pojo.Schema;
-import org.junit.jupiter.api.AfterEach;
-import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 
-class ArrowActivationCodecTest {
+class ArrowActivationCodecTest extends ArrowCodecFixture {
 
   private static final long MAX_BYTES = 1 << 20;
   private static final long FUZZ_SEED = 0xA110CL;
   private static final int FUZZ_ROUNDS = 2000;
 
-  private RootAllocator allocator;
-  private ArrowActivationCodec codec;
-
-  @BeforeEach
-  void setUp() {
-    allocator = new RootAllocator(64L << 20);
-    codec = new ArrowActivationCodec(allocator, MAX_BYTES);
-  }
-
-  @AfterEach
-  void tearDown() {
-    assertEquals(0, allocator.getAllocatedMemory(), "Arrow memory leaked");
-    allocator.close();
+  ArrowActivationCodecTest() {
+    super(MAX_BYTES);
   }
 
   static ActivationBatch sample(int rows, int dim, long seed) {
