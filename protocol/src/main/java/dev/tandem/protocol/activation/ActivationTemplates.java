@@ -214,12 +214,11 @@ final class ActivationTemplates {
     return new Template(shape, zero, stepRuns[0][0], at, expected);
   }
 
+  /** Another immutable list: readers iterate the old one without locks while a template is added. */
   private static List<Template> concat(List<Template> a, List<Template> b) {
-    Template[] all = Arrays.copyOf(a.toArray(new Template[0]), a.size() + b.size());
-    for (int i = 0; i < b.size(); i++) {
-      all[a.size() + i] = b.get(i);
-    }
-    return List.of(all);
+    List<Template> all = new ArrayList<>(a);
+    all.addAll(b);
+    return List.copyOf(all);
   }
 
   private static ActivationBatch probe(Shape shape, long stepId, boolean ones) {
