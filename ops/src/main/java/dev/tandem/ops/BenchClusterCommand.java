@@ -20,10 +20,12 @@ import picocli.CommandLine.Option;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.Arrays;
+import java.util.Comparator;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Locale;
 import java.util.Map;
+import java.util.TreeMap;
 import java.util.concurrent.Callable;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CompletionException;
@@ -47,6 +49,8 @@ public final class BenchClusterCommand implements Callable<Integer> {
     private static final int BENCH_WORKERS = 2;
     private static final String ROUND_TRIP = "tandem_step_round_trip_ms";
     private static final String STAGE_FORWARD = "tandem_stage_step_latency_ms";
+    /** The stage metrics' label naming a stage's layers. */
+    private static final String STAGE_LAYERS = "layers";
     private static final int SMALL_BATCH = 4;
     private static final int LARGE_BATCH = 16;
     /** The speculative single streams of the warm-up take this fraction (1/n) of its time, after the rest. */
@@ -100,6 +104,13 @@ public final class BenchClusterCommand implements Callable<Integer> {
         try {
             if (target != null) {
                 where = GenerateCommand.parseTarget(target);
+                // Attached to the cluster that `cluster up` started: its nodes' metrics are known too.
+                HostAndPort attached = where;
+                var local = LocalCluster.standard().read().filter(s -> s.grpcTarget().equals(attached));
+                if (local.isPresent()) {
+                    coordinatorMetrics = metricsUrls(local.get(), true);
+                    workerMetrics = metricsUrls(local.get(), false);
+                }
             } else {
                 log("starting a local cluster (1 coordinator + " + BENCH_WORKERS + " worker JVMs)...");
                 // Serving speed only: the draft trainer would use the idle time between runs and compete with the
@@ -145,6 +156,7 @@ public final class BenchClusterCommand implements Callable<Integer> {
             MetricsScrape scrape = new MetricsScrape();
             MetricsScrape.Totals roundTrip0 = scrape.histogram(coordinatorMetrics, ROUND_TRIP);
             MetricsScrape.Totals forward0 = scrape.histogram(workerMetrics, STAGE_FORWARD);
+            Map<String, MetricsScrape.Totals> stageForward0 = scrape.histogramByLabel(workerMetrics, STAGE_FORWARD, STAGE_LAYERS);
             double[] clusterSingle = new double[runs];
             double[] localSingle = new double[runs];
             double[] pairRatio = new double[runs];
@@ -160,6 +172,13 @@ public final class BenchClusterCommand implements Callable<Integer> {
             double roundTrip = steps.mean();
             double stepForward = steps.count() > 0
                     ? scrape.histogram(workerMetrics, STAGE_FORWARD).minus(forward0).sum() / steps.count() : Double.NaN;
+            // Per stage (its layers [from, to), labelled "from-to" by the stage metrics): the plan and its balance.
+            Map<String, Double> stageForward = new TreeMap<>(Comparator.comparingInt(BenchClusterCommand::firstLayer)
+                    .thenComparing(Comparator.naturalOrder()));
+            scrape.histogramByLabel(workerMetrics, STAGE_FORWARD, STAGE_LAYERS).forEach((layers, totals) -> {
+                MetricsScrape.Totals before = stageForward0.getOrDefault(layers, new MetricsScrape.Totals(0, 0));
+                if (steps.count() > 0 && totals.count() > before.count()) stageForward.put(layers, totals.minus(before).sum() / steps.count());
+            });
 
             double[] specSingle = new double[runs];
             double[] specTokensPerStep = new double[runs];
@@ -208,6 +227,7 @@ public final class BenchClusterCommand implements Callable<Integer> {
             out.put("single_step_round_trip_ms", roundTrip);
             out.put("single_step_forward_ms", stepForward);
             out.put("single_step_transport_ms", roundTrip - stepForward);
+            out.put("single_step_stage_forward_ms", stageForward);
             out.put("ttft_p50_ms", percentile(ttfts, 50));
             out.put("ttft_p99_ms", percentile(ttfts, 99));
             out.put("itl_p50_ms", percentile(itls, 50));
@@ -325,6 +345,22 @@ public final class BenchClusterCommand implements Callable<Integer> {
         System.err.println("tandem: " + message);
     }
 
+    /** The first layer of a "3-6" label (for ordering stages), or 0 if it has none. */
+    private static int firstLayer(String layers) {
+        int end = 0;
+        while (end < layers.length() && Character.isDigit(layers.charAt(end))) end++;
+        return end == 0 ? 0 : Integer.parseInt(layers.substring(0, Math.min(end, 9)));
+    }
+
+    /** "layers 0-3 0.95 ms, layers 3-6 1.60 ms" from the per-stage map (pipeline order). */
+    private static String stages(Object perStage) {
+        if (!(perStage instanceof Map<?, ?> m) || m.isEmpty()) return "(no stage metrics)";
+        StringBuilder text = new StringBuilder();
+        m.forEach((layers, ms) -> text.append(text.isEmpty() ? "" : ", ")
+                .append(String.format(Locale.ROOT, "layers %s %.2f ms", layers, ((Number) ms).doubleValue())));
+        return text.toString();
+    }
+
     private static String table(Map<String, Object> r) {
         return String.format(Locale.ROOT, """
                 cluster benchmark (%s, %s new tokens per stream, medians of %s runs)
@@ -332,6 +368,7 @@ public final class BenchClusterCommand implements Callable<Integer> {
                   single stream, in process  %8.1f tok/s   (cluster/local %.2f, median of alternating pairs)
                   single stream, speculative %8.1f tok/s   (%s, %.2f tokens per step; /local %.2f)
                   single-stream step         %8.2f ms round trip = %.2f ms forward on the stages + %.2f ms transport and queueing
+                  stage forward per step     %s
                   4 streams, cluster         %8.1f tok/s aggregate
                   16 streams, cluster        %8.1f tok/s aggregate   (%.2fx one stream)
                   time to first token        p50 %.1f ms, p99 %.1f ms
@@ -341,6 +378,7 @@ public final class BenchClusterCommand implements Callable<Integer> {
                 r.getOrDefault("cluster_single_speculative_tok_s", Double.NaN), r.getOrDefault("speculative_proposer", "off"),
                 r.getOrDefault("speculative_tokens_per_step", Double.NaN), r.getOrDefault("cluster_speculative_vs_local", Double.NaN),
                 r.get("single_step_round_trip_ms"), r.get("single_step_forward_ms"), r.get("single_step_transport_ms"),
+                stages(r.get("single_step_stage_forward_ms")),
                 r.get("cluster_batch4_tok_s"), r.get("cluster_batch16_tok_s"), r.get("batch16_vs_single"),
                 r.get("ttft_p50_ms"), r.get("ttft_p99_ms"), r.get("itl_p50_ms"), r.get("itl_p99_ms"),
                 r.get("streams_measured"));

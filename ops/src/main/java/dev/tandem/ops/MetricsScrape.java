@@ -7,6 +7,10 @@ import java.net.http.HttpRequest;
 import java.net.http.HttpResponse;
 import java.time.Duration;
 import java.util.List;
+import java.util.Map;
+import java.util.TreeMap;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
 
 /**
  * Reads a histogram's totals (its {@code _sum} and {@code _count} over all label sets) from nodes' Prometheus
@@ -37,6 +41,27 @@ final class MetricsScrape {
             }
         }
         return new Totals(sum, count);
+    }
+
+    /**
+     * The histogram's totals per value of one label (e.g. a stage's {@code layers}), summed over the endpoints and the
+     * other labels; series without the label are left out.
+     */
+    Map<String, Totals> histogramByLabel(List<String> urls, String name, String label) {
+        Pattern labelValue = Pattern.compile("[{,]" + Pattern.quote(label) + "=\"([^\"]*)\"");
+        Map<String, double[]> totals = new TreeMap<>();
+        for (String url : urls) {
+            for (String line : get(url).split("\n")) {
+                boolean sum = line.startsWith(name + "_sum{");
+                if (!sum && !line.startsWith(name + "_count{")) continue;
+                Matcher m = labelValue.matcher(line);
+                if (!m.find()) continue;
+                totals.computeIfAbsent(m.group(1), k -> new double[2])[sum ? 0 : 1] += value(line);
+            }
+        }
+        Map<String, Totals> out = new TreeMap<>();
+        totals.forEach((k, v) -> out.put(k, new Totals(v[0], v[1])));
+        return out;
     }
 
     private String get(String url) {

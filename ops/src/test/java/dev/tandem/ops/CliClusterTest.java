@@ -13,6 +13,8 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Map;
+import java.util.Set;
 import java.util.concurrent.TimeUnit;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
@@ -162,6 +164,10 @@ class CliClusterTest {
             assertTrue(benchJson.getDouble(key) > 0, key + " in " + bench.stdout());
         }
         assertTrue(bench.stderr().contains("alternately"), bench.stderr());
+        // Per stage: the plan (equal declared speeds: 3 + 3 layers) and each stage's forward time per step.
+        Map<String, Object> stageForward = benchJson.getObject("single_step_stage_forward_ms").unwrapped();
+        assertEquals(Set.of("0-3", "3-6"), stageForward.keySet(), bench.stdout());
+        stageForward.values().forEach(ms -> assertTrue(((Number) ms).doubleValue() > 0, bench.stdout()));
         Run badLoad = tandem("bench", "load", "--streams", "0");
         assertEquals(CommandFailure.USAGE, badLoad.exitCode());
         assertTrue(badLoad.stderr().contains("--streams must be at least 1"), badLoad.stderr());
