@@ -4,28 +4,17 @@ import org.junit.jupiter.api.Test;
 
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
-import java.lang.foreign.ValueLayout;
 import java.util.Arrays;
 import java.util.SplittableRandom;
 
+import static dev.tandem.engine.tensor.TestMatrices.gaussian;
+import static dev.tandem.engine.tensor.TestMatrices.rowMajor;
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 
 /** The packed float32 kernel: one summation order for every batch size and row range, and rows read back exactly. */
 class PackedF32MatrixTest {
-
-    private static float[] gaussian(SplittableRandom random, int n) {
-        float[] v = new float[n];
-        for (int i = 0; i < n; i++) v[i] = (float) random.nextGaussian();
-        return v;
-    }
-
-    private static F32Matrix rowMajor(Arena arena, float[] w, int rows, int cols) {
-        MemorySegment seg = arena.allocate((long) rows * cols * Float.BYTES);
-        MemorySegment.copy(w, 0, seg, ValueLayout.JAVA_FLOAT_UNALIGNED, 0, w.length);
-        return new F32Matrix(seg, rows, cols);
-    }
 
     private static PackedF32Matrix packed(Arena arena, WeightMatrix source) {
         return PackedF32Matrix.pack(source, arena.allocate(PackedF32Matrix.packedBytes(source.rows(), source.cols()), 64));

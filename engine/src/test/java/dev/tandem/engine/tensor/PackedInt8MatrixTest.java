@@ -3,11 +3,11 @@ package dev.tandem.engine.tensor;
 import org.junit.jupiter.api.Test;
 
 import java.lang.foreign.Arena;
-import java.lang.foreign.MemorySegment;
-import java.lang.foreign.ValueLayout;
 import java.util.Arrays;
 import java.util.SplittableRandom;
 
+import static dev.tandem.engine.tensor.TestMatrices.gaussian;
+import static dev.tandem.engine.tensor.TestMatrices.rowMajor;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
@@ -17,18 +17,6 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
  * the largest lower bound of its quads.
  */
 class PackedInt8MatrixTest {
-
-    private static float[] gaussian(SplittableRandom random, int n) {
-        float[] v = new float[n];
-        for (int i = 0; i < n; i++) v[i] = (float) random.nextGaussian();
-        return v;
-    }
-
-    private static F32Matrix rowMajor(Arena arena, float[] w, int rows, int cols) {
-        MemorySegment seg = arena.allocate((long) rows * cols * Float.BYTES);
-        MemorySegment.copy(w, 0, seg, ValueLayout.JAVA_FLOAT_UNALIGNED, 0, w.length);
-        return new F32Matrix(seg, rows, cols);
-    }
 
     @Test
     void everyBatchSizeGivesEachRowTheBitsOfOneRowWithinTheBound() {
