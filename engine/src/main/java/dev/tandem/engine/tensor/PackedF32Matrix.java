@@ -11,8 +11,9 @@ import java.util.Objects;
 
 /**
  * A float32 matrix packed for the products that stream it: rows in blocks of {@link #BLOCK_ROWS} (one vector's
- * lanes), blocks in quads of four, and within a quad, column by column, the four blocks' values of that column
- * side by side (a vector per block, 256 bytes per column with 16 lanes). A block's outputs accumulate lane-wise,
+ * lanes), blocks in groups of four (two on x86 without AVX-512, see {@link #INTERLEAVE}), and within a group,
+ * column by column, its blocks' values of that column side by side (a vector per block, 256 bytes per column with
+ * 16 lanes, 64 with 8). A block's outputs accumulate lane-wise,
  * {@code out[block] += w[block][c] * broadcast(x[c])} for c = 0..cols-1: no horizontal lane sums at all, each
  * weight vector loaded once feeds every batch row in flight, and each broadcast of x feeds up to four blocks.
  * Row-major {@link F32Matrix} needs a load of x per FMA and a lane reduction per output, which made verifying k
@@ -21,7 +22,7 @@ import java.util.Objects;
  * <p>Every output adds its products in one order, one fused multiply-add per column from column 0 on, whatever
  * the kernel, batch size or row range, so a row's result does not depend on the batch around it (the engine's
  * batch invariance and lossless verification rest on this). That order is not {@link F32Matrix}'s (lane sums),
- * so the two agree to rounding, not bit for bit. The last quad is padded with zero rows, whose outputs are
+ * so the two agree to rounding, not bit for bit. The last group is padded with zero rows, whose outputs are
  * never stored. {@link #segment()} holds the packed layout, so {@link #withSegment} takes packed bytes.
  */
 public final class PackedF32Matrix implements WeightMatrix {
@@ -40,17 +41,39 @@ public final class PackedF32Matrix implements WeightMatrix {
      * (the prefetchers follow one stream best).
      */
     private static final int QUAD = 4;
-    /** Rows of a quad: the unit of {@link #readQuad}. */
-    public static final int QUAD_ROWS = QUAD * BLOCK_ROWS;
     /** Most batch rows of one pass (up to QUAD blocks times this many accumulators, 16 of the 32 vector registers). */
     private static final int ROW_GROUP = 4;
+    /**
+     * x86 below AVX-512 has 16 vector registers, not 32: a quad times four rows (16 accumulators, 4 weights, 4
+     * broadcasts) spills there. From three batch rows on, it runs two blocks times up to {@link #PAIR_ROW_GROUP}
+     * rows per pass instead (12 accumulators, 2 weights, 1 broadcast): on a 2-core AVX2 EPYC, 1.3-1.6x faster on a
+     * 768x288 matrix in cache for 3-16 rows (e.g. 5 rows 0.034-0.040 against 0.052-0.078 ms, one thread). With the
+     * two-block layout ({@link #INTERLEAVE}), whole forwards against quads of four (both builds alternating in one
+     * JVM, median pair ratios of two runs): 16 sequences 0.83-0.84x the time, verifying 5 tokens 0.92-0.94x, 8
+     * tokens 0.98x, 3 and 4 tokens 0.98x, one token 0.95x (its quad passes read two groups). One and two rows stay on
+     * quad passes: two-block passes measured 1.07x and 1.09x slower for them (two FMA chains per pass).
+     */
+    private static final boolean SIXTEEN_REGISTERS = SPECIES.vectorBitSize() < 512
+            && System.getProperty("os.arch", "").matches("amd64|x86_64");
+    /** Most batch rows of one two-block pass with sixteen registers. */
+    private static final int PAIR_ROW_GROUP = 6;
+    /** Fewest batch rows that take the two-block passes with sixteen registers (one or two fit a quad's). */
+    private static final int PAIR_MIN_BATCH = 3;
+    /**
+     * Blocks stored interleaved column by column: a quad's four (its kernels read one stream), or with sixteen
+     * registers two, so that a two-block pass reads one sequential stream of 64-byte lines too (over the quad
+     * layout, such passes read every other line of a quad's 128-byte columns, and ran slower from memory).
+     */
+    private static final int INTERLEAVE = SIXTEEN_REGISTERS ? 2 : QUAD;
+    /** Rows of one interleaved group. */
+    private static final int GROUP_ROWS = INTERLEAVE * BLOCK_ROWS;
 
     private final MemorySegment data;
     private final int rows;
     private final int cols;
-    /** Bytes from one column of a quad to the next. */
+    /** Bytes from one column of a group to the next. */
     private final long columnStride;
-    private final long quadBytes;
+    private final long groupBytes;
 
     /** A matrix over {@code packed}, which must hold {@link #packedBytes}{@code (rows, cols)} in the packed layout. */
     public PackedF32Matrix(MemorySegment packed, int rows, int cols) {
@@ -62,13 +85,13 @@ public final class PackedF32Matrix implements WeightMatrix {
         this.data = packed;
         this.rows = rows;
         this.cols = cols;
-        this.columnStride = QUAD * COLUMN_BYTES;
-        this.quadBytes = cols * columnStride;
+        this.columnStride = INTERLEAVE * COLUMN_BYTES;
+        this.groupBytes = cols * columnStride;
     }
 
     /** Bytes of the packed layout of a {@code rows x cols} matrix: whole quads of blocks, padded with zero rows. */
     public static long packedBytes(int rows, int cols) {
-        return (long) quads(rows) * cols * QUAD * COLUMN_BYTES;
+        return (long) groups(rows) * cols * INTERLEAVE * COLUMN_BYTES;
     }
 
     /** Packs float32 {@code source} into {@code dst} ({@link #packedBytes} long) and returns the matrix reading it. */
@@ -82,7 +105,7 @@ public final class PackedF32Matrix implements WeightMatrix {
         }
         PackedF32Matrix packed = new PackedF32Matrix(dst, rows, cols);
         float[] row = new float[cols];
-        for (int r = 0; r < quads(rows) * QUAD * BLOCK_ROWS; r++) {
+        for (int r = 0; r < groups(rows) * GROUP_ROWS; r++) {
             if (r < rows) source.readRow(r, row, 0);
             else Arrays.fill(row, 0f);
             long base = packed.valueBase(r);
@@ -95,8 +118,8 @@ public final class PackedF32Matrix implements WeightMatrix {
         return (rows + BLOCK_ROWS - 1) / BLOCK_ROWS;
     }
 
-    private static int quads(int rows) {
-        return (blocks(rows) + QUAD - 1) / QUAD;
+    private static int groups(int rows) {
+        return (blocks(rows) + INTERLEAVE - 1) / INTERLEAVE;
     }
 
     /** Byte offset of row r's value in column 0 (its column c is {@code c * columnStride} further). */
@@ -123,14 +146,24 @@ public final class PackedF32Matrix implements WeightMatrix {
     }
 
     /**
-     * Copies quad {@code q} (rows [64q, 64q + 64), zero past the last row) into {@code dst}, column-major: row i of the
-     * quad, column c at {@code dst[c * 64 + i]}. One bulk read of the quad's contiguous bytes.
+     * Copies rows [firstRow, firstRow + count) into {@code dst} column-major: row firstRow + i, column c at
+     * {@code dst[c * count + i]}; rows past the last one are zero. Both must be whole blocks ({@link #BLOCK_ROWS}).
+     * One bulk read per block and column.
      */
-    public void readQuad(int q, float[] dst) {
-        Objects.checkIndex(q, quads(rows));
-        int n = (int) (quadBytes / Float.BYTES);
-        Objects.checkFromIndexSize(0, n, dst.length);
-        MemorySegment.copy(data, LE_FLOAT, q * quadBytes, dst, 0, n);
+    public void readRows(int firstRow, int count, float[] dst) {
+        if (firstRow < 0 || count < 0 || firstRow % BLOCK_ROWS != 0 || count % BLOCK_ROWS != 0) {
+            throw new IllegalArgumentException("rows [" + firstRow + ", " + (firstRow + count) + ") are not whole blocks of " + BLOCK_ROWS);
+        }
+        Objects.checkFromIndexSize(0, count * cols, dst.length);
+        int stored = groups(rows) * INTERLEAVE;
+        for (int b = 0; b < count / BLOCK_ROWS; b++) {
+            int blk = firstRow / BLOCK_ROWS + b;
+            for (int c = 0; c < cols; c++) {
+                int at = c * count + b * BLOCK_ROWS;
+                if (blk < stored) MemorySegment.copy(data, LE_FLOAT, blockBase(blk) + c * columnStride, dst, at, BLOCK_ROWS);
+                else Arrays.fill(dst, at, at + BLOCK_ROWS, 0f);
+            }
+        }
     }
 
     /**
@@ -156,12 +189,17 @@ public final class PackedF32Matrix implements WeightMatrix {
         Objects.checkFromIndexSize(outOff + rowStart, (batch - 1) * outStride + (rowEnd - rowStart), out.length);
         int end = blocks(rowEnd);
         int blk = rowStart / BLOCK_ROWS;
+        if (SIXTEEN_REGISTERS && batch >= PAIR_MIN_BATCH) {
+            for (; blk + 2 <= end; blk += 2) pairPass(blk, PAIR_ROW_GROUP, x, xOff, xStride, batch, out, outOff, outStride, rowStart, rowEnd);
+            if (blk < end) singlePass(blk, x, xOff, xStride, batch, out, outOff, outStride, rowStart, rowEnd);
+            return;
+        }
         // Four blocks at a time meet every batch row, a group of rows per pass, the quad's weights staying in
         // L1/L2 between passes; the 1 to 3 blocks left at the end of a range (thread pieces are whole blocks,
         // often not whole quads) go by pair and single block rather than wasting FMAs on repeats.
         for (; blk + QUAD <= end; blk += QUAD) quadPass(blk, x, xOff, xStride, batch, out, outOff, outStride, rowStart, rowEnd);
         if (blk + 2 <= end) {
-            pairPass(blk, x, xOff, xStride, batch, out, outOff, outStride, rowStart, rowEnd);
+            pairPass(blk, ROW_GROUP, x, xOff, xStride, batch, out, outOff, outStride, rowStart, rowEnd);
             blk += 2;
         }
         if (blk < end) singlePass(blk, x, xOff, xStride, batch, out, outOff, outStride, rowStart, rowEnd);
@@ -169,7 +207,7 @@ public final class PackedF32Matrix implements WeightMatrix {
 
     /** Byte offset of block {@code blk}'s column 0. */
     private long blockBase(int blk) {
-        return (long) (blk / QUAD) * quadBytes + (long) (blk % QUAD) * COLUMN_BYTES;
+        return (long) (blk / INTERLEAVE) * groupBytes + (long) (blk % INTERLEAVE) * COLUMN_BYTES;
     }
 
     /** Blocks [blk, blk + 4) times every batch row, {@link #ROW_GROUP} rows per pass. */
@@ -193,22 +231,28 @@ public final class PackedF32Matrix implements WeightMatrix {
         }
     }
 
-    /** Blocks [blk, blk + 2) times every batch row, {@link #ROW_GROUP} rows per pass. */
-    private void pairPass(int blk, float[] x, int xOff, int xStride, int batch,
+    /**
+     * Blocks [blk, blk + 2) times every batch row, in passes of at most {@code group} rows (as even as they come:
+     * 16 rows with groups of 6 go 6, 5, 5).
+     */
+    private void pairPass(int blk, int group, float[] x, int xOff, int xStride, int batch,
                           float[] out, int outOff, int outStride, int rowStart, int rowEnd) {
         long p0 = blockBase(blk);
         long p1 = blockBase(blk + 1);
-        int b = 0;
-        for (; b + ROW_GROUP <= batch; b += ROW_GROUP) {
-            pair4(p0, p1, blk, x, xOff + b * xStride, xStride, out, outOff + b * outStride, outStride, rowStart, rowEnd);
-        }
-        int xb = xOff + b * xStride;
-        int ob = outOff + b * outStride;
-        switch (batch - b) {
-            case 1 -> pair1(p0, p1, blk, x, xb, xStride, out, ob, outStride, rowStart, rowEnd);
-            case 2 -> pair2(p0, p1, blk, x, xb, xStride, out, ob, outStride, rowStart, rowEnd);
-            case 3 -> pair3(p0, p1, blk, x, xb, xStride, out, ob, outStride, rowStart, rowEnd);
-            default -> { }
+        int passes = (batch + group - 1) / group;
+        for (int pass = 0, b = 0; pass < passes; pass++) {
+            int n = (batch - b) / (passes - pass);
+            int xb = xOff + b * xStride;
+            int ob = outOff + b * outStride;
+            switch (n) {
+                case 1 -> pair1(p0, p1, blk, x, xb, xStride, out, ob, outStride, rowStart, rowEnd);
+                case 2 -> pair2(p0, p1, blk, x, xb, xStride, out, ob, outStride, rowStart, rowEnd);
+                case 3 -> pair3(p0, p1, blk, x, xb, xStride, out, ob, outStride, rowStart, rowEnd);
+                case 4 -> pair4(p0, p1, blk, x, xb, xStride, out, ob, outStride, rowStart, rowEnd);
+                case 5 -> pair5(p0, p1, blk, x, xb, xStride, out, ob, outStride, rowStart, rowEnd);
+                default -> pair6(p0, p1, blk, x, xb, xStride, out, ob, outStride, rowStart, rowEnd);
+            }
+            b += n;
         }
     }
 
@@ -430,6 +474,74 @@ public final class PackedF32Matrix implements WeightMatrix {
         store(b2, blk + 1, out, o0 + 2 * outStride, rowStart, rowEnd);
         store(a3, blk, out, o0 + 3 * outStride, rowStart, rowEnd);
         store(b3, blk + 1, out, o0 + 3 * outStride, rowStart, rowEnd);
+    }
+
+    /** 2 blocks from p0 times 5 batch rows: 2 weight loads and 5 broadcasts feed 10 FMAs. */
+    private void pair5(long p0, long p1, int blk, float[] x, int x0, int xStride,
+                        float[] out, int o0, int outStride, int rowStart, int rowEnd) {
+        int x1 = x0 + xStride, x2 = x1 + xStride, x3 = x2 + xStride, x4 = x3 + xStride;
+        FloatVector z = FloatVector.zero(SPECIES), a0 = z, b0 = z, a1 = z, b1 = z, a2 = z, b2 = z, a3 = z, b3 = z, a4 = z, b4 = z;
+        for (int c = 0; c < cols; c++) {
+            long off = c * columnStride;
+            FloatVector wa = FloatVector.fromMemorySegment(SPECIES, data, p0 + off, LE);
+            FloatVector wb = FloatVector.fromMemorySegment(SPECIES, data, p1 + off, LE);
+            FloatVector v0 = FloatVector.broadcast(SPECIES, x[x0 + c]);
+            FloatVector v1 = FloatVector.broadcast(SPECIES, x[x1 + c]);
+            FloatVector v2 = FloatVector.broadcast(SPECIES, x[x2 + c]);
+            FloatVector v3 = FloatVector.broadcast(SPECIES, x[x3 + c]);
+            FloatVector v4 = FloatVector.broadcast(SPECIES, x[x4 + c]);
+            a0 = wa.fma(v0, a0); b0 = wb.fma(v0, b0);
+            a1 = wa.fma(v1, a1); b1 = wb.fma(v1, b1);
+            a2 = wa.fma(v2, a2); b2 = wb.fma(v2, b2);
+            a3 = wa.fma(v3, a3); b3 = wb.fma(v3, b3);
+            a4 = wa.fma(v4, a4); b4 = wb.fma(v4, b4);
+        }
+        store(a0, blk, out, o0, rowStart, rowEnd);
+        store(b0, blk + 1, out, o0, rowStart, rowEnd);
+        store(a1, blk, out, o0 + outStride, rowStart, rowEnd);
+        store(b1, blk + 1, out, o0 + outStride, rowStart, rowEnd);
+        store(a2, blk, out, o0 + 2 * outStride, rowStart, rowEnd);
+        store(b2, blk + 1, out, o0 + 2 * outStride, rowStart, rowEnd);
+        store(a3, blk, out, o0 + 3 * outStride, rowStart, rowEnd);
+        store(b3, blk + 1, out, o0 + 3 * outStride, rowStart, rowEnd);
+        store(a4, blk, out, o0 + 4 * outStride, rowStart, rowEnd);
+        store(b4, blk + 1, out, o0 + 4 * outStride, rowStart, rowEnd);
+    }
+
+    /** 2 blocks from p0 times 6 batch rows: 2 weight loads and 6 broadcasts feed 12 FMAs. */
+    private void pair6(long p0, long p1, int blk, float[] x, int x0, int xStride,
+                        float[] out, int o0, int outStride, int rowStart, int rowEnd) {
+        int x1 = x0 + xStride, x2 = x1 + xStride, x3 = x2 + xStride, x4 = x3 + xStride, x5 = x4 + xStride;
+        FloatVector z = FloatVector.zero(SPECIES), a0 = z, b0 = z, a1 = z, b1 = z, a2 = z, b2 = z, a3 = z, b3 = z, a4 = z, b4 = z, a5 = z, b5 = z;
+        for (int c = 0; c < cols; c++) {
+            long off = c * columnStride;
+            FloatVector wa = FloatVector.fromMemorySegment(SPECIES, data, p0 + off, LE);
+            FloatVector wb = FloatVector.fromMemorySegment(SPECIES, data, p1 + off, LE);
+            FloatVector v0 = FloatVector.broadcast(SPECIES, x[x0 + c]);
+            FloatVector v1 = FloatVector.broadcast(SPECIES, x[x1 + c]);
+            FloatVector v2 = FloatVector.broadcast(SPECIES, x[x2 + c]);
+            FloatVector v3 = FloatVector.broadcast(SPECIES, x[x3 + c]);
+            FloatVector v4 = FloatVector.broadcast(SPECIES, x[x4 + c]);
+            FloatVector v5 = FloatVector.broadcast(SPECIES, x[x5 + c]);
+            a0 = wa.fma(v0, a0); b0 = wb.fma(v0, b0);
+            a1 = wa.fma(v1, a1); b1 = wb.fma(v1, b1);
+            a2 = wa.fma(v2, a2); b2 = wb.fma(v2, b2);
+            a3 = wa.fma(v3, a3); b3 = wb.fma(v3, b3);
+            a4 = wa.fma(v4, a4); b4 = wb.fma(v4, b4);
+            a5 = wa.fma(v5, a5); b5 = wb.fma(v5, b5);
+        }
+        store(a0, blk, out, o0, rowStart, rowEnd);
+        store(b0, blk + 1, out, o0, rowStart, rowEnd);
+        store(a1, blk, out, o0 + outStride, rowStart, rowEnd);
+        store(b1, blk + 1, out, o0 + outStride, rowStart, rowEnd);
+        store(a2, blk, out, o0 + 2 * outStride, rowStart, rowEnd);
+        store(b2, blk + 1, out, o0 + 2 * outStride, rowStart, rowEnd);
+        store(a3, blk, out, o0 + 3 * outStride, rowStart, rowEnd);
+        store(b3, blk + 1, out, o0 + 3 * outStride, rowStart, rowEnd);
+        store(a4, blk, out, o0 + 4 * outStride, rowStart, rowEnd);
+        store(b4, blk + 1, out, o0 + 4 * outStride, rowStart, rowEnd);
+        store(a5, blk, out, o0 + 5 * outStride, rowStart, rowEnd);
+        store(b5, blk + 1, out, o0 + 5 * outStride, rowStart, rowEnd);
     }
 
     /** 1 block from p0 times 1 batch row: 1 weight load and 1 broadcast feed 1 FMA. */

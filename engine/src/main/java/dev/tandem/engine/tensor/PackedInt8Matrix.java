@@ -16,9 +16,9 @@ import java.nio.ByteOrder;
 import java.util.Objects;
 
 /**
- * An int8 copy of a float32 matrix with one scale per row ({@code s_r = max|w_r| / 127}), in
- * {@link PackedF32Matrix}'s layout (16-row blocks, quads of four interleaved column by column, so one column of a
- * quad is one 64-byte line), for a quarter of the float32 bytes. Its products are approximations with a proven
+ * An int8 copy of a float32 matrix with one scale per row ({@code s_r = max|w_r| / 127}), in blocks of
+ * {@link PackedF32Matrix}'s rows (a float vector's lanes), quads of four blocks interleaved column by column (so one
+ * column of a quad is one 64-byte line with 16 lanes), for a quarter of the float32 bytes. Its products are approximations with a proven
  * bound: for every row, {@code |approx_r - exact_r| <= boundFactor() * s_r * sum_c |x_c|}, where exact_r is the
  * float32 product of the source matrix in any summation order over its columns (the bound covers the rounding of
  * each int8 value, half a step, plus the float32 rounding of both sums). {@code GreedyHead} uses this to find a
@@ -50,7 +50,7 @@ public final class PackedInt8Matrix {
     private static final int PAIR_ROW_GROUP = 3;
     private static final int PAIR_MIN_BATCH = 3;
     /** Rows of a quad: the unit a range of rows is split into (as {@link PackedF32Matrix}'s, read quad by quad). */
-    public static final int QUAD_ROWS = PackedF32Matrix.QUAD_ROWS;
+    public static final int QUAD_ROWS = QUAD * BLOCK_ROWS;
     private static final int COLUMN_BYTES = QUAD_ROWS;
     private static final float LEVELS = 127f;
     /** float32's unit roundoff, 2^-24. */
@@ -100,14 +100,14 @@ public final class PackedInt8Matrix {
         if (bytes > Integer.MAX_VALUE - 16) throw new IllegalArgumentException("matrix too large for an int8 copy: " + rows + "x" + cols);
         MemorySegment data = allocate(bytes);
         float[] scales = new float[quads * QUAD_ROWS];
-        // One quad at a time, column-major like the copy: the packed float32 layout is the same geometry, so a
-        // packed source is read with one bulk copy per quad (row by row, its reads stride across lines).
+        // One quad at a time, column-major like the copy: a packed source is read a block's column at a time (row
+        // by row, its reads would stride across lines).
         float[] quad = new float[cols * QUAD_ROWS];
         float[] row = source instanceof PackedF32Matrix ? null : new float[cols];
         for (int q = 0; q < quads; q++) {
             int firstRow = q * QUAD_ROWS;
             if (row == null) {
-                ((PackedF32Matrix) source).readQuad(q, quad);
+                ((PackedF32Matrix) source).readRows(firstRow, QUAD_ROWS, quad);
             } else {
                 java.util.Arrays.fill(quad, 0f);
                 for (int i = 0; i < QUAD_ROWS && firstRow + i < rows; i++) {
