@@ -155,7 +155,6 @@ public final class BenchClusterCommand implements Callable<Integer> {
             log("single stream through the cluster and in this process, alternately...");
             MetricsScrape scrape = new MetricsScrape();
             MetricsScrape.Totals roundTrip0 = scrape.histogram(coordinatorMetrics, ROUND_TRIP);
-            MetricsScrape.Totals forward0 = scrape.histogram(workerMetrics, STAGE_FORWARD);
             Map<String, MetricsScrape.Totals> stageForward0 = scrape.histogramByLabel(workerMetrics, STAGE_FORWARD, STAGE_LAYERS);
             double[] clusterSingle = new double[runs];
             double[] localSingle = new double[runs];
@@ -170,15 +169,16 @@ public final class BenchClusterCommand implements Callable<Integer> {
             // Where a single stream's step goes: the stages' forward time, the rest is transport and queueing.
             MetricsScrape.Totals steps = scrape.histogram(coordinatorMetrics, ROUND_TRIP).minus(roundTrip0);
             double roundTrip = steps.mean();
-            double stepForward = steps.count() > 0
-                    ? scrape.histogram(workerMetrics, STAGE_FORWARD).minus(forward0).sum() / steps.count() : Double.NaN;
-            // Per stage (its layers [from, to), labelled "from-to" by the stage metrics): the plan and its balance.
+            // Per stage (its layers [from, to), labelled "from-to" by the stage metrics): the plan and its balance;
+            // their sum is the step's forward time on the stages.
             Map<String, Double> stageForward = new TreeMap<>(Comparator.comparingInt(BenchClusterCommand::firstLayer)
                     .thenComparing(Comparator.naturalOrder()));
             scrape.histogramByLabel(workerMetrics, STAGE_FORWARD, STAGE_LAYERS).forEach((layers, totals) -> {
                 MetricsScrape.Totals before = stageForward0.getOrDefault(layers, new MetricsScrape.Totals(0, 0));
                 if (steps.count() > 0 && totals.count() > before.count()) stageForward.put(layers, totals.minus(before).sum() / steps.count());
             });
+            double stepForward = steps.count() > 0
+                    ? stageForward.values().stream().mapToDouble(Double::doubleValue).sum() : Double.NaN;
 
             double[] specSingle = new double[runs];
             double[] specTokensPerStep = new double[runs];
