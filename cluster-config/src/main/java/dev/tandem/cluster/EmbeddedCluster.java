@@ -122,10 +122,20 @@ public final class EmbeddedCluster implements AutoCloseable {
         for (NodeBootstrap.TandemNode w : workers) w.system().getWhenTerminated().toCompletableFuture().join();
     }
 
-    /** The coordinator leaves first (no new requests), then the workers. */
+    /**
+     * The coordinator leaves first (no new requests), then the workers. The whole cluster goes down, so each node's
+     * connections to the nodes already gone fail, which Artery logs as warnings (e.g. "Upstream failed ... The
+     * connection has been aborted", several per node) that mean nothing here: Akka's warnings are off for the close.
+     */
     @Override
     public void close() {
+        quietAkkaWarnings(coordinator);
+        workers.forEach(EmbeddedCluster::quietAkkaWarnings);
         coordinator.close();
         workers.forEach(NodeBootstrap.TandemNode::close);
+    }
+
+    private static void quietAkkaWarnings(NodeBootstrap.TandemNode node) {
+        node.system().classicSystem().eventStream().setLogLevel(akka.event.Logging.ErrorLevel());
     }
 }

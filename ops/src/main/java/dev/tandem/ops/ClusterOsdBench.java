@@ -142,6 +142,8 @@ final class ClusterOsdBench {
         overrides.put(DraftsSettings.DIR_KEY, drafts.toString());
         overrides.put(DraftsSettings.TRAIN_KEY, train);
         overrides.put("akka.cluster.jmx.multi-mbeans-in-same-jvm", true); // two clusters in this JVM
+        // Nobody administers the benchmark's clusters: a token of its own spares the warning that one was generated.
+        overrides.put("tandem.admin.token", dev.tandem.coordinator.grpc.AdminAuth.generateToken());
         // Stdout carries the result (--json); Akka's own stdout logger still prints while a node shuts down.
         overrides.put("akka.stdout-loglevel", "OFF");
         // Every node lives in this JVM: a pause (GC, an overloaded machine) stalls them all alike and is no node

@@ -461,8 +461,12 @@ public final class Scheduler extends AbstractBehavior<Scheduler.Command> {
             brokenSince = stalledSince;
             readiness.accept(false);
             timers.startSingleTimer(RebuildDeadline.INSTANCE, RebuildDeadline.INSTANCE, settings.routeRebuildDeadline());
-            getContext().getLog().warn("a stage of {}'s route stopped ({}); {} sequence(s) in flight wait up to {} for a new route",
-                    model.model(), lost.stage().path(), active.size(), settings.routeRebuildDeadline());
+            // While this node shuts down, its workers' stages stop as the cluster comes apart: expected, not a warning.
+            boolean shuttingDown = akka.actor.CoordinatedShutdown.get(getContext().getSystem()).getShutdownReason().isPresent();
+            String message = "a stage of {}'s route stopped ({}); {} sequence(s) in flight wait up to {} for a new route";
+            Object[] args = {model.model(), lost.stage().path(), active.size(), settings.routeRebuildDeadline()};
+            if (shuttingDown) getContext().getLog().debug(message, args);
+            else getContext().getLog().warn(message, args);
         }
         if (replays > 0) {
             metrics.replayed(model.model(), "failover", replays);
