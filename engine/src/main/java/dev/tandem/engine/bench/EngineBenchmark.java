@@ -22,6 +22,11 @@ import java.util.TreeMap;
  * 16 concurrent sequences. Each figure is the median of {@link #RUNS} runs, after a warm-up of at least
  * {@link #WARMUP_SECONDS} that runs every measurement (so that the JIT has compiled every kernel path:
  * single-row, few-row and many-row products are different code).
+ *
+ * <p>The runs go in rounds of every measurement, and each ratio (k tokens verified against one, batched decode
+ * against one stream) is the median of the ratios within a round. On a shared machine whose speed drifts by tens
+ * of percent from one minute to the next, ratios of medians taken a minute apart moved with the drift: 16 streams
+ * came out 2.7x and 3.7x one stream in two runs ten minutes apart.
  */
 public final class EngineBenchmark {
 
@@ -63,18 +68,22 @@ public final class EngineBenchmark {
             ForwardBatch batch = new ForwardBatch(config.dim(), maxRows);
             touchWeights(stage, batch);
             warmUp(stage, batch);
-            double decode = median(() -> decode(stage, batch));
-            double prefill = median(() -> prefill(stage, batch));
-            TreeMap<Integer, Double> verifyCost = new TreeMap<>();
-            double[] verifySeconds = new double[MAX_VERIFY + 1];
-            for (int k = 1; k <= MAX_VERIFY; k++) {
-                int kk = k;
-                verifySeconds[k] = 1.0 / median(() -> 1.0 / verify(stage, batch, kk));
+            double[] decode = new double[RUNS];
+            double[] prefill = new double[RUNS];
+            double[][] verify = new double[MAX_VERIFY + 1][RUNS];
+            double[] batch4 = new double[RUNS];
+            double[] batch16 = new double[RUNS];
+            for (int r = 0; r < RUNS; r++) {
+                decode[r] = decode(stage, batch);
+                prefill[r] = prefill(stage, batch);
+                for (int k = 1; k <= MAX_VERIFY; k++) verify[k][r] = verify(stage, batch, k);
+                batch4[r] = batchedDecode(stage, batch, 4);
+                batch16[r] = batchedDecode(stage, batch, 16);
             }
-            for (int k = 1; k <= MAX_VERIFY; k++) verifyCost.put(k, verifySeconds[k] / verifySeconds[1]);
-            double batch4 = median(() -> batchedDecode(stage, batch, 4));
-            double batch16 = median(() -> batchedDecode(stage, batch, 16));
-            return new EngineBenchmarkResult(decode, prefill, verifyCost, batch4, batch16, threads, modelName());
+            TreeMap<Integer, Double> verifyCost = new TreeMap<>();
+            for (int k = 1; k <= MAX_VERIFY; k++) verifyCost.put(k, medianRatio(verify[k], verify[1]));
+            return new EngineBenchmarkResult(median(decode), median(prefill), verifyCost, median(batch4), median(batch16),
+                    medianRatio(batch4, decode), medianRatio(batch16, decode), threads, modelName());
         }
     }
 
@@ -190,20 +199,21 @@ public final class EngineBenchmark {
         return stem;
     }
 
-    private static double median(Measurement m) {
-        double[] values = new double[RUNS];
-        for (int i = 0; i < RUNS; i++) values[i] = m.run();
-        Arrays.sort(values);
-        return values[RUNS / 2];
+    private static double median(double[] values) {
+        double[] sorted = values.clone();
+        Arrays.sort(sorted);
+        return sorted[sorted.length / 2];
+    }
+
+    /** The median over rounds of {@code a[r] / b[r]}. */
+    private static double medianRatio(double[] a, double[] b) {
+        double[] ratios = new double[a.length];
+        for (int r = 0; r < a.length; r++) ratios[r] = a[r] / b[r];
+        return median(ratios);
     }
 
     private static double seconds(long nanos) {
         return nanos / 1e9;
-    }
-
-    @FunctionalInterface
-    private interface Measurement {
-        double run();
     }
 
     /** Usage: {@code EngineBenchmark [threads] [model.bin]}; prints the text report, then the JSON line. */
