@@ -10,11 +10,13 @@ import picocli.CommandLine.Option;
 import java.util.concurrent.Callable;
 
 @Command(name = "engine", mixinStandardHelpOptions = true,
-        description = {"Speed of the in-process engine after warm-up: single-stream decode (256 tokens), prefill of a",
-                "128-token prompt, the cost of verifying k = 1..8 tokens in one forward relative to one, and",
-                "aggregate decode throughput with 4 and 16 concurrent sequences (medians of several runs). The runs go",
-                "in rounds of every measurement; ratios (verify_cost_ratio, batch4_vs_single, batch16_vs_single) are",
-                "medians of the ratios within a round, so that a machine whose speed drifts does not skew them."})
+        description = {"Speed of the in-process engine after warm-up: single-stream decode (256",
+                "tokens), prefill of a 128-token prompt, the cost of verifying k = 1..8 tokens",
+                "in one forward relative to one, and aggregate decode throughput with 4 and 16",
+                "concurrent sequences: medians of several runs. The runs go in rounds of every",
+                "measurement; the ratios (verify_cost_ratio, batch4_vs_single,",
+                "batch16_vs_single) are medians of the ratios within a round, so that a machine",
+                "whose speed drifts does not skew them."})
 public final class EngineBenchCommand implements Callable<Integer> {
 
     @Mixin
