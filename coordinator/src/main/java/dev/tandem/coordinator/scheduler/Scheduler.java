@@ -590,7 +590,10 @@ public final class Scheduler extends AbstractBehavior<Scheduler.Command> {
         s.proposed += s.drafted;
         s.accepted += acceptedDrafts;
         if (acceptedDrafts < s.drafted) s.rejected++;
-        if (s.drafted > 0) s.controller.record(s.drafted, acceptedDrafts);
+        if (s.drafted > 0) {
+            s.controller.record(s.drafted, acceptedDrafts);
+            proposers.costs().recordAcceptance(s.proposer.name(), s.drafted, acceptedDrafts);
+        }
         if (!s.needsPrefill) { // decoding steps only: a prefill outputs its one token whatever the proposer
             long[] log = speculationLog.computeIfAbsent(s.proposer.name(), k -> new long[4]);
             log[0]++;

@@ -13,8 +13,13 @@ import java.util.function.IntToDoubleFunction;
  * per row.
  *
  * <p>a is a decayed ratio of accepted drafts to drafts tried up to the first rejection (each step is a
- * run of Bernoulli trials that stops at the first failure), starting from a prior. When the best k is 0
- * a single draft is still tried every {@link #PROBE_INTERVAL} steps so that a recovers when traffic changes.
+ * run of Bernoulli trials that stops at the first failure), plus {@link #PRIOR_TRIALS} pseudo-trials at the
+ * acceptance the proposer has lately had over all sequences ({@link SpeculationCosts#acceptance}). Why the shared
+ * prior: requests are short, and with a fixed prior of one half a sequence's first rejection (at a = 0.6, two
+ * steps in five) put its estimate below what pays, so it stopped drafting for {@link #PROBE_INTERVAL} steps, a
+ * quarter of a 64-token request; {@code bench osd} then ran 1.1-1.2 tokens per step at 0.55-0.66 acceptance. When
+ * the best k is 0 a single draft is still tried every {@link #PROBE_INTERVAL} steps so that a recovers when
+ * traffic changes.
  */
 public final class DraftLengthController {
 
@@ -22,15 +27,19 @@ public final class DraftLengthController {
     public static final int PROBE_INTERVAL = 16;
     public static final int EXPLORE_INTERVAL = 16;
     private static final double DECAY = 0.9;
-    private static final double PRIOR_ACCEPTED = 1.0;
-    private static final double PRIOR_TRIALS = 2.0;
+    /**
+     * Weight of the prior in trials. The sequence's own decayed trials reach at most 1 / (1 - DECAY) = 10, so once it
+     * has drafted a while its own record weighs most; prompts differ (acceptance per request ranged 0.2-0.9).
+     */
+    static final double PRIOR_TRIALS = 4.0;
     /** Acceptance is capped below 1 so the expected-token formula stays finite. */
     private static final double MAX_ACCEPTANCE = 0.995;
 
     private final int maxDrafts;
     private final boolean adaptive;
-    private double accepted = PRIOR_ACCEPTED;
-    private double trials = PRIOR_TRIALS;
+    /** This sequence's decayed accepted drafts and trials. */
+    private double accepted;
+    private double trials;
     private int stepsWithoutDrafts;
     private int stepsSinceExplored;
     private boolean exploreLonger;
@@ -49,8 +58,14 @@ public final class DraftLengthController {
 
     public int maxDrafts() { return maxDrafts; }
 
-    /** The estimated probability that a draft token is accepted. */
-    public double acceptance() { return Math.min(MAX_ACCEPTANCE, accepted / trials); }
+    /** The estimated probability that a draft token is accepted, with the prior {@link SpeculationCosts#PRIOR_ACCEPTANCE}. */
+    public double acceptance() { return acceptance(SpeculationCosts.PRIOR_ACCEPTANCE); }
+
+    /** The estimated probability that a draft token is accepted, with the prior {@code shared} (in [0, 1]). */
+    public double acceptance(double shared) {
+        double prior = Math.max(0, Math.min(1, shared));
+        return Math.min(MAX_ACCEPTANCE, (accepted + PRIOR_TRIALS * prior) / (trials + PRIOR_TRIALS));
+    }
 
     /** After a step that proposed {@code proposed} drafts of which the first {@code acceptedDrafts} were accepted. */
     public void record(int proposed, int acceptedDrafts) {
@@ -91,13 +106,14 @@ public final class DraftLengthController {
     }
 
     /**
-     * The number of drafts for the next step, with the forward times measured in {@code costs} and the draft
-     * token time of proposer kind {@code proposer} (priors until a forward is measured).
+     * The number of drafts for the next step, with the forward times measured in {@code costs}, and the draft
+     * token time and recent acceptance of proposer kind {@code proposer} (priors until they are measured).
      */
     public int choose(SpeculationCosts costs, String proposer, int batchSize) {
         if (!adaptive) return maxDrafts;
-        if (!costs.measured()) return choose(SpeculationCosts.PRIOR_DRAFT_RATIO, SpeculationCosts.PRIOR_ROW_FRACTION, batchSize);
-        return probed(bestLength(acceptance(), costs.draftNanos(proposer), costs::forwardNanos, batchSize, maxDrafts));
+        double a = acceptance(costs.acceptance(proposer));
+        if (!costs.measured()) return probed(bestLength(a, SpeculationCosts.PRIOR_DRAFT_RATIO, SpeculationCosts.PRIOR_ROW_FRACTION, batchSize, maxDrafts));
+        return probed(bestLength(a, costs.draftNanos(proposer), costs::forwardNanos, batchSize, maxDrafts));
     }
 
     /**

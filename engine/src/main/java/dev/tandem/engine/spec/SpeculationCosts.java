@@ -26,6 +26,13 @@ public final class SpeculationCosts {
     static final double PRIOR_ROW_FRACTION = 0.08;
     /** Before any measurement of a proposer: a draft token costs this fraction of a one-row target step. */
     static final double PRIOR_DRAFT_RATIO = 0.1;
+    /** Before any verification of a proposer's drafts: the probability that a draft token is accepted. */
+    public static final double PRIOR_ACCEPTANCE = 0.5;
+    /**
+     * Weight of old verifications in a proposer's shared acceptance after each new one: it spans ~100 steps, a few
+     * requests, so it follows a newly published draft within a request or two.
+     */
+    private static final double ACCEPTANCE_DECAY = 0.99;
     /** Weight of old measurements in the least-squares line after each new one. */
     private static final double FORGETTING = 0.98;
     /**
@@ -68,6 +75,8 @@ public final class SpeculationCosts {
 
     private final Map<String, Double> draftNanosPerToken = new HashMap<>();
     private final Map<String, Integer> draftSamples = new HashMap<>();
+    /** Per proposer: decayed accepted drafts and drafts tried (up to and including the first rejection). */
+    private final Map<String, double[]> acceptanceSums = new HashMap<>();
 
     /** A target forward over {@code rows} rows (of all sequences in the batch) took {@code nanos}. */
     public void recordForward(int rows, long nanos) {
@@ -130,6 +139,27 @@ public final class SpeculationCosts {
         recordDraft(name, drafted, nanos);
     }
 
+    /**
+     * A step of some sequence verified {@code proposed} drafts of {@code proposer}, of which the first {@code accepted}
+     * were accepted: the trials counted as a sequence's {@link DraftLengthController} counts them.
+     */
+    public void recordAcceptance(String proposer, int proposed, int accepted) {
+        if (proposed <= 0) return;
+        int tried = accepted + (accepted < proposed ? 1 : 0);
+        double[] sums = acceptanceSums.computeIfAbsent(proposer, k -> new double[2]);
+        sums[0] = sums[0] * ACCEPTANCE_DECAY + accepted;
+        sums[1] = sums[1] * ACCEPTANCE_DECAY + tried;
+    }
+
+    /**
+     * The probability that a draft token of {@code proposer} is accepted, over the recent steps of all sequences
+     * ({@link #PRIOR_ACCEPTANCE} before any): the prior a new sequence's draft length starts from.
+     */
+    public double acceptance(String proposer) {
+        double[] sums = acceptanceSums.get(proposer);
+        return sums == null || sums[1] <= 0 ? PRIOR_ACCEPTANCE : sums[0] / sums[1];
+    }
+
     /** Whether any target forward was measured (before that, {@link #forwardNanos} is 0 and priors decide). */
     public boolean measured() { return n > 0; }
 
@@ -178,7 +208,8 @@ public final class SpeculationCosts {
         if (n == 0) return "no forward measured yet";
         StringBuilder s = new StringBuilder("forward of");
         for (int rows : new int[]{1, 2, 3, 5, 9}) s.append(String.format(Locale.ROOT, " %d row%s %.2f ms,", rows, rows == 1 ? "" : "s", forwardNanos(rows) / 1e6));
-        return s.append(String.format(Locale.ROOT, " a draft token %.3f ms", draftNanos(proposer) / 1e6)).toString();
+        return s.append(String.format(Locale.ROOT, " a draft token %.3f ms, acceptance %.2f", draftNanos(proposer) / 1e6,
+                acceptance(proposer))).toString();
     }
 
     /**

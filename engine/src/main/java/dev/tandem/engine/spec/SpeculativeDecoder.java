@@ -133,6 +133,7 @@ public final class SpeculativeDecoder implements AutoCloseable {
         s.proposed += s.draft.count();
         s.accepted += acceptedDrafts;
         s.controller.record(s.draft.count(), acceptedDrafts);
+        costs.recordAcceptance(proposers.name(), s.draft.count(), acceptedDrafts);
         s.proposer.observe(s.history, acceptedDrafts, n);
         if (verificationListener != VerificationListener.NONE) {
             verificationListener.onVerified(s.seqId, s.history, length, out, s.firstLogitRow, n, s.draft, acceptedDrafts);
