@@ -125,6 +125,9 @@ public final class SwappableDraft implements ProposerFactory, DraftPublisher {
         public int lastRowsFed() { return inner.lastRowsFed(); }
 
         @Override
+        public long lastFirstDraftNanos() { return inner.lastFirstDraftNanos(); }
+
+        @Override
         public void close() { inner.close(); }
     }
 }

@@ -53,6 +53,9 @@ public final class AutoProposer implements Proposer {
     public int lastRowsFed() { return current < 0 ? 0 : candidates[current].lastRowsFed(); }
 
     @Override
+    public long lastFirstDraftNanos() { return current < 0 ? -1 : candidates[current].lastFirstDraftNanos(); }
+
+    @Override
     public void propose(TokenHistory history, int maxDrafts, boolean withProbabilities, Draft draft) {
         steps++;
         current = choose();

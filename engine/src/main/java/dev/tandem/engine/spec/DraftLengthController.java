@@ -4,8 +4,9 @@ import java.util.function.IntToDoubleFunction;
 
 /**
  * Chooses how many tokens to draft for one sequence at each step. With a per-token acceptance rate a,
- * k drafts yield (1 - a^(k+1)) / (1 - a) tokens per step; the step costs k draft tokens plus the
- * verification. For a batch of B sequences each drafting k, the forward verifies B * (k + 1) rows, so per
+ * k drafts yield (1 - a^(k+1)) / (1 - a) tokens per step; the step costs the drafting of k tokens (a model
+ * proposer's first token, which catches up on the history with cold caches, apart from the others:
+ * {@link SpeculationCosts#draftNanos(String, int)}) plus the verification. For a batch of B sequences each drafting k, the forward verifies B * (k + 1) rows, so per
  * sequence it costs T(B * (k + 1)) / B, with T the measured forward time by row count
  * ({@link SpeculationCosts#forwardNanos}). Larger batches amortize the fixed part of a forward, so extra rows
  * weigh more and k shrinks: speculation backs off as batches grow. k in [0, kMax] maximizes tokens per unit
@@ -107,13 +108,14 @@ public final class DraftLengthController {
 
     /**
      * The number of drafts for the next step, with the forward times measured in {@code costs}, and the draft
-     * token time and recent acceptance of proposer kind {@code proposer} (priors until they are measured).
+     * tokens' time ({@link SpeculationCosts#draftNanos(String, int)}) and recent acceptance of proposer kind
+     * {@code proposer} (priors until they are measured).
      */
     public int choose(SpeculationCosts costs, String proposer, int batchSize) {
         if (!adaptive) return maxDrafts;
         double a = acceptance(costs.acceptance(proposer));
         if (!costs.measured()) return probed(bestLength(a, SpeculationCosts.PRIOR_DRAFT_RATIO, SpeculationCosts.PRIOR_ROW_FRACTION, batchSize, maxDrafts));
-        return probed(bestLength(a, costs.draftNanos(proposer), costs::forwardNanos, batchSize, maxDrafts));
+        return probed(bestLength(a, k -> costs.draftNanos(proposer, k), costs::forwardNanos, batchSize, maxDrafts));
     }
 
     /**
@@ -130,13 +132,22 @@ public final class DraftLengthController {
      * costs {@code draftCost} and a forward of r rows {@code forwardCost(r)}, in the same unit.
      */
     public static int bestLength(double acceptance, double draftCost, IntToDoubleFunction forwardCost, int batchSize, int kMax) {
+        double c = Math.max(0, draftCost);
+        return bestLength(acceptance, k -> c * k, forwardCost, batchSize, kMax);
+    }
+
+    /**
+     * The k in [0, kMax] with the most expected tokens per unit cost (the smallest k on ties), when drafting k tokens
+     * costs {@code draftCost(k)} and a forward of r rows {@code forwardCost(r)}, in the same unit.
+     */
+    public static int bestLength(double acceptance, IntToDoubleFunction draftCost, IntToDoubleFunction forwardCost, int batchSize, int kMax) {
         if (batchSize < 1) throw new IllegalArgumentException("batch size must be >= 1, got " + batchSize);
         double a = Math.max(0, Math.min(MAX_ACCEPTANCE, acceptance));
-        double c = Math.max(0, draftCost);
         int best = 0;
         double bestValue = -1;
         for (int k = 0; k <= kMax; k++) {
-            double value = expectedTokens(a, k) / (c * k + forwardCost.applyAsDouble(batchSize * (k + 1)) / batchSize);
+            double drafting = k == 0 ? 0 : Math.max(0, draftCost.applyAsDouble(k));
+            double value = expectedTokens(a, k) / (drafting + forwardCost.applyAsDouble(batchSize * (k + 1)) / batchSize);
             if (value > bestValue * (1 + 1e-9)) {
                 bestValue = value;
                 best = k;

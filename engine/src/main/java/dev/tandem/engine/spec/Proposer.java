@@ -37,6 +37,15 @@ public interface Proposer extends AutoCloseable {
      */
     default int lastRowsFed() { return 0; }
 
+    /**
+     * Nanoseconds the last {@link #propose} took to its first draft token (its catch-up on the history included), or
+     * -1 when not measured (a proposer without a model). A model's first forward after a target step is the dear one:
+     * it feeds the history the step added and reads weights the step evicted from the caches; the further drafts of
+     * the same proposal each cost a fraction of it (a one-layer draft of stories15M, one thread: ~0.6 ms cold against
+     * 0.25 ms hot). {@link SpeculationCosts} keeps the two apart.
+     */
+    default long lastFirstDraftNanos() { return -1; }
+
     /** Frees per-sequence state (KV cache entries). */
     @Override
     default void close() {}

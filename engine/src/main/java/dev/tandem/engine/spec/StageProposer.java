@@ -38,6 +38,7 @@ abstract class StageProposer implements Proposer {
     private int[] fed = new int[64];
     private int fedLength;
     private int lastRowsFed;
+    private long lastFirstDraftNanos = -1;
 
     /**
      * @param logitTokens target token of each logit (sorted, distinct), or null when the head covers the
@@ -66,7 +67,9 @@ abstract class StageProposer implements Proposer {
         int room = stage.config().seqLen() - length + 1;
         int k = Math.min(maxDrafts, room);
         lastRowsFed = 0;
+        lastFirstDraftNanos = -1;
         if (k <= 0) return;
+        long start = System.nanoTime();
         int common = history.commonPrefix(fed, fedLength);
         if (common == length) common = length - 1; // the last token's logits are needed again
         stage.cache().truncate(seqId, common);
@@ -78,6 +81,7 @@ abstract class StageProposer implements Proposer {
             lastRowsFed += batch.rows();
             StageOutput out = stage.forward(batch);
             int token = pick(out, batch.rows() - 1, withProbabilities, draft);
+            if (j == 0) lastFirstDraftNanos = System.nanoTime() - start;
             if (j == k - 1) break;
             batch.clear();
             feed(token, true);
@@ -86,6 +90,9 @@ abstract class StageProposer implements Proposer {
 
     @Override
     public int lastRowsFed() { return lastRowsFed; }
+
+    @Override
+    public long lastFirstDraftNanos() { return lastFirstDraftNanos; }
 
     private void feed(int token, boolean wantLogits) {
         batch.addToken(seqId, fedLength, token, wantLogits);

@@ -106,6 +106,39 @@ class SpeculationCostsTest {
         assertTrue(estimate > 100_000 && estimate < 300_000, "follows the samples, not their minimum: " + estimate);
     }
 
+    @Test
+    void aProposalsFirstDraftTokenIsMeasuredApartFromTheOthers() {
+        // The cluster's step costs on a 2-core AVX2 host (rows nearly free), a coordinator's draft 0.8 ms for its
+        // first token, cold, and 0.3 ms for each further one.
+        SpeculationCosts costs = new SpeculationCosts();
+        for (int i = 0; i < 20; i++) {
+            for (int rows = 1; rows <= 9; rows++) costs.recordForward(rows, 4_300_000 + 140_000L * (rows - 1));
+        }
+        for (int i = 0; i < 40; i++) costs.recordProposal("draft", timed(3, 800_000), 1, 800_000);
+        for (int i = 0; i < 40; i++) costs.recordProposal("draft", timed(5, 800_000), 3, 1_400_000);
+        assertEquals(800_000, costs.draftNanos("draft"), 1.0, "the first token");
+        assertEquals(300_000, costs.followingDraftNanos("draft"), 1.0, "each further one");
+        assertEquals(800_000 + 3 * 300_000, costs.draftNanos("draft", 4), 1.0);
+        assertEquals(0, costs.draftNanos("draft", 0));
+        int k = DraftLengthController.bestLength(0.7, n -> costs.draftNanos("draft", n), costs::forwardNanos, 1, 8);
+        int linear = DraftLengthController.bestLength(0.7, costs.draftNanos("draft"), costs::forwardNanos, 1, 8);
+        assertTrue(k >= 4 && k > linear, "drafts " + k + " where charging each token as the first drafted " + linear);
+
+        costs.recordProposal("lookup", fed(0), 3, 30_000); // no first token measured: per token, as before
+        assertEquals(10_000, costs.draftNanos("lookup"), 1.0);
+        assertEquals(30_000, costs.draftNanos("lookup", 3), 1.0);
+    }
+
+    /** A model proposer whose last proposal fed {@code rows} rows and took {@code first} to its first draft token. */
+    private static Proposer timed(int rows, long first) {
+        return new Proposer() {
+            @Override public String name() { return "p"; }
+            @Override public void propose(TokenHistory history, int maxDrafts, boolean withProbabilities, Draft draft) {}
+            @Override public int lastRowsFed() { return rows; }
+            @Override public long lastFirstDraftNanos() { return first; }
+        };
+    }
+
     /** A proposer whose last proposal ran {@code rows} rows through its model. */
     private static Proposer fed(int rows) {
         return new Proposer() {
