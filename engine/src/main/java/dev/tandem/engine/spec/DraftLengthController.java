@@ -6,9 +6,9 @@ import java.util.function.IntToDoubleFunction;
  * Chooses how many tokens to draft for one sequence at each step. With a per-token acceptance rate a,
  * k drafts yield (1 - a^(k+1)) / (1 - a) tokens per step; the step costs the drafting of k tokens (a model
  * proposer's first token, which catches up on the history with cold caches, apart from the others:
- * {@link SpeculationCosts#draftNanos(String, int)}) plus the verification. For a batch of B sequences each drafting k, the forward verifies B * (k + 1) rows, so per
- * sequence it costs T(B * (k + 1)) / B, with T the measured forward time by row count
- * ({@link SpeculationCosts#forwardNanos}). Larger batches amortize the fixed part of a forward, so extra rows
+ * {@link SpeculationCosts#draftNanos(String, int)}) plus the verification. For a batch of B sequences each
+ * drafting k, the forward verifies B * (k + 1) rows, so per sequence it costs T(B * (k + 1)) / B, with T the
+ * measured forward time by row count ({@link SpeculationCosts#forwardNanos}). Larger batches amortize the fixed part of a forward, so extra rows
  * weigh more and k shrinks: speculation backs off as batches grow. k in [0, kMax] maximizes tokens per unit
  * cost. Before any forward is measured, T is a prior line: a fixed part plus a share beta of a one-row forward
  * per row.
