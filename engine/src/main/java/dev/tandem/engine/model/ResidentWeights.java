@@ -111,11 +111,7 @@ public final class ResidentWeights {
 
     private static ModelWeights rebuild(ModelWeights w, int fromLayer, int toLayer, Map<WeightMatrix, WeightMatrix> copies) {
         List<LayerWeights> layers = new ArrayList<>(w.layers());
-        for (int l = fromLayer; l < toLayer; l++) {
-            LayerWeights lw = layers.get(l);
-            layers.set(l, new LayerWeights(lw.attnNorm(), copies.get(lw.wq()), copies.get(lw.wk()), copies.get(lw.wv()),
-                    copies.get(lw.wo()), lw.ffnNorm(), copies.get(lw.w1()), copies.get(lw.w2()), copies.get(lw.w3())));
-        }
+        for (int l = fromLayer; l < toLayer; l++) layers.set(l, layers.get(l).withMatrices(copies::get));
         return new ModelWeights(w.config(), copies.getOrDefault(w.tokenEmbedding(), w.tokenEmbedding()),
                 List.copyOf(layers), w.finalNorm(), copies.getOrDefault(w.output(), w.output()));
     }

@@ -71,9 +71,17 @@ public final class DraftLengthController {
     /** After a step that proposed {@code proposed} drafts of which the first {@code acceptedDrafts} were accepted. */
     public void record(int proposed, int acceptedDrafts) {
         if (proposed <= 0) return;
-        int tried = acceptedDrafts + (acceptedDrafts < proposed ? 1 : 0);
+        int tried = trials(proposed, acceptedDrafts);
         accepted = accepted * DECAY + acceptedDrafts;
         trials = trials * DECAY + tried;
+    }
+
+    /**
+     * Bernoulli trials of a step that verified {@code proposed} drafts, of which the first {@code accepted} were
+     * accepted: the trials up to and including the first rejection.
+     */
+    static int trials(int proposed, int accepted) {
+        return accepted + (accepted < proposed ? 1 : 0);
     }
 
     /** The number of drafts for the next step of this sequence. */

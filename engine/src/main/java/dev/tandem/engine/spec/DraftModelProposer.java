@@ -11,6 +11,7 @@ import dev.tandem.engine.tensor.WeightMatrix;
 
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
+import java.util.List;
 
 /**
  * Drafts with a small {@link DraftModel} whose head covers a reduced vocabulary: tokens outside it are never
@@ -41,15 +42,11 @@ public final class DraftModelProposer extends StageProposer {
      * profile shows the lane sums, which then box their vectors). The embedding stays: rows are only copied out of it.
      */
     static ModelWeights offHeap(ModelWeights w) {
-        java.util.List<LayerWeights> layers = new java.util.ArrayList<>();
-        for (LayerWeights l : w.layers()) {
-            layers.add(new LayerWeights(l.attnNorm(), native_(l.wq()), native_(l.wk()), native_(l.wv()), native_(l.wo()), l.ffnNorm(),
-                    native_(l.w1()), native_(l.w2()), native_(l.w3())));
-        }
-        return new ModelWeights(w.config(), w.tokenEmbedding(), java.util.List.copyOf(layers), w.finalNorm(), native_(w.output()));
+        List<LayerWeights> layers = w.layers().stream().map(l -> l.withMatrices(DraftModelProposer::nativeCopy)).toList();
+        return new ModelWeights(w.config(), w.tokenEmbedding(), layers, w.finalNorm(), nativeCopy(w.output()));
     }
 
-    private static WeightMatrix native_(WeightMatrix m) {
+    private static WeightMatrix nativeCopy(WeightMatrix m) {
         if (m.segment().isNative()) return m;
         MemorySegment copy = Arena.ofAuto().allocate(m.segment().byteSize(), 64);
         copy.copyFrom(m.segment());

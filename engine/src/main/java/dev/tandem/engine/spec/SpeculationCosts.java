@@ -164,7 +164,7 @@ public final class SpeculationCosts {
      */
     public void recordAcceptance(String proposer, int proposed, int accepted) {
         if (proposed <= 0) return;
-        int tried = accepted + (accepted < proposed ? 1 : 0);
+        int tried = DraftLengthController.trials(proposed, accepted);
         double[] sums = acceptanceSums.computeIfAbsent(proposer, k -> new double[2]);
         sums[0] = sums[0] * ACCEPTANCE_DECAY + accepted;
         sums[1] = sums[1] * ACCEPTANCE_DECAY + tried;
