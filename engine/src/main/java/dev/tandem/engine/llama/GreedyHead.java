@@ -61,10 +61,10 @@ public final class GreedyHead {
     /** Quads per warm-up call, and the time under which such a call counts as compiled code (interpreted: ms). */
     private static final int WARM_UP_QUADS = 8;
     /**
-     * Rows of the warm-up's largest call: five go through both multi-row passes (two rows, then three, on 16-register
-     * hardware). A verification of two or more drafts runs them; left to the traffic they were compiled only after
-     * such steps had run slow, and a cluster's draft-length controller, having measured a three-row step at 15-19 ms
-     * against 4-7 ms for one row, kept away from them.
+     * Rows of the warm-up's largest call. It runs every row count up to this one, so that each multi-row pass (three,
+     * four and five rows on 16-register hardware) is compiled. A verification of two or more drafts runs them; left
+     * to the traffic they were compiled only after such steps had run slow, and a cluster's draft-length
+     * controller, having measured a three-row step at 15-19 ms against 4-7 ms for one row, kept away from them.
      */
     private static final int WARM_UP_ROWS = 5;
     private static final long COMPILED_CALL_NANOS = 100_000;
@@ -96,15 +96,12 @@ public final class GreedyHead {
     private float[] approx = new float[0];
     /** Per screened row: boundFactor * sum|x| (NaN when the row is not finite). */
     private float[] radius = new float[0];
-    /** Per thread and screened row: the best lower bound of the quads that thread screened. */
-    private float[] floors = new float[0];
     private int[] tokens = new int[0];
     private int[] candidateCounts = new int[0];
     // The current call, read by the sections.
     private float[] x;
     private int xOff;
     private int count;
-    private int threads;
 
     private GreedyHead(WeightMatrix head, PackedInt8Matrix screen) {
         this.head = head;
@@ -145,7 +142,7 @@ public final class GreedyHead {
     }
 
     /**
-     * Runs the kernels (one, two and {@value #WARM_UP_ROWS} rows) on zeros on a daemon thread in the idle CPU class until a
+     * Runs the kernels (one to {@value #WARM_UP_ROWS} rows) on zeros on a daemon thread in the idle CPU class until a
      * call takes compiled-code time, so that the JIT compiles them off the serving path.
      */
     private static void startWarmUp(PackedInt8Matrix screen) {
@@ -155,19 +152,17 @@ public final class GreedyHead {
                 int cols = screen.cols();
                 float[] x = new float[WARM_UP_ROWS * cols];
                 float[] out = new float[WARM_UP_ROWS * screen.paddedRows()];
-                float[] radius = new float[WARM_UP_ROWS];
-                float[] floor = new float[WARM_UP_ROWS];
                 int quads = Math.min(WARM_UP_QUADS, screen.quads());
                 long start = System.nanoTime();
                 int compiledInARow = 0;
                 while (compiledInARow < 3 && System.nanoTime() - start < WARM_UP_LIMIT_NANOS) {
-                    long t0 = System.nanoTime();
-                    screen.approximate(x, 0, cols, 1, out, 0, screen.paddedRows(), 0, quads, radius, floor, 0);
-                    screen.approximate(x, 0, cols, 2, out, 0, screen.paddedRows(), 0, quads, radius, floor, 0);
-                    long t1 = System.nanoTime();
-                    screen.approximate(x, 0, cols, WARM_UP_ROWS, out, 0, screen.paddedRows(), 0, quads, radius, floor, 0);
-                    long t2 = System.nanoTime();
-                    boolean compiled = t1 - t0 < COMPILED_CALL_NANOS && t2 - t1 < WARM_UP_ROWS * COMPILED_CALL_NANOS / 2;
+                    boolean compiled = true;
+                    for (int rows = 1; rows <= WARM_UP_ROWS; rows++) {
+                        long t0 = System.nanoTime();
+                        screen.approximate(x, 0, cols, rows, out, 0, screen.paddedRows(), 0, quads);
+                        // One or two rows in compiled-code time; more rows a share of it each.
+                        compiled &= System.nanoTime() - t0 < Math.max(2, rows) * COMPILED_CALL_NANOS / 2;
+                    }
                     compiledInARow = compiled ? compiledInARow + 1 : 0;
                 }
             } finally {
@@ -205,7 +200,6 @@ public final class GreedyHead {
             candidates = new int[count][MAX_TOP_CANDIDATES];
             candidateLogits = new float[count][MAX_TOP_CANDIDATES];
         }
-        if (floors.length < threads * count) floors = new float[threads * count];
         int most = 1;
         for (int i = 0; i < count; i++) {
             topK[i] = tops == null ? 0 : Math.max(0, tops[i]);
@@ -223,11 +217,9 @@ public final class GreedyHead {
             // A row that is not finite gets no bound, and no token: the caller computes its logits.
             radius[i] = Float.isFinite(absSum) ? screen.boundFactor() * absSum : Float.NaN;
         }
-        Arrays.fill(floors, 0, threads * count, Float.NEGATIVE_INFINITY);
         this.x = x;
         this.xOff = xOff;
         this.count = count;
-        this.threads = threads;
         try {
             runner.forChunks(screen.quads(), 1, productSection);
             runner.forChunks(count, 1, selectSection);
@@ -274,12 +266,7 @@ public final class GreedyHead {
         float k = radius[i];
         if (!Float.isFinite(k)) return;
         int a0 = i * screen.paddedRows();
-        float floor = Float.NEGATIVE_INFINITY;
-        if (topK[i] > 1) {
-            floor = kthLowerBound(a0, k, topK[i], best[thread]);
-        } else {
-            for (int t = 0; t < threads; t++) floor = Math.max(floor, floors[t * count + i]);
-        }
+        float floor = topK[i] > 1 ? kthLowerBound(a0, k, topK[i], best[thread]) : screen.floor(approx, a0, k);
         if (!Float.isFinite(floor)) return;
         int[] found = candidates[i];
         int n = gather(a0, k, floor, found, topK[i] > 0 ? MAX_TOP_CANDIDATES : MAX_CANDIDATES);
@@ -368,11 +355,11 @@ public final class GreedyHead {
         return n;
     }
 
-    /** The int8 product over a range of quads for every screened row, with per-thread floors. */
+    /** The int8 product over a range of quads for every screened row. */
     private final class ProductSection implements ChunkTask {
         @Override
         public void run(int thread, int start, int end) {
-            screen.approximate(x, xOff, cols, count, approx, 0, screen.paddedRows(), start, end, radius, floors, thread * count);
+            screen.approximate(x, xOff, cols, count, approx, 0, screen.paddedRows(), start, end);
         }
     }
 

@@ -40,14 +40,16 @@ public final class PackedInt8Matrix {
     private static final int QUAD = 4;
     /**
      * x86 below AVX-512 has 16 vector registers, not 32. There, from three batch rows on, a pass covers two blocks
-     * of a quad times two or three rows (up to 6 accumulators), so that each int8-to-float conversion, which bounds
-     * these products, feeds three rows rather than two: verifying 3, 5 and 6 tokens measured 0.82x, 0.88x and 0.92x
-     * the time of quad passes of two rows (whole forwards, 2-core AVX2 EPYC, both builds alternating in one JVM).
-     * Four or more rows per pass measured 1.7-1.8x slower (the loop no longer fits the registers).
+     * of a quad times three to five rows (up to 10 accumulators, 2 converted weight vectors and a broadcast), so that
+     * each int8-to-float conversion, which bounds these products, feeds up to five rows. On a 2-core AVX2 EPYC, one
+     * thread, in cache: 29.8 GMAC/s for five rows against 23.5 with passes of three and two, 28.3 against 21.6 for
+     * four; six rows per pass spill (18.6). Whole forwards verifying 4, 5 and 8 tokens took 0.87x, 0.87x and 0.91x
+     * the time (both builds alternating in one JVM). Each row's broadcast is taken next to its FMAs: an earlier build
+     * that loaded every row's broadcast first measured four rows per pass 1.7x slower than two passes of two.
      */
     private static final boolean SIXTEEN_REGISTERS = F.vectorBitSize() < 512
             && System.getProperty("os.arch", "").matches("amd64|x86_64");
-    private static final int PAIR_ROW_GROUP = 3;
+    private static final int PAIR_ROW_GROUP = 5;
     private static final int PAIR_MIN_BATCH = 3;
     /** Rows of a quad: the unit a range of rows is split into (as {@link PackedF32Matrix}'s, read quad by quad). */
     public static final int QUAD_ROWS = QUAD * BLOCK_ROWS;
@@ -169,17 +171,15 @@ public final class PackedInt8Matrix {
     /**
      * For every batch row b in [0, batch) and every row r of quads [quadStart, quadEnd):
      * {@code out[outOff + b*outStride + r] = scale(r) * sum_c q[r][c] * x[xOff + b*xStride + c]} (padding rows get
-     * 0), and {@code floor[floorOff + b]} raised to at least the largest {@code out - radius[b] * scale(r)} of those
-     * rows: with {@code radius[b] = boundFactor() * sum|x_b|}, a lower bound of the largest exact product.
+     * 0). With {@code radius = boundFactor() * sum|x_b|}, each is within {@code radius * scale(r)} of the exact
+     * product; {@link #floor} turns a row's outputs into a lower bound of its largest exact product.
      */
     public void approximate(float[] x, int xOff, int xStride, int batch, float[] out, int outOff, int outStride,
-                            int quadStart, int quadEnd, float[] radius, float[] floor, int floorOff) {
+                            int quadStart, int quadEnd) {
         Objects.checkFromToIndex(quadStart, quadEnd, quads);
         if (batch <= 0 || quadStart == quadEnd) return;
         Objects.checkFromIndexSize(xOff, (batch - 1) * xStride + cols, x.length);
         Objects.checkFromIndexSize(outOff, (batch - 1) * outStride + paddedRows(), out.length);
-        Objects.checkFromIndexSize(0, batch, radius.length);
-        Objects.checkFromIndexSize(floorOff, batch, floor.length);
         if (SIXTEEN_REGISTERS && batch >= PAIR_MIN_BATCH) {
             int passes = (batch + PAIR_ROW_GROUP - 1) / PAIR_ROW_GROUP;
             for (int q = quadStart; q < quadEnd; q++) {
@@ -189,8 +189,9 @@ public final class PackedInt8Matrix {
                         int xb = xOff + b * xStride;
                         int ob = outOff + b * outStride;
                         switch (n) {
-                            case 2 -> pair2(q, half, x, xb, xStride, out, ob, outStride, radius, floor, floorOff, b);
-                            default -> pair3(q, half, x, xb, xStride, out, ob, outStride, radius, floor, floorOff, b);
+                            case 3 -> pair3(q, half, x, xb, xStride, out, ob, outStride);
+                            case 4 -> pair4(q, half, x, xb, xStride, out, ob, outStride);
+                            default -> pair5(q, half, x, xb, xStride, out, ob, outStride);
                         }
                         b += n;
                     }
@@ -204,8 +205,8 @@ public final class PackedInt8Matrix {
             // 0.50 against 0.46-0.50 ms). Four rows per pass (eight accumulators over half a quad) measured no
             // faster than two passes of two, and four over a whole quad 5x slower (C2 gives up on so large a body).
             int b = 0;
-            for (; b + 2 <= batch; b += 2) quad2(q, x, xOff + b * xStride, xStride, out, outOff + b * outStride, outStride, radius, floor, floorOff, b);
-            if (b < batch) quad1(q, x, xOff + b * xStride, out, outOff + b * outStride, radius, floor, floorOff, b);
+            for (; b + 2 <= batch; b += 2) quad2(q, x, xOff + b * xStride, xStride, out, outOff + b * outStride, outStride);
+            if (b < batch) quad1(q, x, xOff + b * xStride, out, outOff + b * outStride);
         }
     }
 
@@ -215,7 +216,7 @@ public final class PackedInt8Matrix {
     }
 
     /** One quad times one batch row: four FMA chains over one sequential stream of 64-byte columns. */
-    private void quad1(int q, float[] x, int x0, float[] out, int o0, float[] radius, float[] floor, int floorOff, int b) {
+    private void quad1(int q, float[] x, int x0, float[] out, int o0) {
         FloatVector z = FloatVector.zero(F), a0 = z, b0 = z, c0 = z, d0 = z;
         int p = q * quadBytes;
         for (int col = 0; col < cols; col++, p += COLUMN_BYTES) {
@@ -223,12 +224,11 @@ public final class PackedInt8Matrix {
             FloatVector v0 = FloatVector.broadcast(F, x[x0 + col]);
             a0 = wa.fma(v0, a0); b0 = wb.fma(v0, b0); c0 = wc.fma(v0, c0); d0 = wd.fma(v0, d0);
         }
-        finish(a0, b0, c0, d0, q, out, o0, radius[b], floor, floorOff + b);
+        finish(a0, b0, c0, d0, q, out, o0);
     }
 
     /** One quad times two batch rows. */
-    private void quad2(int q, float[] x, int x0, int xStride, float[] out, int o0, int outStride,
-                       float[] radius, float[] floor, int floorOff, int b) {
+    private void quad2(int q, float[] x, int x0, int xStride, float[] out, int o0, int outStride) {
         int x1 = x0 + xStride;
         FloatVector z = FloatVector.zero(F), a0 = z, b0 = z, c0 = z, d0 = z, a1 = z, b1 = z, c1 = z, d1 = z;
         int p = q * quadBytes;
@@ -239,80 +239,125 @@ public final class PackedInt8Matrix {
             a0 = wa.fma(v0, a0); b0 = wb.fma(v0, b0); c0 = wc.fma(v0, c0); d0 = wd.fma(v0, d0);
             a1 = wa.fma(v1, a1); b1 = wb.fma(v1, b1); c1 = wc.fma(v1, c1); d1 = wd.fma(v1, d1);
         }
-        finish(a0, b0, c0, d0, q, out, o0, radius[b], floor, floorOff + b);
-        finish(a1, b1, c1, d1, q, out, o0 + outStride, radius[b + 1], floor, floorOff + b + 1);
-    }
-
-    /** Blocks [half, half + 2) of quad q times 2 batch rows. */
-    private void pair2(int q, int half, float[] x, int x0, int xStride, float[] out, int o0, int outStride,
-                       float[] radius, float[] floor, int floorOff, int b) {
-        int x1 = x0 + xStride;
-        FloatVector z = FloatVector.zero(F), a0 = z, b0 = z, a1 = z, b1 = z;
-        int p = q * quadBytes + half * BLOCK_ROWS;
-        for (int col = 0; col < cols; col++, p += COLUMN_BYTES) {
-            FloatVector wa = column(p), wb = column(p + BLOCK_ROWS);
-            FloatVector v0 = FloatVector.broadcast(F, x[x0 + col]);
-            FloatVector v1 = FloatVector.broadcast(F, x[x1 + col]);
-            a0 = wa.fma(v0, a0); b0 = wb.fma(v0, b0);
-            a1 = wa.fma(v1, a1); b1 = wb.fma(v1, b1);
-        }
-        int r = q * QUAD_ROWS + half * BLOCK_ROWS;
-        finishPair(a0, b0, r, out, o0, radius[b], floor, floorOff + b);
-        finishPair(a1, b1, r, out, o0 + outStride, radius[b + 1], floor, floorOff + b + 1);
+        finish(a0, b0, c0, d0, q, out, o0);
+        finish(a1, b1, c1, d1, q, out, o0 + outStride);
     }
 
     /** Blocks [half, half + 2) of quad q times 3 batch rows. */
-    private void pair3(int q, int half, float[] x, int x0, int xStride, float[] out, int o0, int outStride,
-                       float[] radius, float[] floor, int floorOff, int b) {
+    private void pair3(int q, int half, float[] x, int x0, int xStride, float[] out, int o0, int outStride) {
         int x1 = x0 + xStride, x2 = x1 + xStride;
         FloatVector z = FloatVector.zero(F), a0 = z, b0 = z, a1 = z, b1 = z, a2 = z, b2 = z;
         int p = q * quadBytes + half * BLOCK_ROWS;
         for (int col = 0; col < cols; col++, p += COLUMN_BYTES) {
             FloatVector wa = column(p), wb = column(p + BLOCK_ROWS);
             FloatVector v0 = FloatVector.broadcast(F, x[x0 + col]);
-            FloatVector v1 = FloatVector.broadcast(F, x[x1 + col]);
-            FloatVector v2 = FloatVector.broadcast(F, x[x2 + col]);
             a0 = wa.fma(v0, a0); b0 = wb.fma(v0, b0);
+            FloatVector v1 = FloatVector.broadcast(F, x[x1 + col]);
             a1 = wa.fma(v1, a1); b1 = wb.fma(v1, b1);
+            FloatVector v2 = FloatVector.broadcast(F, x[x2 + col]);
             a2 = wa.fma(v2, a2); b2 = wb.fma(v2, b2);
         }
         int r = q * QUAD_ROWS + half * BLOCK_ROWS;
-        finishPair(a0, b0, r, out, o0, radius[b], floor, floorOff + b);
-        finishPair(a1, b1, r, out, o0 + outStride, radius[b + 1], floor, floorOff + b + 1);
-        finishPair(a2, b2, r, out, o0 + 2 * outStride, radius[b + 2], floor, floorOff + b + 2);
+        store(a0, r, out, o0);
+        store(b0, r + BLOCK_ROWS, out, o0);
+        store(a1, r, out, o0 + outStride);
+        store(b1, r + BLOCK_ROWS, out, o0 + outStride);
+        store(a2, r, out, o0 + 2 * outStride);
+        store(b2, r + BLOCK_ROWS, out, o0 + 2 * outStride);
     }
 
-    /** Scales two blocks' sums (rows [r, r + 2 * BLOCK_ROWS)) of one batch row into out and raises the row's floor. */
-    private void finishPair(FloatVector a, FloatVector b, int r, float[] out, int o, float radius, float[] floor, int f) {
-        raise(floor, f, Math.max(block(a, r, out, o, radius), block(b, r + BLOCK_ROWS, out, o, radius)));
+    /** Blocks [half, half + 2) of quad q times 4 batch rows. */
+    private void pair4(int q, int half, float[] x, int x0, int xStride, float[] out, int o0, int outStride) {
+        int x1 = x0 + xStride, x2 = x1 + xStride, x3 = x2 + xStride;
+        FloatVector z = FloatVector.zero(F), a0 = z, b0 = z, a1 = z, b1 = z, a2 = z, b2 = z, a3 = z, b3 = z;
+        int p = q * quadBytes + half * BLOCK_ROWS;
+        for (int col = 0; col < cols; col++, p += COLUMN_BYTES) {
+            FloatVector wa = column(p), wb = column(p + BLOCK_ROWS);
+            FloatVector v0 = FloatVector.broadcast(F, x[x0 + col]);
+            a0 = wa.fma(v0, a0); b0 = wb.fma(v0, b0);
+            FloatVector v1 = FloatVector.broadcast(F, x[x1 + col]);
+            a1 = wa.fma(v1, a1); b1 = wb.fma(v1, b1);
+            FloatVector v2 = FloatVector.broadcast(F, x[x2 + col]);
+            a2 = wa.fma(v2, a2); b2 = wb.fma(v2, b2);
+            FloatVector v3 = FloatVector.broadcast(F, x[x3 + col]);
+            a3 = wa.fma(v3, a3); b3 = wb.fma(v3, b3);
+        }
+        int r = q * QUAD_ROWS + half * BLOCK_ROWS;
+        store(a0, r, out, o0);
+        store(b0, r + BLOCK_ROWS, out, o0);
+        store(a1, r, out, o0 + outStride);
+        store(b1, r + BLOCK_ROWS, out, o0 + outStride);
+        store(a2, r, out, o0 + 2 * outStride);
+        store(b2, r + BLOCK_ROWS, out, o0 + 2 * outStride);
+        store(a3, r, out, o0 + 3 * outStride);
+        store(b3, r + BLOCK_ROWS, out, o0 + 3 * outStride);
     }
 
-    /** Scales a quad's four sums of one batch row into out and raises the row's floor by their lower bounds. */
-    private void finish(FloatVector a, FloatVector b, FloatVector c, FloatVector d, int q, float[] out, int o,
-                        float radius, float[] floor, int f) {
+    /** Blocks [half, half + 2) of quad q times 5 batch rows. */
+    private void pair5(int q, int half, float[] x, int x0, int xStride, float[] out, int o0, int outStride) {
+        int x1 = x0 + xStride, x2 = x1 + xStride, x3 = x2 + xStride, x4 = x3 + xStride;
+        FloatVector z = FloatVector.zero(F), a0 = z, b0 = z, a1 = z, b1 = z, a2 = z, b2 = z, a3 = z, b3 = z, a4 = z, b4 = z;
+        int p = q * quadBytes + half * BLOCK_ROWS;
+        for (int col = 0; col < cols; col++, p += COLUMN_BYTES) {
+            FloatVector wa = column(p), wb = column(p + BLOCK_ROWS);
+            FloatVector v0 = FloatVector.broadcast(F, x[x0 + col]);
+            a0 = wa.fma(v0, a0); b0 = wb.fma(v0, b0);
+            FloatVector v1 = FloatVector.broadcast(F, x[x1 + col]);
+            a1 = wa.fma(v1, a1); b1 = wb.fma(v1, b1);
+            FloatVector v2 = FloatVector.broadcast(F, x[x2 + col]);
+            a2 = wa.fma(v2, a2); b2 = wb.fma(v2, b2);
+            FloatVector v3 = FloatVector.broadcast(F, x[x3 + col]);
+            a3 = wa.fma(v3, a3); b3 = wb.fma(v3, b3);
+            FloatVector v4 = FloatVector.broadcast(F, x[x4 + col]);
+            a4 = wa.fma(v4, a4); b4 = wb.fma(v4, b4);
+        }
+        int r = q * QUAD_ROWS + half * BLOCK_ROWS;
+        store(a0, r, out, o0);
+        store(b0, r + BLOCK_ROWS, out, o0);
+        store(a1, r, out, o0 + outStride);
+        store(b1, r + BLOCK_ROWS, out, o0 + outStride);
+        store(a2, r, out, o0 + 2 * outStride);
+        store(b2, r + BLOCK_ROWS, out, o0 + 2 * outStride);
+        store(a3, r, out, o0 + 3 * outStride);
+        store(b3, r + BLOCK_ROWS, out, o0 + 3 * outStride);
+        store(a4, r, out, o0 + 4 * outStride);
+        store(b4, r + BLOCK_ROWS, out, o0 + 4 * outStride);
+    }
+
+    /** Scales a quad's four sums of one batch row into out. */
+    private void finish(FloatVector a, FloatVector b, FloatVector c, FloatVector d, int q, float[] out, int o) {
         int r = q * QUAD_ROWS;
-        float best = Math.max(Math.max(block(a, r, out, o, radius), block(b, r + BLOCK_ROWS, out, o, radius)),
-                Math.max(block(c, r + 2 * BLOCK_ROWS, out, o, radius), block(d, r + 3 * BLOCK_ROWS, out, o, radius)));
-        raise(floor, f, best);
-    }
-
-    private static void raise(float[] floor, int f, float value) {
-        if (value > floor[f]) floor[f] = value;
+        store(a, r, out, o);
+        store(b, r + BLOCK_ROWS, out, o);
+        store(c, r + 2 * BLOCK_ROWS, out, o);
+        store(d, r + 3 * BLOCK_ROWS, out, o);
     }
 
     /**
-     * Scales the sums of block rows [r, r + 16) into out[o + r ..] and returns their largest lower bound
-     * {@code approx - radius * scale}, over real rows only: padding rows (scale 0, sum 0) have the lower bound 0,
-     * which may exceed every real row's.
+     * Scales the sums of block rows [r, r + BLOCK_ROWS) into out[o + r ..]. Nothing else: a lane reduction per block
+     * here (the floor, once raised block by block) made a verification of five tokens spend as long in these
+     * epilogues as in the screen's loops; {@link #floor} takes one pass over the finished row instead.
      */
-    private float block(FloatVector sum, int r, float[] out, int o, float radius) {
-        FloatVector scale = FloatVector.fromArray(F, scales, r);
-        FloatVector approx = sum.mul(scale);
-        approx.intoArray(out, o + r);
-        if (r + BLOCK_ROWS <= rows) return approx.sub(scale.mul(radius)).reduceLanes(VectorOperators.MAX);
-        float best = Float.NEGATIVE_INFINITY;
-        for (int i = r; i < rows; i++) best = Math.max(best, out[o + i] - scales[i] * radius);
-        return best;
+    private void store(FloatVector sum, int r, float[] out, int o) {
+        sum.mul(FloatVector.fromArray(F, scales, r)).intoArray(out, o + r);
     }
 
+    /**
+     * The largest lower bound {@code out[off + r] - radius * scale(r)} over the real rows r of a whole output row of
+     * {@link #approximate} (padding rows, scale 0 and sum 0, would give 0, which may exceed every real row's): with
+     * {@code radius = boundFactor() * sum|x|}, a lower bound of the row's largest exact product. NaN or infinite when
+     * the row's values are.
+     */
+    public float floor(float[] out, int off, float radius) {
+        Objects.checkFromIndexSize(off, rows, out.length);
+        FloatVector k = FloatVector.broadcast(F, -radius);
+        FloatVector best = FloatVector.broadcast(F, Float.NEGATIVE_INFINITY);
+        int r = 0;
+        for (int upper = F.loopBound(rows); r < upper; r += F.length()) {
+            best = best.max(FloatVector.fromArray(F, scales, r).fma(k, FloatVector.fromArray(F, out, off + r)));
+        }
+        float floor = best.reduceLanes(VectorOperators.MAX);
+        for (; r < rows; r++) floor = Math.max(floor, Math.fma(scales[r], -radius, out[off + r]));
+        return floor;
+    }
 }
