@@ -1,5 +1,6 @@
 package dev.tandem.engine.llama;
 
+import dev.tandem.engine.tensor.Exponentials;
 import dev.tandem.engine.tensor.LaneSums;
 import jdk.incubator.vector.FloatVector;
 import jdk.incubator.vector.VectorSpecies;
@@ -135,19 +136,23 @@ final class Kernels {
     static void softmax(float[] x, int off, int n) {
         float max = x[off];
         for (int i = 1; i < n; i++) max = Math.max(max, x[off + i]);
+        Exponentials.expShifted(x, off, n, max);
         float sum = 0f;
-        for (int i = 0; i < n; i++) {
-            float e = (float) Math.exp(x[off + i] - max);
-            x[off + i] = e;
-            sum += e;
-        }
+        for (int i = 0; i < n; i++) sum += x[off + i]; // in order: the sum's rounding is run.c's
         float inv = 1f / sum;
         for (int i = 0; i < n; i++) x[off + i] *= inv;
     }
 
     /** {@code gate[i] = silu(gate[i]) * up[i]} over {@code n} values (SwiGLU). */
     static void swiGlu(float[] gate, int gateOff, float[] up, int upOff, int n) {
-        for (int i = 0; i < n; i++) {
+        VectorSpecies<Float> species = Exponentials.SPECIES;
+        int i = 0;
+        for (int upper = species.loopBound(n); i < upper; i += species.length()) {
+            FloatVector g = FloatVector.fromArray(species, gate, gateOff + i);
+            FloatVector e = Exponentials.exp(g.neg());
+            g.div(e.add(1f)).mul(FloatVector.fromArray(species, up, upOff + i)).intoArray(gate, gateOff + i);
+        }
+        for (; i < n; i++) {
             float g = gate[gateOff + i];
             gate[gateOff + i] = g / (1f + (float) Math.exp(-g)) * up[upOff + i];
         }

@@ -1,5 +1,7 @@
 package dev.tandem.engine.sampling;
 
+import dev.tandem.engine.tensor.Exponentials;
+
 /**
  * Samples from the softmax of logits / temperature, optionally restricted to the k most likely
  * tokens and/or the top-p nucleus. With top-k off this is llama2.c's {@code sample}: plain
@@ -110,11 +112,9 @@ public final class StochasticSampler implements Sampler {
     static void softmax(float[] x, int off, int n) {
         float max = x[off];
         for (int i = off + 1; i < off + n; i++) if (x[i] > max) max = x[i];
+        Exponentials.expShifted(x, off, n, max);
         float sum = 0f;
-        for (int i = off; i < off + n; i++) {
-            x[i] = (float) Math.exp(x[i] - max);
-            sum += x[i];
-        }
+        for (int i = off; i < off + n; i++) sum += x[i];
         for (int i = off; i < off + n; i++) x[i] /= sum;
     }
 }
