@@ -56,6 +56,14 @@ public final class BenchClusterCommand implements Callable<Integer> {
     /** The speculative single streams of the warm-up take this fraction (1/n) of its time, after the rest. */
     private static final int SPECULATIVE_WARM_UP_SHARE = 4;
     private static final int LOCAL_WARM_UP_RUNS = 3;
+    /**
+     * The in-process engine warms up for this fraction (1/n) of the warm-up time too (at least
+     * {@link #LOCAL_WARM_UP_RUNS} runs, and one with the greedy screen warm): with three runs alone, its kernels were
+     * still being compiled while it was measured, and it decoded at 275 tok/s against 534 in {@code bench engine}
+     * minutes before.
+     */
+    private static final int LOCAL_WARM_UP_SHARE = 4;
+    private static final long LOCAL_WARM_UP_LIMIT_NANOS = 60_000_000_000L;
     private static final Duration STOP_GRACE = Duration.ofSeconds(20);
 
     @Option(names = "--target", paramLabel = "HOST:PORT", description = "Attach to a running cluster instead of starting one.")
@@ -150,16 +158,19 @@ public final class BenchClusterCommand implements Callable<Integer> {
             single(system, client, null, null);
             warmUpSpeculation(system, client);
 
-            // The machine's speed drifts by tens of percent from minute to minute (shared host): cluster and
-            // in-process runs alternate, and their ratio is the median of each pair's.
-            log("single stream through the cluster and in this process, alternately...");
-            MetricsScrape scrape = new MetricsScrape();
-            MetricsScrape.Totals roundTrip0 = scrape.histogram(coordinatorMetrics, ROUND_TRIP);
-            Map<String, MetricsScrape.Totals> stageForward0 = scrape.histogramByLabel(workerMetrics, STAGE_FORWARD, STAGE_LAYERS);
             double[] clusterSingle = new double[runs];
             double[] localSingle = new double[runs];
             double[] pairRatio = new double[runs];
-            try (LocalSingle local = new LocalSingle(opened)) {
+            MetricsScrape scrape = new MetricsScrape();
+            MetricsScrape.Totals roundTrip0;
+            Map<String, MetricsScrape.Totals> stageForward0;
+            log("warming up the in-process engine...");
+            try (LocalSingle local = new LocalSingle(opened, warmUpSeconds * 1_000_000_000L / LOCAL_WARM_UP_SHARE)) {
+                // The machine's speed drifts by tens of percent from minute to minute (shared host): cluster and
+                // in-process runs alternate, and their ratio is the median of each pair's.
+                log("single stream through the cluster and in this process, alternately...");
+                roundTrip0 = scrape.histogram(coordinatorMetrics, ROUND_TRIP);
+                stageForward0 = scrape.histogramByLabel(workerMetrics, STAGE_FORWARD, STAGE_LAYERS);
                 for (int i = 0; i < runs; i++) {
                     clusterSingle[i] = single(system, client, ttfts, itls);
                     localSingle[i] = local.run();
@@ -300,9 +311,15 @@ public final class BenchClusterCommand implements Callable<Integer> {
         private final LocalGenerator generator;
         private final GenerationRequest request = GenerationRequest.greedy(SINGLE_PROMPT, maxTokens);
 
-        LocalSingle(OpenedModel opened) {
+        LocalSingle(OpenedModel opened, long warmUpNanos) {
             generator = new LocalGenerator(opened.model().weights(), opened.tokenizer(), runner);
-            for (int i = 0; i < LOCAL_WARM_UP_RUNS; i++) generator.generate(request, GenerationListener.NONE);
+            long start = System.nanoTime();
+            // Also until a run has had the greedy screen warm (see LlamaStage.screenWarm), up to a minute.
+            boolean screenedRun = false;
+            for (int i = 0; i < LOCAL_WARM_UP_RUNS || System.nanoTime() - start < warmUpNanos || !screenedRun; i++) {
+                screenedRun = generator.screenWarm() || System.nanoTime() - start > LOCAL_WARM_UP_LIMIT_NANOS;
+                generator.generate(request, GenerationListener.NONE);
+            }
         }
 
         /** Decode tok/s of one run. */

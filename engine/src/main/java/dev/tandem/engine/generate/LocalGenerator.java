@@ -44,6 +44,9 @@ public final class LocalGenerator {
 
     public Tokenizer tokenizer() { return tokenizer; }
 
+    /** See {@link LlamaStage#screenWarm()}: false while greedy tokens still take the whole head for want of the JIT. */
+    public boolean screenWarm() { return stage.screenWarm(); }
+
     public ModelConfig config() { return config; }
 
     /** The prompt's tokens with BOS; throws when they do not leave room for one new token. */

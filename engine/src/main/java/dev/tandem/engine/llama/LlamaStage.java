@@ -441,6 +441,14 @@ public final class LlamaStage {
         return full + settled;
     }
 
+    /**
+     * False while this stage has a greedy screen whose kernels are not compiled yet: its greedy rows take the whole
+     * float32 head meanwhile, so a benchmark waits for this before it measures.
+     */
+    public boolean screenWarm() {
+        return greedyScreen() == null || GreedyHead.warm();
+    }
+
     /** The greedy screen, made on first use, or null when off or the head is not float32. */
     private GreedyHead greedyScreen() {
         if (!greedyScreen || !screenable) return null;

@@ -29,6 +29,8 @@ public final class BackgroundScheduling {
     private static final Logger LOG = LoggerFactory.getLogger(BackgroundScheduling.class);
     /** The policy number of SCHED_IDLE in Linux's uapi (the same on every architecture). */
     public static final int SCHED_IDLE = 5;
+    /** The policy number of the normal class, SCHED_OTHER. */
+    public static final int SCHED_OTHER = 0;
     private static final StructLayout CALL_STATE = Linker.Option.captureStateLayout();
     private static final long ERRNO_OFFSET = CALL_STATE.byteOffset(MemoryLayout.PathElement.groupElement("errno"));
     private static final Optional<MethodHandle> SCHED_SETSCHEDULER = bind();
@@ -38,6 +40,18 @@ public final class BackgroundScheduling {
 
     /** Puts the calling thread in SCHED_IDLE; returns whether it is there (false off Linux or when refused, logged once). */
     public static boolean enterIdleClass() {
+        return setPolicy(SCHED_IDLE, "SCHED_IDLE");
+    }
+
+    /**
+     * Puts the calling thread back in the normal class (work that must finish even on a busy machine, after a grace
+     * period in the idle class); returns whether the call succeeded.
+     */
+    public static boolean leaveIdleClass() {
+        return setPolicy(SCHED_OTHER, "SCHED_OTHER");
+    }
+
+    private static boolean setPolicy(int policy, String name) {
         if (SCHED_SETSCHEDULER.isEmpty()) {
             refused("sched_setscheduler is not available (" + System.getProperty("os.name") + ")");
             return false;
@@ -46,9 +60,9 @@ public final class BackgroundScheduling {
             MemorySegment state = arena.allocate(CALL_STATE);
             MemorySegment param = arena.allocate(ValueLayout.JAVA_INT); // struct sched_param { int sched_priority = 0; }
             // pid 0 is the calling thread: Linux schedules threads, and the policy is per thread.
-            int rc = (int) SCHED_SETSCHEDULER.get().invokeExact(state, 0, SCHED_IDLE, param);
+            int rc = (int) SCHED_SETSCHEDULER.get().invokeExact(state, 0, policy, param);
             if (rc != 0) {
-                refused("sched_setscheduler(SCHED_IDLE) failed with errno " + state.get(ValueLayout.JAVA_INT, ERRNO_OFFSET));
+                refused("sched_setscheduler(" + name + ") failed with errno " + state.get(ValueLayout.JAVA_INT, ERRNO_OFFSET));
                 return false;
             }
             return true;

@@ -39,6 +39,24 @@ class BackgroundSchedulingTest {
 
     @Test
     @EnabledOnOs(OS.LINUX)
+    void aThreadLeavesTheIdleClassAgain() throws Exception {
+        AtomicReference<int[]> result = new AtomicReference<>();
+        Thread t = new Thread(() -> {
+            BackgroundScheduling.enterIdleClass();
+            int idle = currentPolicy();
+            boolean left = BackgroundScheduling.leaveIdleClass();
+            result.set(new int[] {idle, left ? 1 : 0, currentPolicy()});
+        });
+        t.start();
+        t.join();
+        int[] r = result.get();
+        assertEquals(BackgroundScheduling.SCHED_IDLE, r[0]);
+        assertEquals(1, r[1], "sched_setscheduler(SCHED_OTHER) refused");
+        assertEquals(BackgroundScheduling.SCHED_OTHER, r[2]);
+    }
+
+    @Test
+    @EnabledOnOs(OS.LINUX)
     void aRunnersWorkersRunTheirSetUpFirst() throws InterruptedException {
         Set<Integer> policies = ConcurrentHashMap.newKeySet();
         CountDownLatch setUp = new CountDownLatch(2);
