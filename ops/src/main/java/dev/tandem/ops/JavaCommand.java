@@ -24,14 +24,15 @@ final class JavaCommand {
     static final String GC_OPTS_ENV = "TANDEM_GC_OPTS";
 
     /**
-     * The Z collector with a soft heap bound, unless {@code TANDEM_GC_OPTS} says otherwise (as bin/tandem). Z collects
-     * concurrently, so a serving node's latency no longer carries stop-the-world pauses: with the parallel collector,
-     * young pauses of 100-700 ms and full collections of ~1 s set the p99 of `bench osd`. Its price is on the step
-     * path, which allocates per message: `bench cluster` measured 2.6-3.1 ms of transport per step under Z against
-     * 1.9-2.2 ms under the parallel collector. The soft bound makes Z collect before the heap grows far past the live
-     * set (by default it let a 0.8 GB live set grow to 3.5 GB), which would hide a real leak in resident memory.
+     * G1 with a 50 ms pause goal, unless {@code TANDEM_GC_OPTS} says otherwise (as bin/tandem). On a 2-core host every
+     * collector thread takes a core from the forward passes, whose two compute threads meet at a barrier several
+     * times per layer. Measured against the Z collector used before (`bench cluster`, alternating runs): the
+     * in-process engine in the benchmark's JVM 405-471 against 240-267 tok/s, single stream through the cluster
+     * 189-216 against 148-179, 16 streams 744-862 against 676-750; `bench osd` p99 with the trainer on / off 452 / 516
+     * ms (0.88), as under Z (474 / 481). The parallel collector, before Z, paused for 100-700 ms (young) and ~1 s
+     * (full) and set the p99 of `bench osd`.
      */
-    static final List<String> DEFAULT_GC_FLAGS = List.of("-XX:+UseZGC", "-XX:SoftMaxHeapSize=2g");
+    static final List<String> DEFAULT_GC_FLAGS = List.of("-XX:+UseG1GC", "-XX:MaxGCPauseMillis=50");
 
     static List<String> gcFlags() {
         String custom = System.getenv(GC_OPTS_ENV);
