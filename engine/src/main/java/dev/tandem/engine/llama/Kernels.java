@@ -70,7 +70,36 @@ final class Kernels {
             }
             return;
         }
-        for (int c = 0; c < p; c += LANES) {
+        int c = 0;
+        // Two vectors of positions at a time: eight FMA chains instead of four; each score's partial sums and their
+        // order are as one vector at a time would have them.
+        for (; c + 2 * LANES <= p; c += 2 * LANES) {
+            FloatVector a0 = FloatVector.zero(SPECIES), a1 = a0, a2 = a0, a3 = a0, b0 = a0, b1 = a0, b2 = a0, b3 = a0;
+            int k = keyCol + c;
+            int i = 0;
+            for (; i + 4 <= headDim; i += 4, k += 4 * p) {
+                FloatVector q0 = FloatVector.broadcast(SPECIES, q[qOff + i]);
+                a0 = FloatVector.fromArray(SPECIES, page, k).fma(q0, a0);
+                b0 = FloatVector.fromArray(SPECIES, page, k + LANES).fma(q0, b0);
+                FloatVector q1 = FloatVector.broadcast(SPECIES, q[qOff + i + 1]);
+                a1 = FloatVector.fromArray(SPECIES, page, k + p).fma(q1, a1);
+                b1 = FloatVector.fromArray(SPECIES, page, k + p + LANES).fma(q1, b1);
+                FloatVector q2 = FloatVector.broadcast(SPECIES, q[qOff + i + 2]);
+                a2 = FloatVector.fromArray(SPECIES, page, k + 2 * p).fma(q2, a2);
+                b2 = FloatVector.fromArray(SPECIES, page, k + 2 * p + LANES).fma(q2, b2);
+                FloatVector q3 = FloatVector.broadcast(SPECIES, q[qOff + i + 3]);
+                a3 = FloatVector.fromArray(SPECIES, page, k + 3 * p).fma(q3, a3);
+                b3 = FloatVector.fromArray(SPECIES, page, k + 3 * p + LANES).fma(q3, b3);
+            }
+            for (; i < headDim; i++, k += p) {
+                FloatVector qi = FloatVector.broadcast(SPECIES, q[qOff + i]);
+                a0 = FloatVector.fromArray(SPECIES, page, k).fma(qi, a0);
+                b0 = FloatVector.fromArray(SPECIES, page, k + LANES).fma(qi, b0);
+            }
+            a0.add(a1).add(a2.add(a3)).mul(scale).intoArray(scores, sOff + c);
+            b0.add(b1).add(b2.add(b3)).mul(scale).intoArray(scores, sOff + c + LANES);
+        }
+        for (; c < p; c += LANES) {
             FloatVector a0 = FloatVector.zero(SPECIES), a1 = a0, a2 = a0, a3 = a0;
             int k = keyCol + c;
             int i = 0;
@@ -91,13 +120,37 @@ final class Kernels {
      * {@code out[outOff + j] = sum over t < n of weights[t] * value_t[j]}, j < headDim, where value_t is at
      * {@code pages[t / PAGE_POSITIONS]} offset {@code valueCol + (t % PAGE_POSITIONS) * rowStride}. Adds in
      * position order with one FMA per position (as adding weight times value into zeros one position after another would), but keeps up to
-     * three vectors of the output in registers across all positions instead of loading and storing them
+     * six vectors of the output in registers across all positions instead of loading and storing them
      * for each one.
      */
     static void weightedValues(float[] weights, int n, float[][] pages, int valueCol, int rowStride,
                                float[] out, int outOff, int headDim) {
         final int p = KvCache.PAGE_POSITIONS;
         int j = 0;
+        // Six vectors at a time where the head has them (stories15M: 48 = 6 x 8 lanes): six independent FMA chains
+        // per position instead of three, which the FMA latency bounded; each output lane still adds in position order.
+        for (; j + 6 * LANES <= headDim; j += 6 * LANES) {
+            FloatVector a0 = FloatVector.zero(SPECIES), a1 = a0, a2 = a0, a3 = a0, a4 = a0, a5 = a0;
+            for (int t0 = 0, page = 0; t0 < n; t0 += p, page++) {
+                float[] values = pages[page];
+                int slots = Math.min(p, n - t0);
+                for (int s = 0, v = valueCol + j; s < slots; s++, v += rowStride) {
+                    FloatVector w = FloatVector.broadcast(SPECIES, weights[t0 + s]);
+                    a0 = FloatVector.fromArray(SPECIES, values, v).fma(w, a0);
+                    a1 = FloatVector.fromArray(SPECIES, values, v + LANES).fma(w, a1);
+                    a2 = FloatVector.fromArray(SPECIES, values, v + 2 * LANES).fma(w, a2);
+                    a3 = FloatVector.fromArray(SPECIES, values, v + 3 * LANES).fma(w, a3);
+                    a4 = FloatVector.fromArray(SPECIES, values, v + 4 * LANES).fma(w, a4);
+                    a5 = FloatVector.fromArray(SPECIES, values, v + 5 * LANES).fma(w, a5);
+                }
+            }
+            a0.intoArray(out, outOff + j);
+            a1.intoArray(out, outOff + j + LANES);
+            a2.intoArray(out, outOff + j + 2 * LANES);
+            a3.intoArray(out, outOff + j + 3 * LANES);
+            a4.intoArray(out, outOff + j + 4 * LANES);
+            a5.intoArray(out, outOff + j + 5 * LANES);
+        }
         for (; j + 3 * LANES <= headDim; j += 3 * LANES) {
             FloatVector a0 = FloatVector.zero(SPECIES), a1 = a0, a2 = a0;
             for (int t0 = 0, page = 0; t0 < n; t0 += p, page++) {
@@ -127,7 +180,7 @@ final class Kernels {
         }
         for (; j < headDim; j++) {
             float sum = 0f;
-            for (int t = 0; t < n; t++) sum += weights[t] * pages[t / p][valueCol + (t % p) * rowStride + j];
+            for (int t = 0; t < n; t++) sum = Math.fma(pages[t / p][valueCol + (t % p) * rowStride + j], weights[t], sum); // as the lanes
             out[outOff + j] = sum;
         }
     }
