@@ -8,6 +8,7 @@ import dev.tandem.engine.tensor.PackedF32Matrix;
 import dev.tandem.engine.tensor.WeightMatrix;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
+import org.slf4j.event.Level;
 
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
@@ -52,6 +53,15 @@ public final class ResidentWeights {
      * returned weights must not be used after it closes.
      */
     public static ModelWeights place(ModelWeights weights, int fromLayer, int toLayer, WeightsMemory memory, Arena arena) {
+        return place(weights, fromLayer, toLayer, memory, arena, true);
+    }
+
+    /**
+     * As {@link #place(ModelWeights, int, int, WeightsMemory, Arena)}; with {@code announce} false the copy is logged
+     * at debug level only (a coordinator copies every draft it swaps in, dozens an hour).
+     */
+    public static ModelWeights place(ModelWeights weights, int fromLayer, int toLayer, WeightsMemory memory, Arena arena,
+                                     boolean announce) {
         int layers = weights.config().nLayers();
         if (fromLayer < 0 || toLayer > layers || fromLayer >= toLayer) {
             throw new IllegalArgumentException("bad layer range [" + fromLayer + ", " + toLayer + ") for " + layers + " layers");
@@ -79,9 +89,9 @@ public final class ResidentWeights {
             copies.put(m, copy(m, slice));
             offset += size;
         }
-        if (LOG.isInfoEnabled()) { // madvise is advice: say what the kernel gave
+        if (announce ? LOG.isInfoEnabled() : LOG.isDebugEnabled()) { // madvise is advice: say what the kernel gave
             OptionalLong huge = HugePageUsage.anonHugeBytes(region);
-            LOG.info("weights of layers [{}, {}) copied to huge-page memory: {} MB in {} MB of 2 MB pages, {} on huge pages",
+            LOG.atLevel(announce ? Level.INFO : Level.DEBUG).log("weights of layers [{}, {}) copied to huge-page memory: {} MB in {} MB of 2 MB pages, {} on huge pages",
                     fromLayer, toLayer, bytes >> 20, region.byteSize() >> 20,
                     huge.isPresent() ? (huge.getAsLong() >> 20) + " MB" : "unknown MB");
         }

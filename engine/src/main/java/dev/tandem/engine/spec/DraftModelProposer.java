@@ -5,13 +5,11 @@ import dev.tandem.engine.llama.ForwardBatch;
 import dev.tandem.engine.llama.LlamaStage;
 import dev.tandem.engine.parallel.ParallelRunner;
 import dev.tandem.engine.sampling.SamplerSettings;
-import dev.tandem.engine.model.LayerWeights;
 import dev.tandem.engine.model.ModelWeights;
-import dev.tandem.engine.tensor.WeightMatrix;
+import dev.tandem.engine.model.ResidentWeights;
+import dev.tandem.engine.model.WeightsMemory;
 
 import java.lang.foreign.Arena;
-import java.lang.foreign.MemorySegment;
-import java.util.List;
 
 /**
  * Drafts with a small {@link DraftModel} whose head covers a reduced vocabulary: tokens outside it are never
@@ -36,21 +34,16 @@ public final class DraftModelProposer extends StageProposer {
     public DraftModel model() { return model; }
 
     /**
-     * The draft's products read copies of its matrices in native memory, as the target's do. Why: the kernels are
-     * shared, and a kernel the JIT compiled for the target's native segments ran the draft's heap arrays 2-4x slower
-     * (with a target forward between proposals, 0.63-0.87 ms a draft token against 0.19-0.22 ms without; the
-     * profile shows the lane sums, which then box their vectors). The embedding stays: rows are only copied out of it.
+     * The draft's products read a copy of its matrices in the packed float32 layout on huge pages, as a worker's
+     * stage reads the target's ({@link ResidentWeights}). Why: a draft token streams its whole layer and head
+     * (6.4 MB for stories15M's one-layer draft), and between two proposals the target's forward evicts them from the
+     * caches. One thread, one-layer draft with a 2048-token head, a 64 MB sweep before each proposal of three
+     * tokens: 0.26-0.31 ms a token packed against 0.42-0.55 ms row-major in native memory (0.11 against 0.35 ms
+     * warm). Row-major heap arrays were slower still: the kernels the JIT compiled for native segments ran them
+     * 2-4x slower. The embedding stays: rows are only copied out of it.
      */
-    static ModelWeights offHeap(ModelWeights w) {
-        List<LayerWeights> layers = w.layers().stream().map(l -> l.withMatrices(DraftModelProposer::nativeCopy)).toList();
-        return new ModelWeights(w.config(), w.tokenEmbedding(), layers, w.finalNorm(), nativeCopy(w.output()));
-    }
-
-    private static WeightMatrix nativeCopy(WeightMatrix m) {
-        if (m.segment().isNative()) return m;
-        MemorySegment copy = Arena.ofAuto().allocate(m.segment().byteSize(), 64);
-        copy.copyFrom(m.segment());
-        return m.withSegment(copy);
+    static ModelWeights packed(ModelWeights w) {
+        return ResidentWeights.place(w, 0, w.config().nLayers(), WeightsMemory.HUGE_PAGES, Arena.ofAuto(), false);
     }
 
     /**
@@ -66,7 +59,7 @@ public final class DraftModelProposer extends StageProposer {
             throw new IllegalArgumentException("the draft's context of " + model.config().seqLen()
                     + " is shorter than the target's " + targetSeqLen);
         }
-        LlamaStage stage = new LlamaStage(offHeap(model.weights()), 0, model.config().nLayers(), runner, 1);
+        LlamaStage stage = new LlamaStage(packed(model.weights()), 0, model.config().nLayers(), runner, 1);
         ForwardBatch batch = new ForwardBatch(model.config().dim(), 16);
         int[] logitTokens = model.vocabulary().isFull() ? null : model.vocabulary().tokens();
         return new ProposerFactory() {
