@@ -1,6 +1,9 @@
 package dev.tandem.cluster;
 
+import akka.Done;
+import akka.actor.CoordinatedShutdown;
 import akka.actor.typed.ActorRef;
+import akka.actor.typed.ActorSystem;
 import akka.actor.typed.Behavior;
 import akka.actor.typed.javadsl.ActorContext;
 import akka.actor.typed.javadsl.Behaviors;
@@ -118,8 +121,7 @@ public final class NodeGuardian {
         boolean coordinator = settings.hasRole(NodeRole.COORDINATOR);
         OnlineDistillation.Parts drafts;
         try {
-            drafts = OnlineDistillation.prepare(config, worker, coordinator,
-                    cleanup -> context.getSystem().getWhenTerminated().thenRun(cleanup));
+            drafts = OnlineDistillation.prepare(config, worker, coordinator, cleanup -> onShutdown(context.getSystem(), cleanup));
         } catch (RuntimeException e) {
             context.getLog().error("cannot open the draft registry", e);
             ready.completeExceptionally(new IllegalStateException("cannot open the draft registry: " + e.getMessage(), e));
@@ -199,5 +201,20 @@ public final class NodeGuardian {
         Throwable root = t;
         while (root.getCause() != null && root.getCause() != root) root = root.getCause();
         return root.getMessage() != null ? root.getMessage() : root.toString();
+    }
+
+    /**
+     * Runs {@code cleanup} when the node shuts down: as a task of the coordinated shutdown, which a JVM exit (SIGTERM,
+     * {@code cluster down}) waits for, and once the system has terminated (an embedded node). Why both: on
+     * termination alone, the JVM exited before the cleanup ran, and every node that {@code cluster down} stopped
+     * left its temporary draft directory behind (hundreds of MB each).
+     */
+    private static void onShutdown(ActorSystem<?> system, Runnable cleanup) {
+        CoordinatedShutdown.get(system).addTask(CoordinatedShutdown.PhaseBeforeActorSystemTerminate(),
+                "tandem-delete-temporary-drafts", () -> {
+                    cleanup.run();
+                    return CompletableFuture.completedFuture(Done.getInstance());
+                });
+        system.getWhenTerminated().thenRun(cleanup);
     }
 }

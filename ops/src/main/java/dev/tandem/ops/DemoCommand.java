@@ -2,6 +2,7 @@ package dev.tandem.ops;
 
 import akka.actor.typed.ActorSystem;
 import dev.tandem.cluster.drafts.DraftsSettings;
+import dev.tandem.engine.model.FileTrees;
 import dev.tandem.engine.draft.DraftCheckpoint;
 import dev.tandem.engine.draft.DraftModel;
 import dev.tandem.engine.draft.ReducedVocabulary;
@@ -17,9 +18,7 @@ import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
 
-import java.io.IOException;
 import java.io.PrintStream;
-import java.io.UncheckedIOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
@@ -206,7 +205,7 @@ public final class DemoCommand implements Callable<Integer> {
      * training-free draft cut from the target.
      */
     private Path seedDemoDrafts(PrintStream out, Path dir) {
-        deleteTree(dir);
+        FileTrees.delete(dir);
         Path homeDrafts = TandemHome.root().resolve("drafts");
         Optional<DraftModel> bootstrap = Files.isDirectory(homeDrafts)
                 ? DraftRegistry.open(homeDrafts).live(DraftModel.GENERAL_CLASS) : Optional.empty();
@@ -275,15 +274,6 @@ public final class DemoCommand implements Callable<Integer> {
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
             throw new IllegalStateException("interrupted", e);
-        }
-    }
-
-    private static void deleteTree(Path root) {
-        if (!Files.exists(root)) return;
-        try (var paths = Files.walk(root)) {
-            for (Path p : paths.sorted(java.util.Comparator.reverseOrder()).toList()) Files.delete(p);
-        } catch (IOException e) {
-            throw new UncheckedIOException("cannot clear " + root, e);
         }
     }
 

@@ -1,6 +1,7 @@
 package dev.tandem.ops;
 
 import dev.tandem.engine.draft.DraftModel;
+import dev.tandem.engine.model.FileTrees;
 import dev.tandem.engine.model.OpenedModel;
 import dev.tandem.engine.model.TandemHome;
 import dev.tandem.engine.parallel.ParallelRunner;
@@ -82,6 +83,10 @@ public final class OsdBenchCommand implements Callable<Integer> {
     @Option(names = "--threads", description = "Threads for the kernels (default: all cores).")
     Integer threads;
 
+    @Option(names = "--keep-drafts", description = "Keep the drafts the run trained (a temporary directory, named on "
+            + "stderr; hundreds of MB). Default: deleted at the end.")
+    boolean keepDrafts;
+
     @Override
     public Integer call() {
         if (requests < 2 || tokens < 1 || burst < 1 || gapMillis < 0 || window < 1 || interference < 0 || draftLength < 0) {
@@ -108,27 +113,36 @@ public final class OsdBenchCommand implements Callable<Integer> {
             } catch (IOException e) {
                 throw new UncheckedIOException(e);
             }
-            System.err.printf("tandem: bench osd on %s with %d threads, bootstrap draft v%d; drafts of this run under %s%n", opened.name(), n,
-                    bootstrap.version(), work);
-            OnlineDistillationBench.Settings benchSettings = new OnlineDistillationBench.Settings(requests, tokens, burst, gapMillis, familyA,
-                    familyB, window, interference, draftLength);
-            OsdBenchResult r;
-            if (mode.equals("cluster")) {
-                try {
-                    r = ClusterOsdBench.run(model.model, opened.name(), bootstrap, generator, benchSettings, work,
-                            line -> System.err.println("tandem: " + line));
-                } catch (InterruptedException e) {
-                    Thread.currentThread().interrupt();
-                    throw new IllegalStateException("interrupted", e);
-                } catch (Exception e) {
-                    throw e instanceof RuntimeException re ? re : new IllegalStateException(e.getMessage(), e);
-                }
-            } else {
-                r = new OnlineDistillationBench(opened.model().weights(), opened.tokenizer(), runner, settings,
-                        line -> System.err.println("tandem: " + line)).run(opened.name(), bootstrap, generator, benchSettings, work);
+            System.err.printf("tandem: bench osd on %s with %d threads, bootstrap draft v%d; drafts of this run under %s%s%n", opened.name(), n,
+                    bootstrap.version(), work, keepDrafts ? "" : " (deleted at the end)");
+            try {
+                return run(opened, runner, settings, bootstrap, generator, work);
+            } finally {
+                if (!keepDrafts && !FileTrees.deleteQuietly(work)) System.err.println("tandem: could not delete all of " + work);
             }
-            System.out.print(json ? r.toJson() + "\n" : r.toText());
         }
+    }
+
+    private int run(OpenedModel opened, ParallelRunner runner, TrainerSettings settings, DraftModel bootstrap, TrafficGenerator generator,
+                    Path work) {
+        OnlineDistillationBench.Settings benchSettings = new OnlineDistillationBench.Settings(requests, tokens, burst, gapMillis, familyA,
+                familyB, window, interference, draftLength);
+        OsdBenchResult r;
+        if (mode.equals("cluster")) {
+            try {
+                r = ClusterOsdBench.run(model.model, opened.name(), bootstrap, generator, benchSettings, work,
+                        line -> System.err.println("tandem: " + line));
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+                throw new IllegalStateException("interrupted", e);
+            } catch (Exception e) {
+                throw e instanceof RuntimeException re ? re : new IllegalStateException(e.getMessage(), e);
+            }
+        } else {
+            r = new OnlineDistillationBench(opened.model().weights(), opened.tokenizer(), runner, settings,
+                    line -> System.err.println("tandem: " + line)).run(opened.name(), bootstrap, generator, benchSettings, work);
+        }
+        System.out.print(json ? r.toJson() + "\n" : r.toText());
         return 0;
     }
 }

