@@ -205,9 +205,10 @@ public final class NodeGuardian {
 
     /**
      * Runs {@code cleanup} when the node shuts down: as a task of the coordinated shutdown, which a JVM exit (SIGTERM,
-     * {@code cluster down}) waits for, and once the system has terminated (an embedded node). Why both: on
-     * termination alone, the JVM exited before the cleanup ran, and every node that {@code cluster down} stopped
-     * left its temporary draft directory behind (hundreds of MB each).
+     * {@code cluster down}) waits for, and once the system has terminated, for a system terminated without the
+     * coordinated shutdown (a test that simulates a crash turns it off). Why the task: on termination alone, the JVM
+     * exited before the cleanup ran, and every node that {@code cluster down} stopped left its temporary draft
+     * directory behind (hundreds of MB each). The cleanup is idempotent, so running twice costs nothing.
      */
     private static void onShutdown(ActorSystem<?> system, Runnable cleanup) {
         CoordinatedShutdown.get(system).addTask(CoordinatedShutdown.PhaseBeforeActorSystemTerminate(),
