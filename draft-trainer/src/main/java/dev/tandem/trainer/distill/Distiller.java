@@ -2,6 +2,8 @@ package dev.tandem.trainer.distill;
 
 import dev.tandem.engine.draft.DraftModel;
 import dev.tandem.engine.draft.ReducedVocabulary;
+import dev.tandem.engine.parallel.ParallelRunner;
+import dev.tandem.trainer.idle.TrainingCheckpoint;
 import dev.tandem.trainer.sample.DistillationSample;
 
 import java.util.List;
@@ -14,19 +16,21 @@ import java.util.List;
  */
 public final class Distiller {
 
+    /**
+     * A batch is split into this many fixed shards of consecutive samples, each with its own forward, backward and
+     * gradients, summed in shard order at the end. With a training pool installed ({@link TrainingParallelism}) the
+     * shards run on its threads, one whole sample pass per thread, where splitting each product kept two cores only
+     * 1.2x as fast as one (attention, the divergence and the norms ran on one). The split does not depend on the
+     * threads, so neither does the result.
+     */
+    private static final int SHARDS = 2;
+
     private final DraftModel model;
     private final DistillerSettings settings;
-    private final DraftForward forward;
-    private final DraftBackward backward;
-    private final DraftGradients gradients;
+    private final Shard[] shards;
     private final AdamW optimizer;
     private final ReducedVocabulary vocabulary;
     private final int headSize;
-    private double[] p;
-    private double[] q;
-    private double[] dq;
-    private float[] dLogits = new float[0];
-    private int[] rows = new int[0];
 
     /** The outcome of one optimizer step. */
     public record StepResult(double loss, int positions, double gradientNorm) {}
@@ -34,15 +38,11 @@ public final class Distiller {
     public Distiller(DraftModel model, DistillerSettings settings) {
         this.model = model;
         this.settings = settings;
-        this.forward = new DraftForward(model.config());
-        this.backward = new DraftBackward(model.config());
-        this.gradients = new DraftGradients(model.config(), settings.trainEmbedding());
-        this.optimizer = new AdamW(model.config(), settings.optimizer(), settings.trainEmbedding());
         this.vocabulary = model.vocabulary();
         this.headSize = model.config().headSize();
-        this.p = new double[headSize];
-        this.q = new double[headSize];
-        this.dq = new double[headSize];
+        this.shards = new Shard[SHARDS];
+        for (int i = 0; i < SHARDS; i++) shards[i] = new Shard();
+        this.optimizer = new AdamW(model.config(), settings.optimizer(), settings.trainEmbedding());
     }
 
     public DraftModel model() { return model; }
@@ -53,17 +53,41 @@ public final class Distiller {
 
     /** One optimizer step on the batch; returns the weighted mean loss before the step. */
     public StepResult step(List<DistillationSample> batch) {
-        gradients.clear();
         double weightSum = 0;
         for (DistillationSample s : batch) weightSum += totalWeight(s);
         if (weightSum == 0) return new StepResult(0, 0, 0);
-        double loss = 0;
-        int positions = 0;
-        for (DistillationSample s : batch) {
-            loss += accumulate(s, 1.0 / weightSum, true);
-            positions += s.positionCount();
+        double scale = 1.0 / weightSum;
+        int per = (batch.size() + SHARDS - 1) / SHARDS;
+        ParallelRunner pool = batch.size() > per ? TrainingParallelism.pool() : null;
+        if (pool == null) {
+            for (int k = 0; k < SHARDS; k++) shards[k].run(batch, k * per, Math.min(batch.size(), (k + 1) * per), scale);
+        } else {
+            // Each thread runs whole sample passes; their products stay on it (a nested split would reuse the pool).
+            Runnable checkpoint = TrainingCheckpoint.current();
+            TrainingParallelism.install(null);
+            try {
+                pool.forRange(SHARDS, 1, (from, to) -> {
+                    Runnable previous = TrainingCheckpoint.current();
+                    TrainingCheckpoint.install(checkpoint);
+                    try {
+                        for (int k = from; k < to; k++) shards[k].run(batch, k * per, Math.min(batch.size(), (k + 1) * per), scale);
+                    } finally {
+                        TrainingCheckpoint.install(previous);
+                    }
+                });
+            } finally {
+                TrainingParallelism.install(pool);
+            }
         }
-        double norm = optimizer.step(model.parameters(), gradients);
+        DraftGradients total = shards[0].gradients;
+        double loss = shards[0].loss;
+        int positions = shards[0].positions;
+        for (int k = 1; k < SHARDS; k++) {
+            total.add(shards[k].gradients);
+            loss += shards[k].loss;
+            positions += shards[k].positions;
+        }
+        double norm = optimizer.step(model.parameters(), total);
         return new StepResult(loss, positions, norm);
     }
 
@@ -77,26 +101,18 @@ public final class Distiller {
         return loss;
     }
 
-    /** Loss and (optionally) gradients of one sample: weighted sum of per-position losses times {@code scale}. */
+    /**
+     * Loss and (optionally) gradients of one sample, into the first shard's gradients ({@link #gradients}): weighted
+     * sum of per-position losses times {@code scale}.
+     */
     double accumulate(DistillationSample s, double scale, boolean withGradients) {
-        int n = s.positionCount();
-        if (n == 0) return 0;
-        if (rows.length < n) rows = new int[n];
-        for (int i = 0; i < n; i++) rows[i] = s.positions()[i] - 1;
-        DraftActivations a = forward.forward(model.parameters(), s.tokens(), s.contextLength(), rows, n);
-        if (dLogits.length < n * headSize) dLogits = new float[n * headSize];
-        double loss = 0;
-        for (int i = 0; i < n; i++) {
-            double pOutside = TeacherDistribution.project(s, i, vocabulary, p, settings.teacherTemperature());
-            double w = weight(s, i) * scale;
-            loss += w * settings.divergence().loss(p, pOutside, a.logits, i * headSize, headSize, w, dLogits, i * headSize, q, dq);
-        }
-        if (withGradients) backward.backward(model.parameters(), a, dLogits, gradients);
-        return loss;
+        Shard shard = shards[0];
+        shard.forward.pack(model.parameters());
+        return shard.accumulate(s, scale, withGradients);
     }
 
-    /** The gradients of the last {@link #accumulate} calls (for checks). */
-    DraftGradients gradients() { return gradients; }
+    /** The gradients the {@link #accumulate} calls add to (for checks). */
+    DraftGradients gradients() { return shards[0].gradients; }
 
     private double weight(DistillationSample s, int i) {
         return s.rejected()[i] ? settings.rejectedWeight() : 1.0;
@@ -106,5 +122,51 @@ public final class Distiller {
         double w = 0;
         for (int i = 0; i < s.positionCount(); i++) w += weight(s, i);
         return w;
+    }
+
+    /** One shard's passes: its own activations, gradients and scratch, so shards can run on different threads. */
+    private final class Shard {
+        final DraftForward forward = new DraftForward(model.config());
+        final DraftBackward backward = new DraftBackward(model.config());
+        final DraftGradients gradients = new DraftGradients(model.config(), settings.trainEmbedding());
+        final double[] p = new double[headSize];
+        final double[] q = new double[headSize];
+        final double[] dq = new double[headSize];
+        float[] dLogits = new float[0];
+        int[] rows = new int[0];
+        double loss;
+        int positions;
+
+        /** Clears the gradients, then adds those of samples [from, to) of the batch. */
+        void run(List<DistillationSample> batch, int from, int to, double scale) {
+            gradients.clear();
+            loss = 0;
+            positions = 0;
+            if (from >= to) return;
+            forward.pack(model.parameters()); // the weights change only after the batch: pack them once for it
+            for (int i = from; i < to; i++) {
+                DistillationSample s = batch.get(i);
+                loss += accumulate(s, scale, true);
+                positions += s.positionCount();
+            }
+        }
+
+        /** Loss and (optionally) gradients of one sample, with the weights as last packed. */
+        double accumulate(DistillationSample s, double scale, boolean withGradients) {
+            int n = s.positionCount();
+            if (n == 0) return 0;
+            if (rows.length < n) rows = new int[n];
+            for (int i = 0; i < n; i++) rows[i] = s.positions()[i] - 1;
+            DraftActivations a = forward.forwardPacked(model.parameters(), s.tokens(), s.contextLength(), rows, n);
+            if (dLogits.length < n * headSize) dLogits = new float[n * headSize];
+            double loss = 0;
+            for (int i = 0; i < n; i++) {
+                double pOutside = TeacherDistribution.project(s, i, vocabulary, p, settings.teacherTemperature());
+                double w = weight(s, i) * scale;
+                loss += w * settings.divergence().loss(p, pOutside, a.logits, i * headSize, headSize, w, dLogits, i * headSize, q, dq);
+            }
+            if (withGradients) backward.backward(model.parameters(), a, dLogits, gradients);
+            return loss;
+        }
     }
 }

@@ -17,12 +17,14 @@ public final class DraftForward {
     private final DraftConfig config;
     private final RopeTable rope;
     private final float attentionScale;
+    private final PackedDraftWeights packed;
     private DraftActivations acts;
 
     public DraftForward(DraftConfig config) {
         this.config = config;
         this.rope = new RopeTable(config);
         this.attentionScale = (float) (1.0 / Math.sqrt(config.headDim()));
+        this.packed = new PackedDraftWeights(config);
     }
 
     public DraftConfig config() { return config; }
@@ -30,9 +32,24 @@ public final class DraftForward {
     /**
      * Runs tokens[0 .. length) and computes the head at each row of {@code logitRows[0 .. logitCount)}
      * (increasing). Returns the activations (valid until the next call); logits are row-major
-     * logitCount x headSize.
+     * logitCount x headSize. Packs p's matrices first (see {@link #forwardPacked}).
      */
     DraftActivations forward(DraftParameters p, int[] tokens, int length, int[] logitRows, int logitCount) {
+        packed.pack(p);
+        return forwardPacked(p, tokens, length, logitRows, logitCount);
+    }
+
+    /** Packs p's matrices for the {@link #forwardPacked} calls that follow, until its weights change. */
+    void pack(DraftParameters p) {
+        packed.pack(p);
+    }
+
+    /**
+     * {@link #forward} with the matrices packed by the last {@link #pack} of the same parameters, whose weights
+     * have not changed since (a training step packs once for its whole batch).
+     */
+    DraftActivations forwardPacked(DraftParameters p, int[] tokens, int length, int[] logitRows, int logitCount) {
+        if (!packed.packedFrom(p)) throw new IllegalStateException("the matrices packed are not these parameters'");
         if (length < 1 || length > config.seqLen()) throw new IllegalArgumentException("sequence of " + length + " tokens, context " + config.seqLen());
         if (acts == null || acts.capacity < length) acts = new DraftActivations(config, Math.min(config.seqLen(), Math.max(length, 2 * (acts == null ? 32 : acts.capacity))));
         DraftActivations a = acts;
@@ -53,9 +70,9 @@ public final class DraftForward {
             System.arraycopy(x, 0, s.xIn, 0, length * dim);
             for (int t = 0; t < length; t++) s.inv1[t] = TrainingKernels.rmsNorm(x, t * dim, w.attnNorm(), s.n1, t * dim, dim, config.normEps());
             TrainingCheckpoint.check();
-            TrainingKernels.matmul(s.n1, length, dim, w.wq(), dim, s.q);
-            TrainingKernels.matmul(s.n1, length, dim, w.wk(), kvDim, s.k);
-            TrainingKernels.matmul(s.n1, length, dim, w.wv(), kvDim, s.v);
+            TrainingKernels.matmul(s.n1, length, packed.wq(l), s.q);
+            TrainingKernels.matmul(s.n1, length, packed.wk(l), s.k);
+            TrainingKernels.matmul(s.n1, length, packed.wv(l), s.v);
             for (int t = 0; t < length; t++) {
                 rope.rotate(s.q, t * dim, dim, t, false);
                 rope.rotate(s.k, t * kvDim, kvDim, t, false);
@@ -63,13 +80,13 @@ public final class DraftForward {
             TrainingCheckpoint.check();
             attention(s, length);
             float[] projected = scratch(length * dim);
-            TrainingKernels.matmul(s.o, length, dim, w.wo(), dim, projected);
+            TrainingKernels.matmul(s.o, length, packed.wo(l), projected);
             for (int i = 0; i < length * dim; i++) x[i] += projected[i];
             System.arraycopy(x, 0, s.xMid, 0, length * dim);
             for (int t = 0; t < length; t++) s.inv2[t] = TrainingKernels.rmsNorm(x, t * dim, w.ffnNorm(), s.n2, t * dim, dim, config.normEps());
             TrainingCheckpoint.check();
-            TrainingKernels.matmul(s.n2, length, dim, w.w1(), hidden, s.gate);
-            TrainingKernels.matmul(s.n2, length, dim, w.w3(), hidden, s.up);
+            TrainingKernels.matmul(s.n2, length, packed.w1(l), s.gate);
+            TrainingKernels.matmul(s.n2, length, packed.w3(l), s.up);
             for (int i = 0; i < length * hidden; i++) {
                 float g = s.gate[i];
                 float e = (float) Math.exp(-g);
@@ -77,7 +94,7 @@ public final class DraftForward {
                 s.act[i] = g / (1f + e) * s.up[i];
             }
             TrainingCheckpoint.check();
-            TrainingKernels.matmul(s.act, length, hidden, w.w2(), dim, projected);
+            TrainingKernels.matmul(s.act, length, packed.w2(l), projected);
             for (int i = 0; i < length * dim; i++) x[i] += projected[i];
         }
         a.ensureLogitRows(logitCount);
@@ -89,7 +106,7 @@ public final class DraftForward {
             a.finalInv[i] = TrainingKernels.rmsNorm(x, r * dim, p.finalNorm(), a.finalNormed, i * dim, dim, config.normEps());
         }
         TrainingCheckpoint.check();
-        TrainingKernels.matmul(a.finalNormed, logitCount, dim, p.output(), config.headSize(), a.logits);
+        TrainingKernels.matmul(a.finalNormed, logitCount, packed.output(), a.logits);
         return a;
     }
 

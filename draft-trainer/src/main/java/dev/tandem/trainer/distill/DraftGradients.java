@@ -46,6 +46,22 @@ public final class DraftGradients {
         for (int i = 1; i < arrays.size(); i++) Arrays.fill(arrays.get(i), 0f);
     }
 
+    /** Adds {@code other}'s gradients (same shape) to these. */
+    void add(DraftGradients other) {
+        List<float[]> mine = grads.arrays();
+        List<float[]> theirs = other.grads.arrays();
+        int dim = config.dim();
+        BitSet rows = other.touchedRows;
+        for (int row = rows.nextSetBit(0); row >= 0; row = rows.nextSetBit(row + 1)) {
+            for (int i = row * dim; i < (row + 1) * dim; i++) grads.embedding()[i] += other.grads.embedding()[i];
+        }
+        touchedRows.or(rows);
+        for (int a = 1; a < mine.size(); a++) {
+            float[] g = mine.get(a), h = theirs.get(a);
+            for (int i = 0; i < g.length; i++) g[i] += h[i];
+        }
+    }
+
     /** Multiplies every gradient by {@code factor}. */
     public void scale(float factor) {
         List<float[]> arrays = grads.arrays();

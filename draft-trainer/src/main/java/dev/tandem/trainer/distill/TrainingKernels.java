@@ -1,12 +1,10 @@
 package dev.tandem.trainer.distill;
 
 import dev.tandem.engine.parallel.ParallelRunner;
-import dev.tandem.engine.tensor.F32Matrix;
 import dev.tandem.engine.tensor.LaneSums;
+import dev.tandem.engine.tensor.PackedF32Matrix;
 import jdk.incubator.vector.FloatVector;
 import jdk.incubator.vector.VectorSpecies;
-
-import java.lang.foreign.MemorySegment;
 
 /**
  * The dense products of training on float arrays, split over the training thread's {@link TrainingParallelism}
@@ -51,16 +49,16 @@ final class TrainingKernels {
     private static final int BLOCK = 4;
 
     /**
-     * y[t, o] = dot(W[o], x[t]) for t < rows: x is rows x in, y is rows x out. The engine's {@link F32Matrix}
-     * product over a view of the array: its blocked kernels read each weight vector once for several rows, and it
-     * adds every dot product in the same order as {@link #dot}, so the result is that of a dot per (o, t) and of the
-     * engine's own forward over the same weights.
+     * y[t, o] = dot(W[o], x[t]) for t < rows: x is rows x in, y is rows x out, W (out x in) packed in the engine's
+     * layout ({@link PackedDraftWeights}). Every output adds its products in the packed kernels' one order (a fused
+     * multiply-add per column), whatever the batch or thread piece, so the result is what the engine computes for
+     * the same packed weights: the draft a coordinator serves from its packed copy.
      */
-    static void matmul(float[] x, int rows, int in, float[] w, int out, float[] y) {
-        F32Matrix m = new F32Matrix(MemorySegment.ofArray(w), out, in);
+    static void matmul(float[] x, int rows, PackedF32Matrix w, float[] y) {
+        int in = w.cols(), out = w.rows();
         ParallelRunner runner = TrainingParallelism.forWork((long) rows * in * out);
-        if (runner == null) m.matmul(x, 0, in, rows, y, 0, out, 0, out);
-        else runner.forRange(out, (from, to) -> m.matmul(x, 0, in, rows, y, 0, out, from, to));
+        if (runner == null) w.matmul(x, 0, in, rows, y, 0, out, 0, out);
+        else runner.forRange(out, (from, to) -> w.matmul(x, 0, in, rows, y, 0, out, from, to));
     }
 
     /** dx[t] += sum over o of dy[t, o] W[o]: dy is rows x out, dx is rows x in. */

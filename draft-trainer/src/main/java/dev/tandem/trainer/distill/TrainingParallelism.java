@@ -20,6 +20,12 @@ public final class TrainingParallelism {
         else RUNNER.set(runner);
     }
 
+    /** The current thread's pool when it has more than one thread, else null. */
+    static ParallelRunner pool() {
+        ParallelRunner runner = RUNNER.get();
+        return runner != null && runner.threads() > 1 ? runner : null;
+    }
+
     /** The current thread's pool when a product of {@code work} multiply-adds is worth splitting, else null. */
     static ParallelRunner forWork(long work) {
         ParallelRunner runner = RUNNER.get();

@@ -18,6 +18,11 @@ public final class TrainingCheckpoint {
         else HOOK.set(hook);
     }
 
+    /** The current thread's hook, or null (to carry it to a thread that works on the same step). */
+    public static Runnable current() {
+        return HOOK.get();
+    }
+
     public static void check() {
         Runnable hook = HOOK.get();
         if (hook != null) hook.run();
