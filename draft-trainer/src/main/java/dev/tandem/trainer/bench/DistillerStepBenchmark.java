@@ -20,8 +20,8 @@ import java.util.SplittableRandom;
  * The cost of one online distillation step on the default draft's shape (stories15M's dimensions, one layer, a
  * 2048-token head, the online settings: embedding frozen): a batch of {@link #BATCH} synthetic samples of {@link #TOKENS} tokens with a top-32 teacher at
  * the last {@link #POSITIONS}, as `bench osd` records them. Prints the median of {@link #RUNS} steps after
- * {@link #WARMUP} of thread CPU time on one thread, and of wall time with the products split over a pool of
- * {@code threads} (default 2), as a worker's trainer runs them. Weights are random: the cost does not depend on them.
+ * {@link #WARMUP} of thread CPU time on one thread, and of wall time on a training pool of {@code threads} (default 2),
+ * as a worker's trainer runs them, with the process's mean CPU time a step there. Weights are random: the cost does not depend on them.
  * Run: {@code java --add-modules jdk.incubator.vector -cp <the tandem jars> dev.tandem.trainer.bench.DistillerStepBenchmark [threads]}
  */
 public final class DistillerStepBenchmark {
@@ -34,6 +34,8 @@ public final class DistillerStepBenchmark {
     private static final int RUNS = 41;
     private static final DraftConfig SHAPE = new DraftConfig(288, 768, 1, 6, 6, 32000, 2048, 256, 1e-5f, 10000f);
     private static final ThreadMXBean THREAD = ManagementFactory.getThreadMXBean();
+    private static final com.sun.management.OperatingSystemMXBean PROCESS =
+            (com.sun.management.OperatingSystemMXBean) ManagementFactory.getOperatingSystemMXBean();
 
     private DistillerStepBenchmark() {}
 
@@ -44,14 +46,17 @@ public final class DistillerStepBenchmark {
         List<DistillationSample> batch = samples(new SplittableRandom(3));
         double cpu = median(distiller, batch, true);
         double wall;
+        double processCpu;
         try (ParallelRunner pool = new ParallelRunner(threads)) {
             TrainingParallelism.install(pool);
+            long cpu0 = PROCESS.getProcessCpuTime();
             wall = median(distiller, batch, false);
+            processCpu = (PROCESS.getProcessCpuTime() - cpu0) / 1e6 / (WARMUP + RUNS);
         } finally {
             TrainingParallelism.install(null);
         }
-        System.out.printf(java.util.Locale.ROOT, "distiller step (%d x %d tokens, %d positions each): %.2f ms CPU on one thread, %.2f ms wall on %d threads%n",
-                BATCH, TOKENS, POSITIONS, cpu, wall, threads);
+        System.out.printf(java.util.Locale.ROOT, "distiller step (%d x %d tokens, %d positions each): %.2f ms CPU on one thread;"
+                + " on %d threads %.2f ms wall, %.2f ms of the process's CPU%n", BATCH, TOKENS, POSITIONS, cpu, threads, wall, processCpu);
     }
 
     private static double median(Distiller distiller, List<DistillationSample> batch, boolean cpuTime) {
