@@ -3,6 +3,7 @@ package dev.tandem.trainer.bench;
 import dev.tandem.engine.draft.DraftConfig;
 import dev.tandem.engine.draft.DraftModel;
 import dev.tandem.engine.draft.ReducedVocabulary;
+import dev.tandem.engine.parallel.BackgroundScheduling;
 import dev.tandem.engine.parallel.ParallelRunner;
 import dev.tandem.trainer.TrainerSettings;
 import dev.tandem.trainer.distill.Distiller;
@@ -22,7 +23,7 @@ import java.util.SplittableRandom;
  * the last {@link #POSITIONS}, as `bench osd` records them. Prints the median of {@link #RUNS} steps after
  * {@link #WARMUP} of thread CPU time on one thread, and of wall time on a training pool of {@code threads} (default 2),
  * as a worker's trainer runs them, with the process's mean CPU time a step there. Weights are random: the cost does not depend on them.
- * Run: {@code java --add-modules jdk.incubator.vector -cp <the tandem jars> dev.tandem.trainer.bench.DistillerStepBenchmark [threads]}
+ * Run: {@code java --add-modules jdk.incubator.vector -cp <the tandem jars> dev.tandem.trainer.bench.DistillerStepBenchmark [threads [idle]]}
  */
 public final class DistillerStepBenchmark {
 
@@ -41,13 +42,16 @@ public final class DistillerStepBenchmark {
 
     public static void main(String[] args) {
         int threads = args.length > 0 ? Integer.parseInt(args[0]) : 2;
-        DraftModel model = DraftModel.random(SHAPE, ReducedVocabulary.firstTokens(SHAPE.headSize(), SHAPE.vocabSize()), 1);
-        Distiller distiller = new Distiller(model, TrainerSettings.defaults().onlineDistiller());
-        List<DistillationSample> batch = samples(new SplittableRandom(3));
+        // "idle": the threads in Linux's idle CPU class, as a worker's trainer runs (with other load, it gets what is left).
+        boolean idle = args.length > 1 && args[1].equals("idle");
+        Runnable setUp = idle ? BackgroundScheduling::enterIdleClass : () -> {};
+        setUp.run();
+        Distiller distiller = distiller();
+        List<DistillationSample> batch = batch();
         double cpu = median(distiller, batch, true);
         double wall;
         double processCpu;
-        try (ParallelRunner pool = new ParallelRunner(threads)) {
+        try (ParallelRunner pool = new ParallelRunner(threads, setUp)) {
             TrainingParallelism.install(pool);
             long cpu0 = PROCESS.getProcessCpuTime();
             wall = median(distiller, batch, false);
@@ -57,6 +61,17 @@ public final class DistillerStepBenchmark {
         }
         System.out.printf(java.util.Locale.ROOT, "distiller step (%d x %d tokens, %d positions each): %.2f ms CPU on one thread;"
                 + " on %d threads %.2f ms wall, %.2f ms of the process's CPU%n", BATCH, TOKENS, POSITIONS, cpu, threads, wall, processCpu);
+    }
+
+    /** A distiller of a random draft of the default draft's shape, with the online settings. */
+    public static Distiller distiller() {
+        DraftModel model = DraftModel.random(SHAPE, ReducedVocabulary.firstTokens(SHAPE.headSize(), SHAPE.vocabSize()), 1);
+        return new Distiller(model, TrainerSettings.defaults().onlineDistiller());
+    }
+
+    /** The batch of synthetic samples a step trains on. */
+    public static List<DistillationSample> batch() {
+        return samples(new SplittableRandom(3));
     }
 
     private static double median(Distiller distiller, List<DistillationSample> batch, boolean cpuTime) {

@@ -17,17 +17,20 @@ import java.util.List;
 public final class Distiller {
 
     /**
-     * A batch is split into this many fixed shards of consecutive samples, each with its own forward, backward and
-     * gradients, summed in shard order at the end. With a training pool installed ({@link TrainingParallelism}) the
-     * shards run on its threads, one whole sample pass per thread, where splitting each product kept two cores only
-     * 1.2x as fast as one (attention, the divergence and the norms ran on one). The split does not depend on the
-     * threads, so neither does the result.
+     * A batch is split into at most this many fixed shards of consecutive samples (one sample each in the default batch
+     * of 4), each with its own forward, backward and gradients, summed in shard order at the end. With a training pool
+     * installed ({@link TrainingParallelism}) the shards run on its threads, whole sample passes claimed one at a
+     * time: splitting each product instead kept two cores only 1.2x as fast as one (attention, the divergence and the
+     * norms ran on one), and with two halves a worker's trainer waited a fifth of each step for the half whose thread
+     * the idle CPU class had left without a core. The split does not depend on the threads, so neither does the result.
      */
-    private static final int SHARDS = 2;
+    private static final int SHARDS = 4;
 
     private final DraftModel model;
     private final DistillerSettings settings;
     private final Shard[] shards;
+    /** The model's matrices packed for the current step, shared by its shards. */
+    private final PackedDraftWeights packed;
     private final AdamW optimizer;
     private final ReducedVocabulary vocabulary;
     private final int headSize;
@@ -40,8 +43,8 @@ public final class Distiller {
         this.settings = settings;
         this.vocabulary = model.vocabulary();
         this.headSize = model.config().headSize();
-        this.shards = new Shard[SHARDS];
-        for (int i = 0; i < SHARDS; i++) shards[i] = new Shard();
+        this.shards = new Shard[SHARDS]; // made on first use: a small batch needs fewer
+        this.packed = new PackedDraftWeights(model.config());
         this.optimizer = new AdamW(model.config(), settings.optimizer(), settings.trainEmbedding());
     }
 
@@ -58,15 +61,18 @@ public final class Distiller {
         if (weightSum == 0) return new StepResult(0, 0, 0);
         double scale = 1.0 / weightSum;
         int per = (batch.size() + SHARDS - 1) / SHARDS;
-        ParallelRunner pool = batch.size() > per ? TrainingParallelism.pool() : null;
+        int used = (batch.size() + per - 1) / per;
+        for (int k = 0; k < used; k++) if (shards[k] == null) shards[k] = new Shard();
+        packed.pack(model.parameters()); // the weights change only after the batch: pack them once for it
+        ParallelRunner pool = used > 1 ? TrainingParallelism.pool() : null;
         if (pool == null) {
-            for (int k = 0; k < SHARDS; k++) shards[k].run(batch, k * per, Math.min(batch.size(), (k + 1) * per), scale);
+            for (int k = 0; k < used; k++) shards[k].run(batch, k * per, Math.min(batch.size(), (k + 1) * per), scale);
         } else {
             // Each thread runs whole sample passes; their products stay on it (a nested split would reuse the pool).
             Runnable checkpoint = TrainingCheckpoint.current();
             TrainingParallelism.install(null);
             try {
-                pool.forRange(SHARDS, 1, (from, to) -> {
+                pool.forRange(used, 1, (from, to) -> {
                     Runnable previous = TrainingCheckpoint.current();
                     TrainingCheckpoint.install(checkpoint);
                     try {
@@ -82,7 +88,7 @@ public final class Distiller {
         DraftGradients total = shards[0].gradients;
         double loss = shards[0].loss;
         int positions = shards[0].positions;
-        for (int k = 1; k < SHARDS; k++) {
+        for (int k = 1; k < used; k++) {
             total.add(shards[k].gradients);
             loss += shards[k].loss;
             positions += shards[k].positions;
@@ -106,13 +112,17 @@ public final class Distiller {
      * sum of per-position losses times {@code scale}.
      */
     double accumulate(DistillationSample s, double scale, boolean withGradients) {
-        Shard shard = shards[0];
-        shard.forward.pack(model.parameters());
-        return shard.accumulate(s, scale, withGradients);
+        packed.pack(model.parameters());
+        return firstShard().accumulate(s, scale, withGradients);
     }
 
     /** The gradients the {@link #accumulate} calls add to (for checks). */
-    DraftGradients gradients() { return shards[0].gradients; }
+    DraftGradients gradients() { return firstShard().gradients; }
+
+    private Shard firstShard() {
+        if (shards[0] == null) shards[0] = new Shard();
+        return shards[0];
+    }
 
     private double weight(DistillationSample s, int i) {
         return s.rejected()[i] ? settings.rejectedWeight() : 1.0;
@@ -142,8 +152,6 @@ public final class Distiller {
             gradients.clear();
             loss = 0;
             positions = 0;
-            if (from >= to) return;
-            forward.pack(model.parameters()); // the weights change only after the batch: pack them once for it
             for (int i = from; i < to; i++) {
                 DistillationSample s = batch.get(i);
                 loss += accumulate(s, scale, true);
@@ -151,13 +159,13 @@ public final class Distiller {
             }
         }
 
-        /** Loss and (optionally) gradients of one sample, with the weights as last packed. */
+        /** Loss and (optionally) gradients of one sample, with the weights as packed for this step. */
         double accumulate(DistillationSample s, double scale, boolean withGradients) {
             int n = s.positionCount();
             if (n == 0) return 0;
             if (rows.length < n) rows = new int[n];
             for (int i = 0; i < n; i++) rows[i] = s.positions()[i] - 1;
-            DraftActivations a = forward.forwardPacked(model.parameters(), s.tokens(), s.contextLength(), rows, n);
+            DraftActivations a = forward.forwardPacked(packed, model.parameters(), s.tokens(), s.contextLength(), rows, n);
             if (dLogits.length < n * headSize) dLogits = new float[n * headSize];
             double loss = 0;
             for (int i = 0; i < n; i++) {

@@ -17,14 +17,14 @@ public final class DraftForward {
     private final DraftConfig config;
     private final RopeTable rope;
     private final float attentionScale;
-    private final PackedDraftWeights packed;
+    /** {@link #forward}'s packed copy, made on first use. */
+    private PackedDraftWeights ownPacked;
     private DraftActivations acts;
 
     public DraftForward(DraftConfig config) {
         this.config = config;
         this.rope = new RopeTable(config);
         this.attentionScale = (float) (1.0 / Math.sqrt(config.headDim()));
-        this.packed = new PackedDraftWeights(config);
     }
 
     public DraftConfig config() { return config; }
@@ -32,23 +32,19 @@ public final class DraftForward {
     /**
      * Runs tokens[0 .. length) and computes the head at each row of {@code logitRows[0 .. logitCount)}
      * (increasing). Returns the activations (valid until the next call); logits are row-major
-     * logitCount x headSize. Packs p's matrices first (see {@link #forwardPacked}).
+     * logitCount x headSize. Packs p's matrices first, into a copy of its own (see {@link #forwardPacked}).
      */
     DraftActivations forward(DraftParameters p, int[] tokens, int length, int[] logitRows, int logitCount) {
-        packed.pack(p);
-        return forwardPacked(p, tokens, length, logitRows, logitCount);
-    }
-
-    /** Packs p's matrices for the {@link #forwardPacked} calls that follow, until its weights change. */
-    void pack(DraftParameters p) {
-        packed.pack(p);
+        if (ownPacked == null) ownPacked = new PackedDraftWeights(config);
+        ownPacked.pack(p);
+        return forwardPacked(ownPacked, p, tokens, length, logitRows, logitCount);
     }
 
     /**
-     * {@link #forward} with the matrices packed by the last {@link #pack} of the same parameters, whose weights
-     * have not changed since (a training step packs once for its whole batch).
+     * {@link #forward} with p's matrices as {@code packed} holds them: packed from p, whose weights have not changed
+     * since (a training step packs once for its whole batch, and its shards share the copy).
      */
-    DraftActivations forwardPacked(DraftParameters p, int[] tokens, int length, int[] logitRows, int logitCount) {
+    DraftActivations forwardPacked(PackedDraftWeights packed, DraftParameters p, int[] tokens, int length, int[] logitRows, int logitCount) {
         if (!packed.packedFrom(p)) throw new IllegalStateException("the matrices packed are not these parameters'");
         if (length < 1 || length > config.seqLen()) throw new IllegalArgumentException("sequence of " + length + " tokens, context " + config.seqLen());
         if (acts == null || acts.capacity < length) acts = new DraftActivations(config, Math.min(config.seqLen(), Math.max(length, 2 * (acts == null ? 32 : acts.capacity))));

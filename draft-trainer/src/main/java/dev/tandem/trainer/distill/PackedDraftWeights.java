@@ -3,10 +3,7 @@ package dev.tandem.trainer.distill;
 import dev.tandem.engine.draft.DraftConfig;
 import dev.tandem.engine.draft.DraftLayerParameters;
 import dev.tandem.engine.draft.DraftParameters;
-import dev.tandem.engine.tensor.F32Matrix;
 import dev.tandem.engine.tensor.PackedF32Matrix;
-
-import java.lang.foreign.MemorySegment;
 
 /**
  * A draft's matrices in the engine's {@link PackedF32Matrix} layout, for the training forward's products: the
@@ -67,10 +64,8 @@ final class PackedDraftWeights {
 
     /** Packs row-major {@code w} (rows x cols) into {@code buffers[slot]}, growing it when too small. */
     static PackedF32Matrix pack(float[] w, int rows, int cols, float[][] buffers, int slot) {
-        long bytes = PackedF32Matrix.packedBytes(rows, cols);
-        int floats = Math.toIntExact(bytes / Float.BYTES);
+        int floats = Math.toIntExact(PackedF32Matrix.packedBytes(rows, cols) / Float.BYTES);
         if (buffers[slot] == null || buffers[slot].length < floats) buffers[slot] = new float[floats];
-        MemorySegment dst = MemorySegment.ofArray(buffers[slot]).asSlice(0, bytes);
-        return PackedF32Matrix.pack(new F32Matrix(MemorySegment.ofArray(w), rows, cols), dst);
+        return PackedF32Matrix.pack(w, rows, cols, buffers[slot]);
     }
 }

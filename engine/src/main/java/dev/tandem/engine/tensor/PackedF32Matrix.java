@@ -113,6 +113,32 @@ public final class PackedF32Matrix implements WeightMatrix {
         return packed;
     }
 
+    /**
+     * Packs row-major {@code src} ({@code rows x cols} floats) into {@code dst}, which must hold at least
+     * {@link #packedBytes}{@code (rows, cols) / 4} floats, and returns the matrix reading it: a copy a trainer makes
+     * at every optimizer step, so plain array stores, a group's columns written in order (its source rows stay in L1).
+     */
+    public static PackedF32Matrix pack(float[] src, int rows, int cols, float[] dst) {
+        if (rows <= 0 || cols <= 0) throw new IllegalArgumentException("bad shape " + rows + "x" + cols);
+        Objects.checkFromIndexSize(0, rows * cols, src.length);
+        long bytes = packedBytes(rows, cols);
+        int floats = Math.toIntExact(bytes / Float.BYTES);
+        Objects.checkFromIndexSize(0, floats, dst.length);
+        int groupFloats = cols * GROUP_ROWS;
+        for (int g = 0; g * GROUP_ROWS < rows; g++) {
+            int firstRow = g * GROUP_ROWS;
+            int live = Math.min(GROUP_ROWS, rows - firstRow);
+            int base = g * groupFloats;
+            // Within a group, column c holds its blocks' values side by side: block b's lane i at c * GROUP_ROWS + b * BLOCK_ROWS + i.
+            for (int c = 0; c < cols; c++) {
+                int at = base + c * GROUP_ROWS;
+                for (int j = 0; j < live; j++) dst[at + j] = src[(firstRow + j) * cols + c];
+                for (int j = live; j < GROUP_ROWS; j++) dst[at + j] = 0f;
+            }
+        }
+        return new PackedF32Matrix(MemorySegment.ofArray(dst).asSlice(0, bytes), rows, cols);
+    }
+
     private static int blocks(int rows) {
         return (rows + BLOCK_ROWS - 1) / BLOCK_ROWS;
     }

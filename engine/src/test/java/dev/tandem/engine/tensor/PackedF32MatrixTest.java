@@ -117,6 +117,23 @@ class PackedF32MatrixTest {
     }
 
     @Test
+    void packingAnArrayWritesTheBytesOfPackingAMatrixOverStaleBuffers() {
+        SplittableRandom random = new SplittableRandom(14);
+        try (Arena arena = Arena.ofConfined()) {
+            for (int[] shape : new int[][]{{1, 3}, {50, 288}, {65, 7}, {2048, 288}}) {
+                int rows = shape[0], cols = shape[1];
+                float[] w = gaussian(random, rows * cols);
+                MemorySegment expected = packed(arena, rowMajor(arena, w, rows, cols)).segment();
+                float[] buffer = gaussian(random, (int) (PackedF32Matrix.packedBytes(rows, cols) / Float.BYTES) + 5); // stale data
+                PackedF32Matrix m = PackedF32Matrix.pack(w, rows, cols, buffer);
+                assertEquals(rows, m.rows());
+                assertEquals(-1L, expected.mismatch(m.segment()), rows + "x" + cols);
+            }
+            assertThrows(IndexOutOfBoundsException.class, () -> PackedF32Matrix.pack(new float[6], 2, 3, new float[3]));
+        }
+    }
+
+    @Test
     void rejectsASegmentOfTheWrongSizeAndNonFloatSources() {
         try (Arena arena = Arena.ofConfined()) {
             assertThrows(IllegalArgumentException.class, () -> new PackedF32Matrix(arena.allocate(100), 3, 5));
