@@ -1,6 +1,7 @@
 package dev.tandem.ops;
 
 import org.openjdk.jmh.results.RunResult;
+import org.openjdk.jmh.runner.NoBenchmarksException;
 import org.openjdk.jmh.runner.Runner;
 import org.openjdk.jmh.runner.RunnerException;
 import org.openjdk.jmh.runner.format.OutputFormatFactory;
@@ -59,10 +60,14 @@ public final class KernelBenchCommand implements Callable<Integer> {
         Collection<RunResult> results;
         try {
             results = new Runner(options.build(), OutputFormatFactory.createFormatInstance(System.err, VerboseMode.NORMAL)).run();
+        } catch (NoBenchmarksException e) {
+            throw CommandFailure.usage("no benchmark matches --include " + include
+                    + " (PackedMatmulBenchmark, GreedyScreenBenchmark, DistillerStepJmh)");
         } catch (RunnerException e) {
-            throw new CommandFailure("the benchmarks failed: " + e.getMessage(), CommandFailure.FAILED);
+            Throwable cause = e.getCause() != null ? e.getCause() : e;
+            throw new CommandFailure("the benchmarks failed: " + (cause.getMessage() != null ? cause.getMessage() : cause.getClass().getSimpleName()),
+                    CommandFailure.FAILED);
         }
-        if (results.isEmpty()) throw CommandFailure.usage("no benchmark matches --include " + include);
         List<Map<String, Object>> rows = new ArrayList<>();
         for (RunResult r : results) {
             Map<String, Object> row = new LinkedHashMap<>();
