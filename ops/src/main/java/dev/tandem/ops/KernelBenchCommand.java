@@ -20,11 +20,11 @@ import java.util.Map;
 import java.util.concurrent.Callable;
 
 @Command(name = "kernels", mixinStandardHelpOptions = true,
-        description = {"JMH benchmarks of the kernels, one thread each, on random weights of stories15M's",
-                "shapes: the packed float32 product (output head and a feed-forward matrix times",
-                "1, 5 and 16 rows), the greedy screen of the head (1 and 5 rows), and one online",
-                "distillation step of the default draft. Runs in forked JVMs; JMH's report goes",
-                "to stderr, the summary to stdout."})
+        description = {"JMH benchmarks of the kernels, one thread each, on random weights of",
+                "stories15M's shapes: the packed float32 product (the output head and a",
+                "feed-forward matrix, times 1, 5 and 16 rows), the greedy screen of the head",
+                "(1 and 5 rows), and one online distillation step of the default draft.",
+                "Runs in a forked JVM; JMH's report goes to stderr, the summary to stdout."})
 public final class KernelBenchCommand implements Callable<Integer> {
 
     /** The benchmark classes, in package dev.tandem.ops.kernels. */
