@@ -2,6 +2,8 @@ package dev.tandem.cluster;
 
 import akka.actor.CoordinatedShutdown;
 import akka.actor.typed.ActorSystem;
+import dev.tandem.engine.jit.JitFailureLog;
+import dev.tandem.engine.model.EngineSettings;
 
 import java.net.InetSocketAddress;
 import java.util.Optional;
@@ -13,6 +15,7 @@ public final class NodeBootstrap {
     private NodeBootstrap() {}
 
     public static TandemNode start(NodeSettings settings) {
+        if (EngineSettings.fromConfig(settings.actorSystemConfig()).jitFailureLog()) JitFailureLog.start();
         CompletableFuture<Optional<InetSocketAddress>> ready = new CompletableFuture<>();
         ActorSystem<NodeGuardian.Command> system = ActorSystem.create(NodeGuardian.create(settings, ready),
                 NodeSettings.SYSTEM_NAME, settings.actorSystemConfig());

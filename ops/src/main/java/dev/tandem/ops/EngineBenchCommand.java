@@ -2,6 +2,8 @@ package dev.tandem.ops;
 
 import dev.tandem.engine.bench.EngineBenchmark;
 import dev.tandem.engine.bench.EngineBenchmarkResult;
+import dev.tandem.engine.jit.JitFailureLog;
+import dev.tandem.engine.model.EngineSettings;
 import dev.tandem.engine.model.OpenedModel;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
@@ -31,6 +33,7 @@ public final class EngineBenchCommand implements Callable<Integer> {
     @Override
     public Integer call() {
         int n = threads == null ? Runtime.getRuntime().availableProcessors() : Threads.validate(threads);
+        if (EngineSettings.load().jitFailureLog()) JitFailureLog.start();
         try (OpenedModel opened = model.open()) {
             if (!json) System.err.println("tandem: benchmarking " + opened.name() + " with " + n + " threads...");
             EngineBenchmarkResult result = new EngineBenchmark(opened.model(), n).run();

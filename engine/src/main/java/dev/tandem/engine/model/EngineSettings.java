@@ -14,8 +14,10 @@ import com.typesafe.config.ConfigFactory;
  *                       (see {@code dev.tandem.engine.llama.GreedyHead}; the tokens are the same either way)
  * @param screenTopLogits whether rows that want only their top k logits exactly (a recorded greedy step) go through
  *                       the screen too
+ * @param jitFailureLog  whether nodes and {@code bench engine} log the JIT's give-ups on Tandem's code
+ *                       ({@link dev.tandem.engine.jit.JitFailureLog})
  */
-public record EngineSettings(WeightsMemory weightsMemory, boolean greedyScreen, boolean screenTopLogits) {
+public record EngineSettings(WeightsMemory weightsMemory, boolean greedyScreen, boolean screenTopLogits, boolean jitFailureLog) {
 
     public static final String PATH = "tandem.engine";
 
@@ -28,7 +30,7 @@ public record EngineSettings(WeightsMemory weightsMemory, boolean greedyScreen, 
         Config c = root.getConfig(PATH);
         try {
             return new EngineSettings(WeightsMemory.parse(c.getString("weights-memory")), c.getBoolean("greedy-screen"),
-                    c.getBoolean("screen-top-logits"));
+                    c.getBoolean("screen-top-logits"), c.getBoolean("jit-failure-log"));
         } catch (IllegalArgumentException e) {
             throw new ConfigException.BadValue(c.origin(), PATH + ".weights-memory", e.getMessage());
         }
