@@ -134,7 +134,11 @@ public final class Distiller {
         return w;
     }
 
-    /** One shard's passes: its own activations, gradients and scratch, so shards can run on different threads. */
+    /**
+     * One shard's passes: its own activations, gradients and scratch, so shards can run on different threads. With
+     * a trained embedding (offline bootstrap) each shard's gradients include a target-sized embedding buffer (37 MB
+     * for stories15M; only touched rows are cleared and summed); online the embedding is frozen and has none.
+     */
     private final class Shard {
         final DraftForward forward = new DraftForward(model.config());
         final DraftBackward backward = new DraftBackward(model.config());
