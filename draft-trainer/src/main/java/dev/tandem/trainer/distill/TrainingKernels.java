@@ -7,9 +7,10 @@ import jdk.incubator.vector.FloatVector;
 import jdk.incubator.vector.VectorSpecies;
 
 /**
- * The dense products of training on float arrays, split over the training thread's {@link TrainingParallelism}
- * pool when one is installed (training runs only while serving leaves the node idle): forward {@code y = x W^T}, and the two backward products
- * {@code dx += dy W} and {@code dW += dy^T x}. Row-major everywhere; W is [out, in].
+ * The dense products of training on float arrays: forward {@code y = x W^T} (W packed, see {@link PackedDraftWeights}),
+ * and the two backward products {@code dx += dy W} and {@code dW += dy^T x} (W and dW row-major [out, in]). A
+ * product big enough is split over the calling thread's {@link TrainingParallelism} pool when one is installed; while
+ * a batch's shards run on that pool (see {@link Distiller}), each shard's products stay on its thread.
  */
 final class TrainingKernels {
 
