@@ -1,5 +1,6 @@
 package dev.tandem.cluster.drafts;
 
+import akka.actor.CoordinatedShutdown;
 import akka.actor.typed.ActorRef;
 import akka.actor.typed.Behavior;
 import akka.actor.typed.javadsl.ActorContext;
@@ -472,8 +473,11 @@ public final class DraftReplicator {
 
     private void fail(Offer offer, String why) {
         metrics.transfer(false);
-        context.getLog().warn("draft {} v{} from {} was not adopted: {}", offer.trafficClass(), offer.version(),
-                offer.from().path().address(), why);
+        // A node shutting down deletes its temporary draft directory while a transfer may still be writing to it.
+        boolean stopping = CoordinatedShutdown.get(context.getSystem()).getShutdownReason().isPresent();
+        context.getLog().atLevel(stopping ? org.slf4j.event.Level.DEBUG : org.slf4j.event.Level.WARN)
+                .log("draft {} v{} from {} was not adopted{}: {}", offer.trafficClass(), offer.version(),
+                        offer.from().path().address(), stopping ? " (the node is shutting down)" : "", why);
     }
 
     /** Makes an offered draft live here; the registry's publishers (the local swap, and this actor) are told. */
