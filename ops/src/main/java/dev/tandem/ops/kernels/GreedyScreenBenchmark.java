@@ -2,8 +2,6 @@ package dev.tandem.ops.kernels;
 
 import dev.tandem.engine.llama.GreedyHead;
 import dev.tandem.engine.parallel.ParallelRunner;
-import dev.tandem.engine.tensor.F32Matrix;
-import dev.tandem.engine.tensor.PackedF32Matrix;
 import org.openjdk.jmh.annotations.Benchmark;
 import org.openjdk.jmh.annotations.BenchmarkMode;
 import org.openjdk.jmh.annotations.Level;
@@ -15,8 +13,6 @@ import org.openjdk.jmh.annotations.Setup;
 import org.openjdk.jmh.annotations.State;
 import org.openjdk.jmh.annotations.TearDown;
 
-import java.lang.foreign.Arena;
-import java.lang.foreign.MemorySegment;
 import java.util.concurrent.TimeUnit;
 
 /**
@@ -41,9 +37,7 @@ public class GreedyScreenBenchmark {
 
     @Setup(Level.Trial)
     public void setUp() throws InterruptedException {
-        float[] w = KernelData.gaussian(VOCAB * DIM, 3);
-        MemorySegment dst = Arena.ofAuto().allocate(PackedF32Matrix.packedBytes(VOCAB, DIM), 64);
-        head = GreedyHead.forHead(PackedF32Matrix.pack(new F32Matrix(MemorySegment.ofArray(w), VOCAB, DIM), dst));
+        head = GreedyHead.forHead(KernelData.packedGaussian(VOCAB, DIM, 3));
         runner = new ParallelRunner(1);
         x = KernelData.gaussian(rows * DIM, 4);
         GreedyHead.awaitWarm(java.time.Duration.ofSeconds(60));

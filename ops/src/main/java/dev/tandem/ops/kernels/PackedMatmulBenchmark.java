@@ -1,6 +1,5 @@
 package dev.tandem.ops.kernels;
 
-import dev.tandem.engine.tensor.F32Matrix;
 import dev.tandem.engine.tensor.PackedF32Matrix;
 import org.openjdk.jmh.annotations.Benchmark;
 import org.openjdk.jmh.annotations.BenchmarkMode;
@@ -11,8 +10,6 @@ import org.openjdk.jmh.annotations.Scope;
 import org.openjdk.jmh.annotations.Setup;
 import org.openjdk.jmh.annotations.State;
 
-import java.lang.foreign.Arena;
-import java.lang.foreign.MemorySegment;
 import java.util.concurrent.TimeUnit;
 
 /**
@@ -39,9 +36,7 @@ public class PackedMatmulBenchmark {
     public void setUp() {
         int out = matrix.equals("head") ? 32000 : 768;
         int in = 288;
-        float[] w = KernelData.gaussian(out * in, 1);
-        MemorySegment dst = Arena.ofAuto().allocate(PackedF32Matrix.packedBytes(out, in), 64);
-        packed = PackedF32Matrix.pack(new F32Matrix(MemorySegment.ofArray(w), out, in), dst);
+        packed = KernelData.packedGaussian(out, in, 1);
         x = KernelData.gaussian(rows * in, 2);
         y = new float[rows * out];
     }
