@@ -23,8 +23,8 @@ import java.util.concurrent.TimeUnit;
  * @param draftLayers           layers of a draft cut from the target
  * @param headTokens            reduced-vocabulary size of a new draft's head
  * @param baseTokens            lowest ids always in the head (special and byte tokens)
- * @param classHeads            whether a class's candidate, whenever it (re)starts, swaps into its head the tokens the
- *                              class's recorded traffic uses but the head lacks (for unused ones)
+ * @param classHeads            whether a class's candidate, when it (re)starts and before each evaluation, swaps into
+ *                              its head the tokens the class's recorded traffic uses but the head lacks (for unused ones)
  * @param distiller             loss, optimizer, rejected-position weight
  * @param onlineLearningRate    learning rate when fine-tuning a live draft online (the bootstrap uses the distiller's)
  * @param onlineTrainEmbedding  whether online fine-tuning trains the (target-sized) embedding

@@ -74,6 +74,22 @@ public final class AdamW {
         return norm;
     }
 
+    /**
+     * Rearranges the moments of {@code array}'s rows ({@code width} values each) after its rows were: row r now holds
+     * what row {@code sources[r]} held, or (at -1) a fresh row whose moments start at zero.
+     */
+    public void moveRows(float[] array, int[] sources, int width) {
+        for (Map<float[], float[]> moments : List.of(firstMoment, secondMoment)) {
+            float[] before = moments.get(array);
+            if (before == null) continue;
+            float[] after = new float[before.length];
+            for (int r = 0; r < sources.length; r++) {
+                if (sources[r] >= 0) System.arraycopy(before, sources[r] * width, after, r * width, width);
+            }
+            moments.put(array, after);
+        }
+    }
+
     private void update(float[] w, float[] grad, int from, int to, boolean decay, double lr, double c1, double c2) {
         float[] m = firstMoment.computeIfAbsent(w, k -> new float[k.length]);
         float[] v = secondMoment.computeIfAbsent(w, k -> new float[k.length]);

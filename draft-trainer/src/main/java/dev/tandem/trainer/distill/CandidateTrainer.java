@@ -1,6 +1,7 @@
 package dev.tandem.trainer.distill;
 
 import dev.tandem.engine.draft.DraftModel;
+import dev.tandem.engine.draft.ReducedVocabulary;
 import dev.tandem.trainer.sample.DistillationSample;
 import dev.tandem.trainer.version.DraftCopies;
 
@@ -16,7 +17,7 @@ public final class CandidateTrainer {
     private static final double LOSS_SMOOTHING = 0.9;
 
     private final String trafficClass;
-    private final DraftModel candidate;
+    private DraftModel candidate;
     private final Distiller distiller;
     private double runningLoss = Double.NaN;
     private long positions;
@@ -34,6 +35,17 @@ public final class CandidateTrainer {
     public DraftModel candidate() { return candidate; }
 
     public long steps() { return distiller.steps(); }
+
+    /**
+     * Moves the candidate's head to {@code vocabulary} (same size) without restarting: kept rows keep their weights
+     * and optimizer moments, a new token's row starts from its embedding row with fresh moments. Publish copies
+     * made before keep the old head.
+     */
+    public void moveHead(ReducedVocabulary vocabulary) {
+        int[] sources = DraftCopies.headRowSources(candidate.vocabulary(), vocabulary);
+        candidate = DraftCopies.withVocabularyInPlace(candidate, vocabulary);
+        distiller.moveHead(candidate, sources);
+    }
 
     public long positions() { return positions; }
 

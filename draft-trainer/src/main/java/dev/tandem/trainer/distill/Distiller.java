@@ -26,13 +26,13 @@ public final class Distiller {
      */
     private static final int SHARDS = 4;
 
-    private final DraftModel model;
+    private DraftModel model;
     private final DistillerSettings settings;
     private final Shard[] shards;
     /** The model's matrices packed for the current step, shared by its shards. */
     private final PackedDraftWeights packed;
     private final AdamW optimizer;
-    private final ReducedVocabulary vocabulary;
+    private ReducedVocabulary vocabulary;
     private final int headSize;
 
     /** The outcome of one optimizer step. */
@@ -49,6 +49,18 @@ public final class Distiller {
     }
 
     public DraftModel model() { return model; }
+
+    /**
+     * Continues with {@code reheaded}, the trained draft over the same arrays with its head moved to another
+     * vocabulary in place ({@code DraftCopies.withVocabularyInPlace}); {@code sources} maps each new head row to
+     * its old row (-1: new token), and the optimizer's moments move with the rows.
+     */
+    public void moveHead(DraftModel reheaded, int[] sources) {
+        if (reheaded.parameters() != model.parameters()) throw new IllegalArgumentException("the head must move in place");
+        optimizer.moveRows(model.parameters().output(), sources, model.config().dim());
+        model = reheaded;
+        vocabulary = reheaded.vocabulary();
+    }
 
     public DistillerSettings settings() { return settings; }
 

@@ -123,6 +123,11 @@ public final class OnlineTrainer implements TrainingTask {
         lastClass = cls;
         steps++;
         if (trainer.steps() % settings.evaluateEverySteps() == 0) {
+            // The head follows the class's traffic: tokens it has used since the candidate started come in now.
+            if (settings.classHeads() && !cls.equals(DraftModel.GENERAL_CLASS)) {
+                ReducedVocabulary v = DraftVocabularies.refreshed(trainer.candidate().vocabulary(), buffer.trainingSamples(), settings.baseTokens());
+                if (v != trainer.candidate().vocabulary()) trainer.moveHead(v);
+            }
             List<DistillationSample> heldOut = buffer.recentHeldOut(settings.heldOutSamples());
             if (!heldOut.isEmpty()) {
                 DraftModel live = registry.live(cls).orElse(null);

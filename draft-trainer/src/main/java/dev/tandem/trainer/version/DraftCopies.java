@@ -32,20 +32,43 @@ public final class DraftCopies {
      * {@code shareEmbedding} the embedding array is shared rather than copied.
      */
     public static DraftModel withVocabulary(DraftModel m, ReducedVocabulary vocabulary, boolean shareEmbedding) {
-        if (vocabulary.size() != m.vocabulary().size() || vocabulary.targetVocabSize() != m.vocabulary().targetVocabSize()) {
+        int[] sources = headRowSources(m.vocabulary(), vocabulary);
+        DraftModel copy = copy(m, m.version(), m.trafficClass(), shareEmbedding);
+        moveHeadRows(m.parameters().output(), copy.parameters().output(), sources, vocabulary, m.parameters().embedding(), m.config().dim());
+        return new DraftModel(m.version(), m.trafficClass(), m.config(), vocabulary, copy.parameters());
+    }
+
+    /**
+     * {@code m} with its head moved to {@code vocabulary} in place, as {@link #withVocabulary} does it: the returned
+     * draft shares {@code m}'s arrays, whose head rows are rearranged (so {@code m} itself is stale afterwards). For
+     * a candidate in training, whose optimizer state follows the rows ({@code Distiller.moveHead}).
+     */
+    public static DraftModel withVocabularyInPlace(DraftModel m, ReducedVocabulary vocabulary) {
+        int[] sources = headRowSources(m.vocabulary(), vocabulary);
+        float[] output = m.parameters().output();
+        float[] before = output.clone();
+        moveHeadRows(before, output, sources, vocabulary, m.parameters().embedding(), m.config().dim());
+        return new DraftModel(m.version(), m.trafficClass(), m.config(), vocabulary, m.parameters());
+    }
+
+    /**
+     * For each row of a head over {@code to}, the row of the same token in a head over {@code from}, or -1 for a
+     * token {@code from} lacks. Both heads must have the same size over the same target vocabulary.
+     */
+    public static int[] headRowSources(ReducedVocabulary from, ReducedVocabulary to) {
+        if (to.size() != from.size() || to.targetVocabSize() != from.targetVocabSize()) {
             throw new IllegalArgumentException("a refreshed head must keep the head's size and the target's vocabulary");
         }
-        DraftModel copy = copy(m, m.version(), m.trafficClass(), shareEmbedding);
-        int dim = m.config().dim();
-        float[] from = m.parameters().output();
-        float[] to = copy.parameters().output();
-        float[] embedding = m.parameters().embedding();
-        for (int r = 0; r < vocabulary.size(); r++) {
-            int token = vocabulary.tokenAt(r);
-            int old = m.vocabulary().indexOf(token);
-            if (old >= 0) System.arraycopy(from, old * dim, to, r * dim, dim);
-            else System.arraycopy(embedding, token * dim, to, r * dim, dim);
+        int[] sources = new int[to.size()];
+        for (int r = 0; r < to.size(); r++) sources[r] = from.indexOf(to.tokenAt(r));
+        return sources;
+    }
+
+    /** Kept rows keep their weights; a new token's row starts from its embedding row. */
+    private static void moveHeadRows(float[] from, float[] to, int[] sources, ReducedVocabulary vocabulary, float[] embedding, int dim) {
+        for (int r = 0; r < sources.length; r++) {
+            if (sources[r] >= 0) System.arraycopy(from, sources[r] * dim, to, r * dim, dim);
+            else System.arraycopy(embedding, vocabulary.tokenAt(r) * dim, to, r * dim, dim);
         }
-        return new DraftModel(m.version(), m.trafficClass(), m.config(), vocabulary, copy.parameters());
     }
 }
