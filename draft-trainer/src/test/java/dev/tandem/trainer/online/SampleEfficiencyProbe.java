@@ -81,6 +81,57 @@ class SampleEfficiencyProbe {
             } finally {
                 TrainingParallelism.install(null);
             }
+            calibration(registry.liveOrGeneral(cls).orElseThrow(), test);
+            calibration(bootstrap, test);
+        }
+    }
+
+    /**
+     * What stopping a proposal at the first draft token whose probability is below a threshold would do, k = 4 from
+     * every start (teacher-forced, which is what a chain sees while its drafts are accepted): acceptance per token
+     * tried, tokens proposed and accepted per step.
+     */
+    private static void calibration(DraftModel draft, List<DistillationSample> samples) {
+        int head = draft.config().headSize();
+        dev.tandem.trainer.distill.DraftForward forward = new dev.tandem.trainer.distill.DraftForward(draft.config());
+        List<double[]> confidence = new ArrayList<>();
+        List<boolean[]> matches = new ArrayList<>();
+        for (DistillationSample s : samples) {
+            int n = s.positionCount();
+            int[] rows = new int[n];
+            for (int i = 0; i < n; i++) rows[i] = s.positions()[i] - 1;
+            float[] logits = forward.logits(draft, s.tokens(), s.contextLength(), rows, n);
+            double[] q = new double[head];
+            double[] conf = new double[n];
+            boolean[] match = new boolean[n];
+            for (int i = 0; i < n; i++) {
+                int best = dev.tandem.engine.sampling.GreedySampler.argmax(logits, i * head, head);
+                match[i] = draft.vocabulary().tokenAt(best) == s.teacherArgmax(i);
+                dev.tandem.trainer.distill.Divergence.softmax(logits, i * head, head, q);
+                conf[i] = q[best];
+            }
+            confidence.add(conf);
+            matches.add(match);
+        }
+        System.out.printf("calibration of v%d (%s):%n", draft.version(), draft.trafficClass());
+        for (double tau : new double[] {0, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7}) {
+            long starts = 0, proposed = 0, accepted = 0, rejected = 0;
+            for (int k = 0; k < samples.size(); k++) {
+                double[] conf = confidence.get(k);
+                boolean[] match = matches.get(k);
+                int[] pos = samples.get(k).positions();
+                for (int i = 0; i < conf.length; i++) {
+                    starts++;
+                    for (int j = 0; j < 4 && i + j < conf.length && pos[i + j] == pos[i] + j; j++) {
+                        if (conf[i + j] < tau) break;
+                        proposed++;
+                        if (!match[i + j]) { rejected++; break; }
+                        accepted++;
+                    }
+                }
+            }
+            System.out.printf(java.util.Locale.ROOT, "  threshold %.1f: acceptance per token tried %.3f, proposed per step %.2f, accepted per step %.3f%n",
+                    tau, (double) accepted / Math.max(1, accepted + rejected), (double) proposed / starts, (double) accepted / starts);
         }
     }
 
