@@ -112,6 +112,18 @@ public final class DraftForward {
         return java.util.Arrays.copyOf(a.logits, logitCount * config.headSize());
     }
 
+    /**
+     * {@link #logits} for a model whose weights do not change between this forward's calls (a draft under
+     * evaluation): its matrices are packed on the first call and reused after, where {@code logits} packs them again
+     * every time (a 1-layer stories15M draft's 6.3 MB for every held-out sample).
+     */
+    public float[] logitsOfUnchanged(DraftModel model, int[] tokens, int length, int[] logitRows, int logitCount) {
+        if (ownPacked == null) ownPacked = new PackedDraftWeights(config);
+        if (!ownPacked.packedFrom(model.parameters())) ownPacked.pack(model.parameters());
+        DraftActivations a = forwardPacked(ownPacked, model.parameters(), tokens, length, logitRows, logitCount);
+        return java.util.Arrays.copyOf(a.logits, logitCount * config.headSize());
+    }
+
     private void attention(DraftActivations.Layer s, int length) {
         int dim = config.dim();
         int kvDim = config.kvDim();

@@ -10,7 +10,8 @@ import dev.tandem.trainer.sample.DistillationSample;
 
 /**
  * Sums what {@link AcceptanceMetrics} needs over samples added one at a time, so an evaluation can be
- * spread over many short training-thread steps. One per (draft, evaluation); not thread-safe.
+ * spread over many short training-thread steps. One per (draft, evaluation), and the draft's weights must not change
+ * while it is used (its matrices are packed once); not thread-safe.
  */
 public final class AcceptanceAccumulator {
 
@@ -38,7 +39,7 @@ public final class AcceptanceAccumulator {
         int head = draft.config().headSize();
         int[] rows = new int[n];
         for (int i = 0; i < n; i++) rows[i] = s.positions()[i] - 1;
-        float[] logits = forward.logits(draft, s.tokens(), s.contextLength(), rows, n);
+        float[] logits = forward.logitsOfUnchanged(draft, s.tokens(), s.contextLength(), rows, n);
         boolean[] match = new boolean[n];
         for (int i = 0; i < n; i++) {
             match[i] = v.tokenAt(GreedySampler.argmax(logits, i * head, head)) == s.teacherArgmax(i);

@@ -57,7 +57,11 @@ class SampleEfficiencyProbe {
             List<DistillationSample> train = samples.subList(0, trainRequests);
             List<DistillationSample> test = samples.subList(trainRequests, samples.size());
             DraftEvaluator evaluator = new DraftEvaluator(0);
-            System.out.printf("bootstrap: %s%n", line(evaluator.evaluate(bootstrap, test)));
+            for (int i = 0; i < 5; i++) {
+                long e0 = System.nanoTime();
+                String result = line(evaluator.evaluate(bootstrap, test));
+                System.out.printf("bootstrap: %s (evaluated in %.0f ms)%n", result, (System.nanoTime() - e0) / 1e6);
+            }
 
             Path dir = Files.createTempDirectory("tandem-sample-efficiency");
             DraftRegistry registry = DraftRegistry.open(dir);
