@@ -43,7 +43,7 @@ public final class CandidateTrainer {
      */
     public void moveHead(ReducedVocabulary vocabulary) {
         int[] sources = DraftCopies.headRowSources(candidate.vocabulary(), vocabulary);
-        candidate = DraftCopies.withVocabularyInPlace(candidate, vocabulary);
+        candidate = DraftCopies.withVocabularyInPlace(candidate, vocabulary, sources);
         distiller.moveHead(candidate, sources);
     }
 

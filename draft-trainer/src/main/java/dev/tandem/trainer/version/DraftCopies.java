@@ -40,11 +40,11 @@ public final class DraftCopies {
 
     /**
      * {@code m} with its head moved to {@code vocabulary} in place, as {@link #withVocabulary} does it: the returned
-     * draft shares {@code m}'s arrays, whose head rows are rearranged (so {@code m} itself is stale afterwards). For
-     * a candidate in training, whose optimizer state follows the rows ({@code Distiller.moveHead}).
+     * draft shares {@code m}'s arrays, whose head rows are rearranged (so {@code m} itself is stale afterwards).
+     * {@code sources} is {@link #headRowSources}{@code (m.vocabulary(), vocabulary)}, which the caller also needs: a
+     * candidate in training moves its optimizer state with the rows ({@code Distiller.moveHead}).
      */
-    public static DraftModel withVocabularyInPlace(DraftModel m, ReducedVocabulary vocabulary) {
-        int[] sources = headRowSources(m.vocabulary(), vocabulary);
+    public static DraftModel withVocabularyInPlace(DraftModel m, ReducedVocabulary vocabulary, int[] sources) {
         float[] output = m.parameters().output();
         float[] before = output.clone();
         moveHeadRows(before, output, sources, vocabulary, m.parameters().embedding(), m.config().dim());
