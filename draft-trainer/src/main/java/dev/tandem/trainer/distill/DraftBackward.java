@@ -113,6 +113,9 @@ public final class DraftBackward {
         }
     }
 
+    /** The gradient of the loss with respect to the input rows (after the embedding) of the last backward pass. */
+    float[] inputGradient() { return dx; }
+
     private void attentionBackward(DraftActivations.Layer s, int rows) {
         int dim = config.dim();
         int kvDim = config.kvDim();

@@ -20,6 +20,11 @@ public final class DraftForward {
     /** {@link #forward}'s packed copy, made on first use. */
     private PackedDraftWeights ownPacked;
     private DraftActivations acts;
+    /**
+     * Added to the embedded input rows (row-major, at least rows x dim) when set: an input besides the tokens, for
+     * experiments with drafts that read features of the target (SampleEfficiencyProbe's feature variant).
+     */
+    float[] inputAddend;
 
     public DraftForward(DraftConfig config) {
         this.config = config;
@@ -60,6 +65,7 @@ public final class DraftForward {
             a.tokens[t] = token;
             System.arraycopy(p.embedding(), token * dim, x, t * dim, dim);
         }
+        if (inputAddend != null) for (int i = 0; i < length * dim; i++) x[i] += inputAddend[i];
         for (int l = 0; l < config.nLayers(); l++) {
             DraftLayerParameters w = p.layers().get(l);
             DraftActivations.Layer s = a.layers[l];
