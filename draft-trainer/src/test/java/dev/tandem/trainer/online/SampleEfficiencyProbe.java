@@ -56,6 +56,36 @@ class SampleEfficiencyProbe {
             System.out.printf("generated %d samples in %.1f s%n", samples.size(), (System.nanoTime() - t0) / 1e9);
             List<DistillationSample> train = samples.subList(0, trainRequests);
             List<DistillationSample> test = samples.subList(trainRequests, samples.size());
+            // Optionally, each trained-on request's prompt continued `synthetic` more times by the target, sampled:
+            // traffic of the class that idle capacity could generate, fed to the trainer with the request.
+            int synthetic = Integer.getInteger("tandem.probe.synthetic", 0);
+            float temperature = Float.parseFloat(System.getProperty("tandem.probe.synthetic-temperature", "0.8"));
+            List<List<DistillationSample>> extra = new ArrayList<>();
+            for (int i = 0; i < trainRequests; i++) extra.add(new ArrayList<>());
+            if (synthetic > 0) {
+                List<TrafficGenerator.Request> prompts = TrafficGenerator.builtIn(1).take(cls, trainRequests);
+                List<TrafficGenerator.Request> repeated = new ArrayList<>();
+                for (TrafficGenerator.Request r : prompts) for (int k = 0; k < synthetic; k++) repeated.add(r);
+                List<DistillationSample> sampled = new ArrayList<>();
+                TrafficRecorder synth = new TrafficRecorder(settings.topK(), 1.0, settings.maxPendingBytes(), sampled::add, p -> cls, 1);
+                long s0 = System.nanoTime();
+                try (TargetSampler sampler = new TargetSampler(m.model().weights(), m.tokenizer(), runner, synth)) {
+                    sampler.generate(repeated, 64, 8, Long.MAX_VALUE,
+                            i -> new dev.tandem.engine.sampling.SamplerSettings(temperature, 0, 1f, 1000 + i));
+                }
+                // Samples arrive in completion order: match them to their request by prompt prefix.
+                for (DistillationSample s : sampled) {
+                    for (int i = 0; i < trainRequests; i++) {
+                        DistillationSample real = train.get(i);
+                        int promptLen = real.positions()[0];
+                        if (s.tokens().length >= promptLen && java.util.Arrays.equals(s.tokens(), 0, promptLen, real.tokens(), 0, promptLen)) {
+                            extra.get(i).add(s);
+                            break;
+                        }
+                    }
+                }
+                System.out.printf("generated %d sampled samples (temperature %.2f) in %.1f s%n", sampled.size(), temperature, (System.nanoTime() - s0) / 1e9);
+            }
             DraftEvaluator evaluator = new DraftEvaluator(0);
             for (int i = 0; i < 5; i++) {
                 long e0 = System.nanoTime();
@@ -73,6 +103,7 @@ class SampleEfficiencyProbe {
             try {
                 for (int i = 0; i < train.size(); i++) {
                     buffers.accept(train.get(i));
+                    for (DistillationSample x : extra.get(i)) buffers.accept(x);
                     for (int s = 0; s < stepsPerRequest; s++) trainer.step();
                     if ((i + 1) % report == 0) {
                         DraftModel live = registry.liveOrGeneral(cls).orElseThrow();
