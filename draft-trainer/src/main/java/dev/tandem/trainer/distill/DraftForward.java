@@ -22,7 +22,7 @@ public final class DraftForward {
     private DraftActivations acts;
     /**
      * Added to the embedded input rows (row-major, at least rows x dim) when set: an input besides the tokens, for
-     * experiments with drafts that read features of the target (SampleEfficiencyProbe's feature variant).
+     * experiments with drafts that read features of the target (FeatureDraftProbe).
      */
     float[] inputAddend;
 
