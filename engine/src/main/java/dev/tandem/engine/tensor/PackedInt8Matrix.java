@@ -39,16 +39,16 @@ public final class PackedInt8Matrix {
     private static final VectorSpecies<Byte> B = VectorSpecies.of(byte.class, VectorShape.forBitSize(BLOCK_ROWS * Byte.SIZE));
     private static final int QUAD = 4;
     /**
-     * x86 below AVX-512 has 16 vector registers, not 32. There, from three batch rows on, a pass covers two blocks
-     * of a quad times three to five rows (up to 10 accumulators, 2 converted weight vectors and a broadcast), so that
-     * each int8-to-float conversion, which bounds these products, feeds up to five rows. On a 2-core AVX2 EPYC, one
-     * thread, in cache: 29.8 GMAC/s for five rows against 23.5 with passes of three and two, 28.3 against 21.6 for
-     * four; six rows per pass spill (18.6). Whole forwards verifying 4, 5 and 8 tokens took 0.87x, 0.87x and 0.91x
-     * the time (both builds alternating in one JVM). Each row's broadcast is taken next to its FMAs: an earlier build
-     * that loaded every row's broadcast first measured four rows per pass 1.7x slower than two passes of two.
+     * From three batch rows on, a pass covers two blocks of a quad times three to five rows (up to 10 accumulators, 2
+     * converted weight vectors and a broadcast), so that each int8-to-float conversion, which bounds these products,
+     * feeds up to five rows; it fits x86's 16 vector registers below AVX-512. One thread, in cache, against passes of
+     * two rows over whole quads: on a 2-core AVX2 EPYC 29.8 GMAC/s for five rows against 23.5 with passes of three
+     * and two, 28.3 against 21.6 for four (six rows per pass spill, 18.6); on a 2-core AVX-512 Xeon, the int8 head
+     * of stories15M times 3, 4, 5, 6 and 8 rows took 0.76-0.77x, 0.83x, 0.70-0.71x, 0.80-0.83x and 0.81x the time
+     * (medians of 300 alternating calls, two runs). A whole quad times five rows (20 accumulators) was 3x slower
+     * than pairs there. Each row's broadcast is taken next to its FMAs: an earlier build that loaded every row's
+     * broadcast first measured four rows per pass 1.7x slower than two passes of two.
      */
-    private static final boolean SIXTEEN_REGISTERS = F.vectorBitSize() < 512
-            && System.getProperty("os.arch", "").matches("amd64|x86_64");
     private static final int PAIR_ROW_GROUP = 5;
     private static final int PAIR_MIN_BATCH = 3;
     /** Rows of a quad: the unit a range of rows is split into (as {@link PackedF32Matrix}'s, read quad by quad). */
@@ -180,7 +180,7 @@ public final class PackedInt8Matrix {
         if (batch <= 0 || quadStart == quadEnd) return;
         Objects.checkFromIndexSize(xOff, (batch - 1) * xStride + cols, x.length);
         Objects.checkFromIndexSize(outOff, (batch - 1) * outStride + paddedRows(), out.length);
-        if (SIXTEEN_REGISTERS && batch >= PAIR_MIN_BATCH) {
+        if (batch >= PAIR_MIN_BATCH) {
             int passes = (batch + PAIR_ROW_GROUP - 1) / PAIR_ROW_GROUP;
             for (int q = quadStart; q < quadEnd; q++) {
                 for (int half = 0; half < QUAD; half += 2) {
@@ -200,13 +200,10 @@ public final class PackedInt8Matrix {
             return;
         }
         for (int q = quadStart; q < quadEnd; q++) {
-            // Two batch rows per pass, the quad's 18 KB staying in L1 between passes. The int8-to-float conversions,
-            // not the FMAs, bound a pass: two rows cost about what one does (single thread on the output head,
-            // 0.50 against 0.46-0.50 ms). Four rows per pass (eight accumulators over half a quad) measured no
-            // faster than two passes of two, and four over a whole quad 5x slower (C2 gives up on so large a body).
-            int b = 0;
-            for (; b + 2 <= batch; b += 2) quad2(q, x, xOff + b * xStride, xStride, out, outOff + b * outStride, outStride);
-            if (b < batch) quad1(q, x, xOff + b * xStride, out, outOff + b * outStride);
+            // One or two batch rows: one pass over the quad. The int8-to-float conversions, not the FMAs, bound a
+            // pass: two rows cost about what one does (single thread on the output head, 0.50 against 0.46-0.50 ms).
+            if (batch == 2) quad2(q, x, xOff, xStride, out, outOff, outStride);
+            else quad1(q, x, xOff, out, outOff);
         }
     }
 
