@@ -250,8 +250,17 @@ public final class PackedF32Matrix implements WeightMatrix {
         long p0 = blockBase(blk);
         long upper = blockBase(blk + 2) - p0;
         int b = 0;
-        for (; b + ROW_GROUP <= batch; b += ROW_GROUP) {
-            quad4(p0, upper, blk, x, xOff + b * xStride, xStride, out, outOff + b * outStride, outStride, rowStart, rowEnd);
+        while (batch - b >= ROW_GROUP) {
+            int xb = xOff + b * xStride;
+            int ob = outOff + b * outStride;
+            // Five rows left: one pass of five (20 accumulators) rather than four and one, which reads the quad again
+            // for a single row (a 768 x 288 matrix in cache, one thread: 20.1 against 26.9 us; AVX-512 Xeon).
+            if (batch - b == ROW_GROUP + 1) {
+                quad5(p0, upper, blk, x, xb, xStride, out, ob, outStride, rowStart, rowEnd);
+                return;
+            }
+            quad4(p0, upper, blk, x, xb, xStride, out, ob, outStride, rowStart, rowEnd);
+            b += ROW_GROUP;
         }
         int xb = xOff + b * xStride;
         int ob = outOff + b * outStride;
@@ -422,6 +431,45 @@ public final class PackedF32Matrix implements WeightMatrix {
         store(b3, blk + 1, out, o0 + 3 * outStride, rowStart, rowEnd);
         store(c3, blk + 2, out, o0 + 3 * outStride, rowStart, rowEnd);
         store(d3, blk + 3, out, o0 + 3 * outStride, rowStart, rowEnd);
+    }
+
+    /** 4 blocks from p times 5 batch rows: 20 accumulators, 4 weight vectors and a broadcast (32 registers only). */
+    private void quad5(long p, long upper, int blk, float[] x, int x0, int xStride,
+                        float[] out, int o0, int outStride, int rowStart, int rowEnd) {
+        int x1 = x0 + xStride, x2 = x1 + xStride, x3 = x2 + xStride, x4 = x3 + xStride;
+        FloatVector z = FloatVector.zero(SPECIES), a0 = z, b0 = z, c0 = z, d0 = z, a1 = z, b1 = z, c1 = z, d1 = z, a2 = z, b2 = z, c2 = z, d2 = z;
+        FloatVector a3 = z, b3 = z, c3 = z, d3 = z, a4 = z, b4 = z, c4 = z, d4 = z;
+        final MemorySegment d = data;
+        final int n = cols;
+        for (int c = 0; c < n; c++, p += COLUMN_STRIDE) {
+            FloatVector wa = FloatVector.fromMemorySegment(SPECIES, d, p, LE);
+            FloatVector wb = FloatVector.fromMemorySegment(SPECIES, d, p + COLUMN_BYTES, LE);
+            FloatVector wc = FloatVector.fromMemorySegment(SPECIES, d, p + upper, LE);
+            FloatVector wd = FloatVector.fromMemorySegment(SPECIES, d, p + upper + COLUMN_BYTES, LE);
+            FloatVector v = FloatVector.broadcast(SPECIES, x[x0 + c]);
+            a0 = wa.fma(v, a0); b0 = wb.fma(v, b0); c0 = wc.fma(v, c0); d0 = wd.fma(v, d0);
+            v = FloatVector.broadcast(SPECIES, x[x1 + c]);
+            a1 = wa.fma(v, a1); b1 = wb.fma(v, b1); c1 = wc.fma(v, c1); d1 = wd.fma(v, d1);
+            v = FloatVector.broadcast(SPECIES, x[x2 + c]);
+            a2 = wa.fma(v, a2); b2 = wb.fma(v, b2); c2 = wc.fma(v, c2); d2 = wd.fma(v, d2);
+            v = FloatVector.broadcast(SPECIES, x[x3 + c]);
+            a3 = wa.fma(v, a3); b3 = wb.fma(v, b3); c3 = wc.fma(v, c3); d3 = wd.fma(v, d3);
+            v = FloatVector.broadcast(SPECIES, x[x4 + c]);
+            a4 = wa.fma(v, a4); b4 = wb.fma(v, b4); c4 = wc.fma(v, c4); d4 = wd.fma(v, d4);
+        }
+        storeQuad(a0, b0, c0, d0, blk, out, o0, rowStart, rowEnd);
+        storeQuad(a1, b1, c1, d1, blk, out, o0 + outStride, rowStart, rowEnd);
+        storeQuad(a2, b2, c2, d2, blk, out, o0 + 2 * outStride, rowStart, rowEnd);
+        storeQuad(a3, b3, c3, d3, blk, out, o0 + 3 * outStride, rowStart, rowEnd);
+        storeQuad(a4, b4, c4, d4, blk, out, o0 + 4 * outStride, rowStart, rowEnd);
+    }
+
+    private void storeQuad(FloatVector a, FloatVector b, FloatVector c, FloatVector d, int blk, float[] out, int o,
+                           int rowStart, int rowEnd) {
+        store(a, blk, out, o, rowStart, rowEnd);
+        store(b, blk + 1, out, o, rowStart, rowEnd);
+        store(c, blk + 2, out, o, rowStart, rowEnd);
+        store(d, blk + 3, out, o, rowStart, rowEnd);
     }
 
     /** 2 blocks from p times 1 batch row: 2 weight loads and 1 broadcast feed 2 FMAs. */
