@@ -189,11 +189,19 @@ final class Kernels {
     static void softmax(float[] x, int off, int n) {
         float max = x[off];
         for (int i = 1; i < n; i++) max = Math.max(max, x[off + i]);
-        Exponentials.expShifted(x, off, n, max);
+        // Exponentials.expShifted's loop, here rather than called: in bench osd's JVM (six nodes, a busy JIT) C2
+        // did not inline that call into this method and left the callee in C1's code for the whole run, each vector
+        // operation allocating (~180 MB a minute in the stages' attention, JFR).
+        VectorSpecies<Float> species = Exponentials.SPECIES;
+        int i = 0;
+        for (int upper = species.loopBound(n); i < upper; i += species.length()) {
+            Exponentials.exp(FloatVector.fromArray(species, x, off + i).sub(max)).intoArray(x, off + i);
+        }
+        for (; i < n; i++) x[off + i] = (float) Math.exp(x[off + i] - max);
         float sum = 0f;
-        for (int i = 0; i < n; i++) sum += x[off + i]; // in order: the sum's rounding is run.c's
+        for (i = 0; i < n; i++) sum += x[off + i]; // in order: the sum's rounding is run.c's
         float inv = 1f / sum;
-        for (int i = 0; i < n; i++) x[off + i] *= inv;
+        for (i = 0; i < n; i++) x[off + i] *= inv;
     }
 
     /** {@code gate[i] = silu(gate[i]) * up[i]} over {@code n} values (SwiGLU). */

@@ -328,10 +328,14 @@ public final class PackedF32Matrix implements WeightMatrix {
             FloatVector v0 = FloatVector.broadcast(SPECIES, x[x0 + c]);
             a0 = wa.fma(v0, a0); b0 = wb.fma(v0, b0); c0 = wc.fma(v0, c0); d0 = wd.fma(v0, d0);
         }
-        store(a0, blk, out, o0, rowStart, rowEnd);
-        store(b0, blk + 1, out, o0, rowStart, rowEnd);
-        store(c0, blk + 2, out, o0, rowStart, rowEnd);
-        store(d0, blk + 3, out, o0, rowStart, rowEnd);
+        if (whole(blk, rowStart, rowEnd)) a0.intoArray(out, o0 + blk * BLOCK_ROWS);
+        else storePart(a0, blk, out, o0, rowStart, rowEnd);
+        if (whole(blk + 1, rowStart, rowEnd)) b0.intoArray(out, o0 + (blk + 1) * BLOCK_ROWS);
+        else storePart(b0, blk + 1, out, o0, rowStart, rowEnd);
+        if (whole(blk + 2, rowStart, rowEnd)) c0.intoArray(out, o0 + (blk + 2) * BLOCK_ROWS);
+        else storePart(c0, blk + 2, out, o0, rowStart, rowEnd);
+        if (whole(blk + 3, rowStart, rowEnd)) d0.intoArray(out, o0 + (blk + 3) * BLOCK_ROWS);
+        else storePart(d0, blk + 3, out, o0, rowStart, rowEnd);
     }
 
     /** 4 blocks from p (the upper two {@code upper} bytes on) times 2 batch rows: 4 weight loads and 2 broadcasts feed 8 FMAs. */
@@ -351,14 +355,22 @@ public final class PackedF32Matrix implements WeightMatrix {
             a0 = wa.fma(v0, a0); b0 = wb.fma(v0, b0); c0 = wc.fma(v0, c0); d0 = wd.fma(v0, d0);
             a1 = wa.fma(v1, a1); b1 = wb.fma(v1, b1); c1 = wc.fma(v1, c1); d1 = wd.fma(v1, d1);
         }
-        store(a0, blk, out, o0, rowStart, rowEnd);
-        store(b0, blk + 1, out, o0, rowStart, rowEnd);
-        store(c0, blk + 2, out, o0, rowStart, rowEnd);
-        store(d0, blk + 3, out, o0, rowStart, rowEnd);
-        store(a1, blk, out, o0 + outStride, rowStart, rowEnd);
-        store(b1, blk + 1, out, o0 + outStride, rowStart, rowEnd);
-        store(c1, blk + 2, out, o0 + outStride, rowStart, rowEnd);
-        store(d1, blk + 3, out, o0 + outStride, rowStart, rowEnd);
+        if (whole(blk, rowStart, rowEnd)) a0.intoArray(out, o0 + blk * BLOCK_ROWS);
+        else storePart(a0, blk, out, o0, rowStart, rowEnd);
+        if (whole(blk + 1, rowStart, rowEnd)) b0.intoArray(out, o0 + (blk + 1) * BLOCK_ROWS);
+        else storePart(b0, blk + 1, out, o0, rowStart, rowEnd);
+        if (whole(blk + 2, rowStart, rowEnd)) c0.intoArray(out, o0 + (blk + 2) * BLOCK_ROWS);
+        else storePart(c0, blk + 2, out, o0, rowStart, rowEnd);
+        if (whole(blk + 3, rowStart, rowEnd)) d0.intoArray(out, o0 + (blk + 3) * BLOCK_ROWS);
+        else storePart(d0, blk + 3, out, o0, rowStart, rowEnd);
+        if (whole(blk, rowStart, rowEnd)) a1.intoArray(out, o0 + outStride + blk * BLOCK_ROWS);
+        else storePart(a1, blk, out, o0 + outStride, rowStart, rowEnd);
+        if (whole(blk + 1, rowStart, rowEnd)) b1.intoArray(out, o0 + outStride + (blk + 1) * BLOCK_ROWS);
+        else storePart(b1, blk + 1, out, o0 + outStride, rowStart, rowEnd);
+        if (whole(blk + 2, rowStart, rowEnd)) c1.intoArray(out, o0 + outStride + (blk + 2) * BLOCK_ROWS);
+        else storePart(c1, blk + 2, out, o0 + outStride, rowStart, rowEnd);
+        if (whole(blk + 3, rowStart, rowEnd)) d1.intoArray(out, o0 + outStride + (blk + 3) * BLOCK_ROWS);
+        else storePart(d1, blk + 3, out, o0 + outStride, rowStart, rowEnd);
     }
 
     /** 4 blocks from p (the upper two {@code upper} bytes on) times 3 batch rows: 4 weight loads and 3 broadcasts feed 12 FMAs. */
@@ -380,18 +392,30 @@ public final class PackedF32Matrix implements WeightMatrix {
             a1 = wa.fma(v1, a1); b1 = wb.fma(v1, b1); c1 = wc.fma(v1, c1); d1 = wd.fma(v1, d1);
             a2 = wa.fma(v2, a2); b2 = wb.fma(v2, b2); c2 = wc.fma(v2, c2); d2 = wd.fma(v2, d2);
         }
-        store(a0, blk, out, o0, rowStart, rowEnd);
-        store(b0, blk + 1, out, o0, rowStart, rowEnd);
-        store(c0, blk + 2, out, o0, rowStart, rowEnd);
-        store(d0, blk + 3, out, o0, rowStart, rowEnd);
-        store(a1, blk, out, o0 + outStride, rowStart, rowEnd);
-        store(b1, blk + 1, out, o0 + outStride, rowStart, rowEnd);
-        store(c1, blk + 2, out, o0 + outStride, rowStart, rowEnd);
-        store(d1, blk + 3, out, o0 + outStride, rowStart, rowEnd);
-        store(a2, blk, out, o0 + 2 * outStride, rowStart, rowEnd);
-        store(b2, blk + 1, out, o0 + 2 * outStride, rowStart, rowEnd);
-        store(c2, blk + 2, out, o0 + 2 * outStride, rowStart, rowEnd);
-        store(d2, blk + 3, out, o0 + 2 * outStride, rowStart, rowEnd);
+        if (whole(blk, rowStart, rowEnd)) a0.intoArray(out, o0 + blk * BLOCK_ROWS);
+        else storePart(a0, blk, out, o0, rowStart, rowEnd);
+        if (whole(blk + 1, rowStart, rowEnd)) b0.intoArray(out, o0 + (blk + 1) * BLOCK_ROWS);
+        else storePart(b0, blk + 1, out, o0, rowStart, rowEnd);
+        if (whole(blk + 2, rowStart, rowEnd)) c0.intoArray(out, o0 + (blk + 2) * BLOCK_ROWS);
+        else storePart(c0, blk + 2, out, o0, rowStart, rowEnd);
+        if (whole(blk + 3, rowStart, rowEnd)) d0.intoArray(out, o0 + (blk + 3) * BLOCK_ROWS);
+        else storePart(d0, blk + 3, out, o0, rowStart, rowEnd);
+        if (whole(blk, rowStart, rowEnd)) a1.intoArray(out, o0 + outStride + blk * BLOCK_ROWS);
+        else storePart(a1, blk, out, o0 + outStride, rowStart, rowEnd);
+        if (whole(blk + 1, rowStart, rowEnd)) b1.intoArray(out, o0 + outStride + (blk + 1) * BLOCK_ROWS);
+        else storePart(b1, blk + 1, out, o0 + outStride, rowStart, rowEnd);
+        if (whole(blk + 2, rowStart, rowEnd)) c1.intoArray(out, o0 + outStride + (blk + 2) * BLOCK_ROWS);
+        else storePart(c1, blk + 2, out, o0 + outStride, rowStart, rowEnd);
+        if (whole(blk + 3, rowStart, rowEnd)) d1.intoArray(out, o0 + outStride + (blk + 3) * BLOCK_ROWS);
+        else storePart(d1, blk + 3, out, o0 + outStride, rowStart, rowEnd);
+        if (whole(blk, rowStart, rowEnd)) a2.intoArray(out, o0 + 2 * outStride + blk * BLOCK_ROWS);
+        else storePart(a2, blk, out, o0 + 2 * outStride, rowStart, rowEnd);
+        if (whole(blk + 1, rowStart, rowEnd)) b2.intoArray(out, o0 + 2 * outStride + (blk + 1) * BLOCK_ROWS);
+        else storePart(b2, blk + 1, out, o0 + 2 * outStride, rowStart, rowEnd);
+        if (whole(blk + 2, rowStart, rowEnd)) c2.intoArray(out, o0 + 2 * outStride + (blk + 2) * BLOCK_ROWS);
+        else storePart(c2, blk + 2, out, o0 + 2 * outStride, rowStart, rowEnd);
+        if (whole(blk + 3, rowStart, rowEnd)) d2.intoArray(out, o0 + 2 * outStride + (blk + 3) * BLOCK_ROWS);
+        else storePart(d2, blk + 3, out, o0 + 2 * outStride, rowStart, rowEnd);
     }
 
     /** 4 blocks from p (the upper two {@code upper} bytes on) times 4 batch rows: 4 weight loads and 4 broadcasts feed 16 FMAs. */
@@ -415,22 +439,38 @@ public final class PackedF32Matrix implements WeightMatrix {
             a2 = wa.fma(v2, a2); b2 = wb.fma(v2, b2); c2 = wc.fma(v2, c2); d2 = wd.fma(v2, d2);
             a3 = wa.fma(v3, a3); b3 = wb.fma(v3, b3); c3 = wc.fma(v3, c3); d3 = wd.fma(v3, d3);
         }
-        store(a0, blk, out, o0, rowStart, rowEnd);
-        store(b0, blk + 1, out, o0, rowStart, rowEnd);
-        store(c0, blk + 2, out, o0, rowStart, rowEnd);
-        store(d0, blk + 3, out, o0, rowStart, rowEnd);
-        store(a1, blk, out, o0 + outStride, rowStart, rowEnd);
-        store(b1, blk + 1, out, o0 + outStride, rowStart, rowEnd);
-        store(c1, blk + 2, out, o0 + outStride, rowStart, rowEnd);
-        store(d1, blk + 3, out, o0 + outStride, rowStart, rowEnd);
-        store(a2, blk, out, o0 + 2 * outStride, rowStart, rowEnd);
-        store(b2, blk + 1, out, o0 + 2 * outStride, rowStart, rowEnd);
-        store(c2, blk + 2, out, o0 + 2 * outStride, rowStart, rowEnd);
-        store(d2, blk + 3, out, o0 + 2 * outStride, rowStart, rowEnd);
-        store(a3, blk, out, o0 + 3 * outStride, rowStart, rowEnd);
-        store(b3, blk + 1, out, o0 + 3 * outStride, rowStart, rowEnd);
-        store(c3, blk + 2, out, o0 + 3 * outStride, rowStart, rowEnd);
-        store(d3, blk + 3, out, o0 + 3 * outStride, rowStart, rowEnd);
+        if (whole(blk, rowStart, rowEnd)) a0.intoArray(out, o0 + blk * BLOCK_ROWS);
+        else storePart(a0, blk, out, o0, rowStart, rowEnd);
+        if (whole(blk + 1, rowStart, rowEnd)) b0.intoArray(out, o0 + (blk + 1) * BLOCK_ROWS);
+        else storePart(b0, blk + 1, out, o0, rowStart, rowEnd);
+        if (whole(blk + 2, rowStart, rowEnd)) c0.intoArray(out, o0 + (blk + 2) * BLOCK_ROWS);
+        else storePart(c0, blk + 2, out, o0, rowStart, rowEnd);
+        if (whole(blk + 3, rowStart, rowEnd)) d0.intoArray(out, o0 + (blk + 3) * BLOCK_ROWS);
+        else storePart(d0, blk + 3, out, o0, rowStart, rowEnd);
+        if (whole(blk, rowStart, rowEnd)) a1.intoArray(out, o0 + outStride + blk * BLOCK_ROWS);
+        else storePart(a1, blk, out, o0 + outStride, rowStart, rowEnd);
+        if (whole(blk + 1, rowStart, rowEnd)) b1.intoArray(out, o0 + outStride + (blk + 1) * BLOCK_ROWS);
+        else storePart(b1, blk + 1, out, o0 + outStride, rowStart, rowEnd);
+        if (whole(blk + 2, rowStart, rowEnd)) c1.intoArray(out, o0 + outStride + (blk + 2) * BLOCK_ROWS);
+        else storePart(c1, blk + 2, out, o0 + outStride, rowStart, rowEnd);
+        if (whole(blk + 3, rowStart, rowEnd)) d1.intoArray(out, o0 + outStride + (blk + 3) * BLOCK_ROWS);
+        else storePart(d1, blk + 3, out, o0 + outStride, rowStart, rowEnd);
+        if (whole(blk, rowStart, rowEnd)) a2.intoArray(out, o0 + 2 * outStride + blk * BLOCK_ROWS);
+        else storePart(a2, blk, out, o0 + 2 * outStride, rowStart, rowEnd);
+        if (whole(blk + 1, rowStart, rowEnd)) b2.intoArray(out, o0 + 2 * outStride + (blk + 1) * BLOCK_ROWS);
+        else storePart(b2, blk + 1, out, o0 + 2 * outStride, rowStart, rowEnd);
+        if (whole(blk + 2, rowStart, rowEnd)) c2.intoArray(out, o0 + 2 * outStride + (blk + 2) * BLOCK_ROWS);
+        else storePart(c2, blk + 2, out, o0 + 2 * outStride, rowStart, rowEnd);
+        if (whole(blk + 3, rowStart, rowEnd)) d2.intoArray(out, o0 + 2 * outStride + (blk + 3) * BLOCK_ROWS);
+        else storePart(d2, blk + 3, out, o0 + 2 * outStride, rowStart, rowEnd);
+        if (whole(blk, rowStart, rowEnd)) a3.intoArray(out, o0 + 3 * outStride + blk * BLOCK_ROWS);
+        else storePart(a3, blk, out, o0 + 3 * outStride, rowStart, rowEnd);
+        if (whole(blk + 1, rowStart, rowEnd)) b3.intoArray(out, o0 + 3 * outStride + (blk + 1) * BLOCK_ROWS);
+        else storePart(b3, blk + 1, out, o0 + 3 * outStride, rowStart, rowEnd);
+        if (whole(blk + 2, rowStart, rowEnd)) c3.intoArray(out, o0 + 3 * outStride + (blk + 2) * BLOCK_ROWS);
+        else storePart(c3, blk + 2, out, o0 + 3 * outStride, rowStart, rowEnd);
+        if (whole(blk + 3, rowStart, rowEnd)) d3.intoArray(out, o0 + 3 * outStride + (blk + 3) * BLOCK_ROWS);
+        else storePart(d3, blk + 3, out, o0 + 3 * outStride, rowStart, rowEnd);
     }
 
     /** 4 blocks from p times 5 batch rows: 20 accumulators, 4 weight vectors and a broadcast (32 registers only). */
@@ -457,19 +497,46 @@ public final class PackedF32Matrix implements WeightMatrix {
             v = FloatVector.broadcast(SPECIES, x[x4 + c]);
             a4 = wa.fma(v, a4); b4 = wb.fma(v, b4); c4 = wc.fma(v, c4); d4 = wd.fma(v, d4);
         }
-        storeQuad(a0, b0, c0, d0, blk, out, o0, rowStart, rowEnd);
-        storeQuad(a1, b1, c1, d1, blk, out, o0 + outStride, rowStart, rowEnd);
-        storeQuad(a2, b2, c2, d2, blk, out, o0 + 2 * outStride, rowStart, rowEnd);
-        storeQuad(a3, b3, c3, d3, blk, out, o0 + 3 * outStride, rowStart, rowEnd);
-        storeQuad(a4, b4, c4, d4, blk, out, o0 + 4 * outStride, rowStart, rowEnd);
-    }
-
-    private void storeQuad(FloatVector a, FloatVector b, FloatVector c, FloatVector d, int blk, float[] out, int o,
-                           int rowStart, int rowEnd) {
-        store(a, blk, out, o, rowStart, rowEnd);
-        store(b, blk + 1, out, o, rowStart, rowEnd);
-        store(c, blk + 2, out, o, rowStart, rowEnd);
-        store(d, blk + 3, out, o, rowStart, rowEnd);
+        if (whole(blk, rowStart, rowEnd)) a0.intoArray(out, o0 + blk * BLOCK_ROWS);
+        else storePart(a0, blk, out, o0, rowStart, rowEnd);
+        if (whole(blk + 1, rowStart, rowEnd)) b0.intoArray(out, o0 + (blk + 1) * BLOCK_ROWS);
+        else storePart(b0, blk + 1, out, o0, rowStart, rowEnd);
+        if (whole(blk + 2, rowStart, rowEnd)) c0.intoArray(out, o0 + (blk + 2) * BLOCK_ROWS);
+        else storePart(c0, blk + 2, out, o0, rowStart, rowEnd);
+        if (whole(blk + 3, rowStart, rowEnd)) d0.intoArray(out, o0 + (blk + 3) * BLOCK_ROWS);
+        else storePart(d0, blk + 3, out, o0, rowStart, rowEnd);
+        if (whole(blk, rowStart, rowEnd)) a1.intoArray(out, o0 + outStride + blk * BLOCK_ROWS);
+        else storePart(a1, blk, out, o0 + outStride, rowStart, rowEnd);
+        if (whole(blk + 1, rowStart, rowEnd)) b1.intoArray(out, o0 + outStride + (blk + 1) * BLOCK_ROWS);
+        else storePart(b1, blk + 1, out, o0 + outStride, rowStart, rowEnd);
+        if (whole(blk + 2, rowStart, rowEnd)) c1.intoArray(out, o0 + outStride + (blk + 2) * BLOCK_ROWS);
+        else storePart(c1, blk + 2, out, o0 + outStride, rowStart, rowEnd);
+        if (whole(blk + 3, rowStart, rowEnd)) d1.intoArray(out, o0 + outStride + (blk + 3) * BLOCK_ROWS);
+        else storePart(d1, blk + 3, out, o0 + outStride, rowStart, rowEnd);
+        if (whole(blk, rowStart, rowEnd)) a2.intoArray(out, o0 + 2 * outStride + blk * BLOCK_ROWS);
+        else storePart(a2, blk, out, o0 + 2 * outStride, rowStart, rowEnd);
+        if (whole(blk + 1, rowStart, rowEnd)) b2.intoArray(out, o0 + 2 * outStride + (blk + 1) * BLOCK_ROWS);
+        else storePart(b2, blk + 1, out, o0 + 2 * outStride, rowStart, rowEnd);
+        if (whole(blk + 2, rowStart, rowEnd)) c2.intoArray(out, o0 + 2 * outStride + (blk + 2) * BLOCK_ROWS);
+        else storePart(c2, blk + 2, out, o0 + 2 * outStride, rowStart, rowEnd);
+        if (whole(blk + 3, rowStart, rowEnd)) d2.intoArray(out, o0 + 2 * outStride + (blk + 3) * BLOCK_ROWS);
+        else storePart(d2, blk + 3, out, o0 + 2 * outStride, rowStart, rowEnd);
+        if (whole(blk, rowStart, rowEnd)) a3.intoArray(out, o0 + 3 * outStride + blk * BLOCK_ROWS);
+        else storePart(a3, blk, out, o0 + 3 * outStride, rowStart, rowEnd);
+        if (whole(blk + 1, rowStart, rowEnd)) b3.intoArray(out, o0 + 3 * outStride + (blk + 1) * BLOCK_ROWS);
+        else storePart(b3, blk + 1, out, o0 + 3 * outStride, rowStart, rowEnd);
+        if (whole(blk + 2, rowStart, rowEnd)) c3.intoArray(out, o0 + 3 * outStride + (blk + 2) * BLOCK_ROWS);
+        else storePart(c3, blk + 2, out, o0 + 3 * outStride, rowStart, rowEnd);
+        if (whole(blk + 3, rowStart, rowEnd)) d3.intoArray(out, o0 + 3 * outStride + (blk + 3) * BLOCK_ROWS);
+        else storePart(d3, blk + 3, out, o0 + 3 * outStride, rowStart, rowEnd);
+        if (whole(blk, rowStart, rowEnd)) a4.intoArray(out, o0 + 4 * outStride + blk * BLOCK_ROWS);
+        else storePart(a4, blk, out, o0 + 4 * outStride, rowStart, rowEnd);
+        if (whole(blk + 1, rowStart, rowEnd)) b4.intoArray(out, o0 + 4 * outStride + (blk + 1) * BLOCK_ROWS);
+        else storePart(b4, blk + 1, out, o0 + 4 * outStride, rowStart, rowEnd);
+        if (whole(blk + 2, rowStart, rowEnd)) c4.intoArray(out, o0 + 4 * outStride + (blk + 2) * BLOCK_ROWS);
+        else storePart(c4, blk + 2, out, o0 + 4 * outStride, rowStart, rowEnd);
+        if (whole(blk + 3, rowStart, rowEnd)) d4.intoArray(out, o0 + 4 * outStride + (blk + 3) * BLOCK_ROWS);
+        else storePart(d4, blk + 3, out, o0 + 4 * outStride, rowStart, rowEnd);
     }
 
     /** 2 blocks from p times 1 batch row: 2 weight loads and 1 broadcast feed 2 FMAs. */
@@ -484,8 +551,10 @@ public final class PackedF32Matrix implements WeightMatrix {
             FloatVector v0 = FloatVector.broadcast(SPECIES, x[x0 + c]);
             a0 = wa.fma(v0, a0); b0 = wb.fma(v0, b0);
         }
-        store(a0, blk, out, o0, rowStart, rowEnd);
-        store(b0, blk + 1, out, o0, rowStart, rowEnd);
+        if (whole(blk, rowStart, rowEnd)) a0.intoArray(out, o0 + blk * BLOCK_ROWS);
+        else storePart(a0, blk, out, o0, rowStart, rowEnd);
+        if (whole(blk + 1, rowStart, rowEnd)) b0.intoArray(out, o0 + (blk + 1) * BLOCK_ROWS);
+        else storePart(b0, blk + 1, out, o0, rowStart, rowEnd);
     }
 
     /** 2 blocks from p times 2 batch rows: 2 weight loads and 2 broadcasts feed 4 FMAs. */
@@ -503,10 +572,14 @@ public final class PackedF32Matrix implements WeightMatrix {
             a0 = wa.fma(v0, a0); b0 = wb.fma(v0, b0);
             a1 = wa.fma(v1, a1); b1 = wb.fma(v1, b1);
         }
-        store(a0, blk, out, o0, rowStart, rowEnd);
-        store(b0, blk + 1, out, o0, rowStart, rowEnd);
-        store(a1, blk, out, o0 + outStride, rowStart, rowEnd);
-        store(b1, blk + 1, out, o0 + outStride, rowStart, rowEnd);
+        if (whole(blk, rowStart, rowEnd)) a0.intoArray(out, o0 + blk * BLOCK_ROWS);
+        else storePart(a0, blk, out, o0, rowStart, rowEnd);
+        if (whole(blk + 1, rowStart, rowEnd)) b0.intoArray(out, o0 + (blk + 1) * BLOCK_ROWS);
+        else storePart(b0, blk + 1, out, o0, rowStart, rowEnd);
+        if (whole(blk, rowStart, rowEnd)) a1.intoArray(out, o0 + outStride + blk * BLOCK_ROWS);
+        else storePart(a1, blk, out, o0 + outStride, rowStart, rowEnd);
+        if (whole(blk + 1, rowStart, rowEnd)) b1.intoArray(out, o0 + outStride + (blk + 1) * BLOCK_ROWS);
+        else storePart(b1, blk + 1, out, o0 + outStride, rowStart, rowEnd);
     }
 
     /** 2 blocks from p times 3 batch rows: 2 weight loads and 3 broadcasts feed 6 FMAs. */
@@ -526,12 +599,18 @@ public final class PackedF32Matrix implements WeightMatrix {
             a1 = wa.fma(v1, a1); b1 = wb.fma(v1, b1);
             a2 = wa.fma(v2, a2); b2 = wb.fma(v2, b2);
         }
-        store(a0, blk, out, o0, rowStart, rowEnd);
-        store(b0, blk + 1, out, o0, rowStart, rowEnd);
-        store(a1, blk, out, o0 + outStride, rowStart, rowEnd);
-        store(b1, blk + 1, out, o0 + outStride, rowStart, rowEnd);
-        store(a2, blk, out, o0 + 2 * outStride, rowStart, rowEnd);
-        store(b2, blk + 1, out, o0 + 2 * outStride, rowStart, rowEnd);
+        if (whole(blk, rowStart, rowEnd)) a0.intoArray(out, o0 + blk * BLOCK_ROWS);
+        else storePart(a0, blk, out, o0, rowStart, rowEnd);
+        if (whole(blk + 1, rowStart, rowEnd)) b0.intoArray(out, o0 + (blk + 1) * BLOCK_ROWS);
+        else storePart(b0, blk + 1, out, o0, rowStart, rowEnd);
+        if (whole(blk, rowStart, rowEnd)) a1.intoArray(out, o0 + outStride + blk * BLOCK_ROWS);
+        else storePart(a1, blk, out, o0 + outStride, rowStart, rowEnd);
+        if (whole(blk + 1, rowStart, rowEnd)) b1.intoArray(out, o0 + outStride + (blk + 1) * BLOCK_ROWS);
+        else storePart(b1, blk + 1, out, o0 + outStride, rowStart, rowEnd);
+        if (whole(blk, rowStart, rowEnd)) a2.intoArray(out, o0 + 2 * outStride + blk * BLOCK_ROWS);
+        else storePart(a2, blk, out, o0 + 2 * outStride, rowStart, rowEnd);
+        if (whole(blk + 1, rowStart, rowEnd)) b2.intoArray(out, o0 + 2 * outStride + (blk + 1) * BLOCK_ROWS);
+        else storePart(b2, blk + 1, out, o0 + 2 * outStride, rowStart, rowEnd);
     }
 
     /** 2 blocks from p times 4 batch rows: 2 weight loads and 4 broadcasts feed 8 FMAs. */
@@ -553,14 +632,22 @@ public final class PackedF32Matrix implements WeightMatrix {
             a2 = wa.fma(v2, a2); b2 = wb.fma(v2, b2);
             a3 = wa.fma(v3, a3); b3 = wb.fma(v3, b3);
         }
-        store(a0, blk, out, o0, rowStart, rowEnd);
-        store(b0, blk + 1, out, o0, rowStart, rowEnd);
-        store(a1, blk, out, o0 + outStride, rowStart, rowEnd);
-        store(b1, blk + 1, out, o0 + outStride, rowStart, rowEnd);
-        store(a2, blk, out, o0 + 2 * outStride, rowStart, rowEnd);
-        store(b2, blk + 1, out, o0 + 2 * outStride, rowStart, rowEnd);
-        store(a3, blk, out, o0 + 3 * outStride, rowStart, rowEnd);
-        store(b3, blk + 1, out, o0 + 3 * outStride, rowStart, rowEnd);
+        if (whole(blk, rowStart, rowEnd)) a0.intoArray(out, o0 + blk * BLOCK_ROWS);
+        else storePart(a0, blk, out, o0, rowStart, rowEnd);
+        if (whole(blk + 1, rowStart, rowEnd)) b0.intoArray(out, o0 + (blk + 1) * BLOCK_ROWS);
+        else storePart(b0, blk + 1, out, o0, rowStart, rowEnd);
+        if (whole(blk, rowStart, rowEnd)) a1.intoArray(out, o0 + outStride + blk * BLOCK_ROWS);
+        else storePart(a1, blk, out, o0 + outStride, rowStart, rowEnd);
+        if (whole(blk + 1, rowStart, rowEnd)) b1.intoArray(out, o0 + outStride + (blk + 1) * BLOCK_ROWS);
+        else storePart(b1, blk + 1, out, o0 + outStride, rowStart, rowEnd);
+        if (whole(blk, rowStart, rowEnd)) a2.intoArray(out, o0 + 2 * outStride + blk * BLOCK_ROWS);
+        else storePart(a2, blk, out, o0 + 2 * outStride, rowStart, rowEnd);
+        if (whole(blk + 1, rowStart, rowEnd)) b2.intoArray(out, o0 + 2 * outStride + (blk + 1) * BLOCK_ROWS);
+        else storePart(b2, blk + 1, out, o0 + 2 * outStride, rowStart, rowEnd);
+        if (whole(blk, rowStart, rowEnd)) a3.intoArray(out, o0 + 3 * outStride + blk * BLOCK_ROWS);
+        else storePart(a3, blk, out, o0 + 3 * outStride, rowStart, rowEnd);
+        if (whole(blk + 1, rowStart, rowEnd)) b3.intoArray(out, o0 + 3 * outStride + (blk + 1) * BLOCK_ROWS);
+        else storePart(b3, blk + 1, out, o0 + 3 * outStride, rowStart, rowEnd);
     }
 
     /** 2 blocks from p times 5 batch rows: 2 weight loads and 5 broadcasts feed 10 FMAs. */
@@ -584,16 +671,26 @@ public final class PackedF32Matrix implements WeightMatrix {
             a3 = wa.fma(v3, a3); b3 = wb.fma(v3, b3);
             a4 = wa.fma(v4, a4); b4 = wb.fma(v4, b4);
         }
-        store(a0, blk, out, o0, rowStart, rowEnd);
-        store(b0, blk + 1, out, o0, rowStart, rowEnd);
-        store(a1, blk, out, o0 + outStride, rowStart, rowEnd);
-        store(b1, blk + 1, out, o0 + outStride, rowStart, rowEnd);
-        store(a2, blk, out, o0 + 2 * outStride, rowStart, rowEnd);
-        store(b2, blk + 1, out, o0 + 2 * outStride, rowStart, rowEnd);
-        store(a3, blk, out, o0 + 3 * outStride, rowStart, rowEnd);
-        store(b3, blk + 1, out, o0 + 3 * outStride, rowStart, rowEnd);
-        store(a4, blk, out, o0 + 4 * outStride, rowStart, rowEnd);
-        store(b4, blk + 1, out, o0 + 4 * outStride, rowStart, rowEnd);
+        if (whole(blk, rowStart, rowEnd)) a0.intoArray(out, o0 + blk * BLOCK_ROWS);
+        else storePart(a0, blk, out, o0, rowStart, rowEnd);
+        if (whole(blk + 1, rowStart, rowEnd)) b0.intoArray(out, o0 + (blk + 1) * BLOCK_ROWS);
+        else storePart(b0, blk + 1, out, o0, rowStart, rowEnd);
+        if (whole(blk, rowStart, rowEnd)) a1.intoArray(out, o0 + outStride + blk * BLOCK_ROWS);
+        else storePart(a1, blk, out, o0 + outStride, rowStart, rowEnd);
+        if (whole(blk + 1, rowStart, rowEnd)) b1.intoArray(out, o0 + outStride + (blk + 1) * BLOCK_ROWS);
+        else storePart(b1, blk + 1, out, o0 + outStride, rowStart, rowEnd);
+        if (whole(blk, rowStart, rowEnd)) a2.intoArray(out, o0 + 2 * outStride + blk * BLOCK_ROWS);
+        else storePart(a2, blk, out, o0 + 2 * outStride, rowStart, rowEnd);
+        if (whole(blk + 1, rowStart, rowEnd)) b2.intoArray(out, o0 + 2 * outStride + (blk + 1) * BLOCK_ROWS);
+        else storePart(b2, blk + 1, out, o0 + 2 * outStride, rowStart, rowEnd);
+        if (whole(blk, rowStart, rowEnd)) a3.intoArray(out, o0 + 3 * outStride + blk * BLOCK_ROWS);
+        else storePart(a3, blk, out, o0 + 3 * outStride, rowStart, rowEnd);
+        if (whole(blk + 1, rowStart, rowEnd)) b3.intoArray(out, o0 + 3 * outStride + (blk + 1) * BLOCK_ROWS);
+        else storePart(b3, blk + 1, out, o0 + 3 * outStride, rowStart, rowEnd);
+        if (whole(blk, rowStart, rowEnd)) a4.intoArray(out, o0 + 4 * outStride + blk * BLOCK_ROWS);
+        else storePart(a4, blk, out, o0 + 4 * outStride, rowStart, rowEnd);
+        if (whole(blk + 1, rowStart, rowEnd)) b4.intoArray(out, o0 + 4 * outStride + (blk + 1) * BLOCK_ROWS);
+        else storePart(b4, blk + 1, out, o0 + 4 * outStride, rowStart, rowEnd);
     }
 
     /** 2 blocks from p times 6 batch rows: 2 weight loads and 6 broadcasts feed 12 FMAs. */
@@ -619,18 +716,30 @@ public final class PackedF32Matrix implements WeightMatrix {
             a4 = wa.fma(v4, a4); b4 = wb.fma(v4, b4);
             a5 = wa.fma(v5, a5); b5 = wb.fma(v5, b5);
         }
-        store(a0, blk, out, o0, rowStart, rowEnd);
-        store(b0, blk + 1, out, o0, rowStart, rowEnd);
-        store(a1, blk, out, o0 + outStride, rowStart, rowEnd);
-        store(b1, blk + 1, out, o0 + outStride, rowStart, rowEnd);
-        store(a2, blk, out, o0 + 2 * outStride, rowStart, rowEnd);
-        store(b2, blk + 1, out, o0 + 2 * outStride, rowStart, rowEnd);
-        store(a3, blk, out, o0 + 3 * outStride, rowStart, rowEnd);
-        store(b3, blk + 1, out, o0 + 3 * outStride, rowStart, rowEnd);
-        store(a4, blk, out, o0 + 4 * outStride, rowStart, rowEnd);
-        store(b4, blk + 1, out, o0 + 4 * outStride, rowStart, rowEnd);
-        store(a5, blk, out, o0 + 5 * outStride, rowStart, rowEnd);
-        store(b5, blk + 1, out, o0 + 5 * outStride, rowStart, rowEnd);
+        if (whole(blk, rowStart, rowEnd)) a0.intoArray(out, o0 + blk * BLOCK_ROWS);
+        else storePart(a0, blk, out, o0, rowStart, rowEnd);
+        if (whole(blk + 1, rowStart, rowEnd)) b0.intoArray(out, o0 + (blk + 1) * BLOCK_ROWS);
+        else storePart(b0, blk + 1, out, o0, rowStart, rowEnd);
+        if (whole(blk, rowStart, rowEnd)) a1.intoArray(out, o0 + outStride + blk * BLOCK_ROWS);
+        else storePart(a1, blk, out, o0 + outStride, rowStart, rowEnd);
+        if (whole(blk + 1, rowStart, rowEnd)) b1.intoArray(out, o0 + outStride + (blk + 1) * BLOCK_ROWS);
+        else storePart(b1, blk + 1, out, o0 + outStride, rowStart, rowEnd);
+        if (whole(blk, rowStart, rowEnd)) a2.intoArray(out, o0 + 2 * outStride + blk * BLOCK_ROWS);
+        else storePart(a2, blk, out, o0 + 2 * outStride, rowStart, rowEnd);
+        if (whole(blk + 1, rowStart, rowEnd)) b2.intoArray(out, o0 + 2 * outStride + (blk + 1) * BLOCK_ROWS);
+        else storePart(b2, blk + 1, out, o0 + 2 * outStride, rowStart, rowEnd);
+        if (whole(blk, rowStart, rowEnd)) a3.intoArray(out, o0 + 3 * outStride + blk * BLOCK_ROWS);
+        else storePart(a3, blk, out, o0 + 3 * outStride, rowStart, rowEnd);
+        if (whole(blk + 1, rowStart, rowEnd)) b3.intoArray(out, o0 + 3 * outStride + (blk + 1) * BLOCK_ROWS);
+        else storePart(b3, blk + 1, out, o0 + 3 * outStride, rowStart, rowEnd);
+        if (whole(blk, rowStart, rowEnd)) a4.intoArray(out, o0 + 4 * outStride + blk * BLOCK_ROWS);
+        else storePart(a4, blk, out, o0 + 4 * outStride, rowStart, rowEnd);
+        if (whole(blk + 1, rowStart, rowEnd)) b4.intoArray(out, o0 + 4 * outStride + (blk + 1) * BLOCK_ROWS);
+        else storePart(b4, blk + 1, out, o0 + 4 * outStride, rowStart, rowEnd);
+        if (whole(blk, rowStart, rowEnd)) a5.intoArray(out, o0 + 5 * outStride + blk * BLOCK_ROWS);
+        else storePart(a5, blk, out, o0 + 5 * outStride, rowStart, rowEnd);
+        if (whole(blk + 1, rowStart, rowEnd)) b5.intoArray(out, o0 + 5 * outStride + (blk + 1) * BLOCK_ROWS);
+        else storePart(b5, blk + 1, out, o0 + 5 * outStride, rowStart, rowEnd);
     }
 
     /** 1 block from p times 1 batch row: 1 weight load and 1 broadcast feed 1 FMA. */
@@ -644,7 +753,8 @@ public final class PackedF32Matrix implements WeightMatrix {
             FloatVector v0 = FloatVector.broadcast(SPECIES, x[x0 + c]);
             a0 = wa.fma(v0, a0);
         }
-        store(a0, blk, out, o0, rowStart, rowEnd);
+        if (whole(blk, rowStart, rowEnd)) a0.intoArray(out, o0 + blk * BLOCK_ROWS);
+        else storePart(a0, blk, out, o0, rowStart, rowEnd);
     }
 
     /** 1 block from p times 2 batch rows: 1 weight load and 2 broadcasts feed 2 FMAs. */
@@ -661,8 +771,10 @@ public final class PackedF32Matrix implements WeightMatrix {
             a0 = wa.fma(v0, a0);
             a1 = wa.fma(v1, a1);
         }
-        store(a0, blk, out, o0, rowStart, rowEnd);
-        store(a1, blk, out, o0 + outStride, rowStart, rowEnd);
+        if (whole(blk, rowStart, rowEnd)) a0.intoArray(out, o0 + blk * BLOCK_ROWS);
+        else storePart(a0, blk, out, o0, rowStart, rowEnd);
+        if (whole(blk, rowStart, rowEnd)) a1.intoArray(out, o0 + outStride + blk * BLOCK_ROWS);
+        else storePart(a1, blk, out, o0 + outStride, rowStart, rowEnd);
     }
 
     /** 1 block from p times 3 batch rows: 1 weight load and 3 broadcasts feed 3 FMAs. */
@@ -681,9 +793,12 @@ public final class PackedF32Matrix implements WeightMatrix {
             a1 = wa.fma(v1, a1);
             a2 = wa.fma(v2, a2);
         }
-        store(a0, blk, out, o0, rowStart, rowEnd);
-        store(a1, blk, out, o0 + outStride, rowStart, rowEnd);
-        store(a2, blk, out, o0 + 2 * outStride, rowStart, rowEnd);
+        if (whole(blk, rowStart, rowEnd)) a0.intoArray(out, o0 + blk * BLOCK_ROWS);
+        else storePart(a0, blk, out, o0, rowStart, rowEnd);
+        if (whole(blk, rowStart, rowEnd)) a1.intoArray(out, o0 + outStride + blk * BLOCK_ROWS);
+        else storePart(a1, blk, out, o0 + outStride, rowStart, rowEnd);
+        if (whole(blk, rowStart, rowEnd)) a2.intoArray(out, o0 + 2 * outStride + blk * BLOCK_ROWS);
+        else storePart(a2, blk, out, o0 + 2 * outStride, rowStart, rowEnd);
     }
 
     /** 1 block from p times 4 batch rows: 1 weight load and 4 broadcasts feed 4 FMAs. */
@@ -704,22 +819,30 @@ public final class PackedF32Matrix implements WeightMatrix {
             a2 = wa.fma(v2, a2);
             a3 = wa.fma(v3, a3);
         }
-        store(a0, blk, out, o0, rowStart, rowEnd);
-        store(a1, blk, out, o0 + outStride, rowStart, rowEnd);
-        store(a2, blk, out, o0 + 2 * outStride, rowStart, rowEnd);
-        store(a3, blk, out, o0 + 3 * outStride, rowStart, rowEnd);
+        if (whole(blk, rowStart, rowEnd)) a0.intoArray(out, o0 + blk * BLOCK_ROWS);
+        else storePart(a0, blk, out, o0, rowStart, rowEnd);
+        if (whole(blk, rowStart, rowEnd)) a1.intoArray(out, o0 + outStride + blk * BLOCK_ROWS);
+        else storePart(a1, blk, out, o0 + outStride, rowStart, rowEnd);
+        if (whole(blk, rowStart, rowEnd)) a2.intoArray(out, o0 + 2 * outStride + blk * BLOCK_ROWS);
+        else storePart(a2, blk, out, o0 + 2 * outStride, rowStart, rowEnd);
+        if (whole(blk, rowStart, rowEnd)) a3.intoArray(out, o0 + 3 * outStride + blk * BLOCK_ROWS);
+        else storePart(a3, blk, out, o0 + 3 * outStride, rowStart, rowEnd);
     }
 
     /**
-     * Writes a block's outputs, out[o + r] for its rows r in [rowStart, rowEnd): a whole vector inside the range,
-     * else only the lanes in it (a range's partial first or last block, and zero-padded rows).
+     * Whether block {@code blk}'s rows all lie in [rowStart, rowEnd): then a kernel stores its sums whole, in its own
+     * body. Kernels call no helper that takes a vector on that path: C2 does not inline a method whose existing
+     * compiled code is large, C1's code for vector operations is, and such a call boxes its vectors (see
+     * {@link PackedInt8Matrix}).
      */
-    private static void store(FloatVector acc, int blk, float[] out, int o, int rowStart, int rowEnd) {
+    private static boolean whole(int blk, int rowStart, int rowEnd) {
         int r0 = blk * BLOCK_ROWS;
-        if (r0 >= rowStart && r0 + BLOCK_ROWS <= rowEnd) {
-            acc.intoArray(out, o + r0);
-        } else {
-            acc.intoArray(out, o + r0, SPECIES.indexInRange(r0 - rowStart, rowEnd - rowStart));
-        }
+        return r0 >= rowStart && r0 + BLOCK_ROWS <= rowEnd;
+    }
+
+    /** The rows of block {@code blk} that lie in [rowStart, rowEnd), at the end of a range that splits a block. */
+    private static void storePart(FloatVector acc, int blk, float[] out, int o, int rowStart, int rowEnd) {
+        int r0 = blk * BLOCK_ROWS;
+        acc.intoArray(out, o + r0, SPECIES.indexInRange(r0 - rowStart, rowEnd - rowStart));
     }
 }

@@ -29,6 +29,12 @@ import java.util.Objects;
  * the head then needs 5 TLB entries rather than 2,300): decode measured ~9% faster than with a heap copy ({@code
  * bench engine}, five alternating rounds). It is freed when the matrix is no longer reachable. Rows past
  * {@link #rows()} up to whole quads are zero with scale 0.
+ *
+ * <p>Each kernel scales and stores its sums itself, with no helper method taking a vector: C2 does not inline a
+ * method whose existing compiled code is large ("already compiled into a big method"), and C1's code for vector
+ * operations is; such a helper, once compiled by C1 first, was called out of line for the life of the process, each
+ * call boxing its vectors (a JFR allocation profile of {@code bench osd}: ~1 GB a minute in the last stage's
+ * one-row screen, and the young collections that came with it).
  */
 public final class PackedInt8Matrix {
 
@@ -221,7 +227,11 @@ public final class PackedInt8Matrix {
             FloatVector v0 = FloatVector.broadcast(F, x[x0 + col]);
             a0 = wa.fma(v0, a0); b0 = wb.fma(v0, b0); c0 = wc.fma(v0, c0); d0 = wd.fma(v0, d0);
         }
-        finish(a0, b0, c0, d0, q, out, o0);
+        int r = q * QUAD_ROWS;
+        a0.mul(FloatVector.fromArray(F, scales, r)).intoArray(out, o0 + r);
+        b0.mul(FloatVector.fromArray(F, scales, r + BLOCK_ROWS)).intoArray(out, o0 + r + BLOCK_ROWS);
+        c0.mul(FloatVector.fromArray(F, scales, r + 2 * BLOCK_ROWS)).intoArray(out, o0 + r + 2 * BLOCK_ROWS);
+        d0.mul(FloatVector.fromArray(F, scales, r + 3 * BLOCK_ROWS)).intoArray(out, o0 + r + 3 * BLOCK_ROWS);
     }
 
     /** One quad times two batch rows. */
@@ -236,8 +246,15 @@ public final class PackedInt8Matrix {
             a0 = wa.fma(v0, a0); b0 = wb.fma(v0, b0); c0 = wc.fma(v0, c0); d0 = wd.fma(v0, d0);
             a1 = wa.fma(v1, a1); b1 = wb.fma(v1, b1); c1 = wc.fma(v1, c1); d1 = wd.fma(v1, d1);
         }
-        finish(a0, b0, c0, d0, q, out, o0);
-        finish(a1, b1, c1, d1, q, out, o0 + outStride);
+        int r = q * QUAD_ROWS;
+        a0.mul(FloatVector.fromArray(F, scales, r)).intoArray(out, o0 + r);
+        b0.mul(FloatVector.fromArray(F, scales, r + BLOCK_ROWS)).intoArray(out, o0 + r + BLOCK_ROWS);
+        c0.mul(FloatVector.fromArray(F, scales, r + 2 * BLOCK_ROWS)).intoArray(out, o0 + r + 2 * BLOCK_ROWS);
+        d0.mul(FloatVector.fromArray(F, scales, r + 3 * BLOCK_ROWS)).intoArray(out, o0 + r + 3 * BLOCK_ROWS);
+        a1.mul(FloatVector.fromArray(F, scales, r)).intoArray(out, o0 + outStride + r);
+        b1.mul(FloatVector.fromArray(F, scales, r + BLOCK_ROWS)).intoArray(out, o0 + outStride + r + BLOCK_ROWS);
+        c1.mul(FloatVector.fromArray(F, scales, r + 2 * BLOCK_ROWS)).intoArray(out, o0 + outStride + r + 2 * BLOCK_ROWS);
+        d1.mul(FloatVector.fromArray(F, scales, r + 3 * BLOCK_ROWS)).intoArray(out, o0 + outStride + r + 3 * BLOCK_ROWS);
     }
 
     /** Blocks [half, half + 2) of quad q times 3 batch rows. */
@@ -255,12 +272,12 @@ public final class PackedInt8Matrix {
             a2 = wa.fma(v2, a2); b2 = wb.fma(v2, b2);
         }
         int r = q * QUAD_ROWS + half * BLOCK_ROWS;
-        store(a0, r, out, o0);
-        store(b0, r + BLOCK_ROWS, out, o0);
-        store(a1, r, out, o0 + outStride);
-        store(b1, r + BLOCK_ROWS, out, o0 + outStride);
-        store(a2, r, out, o0 + 2 * outStride);
-        store(b2, r + BLOCK_ROWS, out, o0 + 2 * outStride);
+        a0.mul(FloatVector.fromArray(F, scales, r)).intoArray(out, o0 + r);
+        b0.mul(FloatVector.fromArray(F, scales, r + BLOCK_ROWS)).intoArray(out, o0 + r + BLOCK_ROWS);
+        a1.mul(FloatVector.fromArray(F, scales, r)).intoArray(out, o0 + outStride + r);
+        b1.mul(FloatVector.fromArray(F, scales, r + BLOCK_ROWS)).intoArray(out, o0 + outStride + r + BLOCK_ROWS);
+        a2.mul(FloatVector.fromArray(F, scales, r)).intoArray(out, o0 + 2 * outStride + r);
+        b2.mul(FloatVector.fromArray(F, scales, r + BLOCK_ROWS)).intoArray(out, o0 + 2 * outStride + r + BLOCK_ROWS);
     }
 
     /** Blocks [half, half + 2) of quad q times 4 batch rows. */
@@ -280,14 +297,14 @@ public final class PackedInt8Matrix {
             a3 = wa.fma(v3, a3); b3 = wb.fma(v3, b3);
         }
         int r = q * QUAD_ROWS + half * BLOCK_ROWS;
-        store(a0, r, out, o0);
-        store(b0, r + BLOCK_ROWS, out, o0);
-        store(a1, r, out, o0 + outStride);
-        store(b1, r + BLOCK_ROWS, out, o0 + outStride);
-        store(a2, r, out, o0 + 2 * outStride);
-        store(b2, r + BLOCK_ROWS, out, o0 + 2 * outStride);
-        store(a3, r, out, o0 + 3 * outStride);
-        store(b3, r + BLOCK_ROWS, out, o0 + 3 * outStride);
+        a0.mul(FloatVector.fromArray(F, scales, r)).intoArray(out, o0 + r);
+        b0.mul(FloatVector.fromArray(F, scales, r + BLOCK_ROWS)).intoArray(out, o0 + r + BLOCK_ROWS);
+        a1.mul(FloatVector.fromArray(F, scales, r)).intoArray(out, o0 + outStride + r);
+        b1.mul(FloatVector.fromArray(F, scales, r + BLOCK_ROWS)).intoArray(out, o0 + outStride + r + BLOCK_ROWS);
+        a2.mul(FloatVector.fromArray(F, scales, r)).intoArray(out, o0 + 2 * outStride + r);
+        b2.mul(FloatVector.fromArray(F, scales, r + BLOCK_ROWS)).intoArray(out, o0 + 2 * outStride + r + BLOCK_ROWS);
+        a3.mul(FloatVector.fromArray(F, scales, r)).intoArray(out, o0 + 3 * outStride + r);
+        b3.mul(FloatVector.fromArray(F, scales, r + BLOCK_ROWS)).intoArray(out, o0 + 3 * outStride + r + BLOCK_ROWS);
     }
 
     /** Blocks [half, half + 2) of quad q times 5 batch rows. */
@@ -309,34 +326,16 @@ public final class PackedInt8Matrix {
             a4 = wa.fma(v4, a4); b4 = wb.fma(v4, b4);
         }
         int r = q * QUAD_ROWS + half * BLOCK_ROWS;
-        store(a0, r, out, o0);
-        store(b0, r + BLOCK_ROWS, out, o0);
-        store(a1, r, out, o0 + outStride);
-        store(b1, r + BLOCK_ROWS, out, o0 + outStride);
-        store(a2, r, out, o0 + 2 * outStride);
-        store(b2, r + BLOCK_ROWS, out, o0 + 2 * outStride);
-        store(a3, r, out, o0 + 3 * outStride);
-        store(b3, r + BLOCK_ROWS, out, o0 + 3 * outStride);
-        store(a4, r, out, o0 + 4 * outStride);
-        store(b4, r + BLOCK_ROWS, out, o0 + 4 * outStride);
-    }
-
-    /** Scales a quad's four sums of one batch row into out. */
-    private void finish(FloatVector a, FloatVector b, FloatVector c, FloatVector d, int q, float[] out, int o) {
-        int r = q * QUAD_ROWS;
-        store(a, r, out, o);
-        store(b, r + BLOCK_ROWS, out, o);
-        store(c, r + 2 * BLOCK_ROWS, out, o);
-        store(d, r + 3 * BLOCK_ROWS, out, o);
-    }
-
-    /**
-     * Scales the sums of block rows [r, r + BLOCK_ROWS) into out[o + r ..]. Nothing else: the floor, once raised
-     * here block by block with a lane reduction, cost decode 3-6% and verifying five tokens 2% of their time (whole
-     * forwards); {@link #floor} takes one pass over the finished row instead.
-     */
-    private void store(FloatVector sum, int r, float[] out, int o) {
-        sum.mul(FloatVector.fromArray(F, scales, r)).intoArray(out, o + r);
+        a0.mul(FloatVector.fromArray(F, scales, r)).intoArray(out, o0 + r);
+        b0.mul(FloatVector.fromArray(F, scales, r + BLOCK_ROWS)).intoArray(out, o0 + r + BLOCK_ROWS);
+        a1.mul(FloatVector.fromArray(F, scales, r)).intoArray(out, o0 + outStride + r);
+        b1.mul(FloatVector.fromArray(F, scales, r + BLOCK_ROWS)).intoArray(out, o0 + outStride + r + BLOCK_ROWS);
+        a2.mul(FloatVector.fromArray(F, scales, r)).intoArray(out, o0 + 2 * outStride + r);
+        b2.mul(FloatVector.fromArray(F, scales, r + BLOCK_ROWS)).intoArray(out, o0 + 2 * outStride + r + BLOCK_ROWS);
+        a3.mul(FloatVector.fromArray(F, scales, r)).intoArray(out, o0 + 3 * outStride + r);
+        b3.mul(FloatVector.fromArray(F, scales, r + BLOCK_ROWS)).intoArray(out, o0 + 3 * outStride + r + BLOCK_ROWS);
+        a4.mul(FloatVector.fromArray(F, scales, r)).intoArray(out, o0 + 4 * outStride + r);
+        b4.mul(FloatVector.fromArray(F, scales, r + BLOCK_ROWS)).intoArray(out, o0 + 4 * outStride + r + BLOCK_ROWS);
     }
 
     /**
