@@ -4,6 +4,7 @@ import akka.actor.typed.ActorSystem;
 import dev.tandem.cluster.HostAndPort;
 import dev.tandem.cluster.NodeRole;
 import dev.tandem.cluster.drafts.DraftsSettings;
+import dev.tandem.engine.draft.DraftModel;
 import dev.tandem.engine.generate.GenerationListener;
 import dev.tandem.engine.generate.GenerationRequest;
 import dev.tandem.engine.generate.GenerationResult;
@@ -12,6 +13,7 @@ import dev.tandem.engine.model.OpenedModel;
 import dev.tandem.engine.model.TandemHome;
 import dev.tandem.engine.parallel.ParallelRunner;
 import dev.tandem.protocol.grpc.GenerateRequest;
+import dev.tandem.trainer.version.DraftRegistry;
 import dev.tandem.protocol.grpc.InferenceClient;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
@@ -121,6 +123,7 @@ public final class BenchClusterCommand implements Callable<Integer> {
                 }
             } else {
                 log("starting a local cluster (1 coordinator + " + BENCH_WORKERS + " worker JVMs)...");
+                warnWithoutTrainedDraft();
                 // Serving speed only: the draft trainer would use the idle time between runs and compete with the
                 // in-process measurement (bench osd measures the trainer).
                 LocalCluster.State state = cluster.up(start.applyTo(new LocalCluster.Spec(BENCH_WORKERS,
@@ -137,6 +140,18 @@ public final class BenchClusterCommand implements Callable<Integer> {
             opened.close();
         }
         return 0;
+    }
+
+    /**
+     * The cluster's coordinator serves the drafts under the Tandem home; with none there it has only a draft cut from
+     * the target, which it soon stops using, so the speculative figure says little: says so, and how to get one.
+     */
+    private void warnWithoutTrainedDraft() {
+        if (!specProposer.equals("draft") && !specProposer.equals("auto")) return;
+        java.nio.file.Path drafts = TandemHome.root().resolve("drafts");
+        if (java.nio.file.Files.isDirectory(drafts) && DraftRegistry.open(drafts).live(DraftModel.GENERAL_CLASS).isPresent()) return;
+        log("no trained draft under " + drafts + ": the speculative run has only a draft cut from the target, which the "
+                + "coordinator soon stops using (`tandem draft bootstrap` trains one)");
     }
 
     private static List<String> metricsUrls(LocalCluster.State state, boolean coordinator) {
