@@ -204,20 +204,10 @@ public final class GreedyHead {
      * that the floor, the gathering and the float32 recomputation each do their usual work.
      */
     private void selectMadeUpRow(float[] zeros, int top) {
-        int padded = screen.paddedRows();
-        if (approx.length < padded) {
-            approx = new float[padded];
-            radius = new float[1];
-            tokens = new int[1];
-            candidateCounts = new int[1];
-            topK = new int[1];
-            candidates = new int[1][MAX_TOP_CANDIDATES];
-            candidateLogits = new float[1][MAX_TOP_CANDIDATES];
-            exact = new float[1][packedHead != null ? 0 : rows];
-            best = new float[1][WARM_UP_TOP_K];
-            int step = rows / WARM_UP_PEAKS;
-            for (int j = 0; j < WARM_UP_PEAKS; j++) approx[j * step] = 1f + j * 1e-3f;
-        }
+        fitRows(1);
+        fitThreads(1, WARM_UP_TOP_K);
+        int step = rows / WARM_UP_PEAKS;
+        for (int j = 0; j < WARM_UP_PEAKS; j++) approx[j * step] = 1f + j * 1e-3f;
         radius[0] = 1e-3f;
         topK[0] = top;
         x = zeros;
@@ -246,27 +236,13 @@ public final class GreedyHead {
      * exactly, for {@link #writeLogits} ({@code tops} null: greedy tokens only).
      */
     public void run(ParallelRunner runner, float[] x, int xOff, int count, int[] tops) {
-        int threads = runner.threads();
-        int padded = screen.paddedRows();
-        if (approx.length < count * padded) approx = new float[count * padded];
-        if (radius.length < count) {
-            radius = new float[count];
-            tokens = new int[count];
-            candidateCounts = new int[count];
-            topK = new int[count];
-            candidates = new int[count][MAX_TOP_CANDIDATES];
-            candidateLogits = new float[count][MAX_TOP_CANDIDATES];
-        }
+        fitRows(count);
         int most = 1;
         for (int i = 0; i < count; i++) {
             topK[i] = tops == null ? 0 : Math.max(0, tops[i]);
             most = Math.max(most, topK[i]);
         }
-        if (best.length < threads || best[0].length < most) {
-            // A packed head computes a candidate with rowDot; others write it at its index of a whole logits row.
-            exact = new float[threads][packedHead != null ? 0 : rows];
-            best = new float[threads][most];
-        }
+        fitThreads(runner.threads(), most);
         for (int i = 0; i < count; i++) {
             float absSum = 0;
             int in = xOff + i * cols;
@@ -282,6 +258,29 @@ public final class GreedyHead {
             runner.forChunks(count, 1, selectSection);
         } finally {
             this.x = null;
+        }
+    }
+
+    /** Sizes the per-row buffers for {@code count} screened rows. */
+    private void fitRows(int count) {
+        int padded = screen.paddedRows();
+        if (approx.length < count * padded) approx = new float[count * padded];
+        if (radius.length < count) {
+            radius = new float[count];
+            tokens = new int[count];
+            candidateCounts = new int[count];
+            topK = new int[count];
+            candidates = new int[count][MAX_TOP_CANDIDATES];
+            candidateLogits = new float[count][MAX_TOP_CANDIDATES];
+        }
+    }
+
+    /** Sizes the per-thread buffers for {@code threads} threads and a top k of at most {@code most}. */
+    private void fitThreads(int threads, int most) {
+        if (best.length < threads || best[0].length < most) {
+            // A packed head computes a candidate with rowDot; others write it at its index of a whole logits row.
+            exact = new float[threads][packedHead != null ? 0 : rows];
+            best = new float[threads][most];
         }
     }
 
