@@ -123,6 +123,14 @@ public final class DraftForward {
      * evaluation): its matrices are packed on the first call and reused after, where {@code logits} packs them again
      * every time (a 1-layer stories15M draft's 6.3 MB for every held-out sample).
      */
+    /**
+     * Makes the next {@link #logitsOfUnchanged} pack the weights again, even of the same parameters: a forward reused
+     * for another evaluation, whose draft may be the same object trained further since.
+     */
+    public void weightsChanged() {
+        if (ownPacked != null) ownPacked.forget();
+    }
+
     public float[] logitsOfUnchanged(DraftModel model, int[] tokens, int length, int[] logitRows, int logitCount) {
         if (ownPacked == null) ownPacked = new PackedDraftWeights(config);
         if (!ownPacked.packedFrom(model.parameters())) ownPacked.pack(model.parameters());

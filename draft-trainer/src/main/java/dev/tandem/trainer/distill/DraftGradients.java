@@ -21,8 +21,9 @@ public final class DraftGradients {
     /** With {@code withEmbedding} false the embedding (frozen) gets no gradient buffer at all: it is target-sized. */
     public DraftGradients(DraftConfig config, boolean withEmbedding) {
         this.config = config;
-        DraftParameters zeros = DraftParameters.zeros(config);
-        this.grads = withEmbedding ? zeros : new DraftParameters(new float[0], zeros.layers(), zeros.finalNorm(), zeros.output());
+        // Without one, no zero-filled target-sized embedding is made only to be dropped: each shard of each
+        // candidate's distiller builds gradients, and 37 MB arrays go straight to G1's old generation.
+        this.grads = withEmbedding ? DraftParameters.zeros(config) : DraftParameters.zeros(config, new float[0]);
         this.touchedRows = new BitSet(config.vocabSize());
     }
 

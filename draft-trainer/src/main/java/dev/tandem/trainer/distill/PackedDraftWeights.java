@@ -49,6 +49,9 @@ final class PackedDraftWeights {
     /** Whether the last {@link #pack} was of {@code p} (its weights may have changed since: the caller knows). */
     boolean packedFrom(DraftParameters p) { return packedFrom == p; }
 
+    /** Makes {@link #packedFrom} false for every parameters until the next {@link #pack}. */
+    void forget() { packedFrom = null; }
+
     PackedF32Matrix wq(int layer) { return matrices[layer * PER_LAYER]; }
     PackedF32Matrix wk(int layer) { return matrices[layer * PER_LAYER + 1]; }
     PackedF32Matrix wv(int layer) { return matrices[layer * PER_LAYER + 2]; }

@@ -5,6 +5,7 @@ import dev.tandem.engine.draft.ReducedVocabulary;
 import dev.tandem.trainer.TrainerSettings;
 import dev.tandem.trainer.bootstrap.DraftVocabularies;
 import dev.tandem.trainer.distill.CandidateTrainer;
+import dev.tandem.trainer.distill.DraftForward;
 import dev.tandem.trainer.idle.TrainingTask;
 import dev.tandem.trainer.sample.DistillationSample;
 import dev.tandem.trainer.sample.ReplayBuffer;
@@ -63,6 +64,8 @@ public final class OnlineTrainer implements TrainingTask {
     private final List<Event> events = new CopyOnWriteArrayList<>();
     private volatile Consumer<Event> eventListener = e -> {};
     private Evaluation pending;
+    /** The draft forwards of the candidate, incumbent and predecessor, kept from one evaluation to the next. */
+    private final DraftForward[] evaluationForwards = new DraftForward[3];
     private String freshClass;
     private long steps;
     private int roundRobin;
@@ -134,7 +137,7 @@ public final class OnlineTrainer implements TrainingTask {
                 // A class without its own draft is served by the general one: that is what the candidate must beat.
                 DraftModel incumbent = live != null ? live : registry.live(DraftModel.GENERAL_CLASS).orElse(null);
                 DraftModel previous = live != null ? registry.previous(cls).orElse(null) : null;
-                pending = new Evaluation(cls, trainer, incumbent, live != null, previous, heldOut);
+                pending = new Evaluation(cls, trainer, incumbent, live != null, previous, heldOut, evaluationForwards);
             }
         }
         return true;
@@ -157,16 +160,16 @@ public final class OnlineTrainer implements TrainingTask {
         int next;
 
         Evaluation(String trafficClass, CandidateTrainer trainer, DraftModel incumbent, boolean ownLive, DraftModel previous,
-                   List<DistillationSample> samples) {
+                   List<DistillationSample> samples, DraftForward[] forwards) {
             this.trafficClass = trafficClass;
             this.trainer = trainer;
             this.incumbent = incumbent;
             this.ownLive = ownLive;
             this.previous = previous;
             this.samples = samples;
-            this.candidateAcc = new AcceptanceAccumulator(trainer.candidate());
-            this.incumbentAcc = incumbent == null ? null : new AcceptanceAccumulator(incumbent);
-            this.previousAcc = previous == null ? null : new AcceptanceAccumulator(previous);
+            this.candidateAcc = new AcceptanceAccumulator(trainer.candidate(), forward(forwards, 0, trainer.candidate()));
+            this.incumbentAcc = incumbent == null ? null : new AcceptanceAccumulator(incumbent, forward(forwards, 1, incumbent));
+            this.previousAcc = previous == null ? null : new AcceptanceAccumulator(previous, forward(forwards, 2, previous));
         }
 
         void advance(int n) {
@@ -179,6 +182,12 @@ public final class OnlineTrainer implements TrainingTask {
         }
 
         boolean done() { return next >= samples.size(); }
+
+        /** Slot {@code slot}'s forward, made anew only when the draft's config differs from the last one's. */
+        private static DraftForward forward(DraftForward[] forwards, int slot, DraftModel draft) {
+            if (forwards[slot] == null || !forwards[slot].config().equals(draft.config())) forwards[slot] = new DraftForward(draft.config());
+            return forwards[slot];
+        }
     }
 
     private void finish(Evaluation e) {

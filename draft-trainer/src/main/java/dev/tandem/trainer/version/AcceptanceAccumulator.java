@@ -26,8 +26,19 @@ public final class AcceptanceAccumulator {
     private double sampled;
 
     public AcceptanceAccumulator(DraftModel draft) {
+        this(draft, new DraftForward(draft.config()));
+    }
+
+    /**
+     * An accumulator that runs the draft through {@code forward} (of the draft's config), which it uses alone until
+     * it is dropped: a trainer that evaluates candidate after candidate reuses one forward's packed weights and
+     * activation buffers rather than making ~7 MB of them per evaluation.
+     */
+    public AcceptanceAccumulator(DraftModel draft, DraftForward forward) {
+        if (!forward.config().equals(draft.config())) throw new IllegalArgumentException("the forward is not of the draft's config");
         this.draft = draft;
-        this.forward = new DraftForward(draft.config());
+        this.forward = forward;
+        forward.weightsChanged(); // weights as they are at the first sample, as with a forward of its own
         this.p = new double[draft.config().headSize()];
         this.q = new double[draft.config().headSize()];
     }

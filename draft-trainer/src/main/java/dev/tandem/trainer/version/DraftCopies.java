@@ -17,8 +17,9 @@ public final class DraftCopies {
 
     /** A copy; with {@code shareEmbedding} the (target-sized, read-only) embedding array is shared rather than copied. */
     public static DraftModel copy(DraftModel m, long version, String trafficClass, boolean shareEmbedding) {
-        DraftParameters z = DraftParameters.zeros(m.config());
-        DraftParameters p = shareEmbedding ? new DraftParameters(m.parameters().embedding(), z.layers(), z.finalNorm(), z.output()) : z;
+        // Sharing must not allocate a zero-filled embedding first: it is target-sized (37 MB on stories15M), and the
+        // trainer copies a draft at every candidate start and publication.
+        DraftParameters p = shareEmbedding ? DraftParameters.zeros(m.config(), m.parameters().embedding()) : DraftParameters.zeros(m.config());
         List<float[]> from = m.parameters().arrays();
         List<float[]> to = p.arrays();
         for (int i = shareEmbedding ? 1 : 0; i < to.size(); i++) System.arraycopy(from.get(i), 0, to.get(i), 0, to.get(i).length);
