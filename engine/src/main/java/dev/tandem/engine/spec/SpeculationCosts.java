@@ -81,6 +81,10 @@ public final class SpeculationCosts {
     private final Map<String, Integer> followingSamples = new HashMap<>();
     /** Per proposer: decayed accepted drafts and drafts tried (up to and including the first rejection). */
     private final Map<String, double[]> acceptanceSums = new HashMap<>();
+    /** Per family of versioned proposers ({@link #family}): the latest estimate of a draft token of any version. */
+    private final Map<String, Double> familyDraftNanos = new HashMap<>();
+    /** The same sums per family of versioned proposers ({@link #family}), over all its versions. */
+    private final Map<String, double[]> familyAcceptanceSums = new HashMap<>();
 
     /** A target forward over {@code rows} rows (of all sequences in the batch) took {@code nanos}. */
     public void recordForward(int rows, long nanos) {
@@ -117,6 +121,8 @@ public final class SpeculationCosts {
      */
     public void recordDraft(String proposer, int tokens, long nanos) {
         smooth(draftNanosPerToken, draftSamples, proposer, (double) nanos / Math.max(1, tokens));
+        String family = family(proposer);
+        if (family != null) familyDraftNanos.put(family, draftNanosPerToken.get(proposer));
     }
 
     /** A proposal's {@code tokens} draft tokens after its first took {@code nanos}; estimated as {@link #recordDraft}'s. */
@@ -165,18 +171,39 @@ public final class SpeculationCosts {
     public void recordAcceptance(String proposer, int proposed, int accepted) {
         if (proposed <= 0) return;
         int tried = DraftLengthController.trials(proposed, accepted);
-        double[] sums = acceptanceSums.computeIfAbsent(proposer, k -> new double[2]);
+        addTrials(acceptanceSums.computeIfAbsent(proposer, k -> new double[2]), accepted, tried);
+        String family = family(proposer);
+        if (family != null) addTrials(familyAcceptanceSums.computeIfAbsent(family, k -> new double[2]), accepted, tried);
+    }
+
+    private static void addTrials(double[] sums, int accepted, int tried) {
         sums[0] = sums[0] * ACCEPTANCE_DECAY + accepted;
         sums[1] = sums[1] * ACCEPTANCE_DECAY + tried;
     }
 
     /**
-     * The probability that a draft token of {@code proposer} is accepted, over the recent steps of all sequences
-     * ({@link #PRIOR_ACCEPTANCE} before any): the prior a new sequence's draft length starts from.
+     * The probability that a draft token of {@code proposer} is accepted, over the recent steps of all sequences: the
+     * prior a new sequence's draft length starts from. Before any of its own, a version ({@code family@version})
+     * starts from its family's recent acceptance, other proposers from {@link #PRIOR_ACCEPTANCE}.
      */
     public double acceptance(String proposer) {
         double[] sums = acceptanceSums.get(proposer);
-        return sums == null || sums[1] <= 0 ? PRIOR_ACCEPTANCE : sums[0] / sums[1];
+        if (sums != null && sums[1] > 0) return sums[0] / sums[1];
+        String family = family(proposer);
+        double[] inherited = family == null ? null : familyAcceptanceSums.get(family);
+        return inherited != null && inherited[1] > 0 ? inherited[0] / inherited[1] : PRIOR_ACCEPTANCE;
+    }
+
+    /**
+     * The family of a proposer named {@code family@version} (a published draft version, {@code draft:animals@7}), or
+     * null. Online distillation publishes a better version every few requests; each starting at the prior of one
+     * half put the first requests after a publication at a = 0.5 while their drafts were accepted at 0.6-0.7, where an
+     * extra verified row did not pay on a 2-core cluster, so they drafted only on probes (bench osd: 1.1-1.3 tokens
+     * per step at 0.6 acceptance).
+     */
+    static String family(String proposer) {
+        int at = proposer.lastIndexOf('@');
+        return at > 0 ? proposer.substring(0, at) : null;
     }
 
     /** Whether any target forward was measured (before that, {@link #forwardNanos} is 0 and priors decide). */
@@ -214,7 +241,10 @@ public final class SpeculationCosts {
      */
     public double draftNanos(String proposer) {
         Double d = draftNanosPerToken.get(proposer);
-        return d != null ? d : PRIOR_DRAFT_RATIO * stepNanos();
+        if (d != null) return d;
+        String family = family(proposer);
+        Double inherited = family == null ? null : familyDraftNanos.get(family);
+        return inherited != null ? inherited : PRIOR_DRAFT_RATIO * stepNanos();
     }
 
     /** Nanoseconds of each draft token of a proposal after its first ({@link #draftNanos} until measured). */
@@ -230,14 +260,6 @@ public final class SpeculationCosts {
      */
     public double draftNanos(String proposer, int k) {
         return k <= 0 ? 0 : draftNanos(proposer) + (k - 1) * followingDraftNanos(proposer);
-    }
-
-    /** A draft token of {@code proposer} relative to a one-row target forward. */
-    public double draftRatio(String proposer) {
-        Double d = draftNanosPerToken.get(proposer);
-        double step = stepNanos();
-        if (d == null || step == 0) return PRIOR_DRAFT_RATIO;
-        return d / step;
     }
 
     /** The estimates a log line shows: forwards of 1, 2, 3, 5 and 9 rows, and draft tokens of {@code proposer}. */

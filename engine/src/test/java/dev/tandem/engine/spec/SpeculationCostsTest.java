@@ -129,6 +129,31 @@ class SpeculationCostsTest {
         assertEquals(30_000, costs.draftNanos("lookup", 3), 1.0);
     }
 
+    @Test
+    void aNewVersionOfADraftStartsFromItsFamilysAcceptanceAndCost() {
+        SpeculationCosts costs = new SpeculationCosts();
+        for (int i = 0; i < 50; i++) costs.recordAcceptance("draft:animals@4", 4, 3); // 3 of 4 trials: 0.75
+        for (int i = 0; i < 40; i++) costs.recordDraft("draft:animals@4", 1, 350_000);
+        assertEquals(0.75, costs.acceptance("draft:animals@4"), 1e-9);
+        assertEquals(0.75, costs.acceptance("draft:animals@5"), 1e-9, "a version published since: its family's");
+        assertEquals(350_000, costs.draftNanos("draft:animals@5"), 1.0);
+        assertEquals(SpeculationCosts.PRIOR_ACCEPTANCE, costs.acceptance("draft:space@1"), "another family: the prior");
+        assertEquals(SpeculationCosts.PRIOR_ACCEPTANCE, costs.acceptance("ngram"), "an unversioned proposer: the prior");
+
+        for (int i = 0; i < 5; i++) costs.recordAcceptance("draft:animals@5", 2, 0); // 0 of 1 trial each
+        assertEquals(0.0, costs.acceptance("draft:animals@5"), 1e-9, "once measured, its own");
+        assertEquals(0.75, costs.acceptance("draft:animals@4"), 1e-9, "the older version keeps its own");
+        double family = costs.acceptance("draft:animals@6");
+        assertTrue(family > 0.6 && family < 0.75, "the family follows all its versions' steps, decayed: " + family);
+
+        DraftLengthController fresh = new DraftLengthController(8);
+        // A 2-core cluster's costs: a step 1.4 ms, each extra row 0.45 ms, a draft token 0.35 ms. From the prior of one
+        // half a new sequence would not draft; from the family's ~0.7 it does.
+        for (int i = 0; i < 20; i++) for (int rows = 1; rows <= 9; rows++) costs.recordForward(rows, 1_400_000 + 450_000L * (rows - 1));
+        assertEquals(0, DraftLengthController.bestLength(0.5, n -> costs.draftNanos("draft:animals@4", n), costs::forwardNanos, 1, 8));
+        assertTrue(fresh.choose(costs, "draft:animals@7", 1) > 0, "a sequence starting on a just-published version drafts");
+    }
+
     /** A model proposer whose last proposal fed {@code rows} rows and took {@code first} to its first draft token. */
     private static Proposer timed(int rows, long first) {
         return new Proposer() {
