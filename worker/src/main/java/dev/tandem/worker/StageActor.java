@@ -9,6 +9,7 @@ import akka.actor.typed.javadsl.Behaviors;
 import akka.actor.typed.javadsl.Receive;
 import dev.tandem.engine.llama.ForwardBatch;
 import dev.tandem.engine.llama.LlamaStage;
+import dev.tandem.engine.llama.StageKernelWarmUp;
 import dev.tandem.engine.llama.RowOutput;
 import dev.tandem.engine.llama.StageOutput;
 import dev.tandem.engine.model.EngineSettings;
@@ -286,6 +287,8 @@ public final class StageActor extends AbstractBehavior<StageActor.Command> {
     private static final double LATENCY_AVERAGE_WEIGHT = 0.1;
     /** Token the first stage's warm-up feeds (any id in the vocabulary will do; 1 is BOS in llama2.c vocabularies). */
     private static final int WARM_UP_TOKEN = 1;
+    /** Compiles the kernels in the background after start-up (null when off). */
+    private final StageKernelWarmUp kernelWarmUp;
     private final int warmUpPrefillRows;
     private final int warmUpDecodeSteps;
 
@@ -309,6 +312,8 @@ public final class StageActor extends AbstractBehavior<StageActor.Command> {
             stage.useGreedyScreen(engine.greedyScreen());
             stage.useScreenForTopLogits(engine.screenTopLogits());
             if (recorder.exactTopLogits() > 0) stage.screenTopK(recorder.exactTopLogits());
+            this.kernelWarmUp = settings.warmUpKernels().isZero() ? null : StageKernelWarmUp.start(placed, fromLayer, toLayer,
+                    settings.warmUpKernels(), "tandem-stage-warm-up-" + model + "-" + fromLayer + "-" + toLayer);
         } catch (RuntimeException e) {
             weightsArena.close();
             runner.close();
@@ -339,6 +344,7 @@ public final class StageActor extends AbstractBehavior<StageActor.Command> {
                 .onMessage(MemberGone.class, this::onMemberGone)
                 .onSignal(PostStop.class, signal -> {
                     metrics.remove();
+                    if (kernelWarmUp != null) kernelWarmUp.stop(); // it reads the weights closed below
                     runner.close();
                     weightsArena.close();
                     return this;

@@ -25,13 +25,15 @@ import java.util.Optional;
  *                          whose operator knows better, and for deterministic placement in tests
  * @param warmUpPrefillRows rows of the prefill-shaped forward a new stage runs before it is switched in
  * @param warmUpDecodeSteps single-row forwards a new stage runs after that (so the decoding path is compiled)
+ * @param warmUpKernels     how long a new stage's background kernel warm-up may run at most (0 = none; see
+ *                          {@link dev.tandem.engine.llama.StageKernelWarmUp})
  * @param kvCacheMaxBytes   KV cache bytes all stages of this worker may hold together (0 = a share of the heap)
  * @param kvCacheHeapShare  that share of the JVM's maximum heap when {@code kvCacheMaxBytes} is 0
  */
 public record WorkerSettings(Map<String, String> models, int threads, long memoryBudgetBytes, String stageDispatcher,
                              int initialBatchRows, int maxStepRows, int benchmarkSize, Duration benchmarkDuration,
                              double declaredSpeedGflops, int warmUpPrefillRows, int warmUpDecodeSteps,
-                             long kvCacheMaxBytes, double kvCacheHeapShare) {
+                             Duration warmUpKernels, long kvCacheMaxBytes, double kvCacheHeapShare) {
 
     public static final String PATH = "tandem.worker";
 
@@ -47,6 +49,7 @@ public record WorkerSettings(Map<String, String> models, int threads, long memor
         if (warmUpPrefillRows < 1 || warmUpDecodeSteps < 0) {
             throw new IllegalArgumentException("tandem.worker.warm-up needs prefill-rows >= 1 and decode-steps >= 0");
         }
+        if (warmUpKernels.isNegative()) throw new IllegalArgumentException("tandem.worker.warm-up.kernels must be >= 0");
         if (kvCacheMaxBytes < 0) throw new IllegalArgumentException("tandem.worker.kv-cache.max-bytes must be >= 0");
         if (!(kvCacheHeapShare > 0 && kvCacheHeapShare <= 1)) {
             throw new IllegalArgumentException("tandem.worker.kv-cache.heap-share must be in (0, 1], got " + kvCacheHeapShare);
@@ -63,7 +66,7 @@ public record WorkerSettings(Map<String, String> models, int threads, long memor
         return new WorkerSettings(models, c.getInt("threads"), c.getBytes("memory-budget"),
                 c.getString("stage-dispatcher-path"), c.getInt("initial-batch-rows"), c.getInt("max-step-rows"),
                 c.getInt("benchmark.size"), c.getDuration("benchmark.duration"), c.getDouble("declared-speed-gflops"),
-                c.getInt("warm-up.prefill-rows"), c.getInt("warm-up.decode-steps"),
+                c.getInt("warm-up.prefill-rows"), c.getInt("warm-up.decode-steps"), c.getDuration("warm-up.kernels"),
                 c.getBytes("kv-cache.max-bytes"), c.getDouble("kv-cache.heap-share"));
     }
 
@@ -89,18 +92,18 @@ public record WorkerSettings(Map<String, String> models, int threads, long memor
     public WorkerSettings withThreads(int newThreads) {
         return new WorkerSettings(models, newThreads, memoryBudgetBytes, stageDispatcher, initialBatchRows, maxStepRows,
                 benchmarkSize, benchmarkDuration, declaredSpeedGflops, warmUpPrefillRows, warmUpDecodeSteps,
-                kvCacheMaxBytes, kvCacheHeapShare);
+                warmUpKernels, kvCacheMaxBytes, kvCacheHeapShare);
     }
 
     public WorkerSettings withKvCacheMaxBytes(long bytes) {
         return new WorkerSettings(models, threads, memoryBudgetBytes, stageDispatcher, initialBatchRows, maxStepRows,
                 benchmarkSize, benchmarkDuration, declaredSpeedGflops, warmUpPrefillRows, warmUpDecodeSteps,
-                bytes, kvCacheHeapShare);
+                warmUpKernels, bytes, kvCacheHeapShare);
     }
 
     public WorkerSettings withMemoryBudget(long bytes) {
         return new WorkerSettings(models, threads, bytes, stageDispatcher, initialBatchRows, maxStepRows,
                 benchmarkSize, benchmarkDuration, declaredSpeedGflops, warmUpPrefillRows, warmUpDecodeSteps,
-                kvCacheMaxBytes, kvCacheHeapShare);
+                warmUpKernels, kvCacheMaxBytes, kvCacheHeapShare);
     }
 }
