@@ -11,7 +11,7 @@ import jdk.incubator.vector.VectorMask;
 import jdk.incubator.vector.VectorOperators;
 import jdk.incubator.vector.VectorSpecies;
 
-import dev.tandem.engine.parallel.BackgroundScheduling;
+import dev.tandem.engine.parallel.WarmUpScheduling;
 
 import java.time.Duration;
 import java.util.Arrays;
@@ -73,13 +73,6 @@ public final class GreedyHead {
     private static final int WARM_UP_PEAKS = 40;
     /** Warm-up gives up (and lets the screen be used anyway) after this long. */
     private static final long WARM_UP_LIMIT_NANOS = 20_000_000_000L;
-    /**
-     * Warm-up runs in the idle CPU class for this long, then in the normal class: on cores that stay busy (a node
-     * serving from its first second, or a benchmark) the idle class gave it no time, and with both cores decoding it
-     * took 6-7 s instead of ~1.3 s, every forward meanwhile taking the whole float32 head (a single stream at half
-     * speed: `bench engine` measured decode at 254 and 527 tok/s in two runs, depending on when the screen warmed).
-     */
-    private static final long IDLE_CLASS_GRACE_NANOS = 1_000_000_000L;
     private static final CountDownLatch WARM = new CountDownLatch(1);
     private static final AtomicBoolean WARM_UP_STARTED = new AtomicBoolean();
 
@@ -154,7 +147,7 @@ public final class GreedyHead {
     /**
      * Runs the kernels (one to {@value #WARM_UP_ROWS} rows) on zeros, and the selection of a row's candidates on a
      * made-up row, on a daemon thread until every call takes compiled-code time, so that the JIT compiles them off
-     * the serving path: in the idle CPU class first, in the normal class after {@link #IDLE_CLASS_GRACE_NANOS}.
+     * the serving path: in the idle CPU class first, in the normal class after a second ({@link WarmUpScheduling}).
      * The selection matters as much as the product: it runs once per screened row, so left to the traffic it
      * stayed interpreted for the first hundreds of steps, its vector loops over the 32,000 approximations taking
      * ~10 ms a row (one-thread forwards of a greedy row at 9-13 ms against 2 ms in 5 of 9 runs of
@@ -164,7 +157,7 @@ public final class GreedyHead {
         GreedyHead probe = new GreedyHead(head, screen);
         Thread t = new Thread(() -> {
             try {
-                boolean idleClass = BackgroundScheduling.enterIdleClass();
+                WarmUpScheduling scheduling = WarmUpScheduling.enter();
                 int cols = screen.cols();
                 float[] x = new float[WARM_UP_ROWS * cols];
                 float[] out = new float[WARM_UP_ROWS * screen.paddedRows()];
@@ -172,10 +165,7 @@ public final class GreedyHead {
                 long start = System.nanoTime();
                 int compiledInARow = 0;
                 while (compiledInARow < 3 && System.nanoTime() - start < WARM_UP_LIMIT_NANOS) {
-                    if (idleClass && System.nanoTime() - start > IDLE_CLASS_GRACE_NANOS) {
-                        BackgroundScheduling.leaveIdleClass();
-                        idleClass = false;
-                    }
+                    scheduling.check();
                     boolean compiled = true;
                     for (int rows = 1; rows <= WARM_UP_ROWS; rows++) {
                         long t0 = System.nanoTime();

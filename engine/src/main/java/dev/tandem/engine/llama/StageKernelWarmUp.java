@@ -1,7 +1,7 @@
 package dev.tandem.engine.llama;
 
 import dev.tandem.engine.model.ModelWeights;
-import dev.tandem.engine.parallel.BackgroundScheduling;
+import dev.tandem.engine.parallel.WarmUpScheduling;
 import dev.tandem.engine.parallel.ParallelRunner;
 
 import java.lang.management.CompilationMXBean;
@@ -20,8 +20,7 @@ import java.time.Duration;
  * wait for them, and the multi-row passes that verification and batching use are compiled only once traffic has run
  * them hundreds of times. JFR on a fresh `cluster up` (2-core Xeon) showed the workers in the Vector API's
  * interpreted paths for most samples of the first 40-50 s of traffic, and `bench spec`'s first run there measured
- * 249 tok/s against 392 for the second. The thread starts in the idle CPU class and moves to the normal class after a
- * second, as {@link GreedyHead}'s warm-up does: on cores that serving keeps busy the idle class gets no time at all.
+ * 249 tok/s against 392 for the second. The thread is scheduled as {@link GreedyHead}'s warm-up is ({@link WarmUpScheduling}).
  */
 public final class StageKernelWarmUp {
 
@@ -34,7 +33,6 @@ public final class StageKernelWarmUp {
     /** Rounds in a row that must not beat the best round by more than {@link #IMPROVEMENT} before it stops. */
     private static final int SETTLED_ROUNDS = 3;
     private static final double IMPROVEMENT = 0.9;
-    private static final long IDLE_CLASS_GRACE_NANOS = 1_000_000_000L;
 
     private final Thread thread;
     private volatile boolean stopped;
@@ -77,9 +75,8 @@ public final class StageKernelWarmUp {
     }
 
     private void run(ModelWeights weights, int fromLayer, int toLayer, Duration limit) {
-        boolean idleClass = BackgroundScheduling.enterIdleClass();
-        long start = System.nanoTime();
-        long deadline = start + limit.toNanos();
+        WarmUpScheduling scheduling = WarmUpScheduling.enter();
+        long deadline = System.nanoTime() + limit.toNanos();
         int seqLen = weights.config().seqLen();
         int prefill = Math.max(1, Math.min(PREFILL_ROWS, seqLen - MAX_VERIFY_ROWS));
         int verify = Math.max(1, Math.min(MAX_VERIFY_ROWS, seqLen - prefill));
@@ -92,10 +89,7 @@ public final class StageKernelWarmUp {
             long best = Long.MAX_VALUE;
             int settled = 0;
             while (!stopped && settled < SETTLED_ROUNDS && System.nanoTime() < deadline) {
-                if (idleClass && System.nanoTime() - start > IDLE_CLASS_GRACE_NANOS) {
-                    BackgroundScheduling.leaveIdleClass();
-                    idleClass = false;
-                }
+                scheduling.check();
                 long jitBefore = jitMillis();
                 long t0 = System.nanoTime();
                 round(stage, batch, hidden, prefill, verify);

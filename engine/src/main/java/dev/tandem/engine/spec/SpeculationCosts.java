@@ -4,6 +4,7 @@ import java.util.Arrays;
 import java.util.HashMap;
 import java.util.Locale;
 import java.util.Map;
+import java.util.Optional;
 
 /**
  * Measured costs that decide how far to speculate, shared by the sequences of one generator (or one pipeline):
@@ -85,6 +86,8 @@ public final class SpeculationCosts {
     private final Map<String, Double> familyDraftNanos = new HashMap<>();
     /** The same sums per family of versioned proposers ({@link #family}), over all its versions. */
     private final Map<String, double[]> familyAcceptanceSums = new HashMap<>();
+    /** Each proposer name's family, or empty. */
+    private final Map<String, Optional<String>> families = new HashMap<>();
 
     /** A target forward over {@code rows} rows (of all sequences in the batch) took {@code nanos}. */
     public void recordForward(int rows, long nanos) {
@@ -121,7 +124,7 @@ public final class SpeculationCosts {
      */
     public void recordDraft(String proposer, int tokens, long nanos) {
         smooth(draftNanosPerToken, draftSamples, proposer, (double) nanos / Math.max(1, tokens));
-        String family = family(proposer);
+        String family = familyOf(proposer);
         if (family != null) familyDraftNanos.put(family, draftNanosPerToken.get(proposer));
     }
 
@@ -172,7 +175,7 @@ public final class SpeculationCosts {
         if (proposed <= 0) return;
         int tried = DraftLengthController.trials(proposed, accepted);
         addTrials(acceptanceSums.computeIfAbsent(proposer, k -> new double[2]), accepted, tried);
-        String family = family(proposer);
+        String family = familyOf(proposer);
         if (family != null) addTrials(familyAcceptanceSums.computeIfAbsent(family, k -> new double[2]), accepted, tried);
     }
 
@@ -189,7 +192,7 @@ public final class SpeculationCosts {
     public double acceptance(String proposer) {
         double[] sums = acceptanceSums.get(proposer);
         if (sums != null && sums[1] > 0) return sums[0] / sums[1];
-        String family = family(proposer);
+        String family = familyOf(proposer);
         double[] inherited = family == null ? null : familyAcceptanceSums.get(family);
         return inherited != null && inherited[1] > 0 ? inherited[0] / inherited[1] : PRIOR_ACCEPTANCE;
     }
@@ -204,6 +207,11 @@ public final class SpeculationCosts {
     static String family(String proposer) {
         int at = proposer.lastIndexOf('@');
         return at > 0 ? proposer.substring(0, at) : null;
+    }
+
+    /** {@link #family}, worked out once per proposer name (it is asked at every step). */
+    private String familyOf(String proposer) {
+        return families.computeIfAbsent(proposer, p -> Optional.ofNullable(family(p))).orElse(null);
     }
 
     /** Whether any target forward was measured (before that, {@link #forwardNanos} is 0 and priors decide). */
@@ -242,7 +250,7 @@ public final class SpeculationCosts {
     public double draftNanos(String proposer) {
         Double d = draftNanosPerToken.get(proposer);
         if (d != null) return d;
-        String family = family(proposer);
+        String family = familyOf(proposer);
         Double inherited = family == null ? null : familyDraftNanos.get(family);
         return inherited != null ? inherited : PRIOR_DRAFT_RATIO * stepNanos();
     }
