@@ -43,11 +43,15 @@ public final class GreedyHead {
     public static final int MAX_TOP_CANDIDATES = 512;
     /**
      * Most rows screened in one call. The screen trades the head's memory traffic for int8-to-float conversions; a
-     * batch of many rows reads the float32 head once for all of them and is bound by its multiply-adds, which the
-     * screen does not save: 16 rows measured slower screened (bench engine batch16 1991-2154 against 2336-2579
-     * tok/s), 4 faster (1557-1903 against 1321-1423).
+     * batch of many rows reads the float32 head once for all of them and is bound by its multiply-adds. With the
+     * screen's wide passes (32 vector registers: a conversion feeds eight rows) the int8 product of 16 rows still
+     * costs less than the float32 one: bench engine's 16 sequences ran at 3.47-3.56x one stream against 3.09-3.36x
+     * with at most 8 rows screened (three alternating runs, 2-core AVX-512 Xeon). Without them a conversion feeds at
+     * most five rows and 16 rows measured slower screened (batch16 1991-2154 against 2336-2579 tok/s, AVX2 EPYC),
+     * 4 faster (1557-1903 against 1321-1423). Past this many rows the full product runs (the approximations take
+     * 128 KB per row on stories15M).
      */
-    public static final int MAX_ROWS = 8;
+    public static final int MAX_ROWS = PackedInt8Matrix.hasWidePasses() ? 64 : 8;
     /**
      * Most top-k rows screened in one call: settling one costs a k-th bound, ~50-150 candidates and a logits row to
      * write, so one or two beat the full product (one thread: 1.56 against 1.86 ms for one row), five do not (4.27
@@ -61,12 +65,12 @@ public final class GreedyHead {
     /** Quads per warm-up call, and the time under which such a call counts as compiled code (interpreted: ms). */
     private static final int WARM_UP_QUADS = 8;
     /**
-     * Rows of the warm-up's largest call. It runs every row count up to this one, so that each multi-row pass (three,
-     * four and five rows on 16-register hardware) is compiled. A verification of two or more drafts runs them; left
-     * to the traffic they were compiled only after such steps had run slow, and a cluster's draft-length
-     * controller, having measured a three-row step at 15-19 ms against 4-7 ms for one row, kept away from them.
+     * Row counts of the warm-up's calls, so that each multi-row pass (three, four and five rows, and eight with
+     * wide passes) is compiled. A verification of two or more drafts runs them; left to the traffic they were
+     * compiled only after such steps had run slow, and a cluster's draft-length controller, having measured a
+     * three-row step at 15-19 ms against 4-7 ms for one row, kept away from them.
      */
-    private static final int WARM_UP_ROWS = 5;
+    private static final int[] WARM_UP_ROWS = {1, 2, 3, 4, 5, 8};
     private static final long COMPILED_CALL_NANOS = 100_000;
     /** Warm-up's top k (as recorded traffic asks for), and the rows of its made-up row that stand out. */
     private static final int WARM_UP_TOP_K = 32;
@@ -145,7 +149,7 @@ public final class GreedyHead {
     }
 
     /**
-     * Runs the kernels (one to {@value #WARM_UP_ROWS} rows) on zeros, and the selection of a row's candidates on a
+     * Runs the kernels ({@link #WARM_UP_ROWS} rows) on zeros, and the selection of a row's candidates on a
      * made-up row, on a daemon thread until every call takes compiled-code time, so that the JIT compiles them off
      * the serving path: in the idle CPU class first, in the normal class after a second ({@link WarmUpScheduling}).
      * The selection matters as much as the product: it runs once per screened row, so left to the traffic it
@@ -159,15 +163,16 @@ public final class GreedyHead {
             try {
                 WarmUpScheduling scheduling = WarmUpScheduling.enter();
                 int cols = screen.cols();
-                float[] x = new float[WARM_UP_ROWS * cols];
-                float[] out = new float[WARM_UP_ROWS * screen.paddedRows()];
+                int most = Arrays.stream(WARM_UP_ROWS).max().orElseThrow();
+                float[] x = new float[most * cols];
+                float[] out = new float[most * screen.paddedRows()];
                 int quads = Math.min(WARM_UP_QUADS, screen.quads());
                 long start = System.nanoTime();
                 int compiledInARow = 0;
                 while (compiledInARow < 3 && System.nanoTime() - start < WARM_UP_LIMIT_NANOS) {
                     scheduling.check();
                     boolean compiled = true;
-                    for (int rows = 1; rows <= WARM_UP_ROWS; rows++) {
+                    for (int rows : WARM_UP_ROWS) {
                         long t0 = System.nanoTime();
                         screen.approximate(x, 0, cols, rows, out, 0, screen.paddedRows(), 0, quads);
                         // One or two rows in compiled-code time; more rows a share of it each.
