@@ -360,18 +360,22 @@ public final class LlamaStage {
         }
     }
 
-    /** Writes columns [from, to) of every row's key (transposed: one page row per column) or value into the cache. */
-    private void store(float[] src, boolean keys, int from, int to) {
+    /** Writes columns [from, to) of every row's key into the cache, transposed: one page row per column. */
+    private void storeKeys(int from, int to) {
         for (int r = 0; r < rows; r++) {
             int pos = batch.position(r);
             float[] page = rowSequence[r].pages[pos / KvCache.PAGE_POSITIONS];
-            int slot = pos % KvCache.PAGE_POSITIONS;
-            if (keys) {
-                int key = cache.keyBase(localLayer) + slot;
-                for (int i = from; i < to; i++) page[key + i * KvCache.PAGE_POSITIONS] = src[r * kvDim + i];
-            } else {
-                System.arraycopy(src, r * kvDim + from, page, cache.valueOffset(localLayer, slot) + from, to - from);
-            }
+            int key = cache.keyBase(localLayer) + pos % KvCache.PAGE_POSITIONS;
+            for (int i = from; i < to; i++) page[key + i * KvCache.PAGE_POSITIONS] = k[r * kvDim + i];
+        }
+    }
+
+    /** Writes columns [from, to) of every row's value into the cache (one page row per position). */
+    private void storeValues(int from, int to) {
+        for (int r = 0; r < rows; r++) {
+            int pos = batch.position(r);
+            float[] page = rowSequence[r].pages[pos / KvCache.PAGE_POSITIONS];
+            System.arraycopy(v, r * kvDim + from, page, cache.valueOffset(localLayer, pos % KvCache.PAGE_POSITIONS) + from, to - from);
         }
     }
 
@@ -477,10 +481,10 @@ public final class LlamaStage {
             int ks = Math.clamp(start - dim, 0, kvDim), ke = Math.clamp(end - dim, 0, kvDim);
             if (ks < ke) {
                 rotate(k, kvDim, ks, ke);
-                store(k, true, ks, ke);
+                storeKeys(ks, ke);
             }
             int vs = Math.clamp(start - dim - kvDim, 0, kvDim), ve = Math.clamp(end - dim - kvDim, 0, kvDim);
-            if (vs < ve) store(v, false, vs, ve);
+            if (vs < ve) storeValues(vs, ve);
         }
 
         private void matmulPart(WeightMatrix w, float[] out, int width, int base, int start, int end) {
