@@ -16,24 +16,36 @@ import com.typesafe.config.ConfigFactory;
  *                       the screen too
  * @param jitFailureLog  whether nodes and {@code bench engine} log the JIT's give-ups on Tandem's code
  *                       ({@link dev.tandem.engine.jit.JitFailureLog})
+ * @param draftWeights   what the draft proposer's products read (see {@link DraftWeights}); every proposer of the JVM
+ *                       takes it from {@link #load()}
  */
-public record EngineSettings(WeightsMemory weightsMemory, boolean greedyScreen, boolean screenTopLogits, boolean jitFailureLog) {
+public record EngineSettings(WeightsMemory weightsMemory, boolean greedyScreen, boolean screenTopLogits, boolean jitFailureLog,
+                             DraftWeights draftWeights) {
 
     public static final String PATH = "tandem.engine";
 
     public EngineSettings {
         if (weightsMemory == null) throw new IllegalArgumentException("tandem.engine.weights-memory must be set");
+        if (draftWeights == null) throw new IllegalArgumentException("tandem.engine.draft-weights must be set");
     }
 
     /** Reads {@code tandem.engine} from a config that has the engine's reference.conf merged in. */
     public static EngineSettings fromConfig(Config root) {
         Config c = root.getConfig(PATH);
+        WeightsMemory memory;
+        DraftWeights draftWeights;
         try {
-            return new EngineSettings(WeightsMemory.parse(c.getString("weights-memory")), c.getBoolean("greedy-screen"),
-                    c.getBoolean("screen-top-logits"), c.getBoolean("jit-failure-log"));
+            memory = WeightsMemory.parse(c.getString("weights-memory"));
         } catch (IllegalArgumentException e) {
             throw new ConfigException.BadValue(c.origin(), PATH + ".weights-memory", e.getMessage());
         }
+        try {
+            draftWeights = DraftWeights.parse(c.getString("draft-weights"));
+        } catch (IllegalArgumentException e) {
+            throw new ConfigException.BadValue(c.origin(), PATH + ".draft-weights", e.getMessage());
+        }
+        return new EngineSettings(memory, c.getBoolean("greedy-screen"), c.getBoolean("screen-top-logits"),
+                c.getBoolean("jit-failure-log"), draftWeights);
     }
 
     /** The settings of this JVM: system properties over application.conf over reference.conf. */

@@ -9,7 +9,18 @@ import dev.tandem.engine.model.ModelWeights;
 import dev.tandem.engine.model.ResidentWeights;
 import dev.tandem.engine.model.WeightsMemory;
 
+import dev.tandem.engine.model.DraftWeights;
+import dev.tandem.engine.model.EngineSettings;
+import dev.tandem.engine.model.LayerWeights;
+import dev.tandem.engine.tensor.PackedInt8Matrix;
+import dev.tandem.engine.tensor.WeightMatrix;
+
 import java.lang.foreign.Arena;
+import java.lang.foreign.MemorySegment;
+import java.util.ArrayList;
+import java.util.IdentityHashMap;
+import java.util.List;
+import java.util.Map;
 
 /**
  * Drafts with a small {@link DraftModel} whose head covers a reduced vocabulary: tokens outside it are never
@@ -19,6 +30,8 @@ import java.lang.foreign.Arena;
 public final class DraftModelProposer extends StageProposer {
 
     public static final String NAME = "draft";
+    /** Each matrix of the int8 copy starts on a cache line. */
+    private static final long INT8_ALIGNMENT = 64;
 
     private final DraftModel model;
 
@@ -34,16 +47,50 @@ public final class DraftModelProposer extends StageProposer {
     public DraftModel model() { return model; }
 
     /**
-     * The draft's products read a copy of its matrices in the packed float32 layout on huge pages, as a worker's
-     * stage reads the target's ({@link ResidentWeights}). Why: a draft token streams its whole layer and head
-     * (6.4 MB for stories15M's one-layer draft), and between two proposals the target's forward evicts them from the
-     * caches. One thread, one-layer draft with a 2048-token head, a 64 MB sweep before each proposal of three
-     * tokens: 0.26-0.31 ms a token packed against 0.42-0.55 ms row-major in native memory (0.11 against 0.35 ms
-     * warm). Row-major heap arrays were slower still: the kernels the JIT compiled for native segments ran them
-     * 2-4x slower. The embedding stays: rows are only copied out of it.
+     * The draft's products read a copy of its matrices (the embedding stays: rows are only copied out of it), so a
+     * served draft no longer sees later changes to its arrays, in one of two forms ({@link DraftWeights}):
+     * <ul>
+     *   <li>int8 with a scale per row ({@link PackedInt8Matrix}), all matrices in one region of huge pages. A draft
+     *       token streams its whole layer and head, and between two proposals the target's forward evicts them from
+     *       the caches: one thread, stories15M's one-layer draft with a 2048-token head, a 64 MB sweep before each
+     *       proposal of three tokens, 0.13-0.18 ms a token against 0.26-0.30 ms for the packed float32 copy (three
+     *       alternating runs). Its argmax differed from float32's at 3 of 250 positions of a story.</li>
+     *   <li>float32 in the packed layout on huge pages, as a worker's stage reads the target
+     *       ({@link ResidentWeights}): 0.26-0.31 ms a token against 0.42-0.55 ms row-major in native memory (0.11
+     *       against 0.35 ms warm). Row-major heap arrays were slower still: the kernels the JIT compiled for native
+     *       segments ran them 2-4x slower.</li>
+     * </ul>
      */
-    static ModelWeights packed(ModelWeights w) {
-        return ResidentWeights.place(w, 0, w.config().nLayers(), WeightsMemory.HUGE_PAGES, Arena.ofAuto(), false);
+    static ModelWeights copy(ModelWeights w, DraftWeights form) {
+        return switch (form) {
+            case FLOAT32 -> ResidentWeights.place(w, 0, w.config().nLayers(), WeightsMemory.HUGE_PAGES, Arena.ofAuto(), false);
+            case INT8 -> int8(w);
+        };
+    }
+
+    private static ModelWeights int8(ModelWeights w) {
+        Map<WeightMatrix, WeightMatrix> copies = new IdentityHashMap<>();
+        List<WeightMatrix> matrices = new ArrayList<>();
+        for (LayerWeights l : w.layers()) matrices.addAll(List.of(l.wq(), l.wk(), l.wv(), l.wo(), l.w1(), l.w2(), l.w3()));
+        matrices.add(w.output());
+        long bytes = 0;
+        for (WeightMatrix m : matrices) bytes += alignedInt8Bytes(m);
+        MemorySegment region = PackedInt8Matrix.allocate(bytes);
+        long offset = 0;
+        for (WeightMatrix m : matrices) {
+            if (copies.containsKey(m)) continue;
+            long size = alignedInt8Bytes(m);
+            copies.put(m, PackedInt8Matrix.quantize(m, region.asSlice(offset, size)));
+            offset += size;
+        }
+        List<LayerWeights> layers = new ArrayList<>();
+        for (LayerWeights l : w.layers()) layers.add(l.withMatrices(copies::get));
+        return new ModelWeights(w.config(), w.tokenEmbedding(), List.copyOf(layers), w.finalNorm(), copies.get(w.output()));
+    }
+
+    private static long alignedInt8Bytes(WeightMatrix m) {
+        long b = PackedInt8Matrix.bytesFor(m.rows(), m.cols());
+        return (b + INT8_ALIGNMENT - 1) / INT8_ALIGNMENT * INT8_ALIGNMENT;
     }
 
     /**
@@ -51,6 +98,12 @@ public final class DraftModelProposer extends StageProposer {
      * ({@code targetSeqLen}) and its embedding the target's vocabulary ({@code targetVocab}).
      */
     public static ProposerFactory factory(DraftModel model, int targetVocab, int targetSeqLen, ParallelRunner runner) {
+        return factory(model, targetVocab, targetSeqLen, runner, EngineSettings.load().draftWeights());
+    }
+
+    /** As {@link #factory(DraftModel, int, int, ParallelRunner)}, with the products reading {@code form}. */
+    public static ProposerFactory factory(DraftModel model, int targetVocab, int targetSeqLen, ParallelRunner runner,
+                                          DraftWeights form) {
         if (model.config().vocabSize() != targetVocab) {
             throw new IllegalArgumentException("the draft is for a vocabulary of " + model.config().vocabSize()
                     + " tokens, the target has " + targetVocab);
@@ -59,7 +112,7 @@ public final class DraftModelProposer extends StageProposer {
             throw new IllegalArgumentException("the draft's context of " + model.config().seqLen()
                     + " is shorter than the target's " + targetSeqLen);
         }
-        LlamaStage stage = new LlamaStage(packed(model.weights()), 0, model.config().nLayers(), runner, 1);
+        LlamaStage stage = new LlamaStage(copy(model.weights(), form), 0, model.config().nLayers(), runner, 1);
         ForwardBatch batch = new ForwardBatch(model.config().dim(), 16);
         int[] logitTokens = model.vocabulary().isFull() ? null : model.vocabulary().tokens();
         return new ProposerFactory() {

@@ -22,7 +22,9 @@ import java.util.Objects;
  * bound: for every row, {@code |approx_r - exact_r| <= boundFactor() * s_r * sum_c |x_c|}, where exact_r is the
  * float32 product of the source matrix in any summation order over its columns (the bound covers the rounding of
  * each int8 value, half a step, plus the float32 rounding of both sums). {@code GreedyHead} uses this to find a
- * greedy token while reading a quarter of the output head.
+ * greedy token while reading a quarter of the output head. As a {@link WeightMatrix} ({@link #matmul}, type
+ * {@link TensorType#INT8_ROWS}) it serves where approximate products are enough: the draft proposer's copy of a
+ * draft model, whose proposals the target verifies anyway.
  *
  * <p>The copy lives off the heap, 64-byte aligned so that a column is one cache line (a heap byte[] starts 16 bytes
  * into an object, so each column would straddle two), and on 2 MB huge pages where the host gives them (a sweep of
@@ -36,7 +38,7 @@ import java.util.Objects;
  * call boxing its vectors (a JFR allocation profile of {@code bench osd}: ~1 GB a minute in the last stage's
  * one-row screen, and the young collections that came with it).
  */
-public final class PackedInt8Matrix {
+public final class PackedInt8Matrix implements WeightMatrix {
 
     private static final VectorSpecies<Float> F = FloatVector.SPECIES_PREFERRED;
     /** Rows of a block: one float vector's lanes (as {@link PackedF32Matrix}'s). */
@@ -109,12 +111,20 @@ public final class PackedInt8Matrix {
      * not finite, where no bound holds.
      */
     public static PackedInt8Matrix quantize(WeightMatrix source) {
+        return quantize(source, allocate(bytesFor(source.rows(), source.cols())));
+    }
+
+    /**
+     * As {@link #quantize(WeightMatrix)}, into {@code data}: zero-filled, 64-byte aligned and at least
+     * {@link #bytesFor} long (so that several copies can share one region of huge pages).
+     */
+    public static PackedInt8Matrix quantize(WeightMatrix source, MemorySegment data) {
         int rows = source.rows();
         int cols = source.cols();
         int quads = quadsFor(rows);
-        long bytes = (long) quads * cols * COLUMN_BYTES;
-        if (bytes > Integer.MAX_VALUE - 16) throw new IllegalArgumentException("matrix too large for an int8 copy: " + rows + "x" + cols);
-        MemorySegment data = allocate(bytes);
+        long bytes = bytesFor(rows, cols);
+        if (data.byteSize() < bytes) throw new IllegalArgumentException("an int8 copy of " + rows + "x" + cols + " needs " + bytes + " bytes, got " + data.byteSize());
+        if (data.address() % COLUMN_BYTES != 0) throw new IllegalArgumentException("an int8 copy needs " + COLUMN_BYTES + "-byte aligned memory");
         float[] scales = new float[quads * QUAD_ROWS];
         // One quad at a time, column-major like the copy: a packed source is read a block's column at a time (row
         // by row, its reads would stride across lines).
@@ -151,13 +161,23 @@ public final class PackedInt8Matrix {
         return new PackedInt8Matrix(data, bytes, scales, rows, cols);
     }
 
+    /** Bytes of the int8 values of a {@code rows x cols} copy (whole quads; the scales live on the heap). */
+    public static long bytesFor(int rows, int cols) {
+        long bytes = (long) quadsFor(rows) * cols * COLUMN_BYTES;
+        if (bytes > Integer.MAX_VALUE - 16) throw new IllegalArgumentException("matrix too large for an int8 copy: " + rows + "x" + cols);
+        return bytes;
+    }
+
     /** Whether {@link #approximate} takes eight rows per pass here (32 vector registers), which pays for many rows. */
     public static boolean hasWidePasses() {
         return WIDE_PASSES;
     }
 
-    /** Zeroed, line-aligned memory for the copy: huge pages if the host has them, else ordinary pages. */
-    private static MemorySegment allocate(long bytes) {
+    /**
+     * Zeroed, line-aligned memory for copies ({@link #quantize(WeightMatrix, MemorySegment)}): huge pages if the host
+     * has them, else ordinary pages; freed once unreachable.
+     */
+    public static MemorySegment allocate(long bytes) {
         Arena arena = Arena.ofAuto();
         try {
             return HugePageMemory.allocate(bytes, arena);
@@ -166,9 +186,62 @@ public final class PackedInt8Matrix {
         }
     }
 
+    @Override
     public int rows() { return rows; }
 
+    @Override
     public int cols() { return cols; }
+
+    @Override
+    public TensorType type() { return TensorType.INT8_ROWS; }
+
+    /**
+     * The approximate products ({@link #approximate}) of rows [rowStart, rowEnd): each within
+     * {@code boundFactor() * scale(r) * sum|x|} of the float32 product of the matrix this was quantized from. A range
+     * of whole quads goes straight into {@code out} when its padding fits there; any other through a per-thread
+     * buffer, computing the quads it touches.
+     */
+    @Override
+    public void matmul(float[] x, int xOff, int xStride, int batch, float[] out, int outOff, int outStride,
+                       int rowStart, int rowEnd) {
+        Objects.checkFromToIndex(rowStart, rowEnd, rows);
+        if (batch <= 0 || rowStart == rowEnd) return;
+        int quadStart = rowStart / QUAD_ROWS;
+        int quadEnd = quadsFor(rowEnd);
+        int width = paddedRows();
+        boolean whole = rowStart == quadStart * QUAD_ROWS && rowEnd == quadEnd * QUAD_ROWS;
+        if (whole && outOff >= 0 && (long) outOff + (long) (batch - 1) * outStride + width <= out.length) {
+            approximate(x, xOff, xStride, batch, out, outOff, outStride, quadStart, quadEnd);
+            return;
+        }
+        Objects.checkFromIndexSize(outOff, (batch - 1) * outStride + rowEnd, out.length);
+        float[] scratch = KernelScratch.get().row(batch * width);
+        approximate(x, xOff, xStride, batch, scratch, 0, width, quadStart, quadEnd);
+        for (int b = 0; b < batch; b++) {
+            System.arraycopy(scratch, b * width + rowStart, out, outOff + b * outStride + rowStart, rowEnd - rowStart);
+        }
+    }
+
+    /** Row r as the copy holds it: {@code scale(r) * q[r][c]}. */
+    @Override
+    public void readRow(int r, float[] dst, int dstOff) {
+        Objects.checkIndex(r, rows);
+        Objects.checkFromIndexSize(dstOff, cols, dst.length);
+        long base = (long) (r / QUAD_ROWS) * quadBytes + r % QUAD_ROWS;
+        float scale = scales[r];
+        for (int c = 0; c < cols; c++) dst[dstOff + c] = scale * data.get(ValueLayout.JAVA_BYTE, base + (long) c * COLUMN_BYTES);
+    }
+
+    /** The int8 values, quad by quad (the scales are not in it). */
+    @Override
+    public MemorySegment segment() { return data.asSlice(0, dataBytes); }
+
+    @Override
+    public WeightMatrix withSegment(MemorySegment copy) {
+        if (copy.byteSize() != dataBytes) throw new IllegalArgumentException("an int8 copy of " + rows + "x" + cols + " has " + dataBytes + " bytes, got " + copy.byteSize());
+        if (copy.address() % COLUMN_BYTES != 0) throw new IllegalArgumentException("an int8 copy needs " + COLUMN_BYTES + "-byte aligned memory");
+        return new PackedInt8Matrix(copy, dataBytes, scales, rows, cols);
+    }
 
     /** Rows rounded up to whole quads: the width of an output row of {@link #approximate}. */
     public int paddedRows() { return quads * QUAD_ROWS; }

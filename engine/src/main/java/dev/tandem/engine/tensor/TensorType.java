@@ -3,6 +3,8 @@ package dev.tandem.engine.tensor;
 /**
  * Storage types of weight tensors, with the GGML type ids that GGUF files use.
  * Quantized types store blocks of {@link #blockSize()} values in {@link #blockBytes()} bytes.
+ * {@link #INT8_ROWS} is no file type: the in-memory int8 copy of {@link PackedInt8Matrix} (one byte per value plus a
+ * float scale per row), whose products approximate the float32 ones.
  */
 public enum TensorType {
     F32(0, 1, 4),
@@ -11,7 +13,9 @@ public enum TensorType {
     Q8_0(8, 32, 34),
     Q4_K(12, 256, 144),
     Q6_K(14, 256, 210),
-    BF16(30, 1, 2);
+    BF16(30, 1, 2),
+    /** No GGML id: never read from or written to a file. */
+    INT8_ROWS(-1, 1, 1);
 
     private final int ggmlId;
     private final int blockSize;
@@ -40,7 +44,7 @@ public enum TensorType {
     /** The type with this GGML id, or empty for ids Tandem does not read. */
     public static java.util.Optional<TensorType> ofGgmlId(int id) {
         for (TensorType t : values()) {
-            if (t.ggmlId == id) return java.util.Optional.of(t);
+            if (t.ggmlId == id && id >= 0) return java.util.Optional.of(t);
         }
         return java.util.Optional.empty();
     }

@@ -25,6 +25,8 @@ public final class WeightMatrices {
             case Q4_0 -> new Q4_0Matrix(data, rows, cols, kernel);
             case Q4_K -> new Q4_KMatrix(data, rows, cols);
             case Q6_K -> new Q6_KMatrix(data, rows, cols);
+            // Its scales live beside the bytes, so bytes alone do not make one (PackedInt8Matrix.quantize does).
+            case INT8_ROWS -> throw new IllegalArgumentException("an " + type + " matrix is made by quantizing a matrix, not over bytes");
         };
     }
 }
