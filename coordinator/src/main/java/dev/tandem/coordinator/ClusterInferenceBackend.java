@@ -1,5 +1,7 @@
 package dev.tandem.coordinator;
 
+import dev.tandem.engine.model.DraftWeights;
+import dev.tandem.engine.model.EngineSettings;
 import dev.tandem.protocol.transport.DirectTransport;
 import akka.NotUsed;
 import akka.actor.typed.ActorRef;
@@ -123,13 +125,14 @@ public final class ClusterInferenceBackend implements InferenceBackend, AdminBac
                         .withSettings(singletonSettings));
         Map<String, ServedModel> served = new LinkedHashMap<>();
         ClusterInferenceBackend backend = new ClusterInferenceBackend(system, settings, placement, served);
+        DraftWeights draftWeights = EngineSettings.fromConfig(system.settings().config()).draftWeights();
         for (Map.Entry<String, OpenedModel> e : opened.entrySet()) {
             OpenedModel model = e.getValue();
             Scheduler.ModelLimits limits = new Scheduler.ModelLimits(e.getKey(), model.config().seqLen(),
                     model.config().vocabSize(), model.tokenizer().bosId(), model.tokenizer().eosId());
             SpeculationSettings speculation = settings.speculation();
             java.util.function.Supplier<ProposerCatalog> proposers =
-                    () -> new ProposerCatalog(e.getKey(), model, speculation, drafts);
+                    () -> new ProposerCatalog(e.getKey(), model, speculation, drafts, draftWeights);
             ActorRef<Scheduler.Command> scheduler = system.systemActorOf(
                     Behaviors.supervise(Scheduler.create(settings, limits, proposers, placement,
                             isReady -> backend.ready.put(e.getKey(), isReady))).onFailure(SupervisorStrategy.restart()),

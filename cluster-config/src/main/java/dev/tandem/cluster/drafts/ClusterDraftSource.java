@@ -1,5 +1,6 @@
 package dev.tandem.cluster.drafts;
 
+import dev.tandem.engine.model.DraftWeights;
 import dev.tandem.coordinator.spec.DraftSource;
 import dev.tandem.engine.draft.DraftModel;
 import dev.tandem.engine.model.OpenedModel;
@@ -25,10 +26,13 @@ public final class ClusterDraftSource implements DraftSource {
 
     private final DraftRegistry registry;
     private final TrafficClassifier classifier;
+    private final DraftWeights form;
 
-    public ClusterDraftSource(DraftRegistry registry, TrafficClassifier classifier) {
+    /** @param form what the proposers of a live draft read ({@code tandem.engine.draft-weights} of the node) */
+    public ClusterDraftSource(DraftRegistry registry, TrafficClassifier classifier, DraftWeights form) {
         this.registry = registry;
         this.classifier = classifier;
+        this.form = form;
     }
 
     @Override
@@ -38,7 +42,7 @@ public final class ClusterDraftSource implements DraftSource {
 
     /** The swappable drafts of a target with this vocabulary and context, kept in step with the registry. */
     public SwappableDraft drafts(String model, int vocab, int seqLen, ParallelRunner runner) {
-        SwappableDraft drafts = new SwappableDraft(vocab, seqLen, runner, seqId -> DraftModel.GENERAL_CLASS, classifier);
+        SwappableDraft drafts = new SwappableDraft(vocab, seqLen, runner, seqId -> DraftModel.GENERAL_CLASS, classifier, form);
         registry.addPublisher((cls, draft) -> {
             if (fits(draft, vocab, seqLen, model)) drafts.live(cls, draft);
         });

@@ -1,5 +1,6 @@
 package dev.tandem.cluster.drafts;
 
+import dev.tandem.engine.model.EngineSettings;
 import akka.actor.typed.ActorRef;
 import akka.actor.typed.DispatcherSelector;
 import akka.actor.typed.javadsl.ActorContext;
@@ -100,7 +101,8 @@ public final class OnlineDistillation {
             activity = new ServingActivity(recorder, settings.staleSequence().toNanos());
         }
         DraftSource source = coordinator
-                ? new ClusterDraftSource(registry, new TrafficClassifier(t.classifierMinExamples(), t.classifierMinPosterior()))
+                ? new ClusterDraftSource(registry, new TrafficClassifier(t.classifierMinExamples(), t.classifierMinPosterior()),
+                        EngineSettings.fromConfig(config).draftWeights())
                 : DraftSource.NONE;
         return new Parts(settings, registry, activity, recorder, buffers, source);
     }

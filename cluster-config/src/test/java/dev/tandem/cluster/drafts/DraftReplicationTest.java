@@ -104,7 +104,8 @@ class DraftReplicationTest {
         Cluster.get(coordinator.system()).manager().tell(Join.create(coordinator.system().address()));
         Cluster.get(worker.system()).manager().tell(Join.create(coordinator.system().address()));
         runner = new ParallelRunner(1);
-        coordinatorDrafts = new ClusterDraftSource(coordinator.registry(), new dev.tandem.trainer.traffic.TrafficClassifier(5, 0.9))
+        coordinatorDrafts = new ClusterDraftSource(coordinator.registry(), new dev.tandem.trainer.traffic.TrafficClassifier(5, 0.9),
+                dev.tandem.engine.model.DraftWeights.INT8)
                 .drafts(MODEL, CONFIG.vocabSize(), CONFIG.seqLen(), runner);
         ActorSystem<Void> sys = coordinator.system();
         ClusterDraftAdmin drafts = new ClusterDraftAdmin(sys, coordinator.replicator(), Set.of(MODEL), Duration.ofSeconds(30));

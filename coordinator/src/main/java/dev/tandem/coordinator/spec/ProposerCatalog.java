@@ -1,5 +1,6 @@
 package dev.tandem.coordinator.spec;
 
+import dev.tandem.engine.model.DraftWeights;
 import dev.tandem.coordinator.api.GenerationRejected;
 import dev.tandem.engine.draft.DraftCheckpoint;
 import dev.tandem.engine.draft.DraftModel;
@@ -43,9 +44,13 @@ public final class ProposerCatalog implements AutoCloseable {
     private ProposerFactory draftFactory;
     private boolean draftLooked;
     private boolean warmUpStarted;
+    private final DraftWeights draftWeights;
 
-    public ProposerCatalog(String model, OpenedModel target, SpeculationSettings settings, DraftSource drafts) {
+    /** @param draftWeights what a draft from a checkpoint file reads (a draft source makes its own proposers) */
+    public ProposerCatalog(String model, OpenedModel target, SpeculationSettings settings, DraftSource drafts,
+                           DraftWeights draftWeights) {
         this.model = model;
+        this.draftWeights = draftWeights;
         this.target = target;
         this.settings = settings;
         this.drafts = drafts;
@@ -124,7 +129,7 @@ public final class ProposerCatalog implements AutoCloseable {
             Path file = checkpointPath();
             if (Files.isRegularFile(file)) {
                 DraftModel draft = DraftCheckpoint.read(file);
-                draftFactory = DraftModelProposer.factory(draft, target.config().vocabSize(), target.config().seqLen(), runner());
+                draftFactory = DraftModelProposer.factory(draft, target.config().vocabSize(), target.config().seqLen(), runner(), draftWeights);
             }
         }
         if (draftFactory != null) warmUpKernels();
@@ -135,7 +140,8 @@ public final class ProposerCatalog implements AutoCloseable {
     private void warmUpKernels() {
         if (warmUpStarted || settings.warmUpForwards() == 0) return;
         warmUpStarted = true;
-        DraftKernelWarmUp.start(target.config(), settings.threads(), settings.warmUpForwards(), "tandem-draft-warm-up-" + model);
+        DraftKernelWarmUp.start(target.config(), settings.threads(), settings.warmUpForwards(), draftWeights,
+                "tandem-draft-warm-up-" + model);
     }
 
     private Path checkpointPath() {

@@ -1,5 +1,7 @@
 package dev.tandem.trainer.version;
 
+import dev.tandem.engine.model.DraftWeights;
+import dev.tandem.engine.model.EngineSettings;
 import dev.tandem.engine.draft.DraftModel;
 import dev.tandem.engine.parallel.ParallelRunner;
 import dev.tandem.engine.sampling.SamplerSettings;
@@ -35,19 +37,25 @@ public final class SwappableDraft implements ProposerFactory, DraftPublisher {
     private final ParallelRunner runner;
     private final LongFunction<String> classOf;
     private final TrafficClassifier classifier;
+    private final DraftWeights form;
     private final Map<String, Live> live = new ConcurrentHashMap<>();
 
     /** A class's live draft with its proposer factory and the name its proposers carry. */
     private record Live(DraftModel draft, ProposerFactory factory, String proposerName) {}
 
+    /** Proposers read drafts as this JVM's {@code tandem.engine.draft-weights} says. */
     public SwappableDraft(int targetVocab, int targetSeqLen, ParallelRunner runner, LongFunction<String> classOf) {
-        this(targetVocab, targetSeqLen, runner, classOf, null);
+        this(targetVocab, targetSeqLen, runner, classOf, null, EngineSettings.load().draftWeights());
     }
 
-    /** @param classifier classifies untagged prompts in the four-argument open (null: {@code classOf} decides) */
+    /**
+     * @param classifier classifies untagged prompts in the four-argument open (null: {@code classOf} decides)
+     * @param form       what the proposers of a live draft read
+     */
     public SwappableDraft(int targetVocab, int targetSeqLen, ParallelRunner runner, LongFunction<String> classOf,
-                          TrafficClassifier classifier) {
+                          TrafficClassifier classifier, DraftWeights form) {
         this.targetVocab = targetVocab;
+        this.form = form;
         this.targetSeqLen = targetSeqLen;
         this.runner = runner;
         this.classOf = classOf;
@@ -64,7 +72,7 @@ public final class SwappableDraft implements ProposerFactory, DraftPublisher {
 
     @Override
     public void live(String trafficClass, DraftModel draft) {
-        live.put(trafficClass, new Live(draft, DraftModelProposer.factory(draft, targetVocab, targetSeqLen, runner),
+        live.put(trafficClass, new Live(draft, DraftModelProposer.factory(draft, targetVocab, targetSeqLen, runner, form),
                 proposerName(draft, trafficClass)));
     }
 

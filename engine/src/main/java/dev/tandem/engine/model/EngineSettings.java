@@ -16,8 +16,8 @@ import com.typesafe.config.ConfigFactory;
  *                       the screen too
  * @param jitFailureLog  whether nodes and {@code bench engine} log the JIT's give-ups on Tandem's code
  *                       ({@link dev.tandem.engine.jit.JitFailureLog})
- * @param draftWeights   what the draft proposer's products read (see {@link DraftWeights}); every proposer of the JVM
- *                       takes it from {@link #load()}
+ * @param draftWeights   what the draft proposer's products read (see {@link DraftWeights}): a coordinator node's from
+ *                       its ActorSystem's configuration, other proposers from {@link #load()}
  */
 public record EngineSettings(WeightsMemory weightsMemory, boolean greedyScreen, boolean screenTopLogits, boolean jitFailureLog,
                              DraftWeights draftWeights) {

@@ -1,5 +1,6 @@
 package dev.tandem.engine.spec;
 
+import dev.tandem.engine.model.DraftWeights;
 import dev.tandem.engine.draft.DraftConfig;
 import dev.tandem.engine.draft.DraftModel;
 import dev.tandem.engine.draft.ReducedVocabulary;
@@ -30,10 +31,11 @@ public final class DraftKernelWarmUp {
 
     /**
      * Starts a daemon thread of minimum priority that runs {@code forwards} draft forwards (or fewer if the
-     * JVM is shutting down) over layers shaped like {@code target}'s, with {@code threads} compute threads.
+     * JVM is shutting down) over layers shaped like {@code target}'s, with {@code threads} compute threads, reading
+     * the draft in {@code form} as the proposers it warms up for will.
      */
-    public static Thread start(ModelConfig target, int threads, int forwards, String threadName) {
-        Thread t = new Thread(() -> run(target, threads, forwards), threadName);
+    public static Thread start(ModelConfig target, int threads, int forwards, DraftWeights form, String threadName) {
+        Thread t = new Thread(() -> run(target, threads, forwards, form), threadName);
         t.setDaemon(true);
         t.setPriority(Thread.MIN_PRIORITY);
         t.start();
@@ -41,14 +43,14 @@ public final class DraftKernelWarmUp {
     }
 
     /** Runs the warm-up on the calling thread; returns the forwards run. */
-    public static int run(ModelConfig target, int threads, int forwards) {
+    public static int run(ModelConfig target, int threads, int forwards, DraftWeights form) {
         int seqLen = Math.min(target.seqLen(), 256);
         DraftConfig config = new DraftConfig(target.dim(), target.hiddenDim(), 1, target.nHeads(), target.nKvHeads(),
                 WARM_UP_VOCAB, WARM_UP_HEAD, seqLen, target.normEps(), target.ropeTheta());
         DraftModel draft = DraftModel.random(config, ReducedVocabulary.firstTokens(WARM_UP_HEAD, WARM_UP_VOCAB), SEED);
         int done = 0;
         try (ParallelRunner runner = new ParallelRunner(threads)) {
-            ProposerFactory factory = DraftModelProposer.factory(draft, WARM_UP_VOCAB, seqLen, runner);
+            ProposerFactory factory = DraftModelProposer.factory(draft, WARM_UP_VOCAB, seqLen, runner, form);
             Draft scratch = new Draft(DRAFTS_PER_PROPOSAL, WARM_UP_VOCAB);
             long seqId = 1;
             while (done < forwards) {

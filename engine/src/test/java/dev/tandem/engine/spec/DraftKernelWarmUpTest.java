@@ -1,5 +1,6 @@
 package dev.tandem.engine.spec;
 
+import dev.tandem.engine.model.DraftWeights;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
@@ -13,12 +14,12 @@ class DraftKernelWarmUpTest {
     @Test
     void runsTheRequestedForwardsAcrossSeveralSequences() {
         // 96 positions hold ~23 proposals of 4, so 400 forwards need several sequences (open, catch up, close).
-        assertEquals(400, DraftKernelWarmUp.run(SMALL, 2, 400));
+        for (DraftWeights form : DraftWeights.values()) assertEquals(400, DraftKernelWarmUp.run(SMALL, 2, 400, form), form.name());
     }
 
     @Test
     void theBackgroundThreadEnds() throws InterruptedException {
-        Thread t = DraftKernelWarmUp.start(SMALL, 1, 40, "warm-up-test");
+        Thread t = DraftKernelWarmUp.start(SMALL, 1, 40, DraftWeights.INT8, "warm-up-test");
         t.join(60_000);
         assertTrue(!t.isAlive() && t.isDaemon());
     }
