@@ -16,6 +16,9 @@ import dev.tandem.engine.tensor.PackedInt8Matrix;
 import dev.tandem.engine.tensor.WeightMatrix;
 
 import java.lang.foreign.Arena;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
 import java.lang.foreign.MemorySegment;
 import java.util.ArrayList;
 import java.util.IdentityHashMap;
@@ -30,6 +33,7 @@ import java.util.Map;
 public final class DraftModelProposer extends StageProposer {
 
     public static final String NAME = "draft";
+    private static final Logger LOG = LoggerFactory.getLogger(DraftModelProposer.class);
     /** Each matrix of the int8 copy starts on a cache line. */
     private static final long INT8_ALIGNMENT = 64;
 
@@ -62,10 +66,15 @@ public final class DraftModelProposer extends StageProposer {
      * </ul>
      */
     static ModelWeights copy(ModelWeights w, DraftWeights form) {
-        return switch (form) {
-            case FLOAT32 -> ResidentWeights.place(w, 0, w.config().nLayers(), WeightsMemory.HUGE_PAGES, Arena.ofAuto(), false);
-            case INT8 -> int8(w);
-        };
+        if (form == DraftWeights.INT8) {
+            try {
+                return int8(w);
+            } catch (IllegalArgumentException notFinite) {
+                // No int8 bound holds for such a matrix; its proposals will be poor either way, and verified.
+                LOG.warn("draft served from its float32 copy: {}", notFinite.getMessage());
+            }
+        }
+        return ResidentWeights.place(w, 0, w.config().nLayers(), WeightsMemory.HUGE_PAGES, Arena.ofAuto(), false);
     }
 
     private static ModelWeights int8(ModelWeights w) {

@@ -87,6 +87,18 @@ class DraftWeightsTest {
     }
 
     @Test
+    void aDraftWithAValueThatIsNotFiniteIsServedFromItsFloat32Copy() {
+        DraftModel draft = Stories.draftFromTarget(model, 1);
+        draft.parameters().output()[5] = Float.NaN; // no int8 bound holds for its row
+        ProposerFactory factory = DraftModelProposer.factory(draft, model.config().vocabSize(), model.config().seqLen(),
+                runner, DraftWeights.INT8);
+        int[] prompt = tokenizer.encode("Once upon a time", true, false);
+        SpeculationStats[] stats = new SpeculationStats[1];
+        SpeculationStats[] none = new SpeculationStats[1];
+        assertArrayEquals(decode(NoneProposer.factory(), prompt, none), decode(factory, prompt, stats));
+    }
+
+    @Test
     void theSettingParsesAndRefusesBadValuesByName() {
         assertEquals(DraftWeights.INT8, DraftWeights.parse(" INT8 "));
         assertEquals(DraftWeights.FLOAT32, DraftWeights.parse("float32"));
