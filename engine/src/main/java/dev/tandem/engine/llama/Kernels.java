@@ -2,7 +2,9 @@ package dev.tandem.engine.llama;
 
 import dev.tandem.engine.tensor.Exponentials;
 import dev.tandem.engine.tensor.LaneSums;
+import jdk.incubator.vector.DoubleVector;
 import jdk.incubator.vector.FloatVector;
+import jdk.incubator.vector.VectorOperators;
 import jdk.incubator.vector.VectorSpecies;
 
 /** Small vector kernels of the forward pass over heap arrays (the big matrix products live in the matrices). */
@@ -189,13 +191,15 @@ final class Kernels {
     static void softmax(float[] x, int off, int n) {
         float max = x[off];
         for (int i = 1; i < n; i++) max = Math.max(max, x[off + i]);
-        // Exponentials.expShifted's loop, here rather than called: in bench osd's JVM (six nodes, a busy JIT) C2
-        // did not inline that call into this method and left the callee in C1's code for the whole run, each vector
-        // operation allocating (~180 MB a minute in the stages' attention, JFR).
+        // Exponentials.expShifted's loop, with Exponentials.exp written out, here rather than called: in bench osd's
+        // JVM (six nodes, a busy JIT) C2 did not inline that call into this method and left the callee in C1's code
+        // for the whole run, each vector operation allocating (~180 MB a minute in the stages' attention, JFR).
         VectorSpecies<Float> species = Exponentials.SPECIES;
         int i = 0;
         for (int upper = species.loopBound(n); i < upper; i += species.length()) {
-            Exponentials.exp(FloatVector.fromArray(species, x, off + i).sub(max)).intoArray(x, off + i);
+            DoubleVector wide = (DoubleVector) FloatVector.fromArray(species, x, off + i).sub(max)
+                    .convertShape(VectorOperators.F2D, DoubleVector.SPECIES_PREFERRED, 0);
+            ((FloatVector) wide.lanewise(VectorOperators.EXP).convertShape(VectorOperators.D2F, species, 0)).intoArray(x, off + i);
         }
         for (; i < n; i++) x[off + i] = (float) Math.exp(x[off + i] - max);
         float sum = 0f;
@@ -210,7 +214,9 @@ final class Kernels {
         int i = 0;
         for (int upper = species.loopBound(n); i < upper; i += species.length()) {
             FloatVector g = FloatVector.fromArray(species, gate, gateOff + i);
-            FloatVector e = Exponentials.exp(g.neg());
+            // Exponentials.exp written out, for the reason softmax gives.
+            DoubleVector wide = (DoubleVector) g.neg().convertShape(VectorOperators.F2D, DoubleVector.SPECIES_PREFERRED, 0);
+            FloatVector e = (FloatVector) wide.lanewise(VectorOperators.EXP).convertShape(VectorOperators.D2F, species, 0);
             g.div(e.add(1f)).mul(FloatVector.fromArray(species, up, upOff + i)).intoArray(gate, gateOff + i);
         }
         for (; i < n; i++) {

@@ -28,11 +28,18 @@ public final class Exponentials {
         return (FloatVector) wide.lanewise(VectorOperators.EXP).convertShape(VectorOperators.D2F, SPECIES, 0);
     }
 
-    /** {@code x[i] = (float) Math.exp(x[i] - shift)} for i in [off, off + n) (the subtraction in float). */
+    /**
+     * {@code x[i] = (float) Math.exp(x[i] - shift)} for i in [off, off + n) (the subtraction in float). The body of
+     * {@link #exp} is written out here, not called: a call that C2 does not inline (its callee first compiled by C1,
+     * "already compiled into a big method") leaves every vector operation allocating for the life of the process.
+     * The samplers' softmax did so in the engine's test JVM (~512 KB a 32,000-token row after 30 s of calls).
+     */
     public static void expShifted(float[] x, int off, int n, float shift) {
         int i = 0;
         for (int upper = SPECIES.loopBound(n); i < upper; i += SPECIES.length()) {
-            exp(FloatVector.fromArray(SPECIES, x, off + i).sub(shift)).intoArray(x, off + i);
+            DoubleVector wide = (DoubleVector) FloatVector.fromArray(SPECIES, x, off + i).sub(shift)
+                    .convertShape(VectorOperators.F2D, DOUBLES, 0);
+            ((FloatVector) wide.lanewise(VectorOperators.EXP).convertShape(VectorOperators.D2F, SPECIES, 0)).intoArray(x, off + i);
         }
         for (; i < n; i++) x[off + i] = (float) Math.exp(x[off + i] - shift);
     }

@@ -5,8 +5,9 @@ import java.util.Random;
 
 /**
  * Run in a JVM of its own by {@link SamplersTest}: samples rows of a 32,000-token vocabulary with each kind of sampler,
- * as serving does, warms up until the JIT has compiled the vector kernels (a batch of calls that allocates nothing),
- * then prints how many bytes 200 more calls allocated, and exits 1 if any allocated. Its own JVM because in the test
+ * as serving does, in windows of 200 calls until one allocates nothing (the JIT has compiled the vector kernels; a
+ * deoptimization can send a method back to the interpreter for a while) or 30 s pass, prints each sampler's last
+ * window, and exits 1 if a sampler never had a window without allocation: code that allocates on every call. Its own JVM because in the test
  * JVM the kernels' compiled code depends on which tests ran before (calls with vocabularies of one to five tokens,
  * other classes): in a clean clone's test order the softmax's exponentials stayed in the Vector API's boxing code for
  * 30 s of calls, while a process that samples real rows compiles them within a few hundred.
@@ -14,7 +15,6 @@ import java.util.Random;
 public final class SamplerAllocationProbe {
 
     private static final int VOCAB = 32_000;
-    private static final int BATCH = 50;
     private static final int MEASURED = 200;
     private static final long LIMIT = 4096;
     private static final long WARM_UP_NANOS = 30_000_000_000L;
@@ -34,22 +34,18 @@ public final class SamplerAllocationProbe {
                 new SamplerSettings(1f, 40, 1f, 1), new SamplerSettings(0.7f, 40, 0.9f, 1)}) {
             Sampler sampler = Samplers.create(settings, VOCAB);
             long end = System.nanoTime() + WARM_UP_NANOS;
-            long batch;
-            do {
-                long start = threads.getThreadAllocatedBytes(thread);
-                for (int i = 0; i < BATCH; i++) {
+            long allocated;
+            int windows = 0;
+            do { // until a window of calls runs in compiled code: a deoptimization may send it back for a while
+                long before = threads.getThreadAllocatedBytes(thread);
+                for (int i = 0; i < MEASURED; i++) {
                     System.arraycopy(template, 0, logits, 0, VOCAB);
                     sampler.sample(logits, 0, VOCAB);
                 }
-                batch = threads.getThreadAllocatedBytes(thread) - start;
-            } while (batch >= LIMIT && System.nanoTime() < end);
-            long before = threads.getThreadAllocatedBytes(thread);
-            for (int i = 0; i < MEASURED; i++) {
-                System.arraycopy(template, 0, logits, 0, VOCAB);
-                sampler.sample(logits, 0, VOCAB);
-            }
-            long allocated = threads.getThreadAllocatedBytes(thread) - before;
-            System.out.println(settings + " allocated " + allocated + " bytes in " + MEASURED + " calls");
+                allocated = threads.getThreadAllocatedBytes(thread) - before;
+                windows++;
+            } while (allocated >= LIMIT && System.nanoTime() < end);
+            System.out.println(settings + " allocated " + allocated + " bytes in " + MEASURED + " calls (window " + windows + ")");
             ok &= allocated < LIMIT;
         }
         System.exit(ok ? 0 : 1);
