@@ -5,6 +5,7 @@ import dev.tandem.engine.memory.HugePageUsage;
 import dev.tandem.engine.memory.HugePagesUnavailableException;
 import dev.tandem.engine.tensor.F32Matrix;
 import dev.tandem.engine.tensor.PackedF32Matrix;
+import dev.tandem.engine.tensor.PackedInt8Matrix;
 import dev.tandem.engine.tensor.WeightMatrix;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -98,6 +99,31 @@ public final class ResidentWeights {
         return rebuild(weights, fromLayer, toLayer, copies);
     }
 
+    /**
+     * An int8 copy ({@link PackedInt8Matrix}, one scale per row) of every matrix a whole-model stage of {@code weights}
+     * streams, all in one region (huge pages where the host gives them), each on its own cache line; the embedding
+     * stays as it is (rows are only copied out of it). Its products approximate the float32 ones: for a draft model,
+     * whose proposals the target verifies. Refuses (IllegalArgumentException) a matrix holding a value that is not
+     * finite.
+     */
+    public static ModelWeights int8Copy(ModelWeights weights) {
+        int layers = weights.config().nLayers();
+        List<WeightMatrix> used = usedMatrices(weights, 0, layers);
+        long bytes = 0;
+        for (WeightMatrix m : used) bytes = nextLine(bytes) + PackedInt8Matrix.bytesFor(m.rows(), m.cols());
+        MemorySegment region = PackedInt8Matrix.allocate(bytes);
+        Map<WeightMatrix, WeightMatrix> copies = new IdentityHashMap<>();
+        long offset = 0;
+        for (WeightMatrix m : used) {
+            offset = nextLine(offset);
+            long size = PackedInt8Matrix.bytesFor(m.rows(), m.cols());
+            copies.put(m, PackedInt8Matrix.quantize(m, region.asSlice(offset, size)));
+            offset += size;
+        }
+        ModelWeights copy = rebuild(weights, 0, layers, copies);
+        return new ModelWeights(copy.config(), weights.tokenEmbedding(), copy.layers(), copy.finalNorm(), copy.output());
+    }
+
     /** The distinct matrices a stage of [fromLayer, toLayer) streams, in the order they are laid out. */
     private static List<WeightMatrix> usedMatrices(ModelWeights w, int fromLayer, int toLayer) {
         Map<WeightMatrix, Boolean> seen = new IdentityHashMap<>();
@@ -150,7 +176,11 @@ public final class ResidentWeights {
      * vector loads is then one whole line), another on the next line plus its source's offset within one.
      */
     private static long start(long offset, WeightMatrix m) {
-        long nextLine = (offset + CACHE_LINE - 1) / CACHE_LINE * CACHE_LINE;
+        long nextLine = nextLine(offset);
         return packs(m) ? nextLine : nextLine + Long.remainderUnsigned(m.segment().address(), CACHE_LINE);
+    }
+
+    private static long nextLine(long offset) {
+        return (offset + CACHE_LINE - 1) / CACHE_LINE * CACHE_LINE;
     }
 }

@@ -11,19 +11,11 @@ import dev.tandem.engine.model.WeightsMemory;
 
 import dev.tandem.engine.model.DraftWeights;
 import dev.tandem.engine.model.EngineSettings;
-import dev.tandem.engine.model.LayerWeights;
-import dev.tandem.engine.tensor.PackedInt8Matrix;
-import dev.tandem.engine.tensor.WeightMatrix;
 
 import java.lang.foreign.Arena;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
-import java.lang.foreign.MemorySegment;
-import java.util.ArrayList;
-import java.util.IdentityHashMap;
-import java.util.List;
-import java.util.Map;
 
 /**
  * Drafts with a small {@link DraftModel} whose head covers a reduced vocabulary: tokens outside it are never
@@ -34,8 +26,6 @@ public final class DraftModelProposer extends StageProposer {
 
     public static final String NAME = "draft";
     private static final Logger LOG = LoggerFactory.getLogger(DraftModelProposer.class);
-    /** Each matrix of the int8 copy starts on a cache line. */
-    private static final long INT8_ALIGNMENT = 64;
 
     private final DraftModel model;
 
@@ -54,7 +44,7 @@ public final class DraftModelProposer extends StageProposer {
      * The draft's products read a copy of its matrices (the embedding stays: rows are only copied out of it), so a
      * served draft no longer sees later changes to its arrays, in one of two forms ({@link DraftWeights}):
      * <ul>
-     *   <li>int8 with a scale per row ({@link PackedInt8Matrix}), all matrices in one region of huge pages. A draft
+     *   <li>int8 with a scale per row ({@link ResidentWeights#int8Copy}), all matrices in one region of huge pages. A draft
      *       token streams its whole layer and head, and between two proposals the target's forward evicts them from
      *       the caches: one thread, stories15M's one-layer draft with a 2048-token head, a 64 MB sweep before each
      *       proposal of three tokens, 0.13-0.18 ms a token against 0.26-0.30 ms for the packed float32 copy (three
@@ -68,38 +58,13 @@ public final class DraftModelProposer extends StageProposer {
     static ModelWeights copy(ModelWeights w, DraftWeights form) {
         if (form == DraftWeights.INT8) {
             try {
-                return int8(w);
+                return ResidentWeights.int8Copy(w);
             } catch (IllegalArgumentException notFinite) {
                 // No int8 bound holds for such a matrix; its proposals will be poor either way, and verified.
                 LOG.warn("draft served from its float32 copy: {}", notFinite.getMessage());
             }
         }
         return ResidentWeights.place(w, 0, w.config().nLayers(), WeightsMemory.HUGE_PAGES, Arena.ofAuto(), false);
-    }
-
-    private static ModelWeights int8(ModelWeights w) {
-        Map<WeightMatrix, WeightMatrix> copies = new IdentityHashMap<>();
-        List<WeightMatrix> matrices = new ArrayList<>();
-        for (LayerWeights l : w.layers()) matrices.addAll(List.of(l.wq(), l.wk(), l.wv(), l.wo(), l.w1(), l.w2(), l.w3()));
-        matrices.add(w.output());
-        long bytes = 0;
-        for (WeightMatrix m : matrices) bytes += alignedInt8Bytes(m);
-        MemorySegment region = PackedInt8Matrix.allocate(bytes);
-        long offset = 0;
-        for (WeightMatrix m : matrices) {
-            if (copies.containsKey(m)) continue;
-            long size = alignedInt8Bytes(m);
-            copies.put(m, PackedInt8Matrix.quantize(m, region.asSlice(offset, size)));
-            offset += size;
-        }
-        List<LayerWeights> layers = new ArrayList<>();
-        for (LayerWeights l : w.layers()) layers.add(l.withMatrices(copies::get));
-        return new ModelWeights(w.config(), w.tokenEmbedding(), List.copyOf(layers), w.finalNorm(), copies.get(w.output()));
-    }
-
-    private static long alignedInt8Bytes(WeightMatrix m) {
-        long b = PackedInt8Matrix.bytesFor(m.rows(), m.cols());
-        return (b + INT8_ALIGNMENT - 1) / INT8_ALIGNMENT * INT8_ALIGNMENT;
     }
 
     /**
