@@ -10,6 +10,7 @@ final class KernelScratch {
     private static final ThreadLocal<KernelScratch> PER_THREAD = ThreadLocal.withInitial(KernelScratch::new);
 
     private float[] row = new float[0];
+    private float[] columns = new float[0];
     private final Q8Activations activations = new Q8Activations();
 
     private KernelScratch() {}
@@ -22,6 +23,12 @@ final class KernelScratch {
     float[] row(int n) {
         if (row.length < n) row = new float[n];
         return row;
+    }
+
+    /** A buffer of at least {@code n} floats for batch rows interleaved column by column. */
+    float[] columns(int n) {
+        if (columns.length < n) columns = new float[n];
+        return columns;
     }
 
     Q8Activations activations() {

@@ -41,8 +41,15 @@ public final class PackedF32Matrix implements WeightMatrix {
      * (the prefetchers follow one stream best).
      */
     private static final int QUAD = 4;
-    /** Most batch rows of one pass (up to QUAD blocks times this many accumulators, 16 of the 32 vector registers). */
+    /** Most batch rows of one pass of the single-block and pair kernels. */
     private static final int ROW_GROUP = 4;
+    /**
+     * Most batch rows of one quad pass (32 registers: six rows are 24 accumulators, 4 weight vectors and a broadcast).
+     * Five rows in one pass rather than four and one: a 768 x 288 matrix in cache, one thread, 20.1 against 26.9 us
+     * (AVX-512 Xeon). Six rows used to go by four and two, which read the quad twice: a whole stories15M forward
+     * without the head took 1.04 ms for six rows against 0.85 for five and 0.73 for four (2-core AVX-512 Xeon).
+     */
+    private static final int QUAD_PASS_ROWS = 6;
     /**
      * x86 below AVX-512 has 16 vector registers, not 32: a quad times four rows (16 accumulators, 4 weights, 4
      * broadcasts) spills there. From three batch rows on, it runs two blocks times up to {@link #PAIR_ROW_GROUP}
@@ -244,23 +251,19 @@ public final class PackedF32Matrix implements WeightMatrix {
         return (long) (blk / INTERLEAVE) * groupBytes + (long) (blk % INTERLEAVE) * COLUMN_BYTES;
     }
 
-    /** Blocks [blk, blk + 4) times every batch row, {@link #ROW_GROUP} rows per pass. */
+    /** Blocks [blk, blk + 4) times every batch row, at most {@link #QUAD_PASS_ROWS} rows per pass. */
     private void quadPass(int blk, float[] x, int xOff, int xStride, int batch,
                           float[] out, int outOff, int outStride, int rowStart, int rowEnd) {
         long p0 = blockBase(blk);
         long upper = blockBase(blk + 2) - p0;
+        // Up to six rows in one pass; more by passes of four (the last of five when five are left), each pass reading
+        // the quad again from L2: sixteen rows by 5 + 5 + 6 measured ~3% slower than by four passes of four.
         int b = 0;
-        while (batch - b >= ROW_GROUP) {
-            int xb = xOff + b * xStride;
-            int ob = outOff + b * outStride;
-            // Five rows left: one pass of five (20 accumulators) rather than four and one, which reads the quad again
-            // for a single row (a 768 x 288 matrix in cache, one thread: 20.1 against 26.9 us; AVX-512 Xeon).
-            if (batch - b == ROW_GROUP + 1) {
-                quad5(p0, upper, blk, x, xb, xStride, out, ob, outStride, rowStart, rowEnd);
-                return;
+        if (batch > QUAD_PASS_ROWS) {
+            while (batch - b > ROW_GROUP + 1) {
+                quad4(p0, upper, blk, x, xOff + b * xStride, xStride, out, outOff + b * outStride, outStride, rowStart, rowEnd);
+                b += ROW_GROUP;
             }
-            quad4(p0, upper, blk, x, xb, xStride, out, ob, outStride, rowStart, rowEnd);
-            b += ROW_GROUP;
         }
         int xb = xOff + b * xStride;
         int ob = outOff + b * outStride;
@@ -268,7 +271,9 @@ public final class PackedF32Matrix implements WeightMatrix {
             case 1 -> quad1(p0, upper, blk, x, xb, xStride, out, ob, outStride, rowStart, rowEnd);
             case 2 -> quad2(p0, upper, blk, x, xb, xStride, out, ob, outStride, rowStart, rowEnd);
             case 3 -> quad3(p0, upper, blk, x, xb, xStride, out, ob, outStride, rowStart, rowEnd);
-            default -> { }
+            case 4 -> quad4(p0, upper, blk, x, xb, xStride, out, ob, outStride, rowStart, rowEnd);
+            case 5 -> quad5(p0, upper, blk, x, xb, xStride, out, ob, outStride, rowStart, rowEnd);
+            default -> quad6(p0, upper, blk, x, xb, xStride, out, ob, outStride, rowStart, rowEnd);
         }
     }
 
@@ -537,6 +542,82 @@ public final class PackedF32Matrix implements WeightMatrix {
         else storePart(c4, blk + 2, out, o0 + 4 * outStride, rowStart, rowEnd);
         if (whole(blk + 3, rowStart, rowEnd)) d4.intoArray(out, o0 + 4 * outStride + (blk + 3) * BLOCK_ROWS);
         else storePart(d4, blk + 3, out, o0 + 4 * outStride, rowStart, rowEnd);
+    }
+
+    /** 4 blocks from p times 6 batch rows: 24 accumulators, 4 weight vectors and a broadcast (32 registers only). */
+    private void quad6(long p, long upper, int blk, float[] x, int x0, int xStride,
+                        float[] out, int o0, int outStride, int rowStart, int rowEnd) {
+        int x1 = x0 + xStride, x2 = x1 + xStride, x3 = x2 + xStride, x4 = x3 + xStride, x5 = x4 + xStride;
+        FloatVector z = FloatVector.zero(SPECIES), a0 = z, b0 = z, c0 = z, d0 = z, a1 = z, b1 = z, c1 = z, d1 = z, a2 = z, b2 = z, c2 = z, d2 = z;
+        FloatVector a3 = z, b3 = z, c3 = z, d3 = z, a4 = z, b4 = z, c4 = z, d4 = z, a5 = z, b5 = z, c5 = z, d5 = z;
+        final MemorySegment d = data;
+        final int n = cols;
+        for (int c = 0; c < n; c++, p += COLUMN_STRIDE) {
+            FloatVector wa = FloatVector.fromMemorySegment(SPECIES, d, p, LE);
+            FloatVector wb = FloatVector.fromMemorySegment(SPECIES, d, p + COLUMN_BYTES, LE);
+            FloatVector wc = FloatVector.fromMemorySegment(SPECIES, d, p + upper, LE);
+            FloatVector wd = FloatVector.fromMemorySegment(SPECIES, d, p + upper + COLUMN_BYTES, LE);
+            FloatVector v = FloatVector.broadcast(SPECIES, x[x0 + c]);
+            a0 = wa.fma(v, a0); b0 = wb.fma(v, b0); c0 = wc.fma(v, c0); d0 = wd.fma(v, d0);
+            v = FloatVector.broadcast(SPECIES, x[x1 + c]);
+            a1 = wa.fma(v, a1); b1 = wb.fma(v, b1); c1 = wc.fma(v, c1); d1 = wd.fma(v, d1);
+            v = FloatVector.broadcast(SPECIES, x[x2 + c]);
+            a2 = wa.fma(v, a2); b2 = wb.fma(v, b2); c2 = wc.fma(v, c2); d2 = wd.fma(v, d2);
+            v = FloatVector.broadcast(SPECIES, x[x3 + c]);
+            a3 = wa.fma(v, a3); b3 = wb.fma(v, b3); c3 = wc.fma(v, c3); d3 = wd.fma(v, d3);
+            v = FloatVector.broadcast(SPECIES, x[x4 + c]);
+            a4 = wa.fma(v, a4); b4 = wb.fma(v, b4); c4 = wc.fma(v, c4); d4 = wd.fma(v, d4);
+            v = FloatVector.broadcast(SPECIES, x[x5 + c]);
+            a5 = wa.fma(v, a5); b5 = wb.fma(v, b5); c5 = wc.fma(v, c5); d5 = wd.fma(v, d5);
+        }
+        if (whole(blk, rowStart, rowEnd)) a0.intoArray(out, o0 + blk * BLOCK_ROWS);
+        else storePart(a0, blk, out, o0, rowStart, rowEnd);
+        if (whole(blk + 1, rowStart, rowEnd)) b0.intoArray(out, o0 + (blk + 1) * BLOCK_ROWS);
+        else storePart(b0, blk + 1, out, o0, rowStart, rowEnd);
+        if (whole(blk + 2, rowStart, rowEnd)) c0.intoArray(out, o0 + (blk + 2) * BLOCK_ROWS);
+        else storePart(c0, blk + 2, out, o0, rowStart, rowEnd);
+        if (whole(blk + 3, rowStart, rowEnd)) d0.intoArray(out, o0 + (blk + 3) * BLOCK_ROWS);
+        else storePart(d0, blk + 3, out, o0, rowStart, rowEnd);
+        if (whole(blk, rowStart, rowEnd)) a1.intoArray(out, o0 + outStride + blk * BLOCK_ROWS);
+        else storePart(a1, blk, out, o0 + outStride, rowStart, rowEnd);
+        if (whole(blk + 1, rowStart, rowEnd)) b1.intoArray(out, o0 + outStride + (blk + 1) * BLOCK_ROWS);
+        else storePart(b1, blk + 1, out, o0 + outStride, rowStart, rowEnd);
+        if (whole(blk + 2, rowStart, rowEnd)) c1.intoArray(out, o0 + outStride + (blk + 2) * BLOCK_ROWS);
+        else storePart(c1, blk + 2, out, o0 + outStride, rowStart, rowEnd);
+        if (whole(blk + 3, rowStart, rowEnd)) d1.intoArray(out, o0 + outStride + (blk + 3) * BLOCK_ROWS);
+        else storePart(d1, blk + 3, out, o0 + outStride, rowStart, rowEnd);
+        if (whole(blk, rowStart, rowEnd)) a2.intoArray(out, o0 + 2 * outStride + blk * BLOCK_ROWS);
+        else storePart(a2, blk, out, o0 + 2 * outStride, rowStart, rowEnd);
+        if (whole(blk + 1, rowStart, rowEnd)) b2.intoArray(out, o0 + 2 * outStride + (blk + 1) * BLOCK_ROWS);
+        else storePart(b2, blk + 1, out, o0 + 2 * outStride, rowStart, rowEnd);
+        if (whole(blk + 2, rowStart, rowEnd)) c2.intoArray(out, o0 + 2 * outStride + (blk + 2) * BLOCK_ROWS);
+        else storePart(c2, blk + 2, out, o0 + 2 * outStride, rowStart, rowEnd);
+        if (whole(blk + 3, rowStart, rowEnd)) d2.intoArray(out, o0 + 2 * outStride + (blk + 3) * BLOCK_ROWS);
+        else storePart(d2, blk + 3, out, o0 + 2 * outStride, rowStart, rowEnd);
+        if (whole(blk, rowStart, rowEnd)) a3.intoArray(out, o0 + 3 * outStride + blk * BLOCK_ROWS);
+        else storePart(a3, blk, out, o0 + 3 * outStride, rowStart, rowEnd);
+        if (whole(blk + 1, rowStart, rowEnd)) b3.intoArray(out, o0 + 3 * outStride + (blk + 1) * BLOCK_ROWS);
+        else storePart(b3, blk + 1, out, o0 + 3 * outStride, rowStart, rowEnd);
+        if (whole(blk + 2, rowStart, rowEnd)) c3.intoArray(out, o0 + 3 * outStride + (blk + 2) * BLOCK_ROWS);
+        else storePart(c3, blk + 2, out, o0 + 3 * outStride, rowStart, rowEnd);
+        if (whole(blk + 3, rowStart, rowEnd)) d3.intoArray(out, o0 + 3 * outStride + (blk + 3) * BLOCK_ROWS);
+        else storePart(d3, blk + 3, out, o0 + 3 * outStride, rowStart, rowEnd);
+        if (whole(blk, rowStart, rowEnd)) a4.intoArray(out, o0 + 4 * outStride + blk * BLOCK_ROWS);
+        else storePart(a4, blk, out, o0 + 4 * outStride, rowStart, rowEnd);
+        if (whole(blk + 1, rowStart, rowEnd)) b4.intoArray(out, o0 + 4 * outStride + (blk + 1) * BLOCK_ROWS);
+        else storePart(b4, blk + 1, out, o0 + 4 * outStride, rowStart, rowEnd);
+        if (whole(blk + 2, rowStart, rowEnd)) c4.intoArray(out, o0 + 4 * outStride + (blk + 2) * BLOCK_ROWS);
+        else storePart(c4, blk + 2, out, o0 + 4 * outStride, rowStart, rowEnd);
+        if (whole(blk + 3, rowStart, rowEnd)) d4.intoArray(out, o0 + 4 * outStride + (blk + 3) * BLOCK_ROWS);
+        else storePart(d4, blk + 3, out, o0 + 4 * outStride, rowStart, rowEnd);
+        if (whole(blk, rowStart, rowEnd)) a5.intoArray(out, o0 + 5 * outStride + blk * BLOCK_ROWS);
+        else storePart(a5, blk, out, o0 + 5 * outStride, rowStart, rowEnd);
+        if (whole(blk + 1, rowStart, rowEnd)) b5.intoArray(out, o0 + 5 * outStride + (blk + 1) * BLOCK_ROWS);
+        else storePart(b5, blk + 1, out, o0 + 5 * outStride, rowStart, rowEnd);
+        if (whole(blk + 2, rowStart, rowEnd)) c5.intoArray(out, o0 + 5 * outStride + (blk + 2) * BLOCK_ROWS);
+        else storePart(c5, blk + 2, out, o0 + 5 * outStride, rowStart, rowEnd);
+        if (whole(blk + 3, rowStart, rowEnd)) d5.intoArray(out, o0 + 5 * outStride + (blk + 3) * BLOCK_ROWS);
+        else storePart(d5, blk + 3, out, o0 + 5 * outStride, rowStart, rowEnd);
     }
 
     /** 2 blocks from p times 1 batch row: 2 weight loads and 1 broadcast feed 2 FMAs. */

@@ -47,26 +47,24 @@ public final class PackedInt8Matrix implements WeightMatrix {
     private static final VectorSpecies<Byte> B = VectorSpecies.of(byte.class, VectorShape.forBitSize(BLOCK_ROWS * Byte.SIZE));
     private static final int QUAD = 4;
     /**
-     * From three batch rows on, a pass covers two blocks of a quad times three to five rows (up to 10 accumulators, 2
-     * converted weight vectors and a broadcast), so that each int8-to-float conversion, which bounds these products,
-     * feeds up to five rows; it fits x86's 16 vector registers below AVX-512. One thread, in cache, against passes of
-     * two rows over whole quads: on a 2-core AVX2 EPYC 29.8 GMAC/s for five rows against 23.5 with passes of three
-     * and two, 28.3 against 21.6 for four (six rows per pass spill, 18.6); on a 2-core AVX-512 Xeon, the int8 head
-     * of stories15M times 3, 4, 5, 6 and 8 rows took 0.76-0.77x, 0.83x, 0.70-0.71x, 0.80-0.83x and 0.81x the time
-     * (medians of 300 alternating calls, two runs). A whole quad times five rows (20 accumulators) was 3x slower
-     * than pairs there. Each row's broadcast is taken next to its FMAs: an earlier build that loaded every row's
-     * broadcast first measured four rows per pass 1.7x slower than two passes of two.
+     * From three batch rows on, a pass covers two blocks of a quad times three rows or more (a column's two converted
+     * weight vectors feed two FMAs per row), so that each int8-to-float conversion, which with the FMAs bounds these
+     * products, feeds several rows. Below AVX-512 (16 vector registers) at most five rows (10 accumulators): on a
+     * 2-core AVX2 EPYC 29.8 GMAC/s for five rows against 23.5 with passes of three and two, 28.3 against 21.6 for four
+     * (six rows per pass spilled, 18.6). With 32 registers up to eight (16 accumulators), as even as they come. A whole
+     * quad times five rows (20 accumulators) was 3x slower than pairs on the AVX-512 Xeon. Each row's broadcast is
+     * taken next to its FMAs: an earlier build that loaded every row's broadcast first measured four rows per pass
+     * 1.7x slower than two passes of two.
+     *
+     * <p>The int8 head of stories15M on one thread of the 2-core AVX-512 Xeon (both builds in one JVM, alternating,
+     * medians of 60 calls), interleaving each pass's x ({@link #approximate}) and taking up to eight rows per pass:
+     * 0.80x, 0.84x, 0.70x, 0.60x, 0.82x and 0.83x the time of a pointer per row and passes of at most five (eight
+     * from eight rows on) for 4, 5, 6, 7, 8 and 16 rows.
      */
-    private static final int PAIR_ROW_GROUP = 5;
     private static final int PAIR_MIN_BATCH = 3;
-    /**
-     * With 32 vector registers, eight rows or more go by passes of two blocks times eight rows (16 accumulators), each
-     * conversion feeding eight rows; what is left (three to seven rows) goes by the passes above. Sixteen rows of the
-     * stories15M head on one thread: 2.80 ms against 4.54 ms by passes of five and 3.98 ms for the float32 product
-     * (2-core AVX-512 Xeon, medians of 200 alternating calls), which made a 16-sequence step worth screening.
-     */
-    private static final int WIDE_ROWS = 8;
     private static final boolean WIDE_PASSES = F.vectorBitSize() >= 512;
+    /** Most rows of one pass: 8 with 32 vector registers, else 5. */
+    private static final int PASS_ROWS = WIDE_PASSES ? 8 : 5;
     /** Rows of a quad: the unit a range of rows is split into (as {@link PackedF32Matrix}'s, read quad by quad). */
     public static final int QUAD_ROWS = QUAD * BLOCK_ROWS;
     private static final int COLUMN_BYTES = QUAD_ROWS;
@@ -273,26 +271,30 @@ public final class PackedInt8Matrix implements WeightMatrix {
         Objects.checkFromIndexSize(xOff, (batch - 1) * xStride + cols, x.length);
         Objects.checkFromIndexSize(outOff, (batch - 1) * outStride + paddedRows(), out.length);
         if (batch >= PAIR_MIN_BATCH) {
-            // Wide passes while they leave none or enough rows for a narrow pass (16 = 8 + 8, 13 = 8 + 5, 10 = 5 + 5).
-            int wide = 0;
-            if (WIDE_PASSES) {
-                while (batch - wide == WIDE_ROWS || batch - wide >= WIDE_ROWS + PAIR_MIN_BATCH) wide += WIDE_ROWS;
+            // Passes as even as they come (16 = 8 + 8, 13 = 6 + 7; without 32 registers 10 = 5 + 5, 6 = 3 + 3).
+            int passes = (batch + PASS_ROWS - 1) / PASS_ROWS;
+            // Each pass's rows interleaved column by column (xs[c * n + j] for its n rows), so that a column's
+            // broadcasts read one pointer at fixed distances: with a pointer per row, address arithmetic, register
+            // spills and bounds checks took more issue slots than the conversions and FMAs.
+            float[] xs = KernelScratch.get().columns(batch * cols);
+            for (int pass = 0, b = 0; pass < passes; pass++) {
+                int n = (batch - b) / (passes - pass);
+                interleave(x, xOff + b * xStride, xStride, n, xs, b * cols);
+                b += n;
             }
-            int rest = batch - wide;
-            int passes = (rest + PAIR_ROW_GROUP - 1) / PAIR_ROW_GROUP;
             for (int q = quadStart; q < quadEnd; q++) {
                 for (int half = 0; half < QUAD; half += 2) {
-                    for (int b = 0; b < wide; b += WIDE_ROWS) {
-                        pair8(q, half, x, xOff + b * xStride, xStride, out, outOff + b * outStride, outStride);
-                    }
-                    for (int pass = 0, b = wide; pass < passes; pass++) {
+                    for (int pass = 0, b = 0; pass < passes; pass++) {
                         int n = (batch - b) / (passes - pass);
-                        int xb = xOff + b * xStride;
+                        int xo = b * cols;
                         int ob = outOff + b * outStride;
                         switch (n) {
-                            case 3 -> pair3(q, half, x, xb, xStride, out, ob, outStride);
-                            case 4 -> pair4(q, half, x, xb, xStride, out, ob, outStride);
-                            default -> pair5(q, half, x, xb, xStride, out, ob, outStride);
+                            case 3 -> pair3(q, half, xs, xo, out, ob, outStride);
+                            case 4 -> pair4(q, half, xs, xo, out, ob, outStride);
+                            case 5 -> pair5(q, half, xs, xo, out, ob, outStride);
+                            case 6 -> pair6(q, half, xs, xo, out, ob, outStride);
+                            case 7 -> pair7(q, half, xs, xo, out, ob, outStride);
+                            default -> pair8(q, half, xs, xo, out, ob, outStride);
                         }
                         b += n;
                     }
@@ -308,8 +310,16 @@ public final class PackedInt8Matrix implements WeightMatrix {
         }
     }
 
+    /** Rows [x0, x0 + n * xStride) of x interleaved column by column: {@code xs[xo + c * n + j] = x[x0 + j * xStride + c]}. */
+    private void interleave(float[] x, int x0, int xStride, int n, float[] xs, int xo) {
+        for (int j = 0; j < n; j++) {
+            int from = x0 + j * xStride;
+            for (int c = 0; c < cols; c++) xs[xo + c * n + j] = x[from + c];
+        }
+    }
+
     /** One block's column at byte p, as floats. */
-    private FloatVector column(int p) {
+    private FloatVector column(long p) {
         return (FloatVector) ByteVector.fromMemorySegment(B, data, p, ByteOrder.LITTLE_ENDIAN).convertShape(VectorOperators.B2F, F, 0);
     }
 
@@ -352,110 +362,194 @@ public final class PackedInt8Matrix implements WeightMatrix {
         d1.mul(FloatVector.fromArray(F, scales, r + 3 * BLOCK_ROWS)).intoArray(out, o0 + outStride + r + 3 * BLOCK_ROWS);
     }
 
-    /** Blocks [half, half + 2) of quad q times 3 batch rows. */
-    private void pair3(int q, int half, float[] x, int x0, int xStride, float[] out, int o0, int outStride) {
-        int x1 = x0 + xStride, x2 = x1 + xStride;
+    /** Blocks [half, half + 2) of quad q times 3 batch rows, their x interleaved at xs[xo + c * 3 + j]. */
+    private void pair3(int q, int half, float[] xs, int xo, float[] out, int o0, int outStride) {
         FloatVector z = FloatVector.zero(F), a0 = z, b0 = z, a1 = z, b1 = z, a2 = z, b2 = z;
-        int p = q * quadBytes + half * BLOCK_ROWS;
-        for (int col = 0; col < cols; col++, p += COLUMN_BYTES) {
+        long base = (long) q * quadBytes + half * BLOCK_ROWS;
+        for (int col = 0; col < cols; col++) {
+            long p = base + (long) col * COLUMN_BYTES;
             FloatVector wa = column(p), wb = column(p + BLOCK_ROWS);
-            FloatVector v0 = FloatVector.broadcast(F, x[x0 + col]);
-            a0 = wa.fma(v0, a0); b0 = wb.fma(v0, b0);
-            FloatVector v1 = FloatVector.broadcast(F, x[x1 + col]);
-            a1 = wa.fma(v1, a1); b1 = wb.fma(v1, b1);
-            FloatVector v2 = FloatVector.broadcast(F, x[x2 + col]);
-            a2 = wa.fma(v2, a2); b2 = wb.fma(v2, b2);
-        }
-        int r = q * QUAD_ROWS + half * BLOCK_ROWS;
-        a0.mul(FloatVector.fromArray(F, scales, r)).intoArray(out, o0 + r);
-        b0.mul(FloatVector.fromArray(F, scales, r + BLOCK_ROWS)).intoArray(out, o0 + r + BLOCK_ROWS);
-        a1.mul(FloatVector.fromArray(F, scales, r)).intoArray(out, o0 + outStride + r);
-        b1.mul(FloatVector.fromArray(F, scales, r + BLOCK_ROWS)).intoArray(out, o0 + outStride + r + BLOCK_ROWS);
-        a2.mul(FloatVector.fromArray(F, scales, r)).intoArray(out, o0 + 2 * outStride + r);
-        b2.mul(FloatVector.fromArray(F, scales, r + BLOCK_ROWS)).intoArray(out, o0 + 2 * outStride + r + BLOCK_ROWS);
-    }
-
-    /** Blocks [half, half + 2) of quad q times 4 batch rows. */
-    private void pair4(int q, int half, float[] x, int x0, int xStride, float[] out, int o0, int outStride) {
-        int x1 = x0 + xStride, x2 = x1 + xStride, x3 = x2 + xStride;
-        FloatVector z = FloatVector.zero(F), a0 = z, b0 = z, a1 = z, b1 = z, a2 = z, b2 = z, a3 = z, b3 = z;
-        int p = q * quadBytes + half * BLOCK_ROWS;
-        for (int col = 0; col < cols; col++, p += COLUMN_BYTES) {
-            FloatVector wa = column(p), wb = column(p + BLOCK_ROWS);
-            FloatVector v0 = FloatVector.broadcast(F, x[x0 + col]);
-            a0 = wa.fma(v0, a0); b0 = wb.fma(v0, b0);
-            FloatVector v1 = FloatVector.broadcast(F, x[x1 + col]);
-            a1 = wa.fma(v1, a1); b1 = wb.fma(v1, b1);
-            FloatVector v2 = FloatVector.broadcast(F, x[x2 + col]);
-            a2 = wa.fma(v2, a2); b2 = wb.fma(v2, b2);
-            FloatVector v3 = FloatVector.broadcast(F, x[x3 + col]);
-            a3 = wa.fma(v3, a3); b3 = wb.fma(v3, b3);
-        }
-        int r = q * QUAD_ROWS + half * BLOCK_ROWS;
-        a0.mul(FloatVector.fromArray(F, scales, r)).intoArray(out, o0 + r);
-        b0.mul(FloatVector.fromArray(F, scales, r + BLOCK_ROWS)).intoArray(out, o0 + r + BLOCK_ROWS);
-        a1.mul(FloatVector.fromArray(F, scales, r)).intoArray(out, o0 + outStride + r);
-        b1.mul(FloatVector.fromArray(F, scales, r + BLOCK_ROWS)).intoArray(out, o0 + outStride + r + BLOCK_ROWS);
-        a2.mul(FloatVector.fromArray(F, scales, r)).intoArray(out, o0 + 2 * outStride + r);
-        b2.mul(FloatVector.fromArray(F, scales, r + BLOCK_ROWS)).intoArray(out, o0 + 2 * outStride + r + BLOCK_ROWS);
-        a3.mul(FloatVector.fromArray(F, scales, r)).intoArray(out, o0 + 3 * outStride + r);
-        b3.mul(FloatVector.fromArray(F, scales, r + BLOCK_ROWS)).intoArray(out, o0 + 3 * outStride + r + BLOCK_ROWS);
-    }
-
-    /** Blocks [half, half + 2) of quad q times 5 batch rows. */
-    private void pair5(int q, int half, float[] x, int x0, int xStride, float[] out, int o0, int outStride) {
-        int x1 = x0 + xStride, x2 = x1 + xStride, x3 = x2 + xStride, x4 = x3 + xStride;
-        FloatVector z = FloatVector.zero(F), a0 = z, b0 = z, a1 = z, b1 = z, a2 = z, b2 = z, a3 = z, b3 = z, a4 = z, b4 = z;
-        int p = q * quadBytes + half * BLOCK_ROWS;
-        for (int col = 0; col < cols; col++, p += COLUMN_BYTES) {
-            FloatVector wa = column(p), wb = column(p + BLOCK_ROWS);
-            FloatVector v0 = FloatVector.broadcast(F, x[x0 + col]);
-            a0 = wa.fma(v0, a0); b0 = wb.fma(v0, b0);
-            FloatVector v1 = FloatVector.broadcast(F, x[x1 + col]);
-            a1 = wa.fma(v1, a1); b1 = wb.fma(v1, b1);
-            FloatVector v2 = FloatVector.broadcast(F, x[x2 + col]);
-            a2 = wa.fma(v2, a2); b2 = wb.fma(v2, b2);
-            FloatVector v3 = FloatVector.broadcast(F, x[x3 + col]);
-            a3 = wa.fma(v3, a3); b3 = wb.fma(v3, b3);
-            FloatVector v4 = FloatVector.broadcast(F, x[x4 + col]);
-            a4 = wa.fma(v4, a4); b4 = wb.fma(v4, b4);
-        }
-        int r = q * QUAD_ROWS + half * BLOCK_ROWS;
-        a0.mul(FloatVector.fromArray(F, scales, r)).intoArray(out, o0 + r);
-        b0.mul(FloatVector.fromArray(F, scales, r + BLOCK_ROWS)).intoArray(out, o0 + r + BLOCK_ROWS);
-        a1.mul(FloatVector.fromArray(F, scales, r)).intoArray(out, o0 + outStride + r);
-        b1.mul(FloatVector.fromArray(F, scales, r + BLOCK_ROWS)).intoArray(out, o0 + outStride + r + BLOCK_ROWS);
-        a2.mul(FloatVector.fromArray(F, scales, r)).intoArray(out, o0 + 2 * outStride + r);
-        b2.mul(FloatVector.fromArray(F, scales, r + BLOCK_ROWS)).intoArray(out, o0 + 2 * outStride + r + BLOCK_ROWS);
-        a3.mul(FloatVector.fromArray(F, scales, r)).intoArray(out, o0 + 3 * outStride + r);
-        b3.mul(FloatVector.fromArray(F, scales, r + BLOCK_ROWS)).intoArray(out, o0 + 3 * outStride + r + BLOCK_ROWS);
-        a4.mul(FloatVector.fromArray(F, scales, r)).intoArray(out, o0 + 4 * outStride + r);
-        b4.mul(FloatVector.fromArray(F, scales, r + BLOCK_ROWS)).intoArray(out, o0 + 4 * outStride + r + BLOCK_ROWS);
-    }
-
-    /** Blocks [half, half + 2) of quad q times 8 batch rows (32 registers only). */
-    private void pair8(int q, int half, float[] x, int x0, int xStride, float[] out, int o0, int outStride) {
-        FloatVector z = FloatVector.zero(F), a0 = z, b0 = z, a1 = z, b1 = z, a2 = z, b2 = z, a3 = z, b3 = z;
-        FloatVector a4 = z, b4 = z, a5 = z, b5 = z, a6 = z, b6 = z, a7 = z, b7 = z;
-        int p = q * quadBytes + half * BLOCK_ROWS;
-        for (int col = 0; col < cols; col++, p += COLUMN_BYTES) {
-            FloatVector wa = column(p), wb = column(p + BLOCK_ROWS);
-            int i = x0 + col;
-            FloatVector v = FloatVector.broadcast(F, x[i]);
+            int i = xo + col * 3;
+            FloatVector v = FloatVector.broadcast(F, xs[i]);
             a0 = wa.fma(v, a0); b0 = wb.fma(v, b0);
-            v = FloatVector.broadcast(F, x[i += xStride]);
+            v = FloatVector.broadcast(F, xs[i + 1]);
             a1 = wa.fma(v, a1); b1 = wb.fma(v, b1);
-            v = FloatVector.broadcast(F, x[i += xStride]);
+            v = FloatVector.broadcast(F, xs[i + 2]);
             a2 = wa.fma(v, a2); b2 = wb.fma(v, b2);
-            v = FloatVector.broadcast(F, x[i += xStride]);
+        }
+        int r = q * QUAD_ROWS + half * BLOCK_ROWS;
+        FloatVector sa = FloatVector.fromArray(F, scales, r), sb = FloatVector.fromArray(F, scales, r + BLOCK_ROWS);
+        a0.mul(sa).intoArray(out, o0 + r);
+        b0.mul(sb).intoArray(out, o0 + r + BLOCK_ROWS);
+        a1.mul(sa).intoArray(out, o0 + outStride + r);
+        b1.mul(sb).intoArray(out, o0 + outStride + r + BLOCK_ROWS);
+        a2.mul(sa).intoArray(out, o0 + 2 * outStride + r);
+        b2.mul(sb).intoArray(out, o0 + 2 * outStride + r + BLOCK_ROWS);
+    }
+
+    /** Blocks [half, half + 2) of quad q times 4 batch rows, their x interleaved at xs[xo + c * 4 + j]. */
+    private void pair4(int q, int half, float[] xs, int xo, float[] out, int o0, int outStride) {
+        FloatVector z = FloatVector.zero(F), a0 = z, b0 = z, a1 = z, b1 = z, a2 = z, b2 = z, a3 = z, b3 = z;
+        long base = (long) q * quadBytes + half * BLOCK_ROWS;
+        for (int col = 0; col < cols; col++) {
+            long p = base + (long) col * COLUMN_BYTES;
+            FloatVector wa = column(p), wb = column(p + BLOCK_ROWS);
+            int i = xo + col * 4;
+            FloatVector v = FloatVector.broadcast(F, xs[i]);
+            a0 = wa.fma(v, a0); b0 = wb.fma(v, b0);
+            v = FloatVector.broadcast(F, xs[i + 1]);
+            a1 = wa.fma(v, a1); b1 = wb.fma(v, b1);
+            v = FloatVector.broadcast(F, xs[i + 2]);
+            a2 = wa.fma(v, a2); b2 = wb.fma(v, b2);
+            v = FloatVector.broadcast(F, xs[i + 3]);
             a3 = wa.fma(v, a3); b3 = wb.fma(v, b3);
-            v = FloatVector.broadcast(F, x[i += xStride]);
+        }
+        int r = q * QUAD_ROWS + half * BLOCK_ROWS;
+        FloatVector sa = FloatVector.fromArray(F, scales, r), sb = FloatVector.fromArray(F, scales, r + BLOCK_ROWS);
+        a0.mul(sa).intoArray(out, o0 + r);
+        b0.mul(sb).intoArray(out, o0 + r + BLOCK_ROWS);
+        a1.mul(sa).intoArray(out, o0 + outStride + r);
+        b1.mul(sb).intoArray(out, o0 + outStride + r + BLOCK_ROWS);
+        a2.mul(sa).intoArray(out, o0 + 2 * outStride + r);
+        b2.mul(sb).intoArray(out, o0 + 2 * outStride + r + BLOCK_ROWS);
+        a3.mul(sa).intoArray(out, o0 + 3 * outStride + r);
+        b3.mul(sb).intoArray(out, o0 + 3 * outStride + r + BLOCK_ROWS);
+    }
+
+    /** Blocks [half, half + 2) of quad q times 5 batch rows, their x interleaved at xs[xo + c * 5 + j]. */
+    private void pair5(int q, int half, float[] xs, int xo, float[] out, int o0, int outStride) {
+        FloatVector z = FloatVector.zero(F), a0 = z, b0 = z, a1 = z, b1 = z, a2 = z, b2 = z, a3 = z, b3 = z, a4 = z, b4 = z;
+        long base = (long) q * quadBytes + half * BLOCK_ROWS;
+        for (int col = 0; col < cols; col++) {
+            long p = base + (long) col * COLUMN_BYTES;
+            FloatVector wa = column(p), wb = column(p + BLOCK_ROWS);
+            int i = xo + col * 5;
+            FloatVector v = FloatVector.broadcast(F, xs[i]);
+            a0 = wa.fma(v, a0); b0 = wb.fma(v, b0);
+            v = FloatVector.broadcast(F, xs[i + 1]);
+            a1 = wa.fma(v, a1); b1 = wb.fma(v, b1);
+            v = FloatVector.broadcast(F, xs[i + 2]);
+            a2 = wa.fma(v, a2); b2 = wb.fma(v, b2);
+            v = FloatVector.broadcast(F, xs[i + 3]);
+            a3 = wa.fma(v, a3); b3 = wb.fma(v, b3);
+            v = FloatVector.broadcast(F, xs[i + 4]);
             a4 = wa.fma(v, a4); b4 = wb.fma(v, b4);
-            v = FloatVector.broadcast(F, x[i += xStride]);
+        }
+        int r = q * QUAD_ROWS + half * BLOCK_ROWS;
+        FloatVector sa = FloatVector.fromArray(F, scales, r), sb = FloatVector.fromArray(F, scales, r + BLOCK_ROWS);
+        a0.mul(sa).intoArray(out, o0 + r);
+        b0.mul(sb).intoArray(out, o0 + r + BLOCK_ROWS);
+        a1.mul(sa).intoArray(out, o0 + outStride + r);
+        b1.mul(sb).intoArray(out, o0 + outStride + r + BLOCK_ROWS);
+        a2.mul(sa).intoArray(out, o0 + 2 * outStride + r);
+        b2.mul(sb).intoArray(out, o0 + 2 * outStride + r + BLOCK_ROWS);
+        a3.mul(sa).intoArray(out, o0 + 3 * outStride + r);
+        b3.mul(sb).intoArray(out, o0 + 3 * outStride + r + BLOCK_ROWS);
+        a4.mul(sa).intoArray(out, o0 + 4 * outStride + r);
+        b4.mul(sb).intoArray(out, o0 + 4 * outStride + r + BLOCK_ROWS);
+    }
+
+    /** Blocks [half, half + 2) of quad q times 6 batch rows (32 registers only), their x interleaved at xs[xo + c * 6 + j]. */
+    private void pair6(int q, int half, float[] xs, int xo, float[] out, int o0, int outStride) {
+        FloatVector z = FloatVector.zero(F), a0 = z, b0 = z, a1 = z, b1 = z, a2 = z, b2 = z, a3 = z, b3 = z, a4 = z, b4 = z, a5 = z, b5 = z;
+        long base = (long) q * quadBytes + half * BLOCK_ROWS;
+        for (int col = 0; col < cols; col++) {
+            long p = base + (long) col * COLUMN_BYTES;
+            FloatVector wa = column(p), wb = column(p + BLOCK_ROWS);
+            int i = xo + col * 6;
+            FloatVector v = FloatVector.broadcast(F, xs[i]);
+            a0 = wa.fma(v, a0); b0 = wb.fma(v, b0);
+            v = FloatVector.broadcast(F, xs[i + 1]);
+            a1 = wa.fma(v, a1); b1 = wb.fma(v, b1);
+            v = FloatVector.broadcast(F, xs[i + 2]);
+            a2 = wa.fma(v, a2); b2 = wb.fma(v, b2);
+            v = FloatVector.broadcast(F, xs[i + 3]);
+            a3 = wa.fma(v, a3); b3 = wb.fma(v, b3);
+            v = FloatVector.broadcast(F, xs[i + 4]);
+            a4 = wa.fma(v, a4); b4 = wb.fma(v, b4);
+            v = FloatVector.broadcast(F, xs[i + 5]);
             a5 = wa.fma(v, a5); b5 = wb.fma(v, b5);
-            v = FloatVector.broadcast(F, x[i += xStride]);
+        }
+        int r = q * QUAD_ROWS + half * BLOCK_ROWS;
+        FloatVector sa = FloatVector.fromArray(F, scales, r), sb = FloatVector.fromArray(F, scales, r + BLOCK_ROWS);
+        a0.mul(sa).intoArray(out, o0 + r);
+        b0.mul(sb).intoArray(out, o0 + r + BLOCK_ROWS);
+        a1.mul(sa).intoArray(out, o0 + outStride + r);
+        b1.mul(sb).intoArray(out, o0 + outStride + r + BLOCK_ROWS);
+        a2.mul(sa).intoArray(out, o0 + 2 * outStride + r);
+        b2.mul(sb).intoArray(out, o0 + 2 * outStride + r + BLOCK_ROWS);
+        a3.mul(sa).intoArray(out, o0 + 3 * outStride + r);
+        b3.mul(sb).intoArray(out, o0 + 3 * outStride + r + BLOCK_ROWS);
+        a4.mul(sa).intoArray(out, o0 + 4 * outStride + r);
+        b4.mul(sb).intoArray(out, o0 + 4 * outStride + r + BLOCK_ROWS);
+        a5.mul(sa).intoArray(out, o0 + 5 * outStride + r);
+        b5.mul(sb).intoArray(out, o0 + 5 * outStride + r + BLOCK_ROWS);
+    }
+
+    /** Blocks [half, half + 2) of quad q times 7 batch rows (32 registers only), their x interleaved at xs[xo + c * 7 + j]. */
+    private void pair7(int q, int half, float[] xs, int xo, float[] out, int o0, int outStride) {
+        FloatVector z = FloatVector.zero(F), a0 = z, b0 = z, a1 = z, b1 = z, a2 = z, b2 = z, a3 = z, b3 = z, a4 = z, b4 = z, a5 = z, b5 = z, a6 = z, b6 = z;
+        long base = (long) q * quadBytes + half * BLOCK_ROWS;
+        for (int col = 0; col < cols; col++) {
+            long p = base + (long) col * COLUMN_BYTES;
+            FloatVector wa = column(p), wb = column(p + BLOCK_ROWS);
+            int i = xo + col * 7;
+            FloatVector v = FloatVector.broadcast(F, xs[i]);
+            a0 = wa.fma(v, a0); b0 = wb.fma(v, b0);
+            v = FloatVector.broadcast(F, xs[i + 1]);
+            a1 = wa.fma(v, a1); b1 = wb.fma(v, b1);
+            v = FloatVector.broadcast(F, xs[i + 2]);
+            a2 = wa.fma(v, a2); b2 = wb.fma(v, b2);
+            v = FloatVector.broadcast(F, xs[i + 3]);
+            a3 = wa.fma(v, a3); b3 = wb.fma(v, b3);
+            v = FloatVector.broadcast(F, xs[i + 4]);
+            a4 = wa.fma(v, a4); b4 = wb.fma(v, b4);
+            v = FloatVector.broadcast(F, xs[i + 5]);
+            a5 = wa.fma(v, a5); b5 = wb.fma(v, b5);
+            v = FloatVector.broadcast(F, xs[i + 6]);
             a6 = wa.fma(v, a6); b6 = wb.fma(v, b6);
-            v = FloatVector.broadcast(F, x[i + xStride]);
+        }
+        int r = q * QUAD_ROWS + half * BLOCK_ROWS;
+        FloatVector sa = FloatVector.fromArray(F, scales, r), sb = FloatVector.fromArray(F, scales, r + BLOCK_ROWS);
+        a0.mul(sa).intoArray(out, o0 + r);
+        b0.mul(sb).intoArray(out, o0 + r + BLOCK_ROWS);
+        a1.mul(sa).intoArray(out, o0 + outStride + r);
+        b1.mul(sb).intoArray(out, o0 + outStride + r + BLOCK_ROWS);
+        a2.mul(sa).intoArray(out, o0 + 2 * outStride + r);
+        b2.mul(sb).intoArray(out, o0 + 2 * outStride + r + BLOCK_ROWS);
+        a3.mul(sa).intoArray(out, o0 + 3 * outStride + r);
+        b3.mul(sb).intoArray(out, o0 + 3 * outStride + r + BLOCK_ROWS);
+        a4.mul(sa).intoArray(out, o0 + 4 * outStride + r);
+        b4.mul(sb).intoArray(out, o0 + 4 * outStride + r + BLOCK_ROWS);
+        a5.mul(sa).intoArray(out, o0 + 5 * outStride + r);
+        b5.mul(sb).intoArray(out, o0 + 5 * outStride + r + BLOCK_ROWS);
+        a6.mul(sa).intoArray(out, o0 + 6 * outStride + r);
+        b6.mul(sb).intoArray(out, o0 + 6 * outStride + r + BLOCK_ROWS);
+    }
+
+    /** Blocks [half, half + 2) of quad q times 8 batch rows (32 registers only), their x interleaved at xs[xo + c * 8 + j]. */
+    private void pair8(int q, int half, float[] xs, int xo, float[] out, int o0, int outStride) {
+        FloatVector z = FloatVector.zero(F), a0 = z, b0 = z, a1 = z, b1 = z, a2 = z, b2 = z, a3 = z, b3 = z, a4 = z, b4 = z, a5 = z, b5 = z, a6 = z, b6 = z, a7 = z, b7 = z;
+        long base = (long) q * quadBytes + half * BLOCK_ROWS;
+        for (int col = 0; col < cols; col++) {
+            long p = base + (long) col * COLUMN_BYTES;
+            FloatVector wa = column(p), wb = column(p + BLOCK_ROWS);
+            int i = xo + col * 8;
+            FloatVector v = FloatVector.broadcast(F, xs[i]);
+            a0 = wa.fma(v, a0); b0 = wb.fma(v, b0);
+            v = FloatVector.broadcast(F, xs[i + 1]);
+            a1 = wa.fma(v, a1); b1 = wb.fma(v, b1);
+            v = FloatVector.broadcast(F, xs[i + 2]);
+            a2 = wa.fma(v, a2); b2 = wb.fma(v, b2);
+            v = FloatVector.broadcast(F, xs[i + 3]);
+            a3 = wa.fma(v, a3); b3 = wb.fma(v, b3);
+            v = FloatVector.broadcast(F, xs[i + 4]);
+            a4 = wa.fma(v, a4); b4 = wb.fma(v, b4);
+            v = FloatVector.broadcast(F, xs[i + 5]);
+            a5 = wa.fma(v, a5); b5 = wb.fma(v, b5);
+            v = FloatVector.broadcast(F, xs[i + 6]);
+            a6 = wa.fma(v, a6); b6 = wb.fma(v, b6);
+            v = FloatVector.broadcast(F, xs[i + 7]);
             a7 = wa.fma(v, a7); b7 = wb.fma(v, b7);
         }
         int r = q * QUAD_ROWS + half * BLOCK_ROWS;
