@@ -62,7 +62,12 @@ public final class PackedF32Matrix implements WeightMatrix {
      */
     private static final boolean SIXTEEN_REGISTERS = SPECIES.vectorBitSize() < 512
             && System.getProperty("os.arch", "").matches("amd64|x86_64");
-    /** Most batch rows of one two-block pass with sixteen registers. */
+    /**
+     * Most batch rows of one two-block pass: with sixteen registers every pass from three rows on, with 32 the pairs
+     * left at the end of a range that is not whole quads (a 288-row matrix's last 32 rows). There five rows had gone
+     * by two and three, reading the pair twice with four and six FMA chains; in one pass a whole forward without the
+     * head took 0.98x the time for 5 and 16 rows (both builds alternating in one JVM, medians of 80 pairs).
+     */
     private static final int PAIR_ROW_GROUP = 6;
     /** Fewest batch rows that take the two-block passes with sixteen registers (one or two fit a quad's). */
     private static final int PAIR_MIN_BATCH = 3;
@@ -227,7 +232,7 @@ public final class PackedF32Matrix implements WeightMatrix {
         // six rows on AVX2 (fewer bounds checks and address registers in a loop that uses all 16 vector registers).
         if (blk % 2 != 0 && blk < end) singlePass(blk++, x, xOff, xStride, batch, out, outOff, outStride, rowStart, rowEnd);
         if (blk % INTERLEAVE != 0 && blk + 2 <= end) {
-            pairPass(blk, ROW_GROUP, x, xOff, xStride, batch, out, outOff, outStride, rowStart, rowEnd);
+            pairPass(blk, PAIR_ROW_GROUP, x, xOff, xStride, batch, out, outOff, outStride, rowStart, rowEnd);
             blk += 2;
         }
         if (SIXTEEN_REGISTERS && batch >= PAIR_MIN_BATCH) {
@@ -240,7 +245,7 @@ public final class PackedF32Matrix implements WeightMatrix {
         // often not whole quads) go by pair and single block rather than wasting FMAs on repeats.
         for (; blk + QUAD <= end; blk += QUAD) quadPass(blk, x, xOff, xStride, batch, out, outOff, outStride, rowStart, rowEnd);
         if (blk + 2 <= end) {
-            pairPass(blk, ROW_GROUP, x, xOff, xStride, batch, out, outOff, outStride, rowStart, rowEnd);
+            pairPass(blk, PAIR_ROW_GROUP, x, xOff, xStride, batch, out, outOff, outStride, rowStart, rowEnd);
             blk += 2;
         }
         if (blk < end) singlePass(blk, x, xOff, xStride, batch, out, outOff, outStride, rowStart, rowEnd);
