@@ -61,6 +61,8 @@ final class ClusterOsdBench {
     /** Requests per cluster and proposer before the stream. */
     private static final int WARMUP_REQUESTS = 2;
     private static final String HEARTBEAT_PAUSE = "60s";
+    private static final Duration TRAINER_WARM_UP_TIMEOUT = Duration.ofSeconds(60);
+    private static final long WARM_UP_POLL_MILLIS = 200;
 
     private ClusterOsdBench() {}
 
@@ -86,6 +88,7 @@ final class ClusterOsdBench {
                 for (InferenceClient c : List.of(onlineClient, frozenClient)) {
                     for (String proposer : List.of("none", "draft")) serve(system, c, warmUp, proposer, s, null);
                 }
+                awaitTrainerWarmUp(online, log);
                 log.accept("serving " + stream.size() + " requests: online cluster with no speculation and with draft, frozen cluster with draft"
                         + (m > 0 ? " (the first " + m + " also with no speculation, trainer off)" : "") + ", interleaved");
                 Runs runs = new Runs();
@@ -163,6 +166,27 @@ final class ClusterOsdBench {
             if (!health.awaitServing(START_TIMEOUT, () -> true)) throw new IllegalStateException("an embedded cluster did not serve");
         }
         return InferenceClient.create(ClientSystem.settings(system, target), system);
+    }
+
+    /**
+     * Waits (at most {@link #TRAINER_WARM_UP_TIMEOUT}) until the online cluster's trainers have run their warm-up,
+     * which they do in the idle time after the warm-up requests: the stream should measure the trainer training, not
+     * its code being compiled.
+     */
+    private static void awaitTrainerWarmUp(EmbeddedCluster cluster, Consumer<String> log) throws InterruptedException {
+        long deadline = System.nanoTime() + TRAINER_WARM_UP_TIMEOUT.toNanos();
+        while (true) {
+            boolean all = true;
+            for (NodeBootstrap.TandemNode w : cluster.workers()) {
+                all &= NodeMetrics.of(w.system()).gauge(DraftMetrics.TRAINER_WARMED_UP, "").value() >= 1;
+            }
+            if (all) return;
+            if (System.nanoTime() > deadline) {
+                log.accept("the trainers' warm-up did not finish within " + TRAINER_WARM_UP_TIMEOUT.toSeconds() + " s; going on");
+                return;
+            }
+            Thread.sleep(WARM_UP_POLL_MILLIS);
+        }
     }
 
     /** Holds (or releases) the trainers of a cluster's workers while another cluster serves. */

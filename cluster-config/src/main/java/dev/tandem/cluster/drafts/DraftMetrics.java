@@ -22,6 +22,7 @@ public final class DraftMetrics {
     public static final String TRAINER_STEPS = "tandem_trainer_steps_total";
     public static final String TRAINER_LOSS = "tandem_trainer_loss";
     public static final String TRAINER_BUSY = "tandem_trainer_busy_seconds_total";
+    public static final String TRAINER_WARMED_UP = "tandem_trainer_warmed_up";
     public static final String SAMPLES_RECORDED = "tandem_trainer_samples_recorded_total";
     public static final String POSITIONS_DROPPED = "tandem_trainer_positions_dropped_total";
     public static final String REPLAY_BYTES = "tandem_trainer_replay_bytes";
@@ -65,6 +66,7 @@ public final class DraftMetrics {
         private final Counter steps;
         private final Gauge loss;
         private final Counter busy;
+        private final Gauge warmedUp;
         private final Counter recorded;
         private final Counter dropped;
         private final Gauge replayBytes;
@@ -77,6 +79,7 @@ public final class DraftMetrics {
             steps = r.counter(TRAINER_STEPS, "Training steps of the draft trainer (optimizer steps and evaluation steps)");
             loss = r.gauge(TRAINER_LOSS, "Running distillation loss of the candidate draft trained last, by class", "class");
             busy = r.counter(TRAINER_BUSY, "Time the training thread spent in steps");
+            warmedUp = r.gauge(TRAINER_WARMED_UP, "1 once the trainer has run its warm-up (its code compiled before it trains)");
             recorded = r.counter(SAMPLES_RECORDED, "Distillation samples (one per recorded sequence) added to the replay buffers");
             dropped = r.counter(POSITIONS_DROPPED, "Verified positions not recorded because the recorder's memory bound was reached");
             replayBytes = r.gauge(REPLAY_BYTES, "Bytes held by the replay buffers, by class", "class");
@@ -89,6 +92,8 @@ public final class DraftMetrics {
         }
 
         void steps(long delta) { if (delta > 0) steps.labels().inc(delta); }
+
+        void warmedUp(boolean done) { warmedUp.set(done ? 1 : 0); }
 
         void busySeconds(double delta) { if (delta > 0) busy.labels().inc(delta); }
 

@@ -8,6 +8,7 @@ import dev.tandem.trainer.TrainerSettings;
 import dev.tandem.trainer.idle.IdleGovernor;
 import dev.tandem.trainer.idle.TrainingWorker;
 import dev.tandem.trainer.online.OnlineTrainer;
+import dev.tandem.trainer.online.TrainerWarmUp;
 import dev.tandem.trainer.sample.ReplayBuffers;
 import dev.tandem.trainer.sample.TrafficRecorder;
 import dev.tandem.trainer.version.DraftRegistry;
@@ -33,8 +34,8 @@ public final class DraftTrainer {
     /** Asks for the trainer's counters. */
     public record GetStats(ActorRef<Stats> replyTo) implements Command {}
 
-    /** The trainer's counters: steps, samples recorded, candidates evaluated and published. */
-    public record Stats(long steps, long recordedSamples, long droppedPositions, long replayBytes, long evaluated, long published,
+    /** The trainer's counters: steps (the warm-up's not counted), whether its warm-up is done, samples recorded, candidates evaluated and published. */
+    public record Stats(long steps, boolean warmedUp, long recordedSamples, long droppedPositions, long replayBytes, long evaluated, long published,
                         long rolledBack, String failure) {}
 
     private enum Tick implements Command { INSTANCE }
@@ -50,7 +51,9 @@ public final class DraftTrainer {
             ActorRef<Command> self = context.getSelf();
             trainer.onEvent(e -> self.tell(new Evaluated(e)));
             IdleGovernor governor = new IdleGovernor(trainerSettings.idle(), TrainingGate.of(context.getSystem()).signals(activity::signals));
-            TrainingWorker worker = new TrainingWorker(governor, trainer.after(recorder), trainerSettings.pollNanos(), settings.trainerThreads(),
+            TrainerWarmUp warmUp = new TrainerWarmUp(trainerSettings, TrainerWarmUp.shapeOf(registry), settings.trainerWarmUpSteps(),
+                    trainer.after(recorder));
+            TrainingWorker worker = new TrainingWorker(governor, warmUp, trainerSettings.pollNanos(), settings.trainerThreads(),
                     trainerSettings.idleCpuClass()).start();
             DraftMetrics.Trainer metrics = new DraftMetrics.Trainer(context.getSystem());
             timers.startTimerWithFixedDelay(Tick.INSTANCE, settings.metricsInterval());
@@ -61,7 +64,8 @@ public final class DraftTrainer {
             String[] failure = {""};
             return Behaviors.receive(Command.class)
                     .onMessageEquals(Tick.INSTANCE, () -> {
-                        long steps = worker.steps();
+                        long steps = worker.steps() - warmUp.steps();
+                        metrics.warmedUp(warmUp.done());
                         long recorded = recorder.recordedSamples();
                         long dropped = recorder.droppedPositions();
                         long busy = worker.busyNanos();
@@ -100,7 +104,7 @@ public final class DraftTrainer {
                         return Behaviors.same();
                     })
                     .onMessage(GetStats.class, q -> {
-                        q.replyTo().tell(new Stats(worker.steps(), recorder.recordedSamples(), recorder.droppedPositions(), buffers.bytes(),
+                        q.replyTo().tell(new Stats(worker.steps() - warmUp.steps(), warmUp.done(), recorder.recordedSamples(), recorder.droppedPositions(), buffers.bytes(),
                                 outcomes[0], outcomes[1], outcomes[2], failure[0]));
                         return Behaviors.same();
                     })

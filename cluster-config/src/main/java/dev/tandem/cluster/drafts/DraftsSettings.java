@@ -27,12 +27,13 @@ import java.time.Duration;
  * @param staleSequence    a sequence not verified for this long no longer counts as serving load
  * @param adminTimeout     how long an Admin draft call may take (a promote reads a checkpoint)
  * @param trainerThreads   threads a training step is split over while the node is idle (0 = one per core)
+ * @param trainerWarmUpSteps steps of the trainer's warm-up on synthetic samples before it trains (0 = none)
  */
 public record DraftsSettings(boolean enabled, boolean train, String dir, String workerDir, int chunkBytes, int fetchWindow, boolean slimTransfers,
                              Duration transferTimeout,
                              Duration resyncInterval, Duration metricsInterval, long recorderSeed, Duration liveCheckInterval,
                              long liveMinProposed, double liveMargin, Duration staleSequence,
-                             Duration adminTimeout, int trainerThreads) {
+                             Duration adminTimeout, int trainerThreads, int trainerWarmUpSteps) {
 
     public static final String PATH = "tandem.drafts";
     /** Keys that tools set on the nodes they start. */
@@ -47,6 +48,7 @@ public record DraftsSettings(boolean enabled, boolean train, String dir, String 
         if (chunkBytes < 1) throw new IllegalArgumentException(PATH + ".chunk-bytes must be positive, got " + chunkBytes);
         if (fetchWindow < 1) throw new IllegalArgumentException(PATH + ".fetch-window must be positive, got " + fetchWindow);
         if (trainerThreads < 0) throw new IllegalArgumentException(PATH + ".trainer-threads must be >= 0, got " + trainerThreads);
+        if (trainerWarmUpSteps < 0) throw new IllegalArgumentException(PATH + ".trainer-warm-up-steps must be >= 0, got " + trainerWarmUpSteps);
         if (liveMinProposed < 1) throw new IllegalArgumentException(PATH + ".live-check.min-proposed must be positive, got " + liveMinProposed);
         if (!(liveMargin >= 0)) throw new IllegalArgumentException(PATH + ".live-check.margin must be >= 0, got " + liveMargin);
         for (Duration d : new Duration[] {transferTimeout, resyncInterval, metricsInterval, liveCheckInterval, staleSequence, adminTimeout}) {
@@ -65,7 +67,7 @@ public record DraftsSettings(boolean enabled, boolean train, String dir, String 
                 c.getInt("fetch-window"), c.getBoolean("slim-transfers"), c.getDuration("transfer-timeout"), c.getDuration("resync-interval"),
                 c.getDuration("metrics-interval"), c.getLong("recorder-seed"), c.getDuration("live-check.interval"),
                 c.getLong("live-check.min-proposed"), c.getDouble("live-check.margin"), c.getDuration("stale-sequence"),
-                c.getDuration("admin-timeout"), c.getInt("trainer-threads"));
+                c.getDuration("admin-timeout"), c.getInt("trainer-threads"), c.getInt("trainer-warm-up-steps"));
     }
 
     /**

@@ -147,6 +147,10 @@ class OnlineDistillationClusterTest {
         assertTrue(after > before + 0.1, "acceptance rose from " + before + " to " + after);
         String workerMetrics = cluster.workers().stream().map(w -> NodeMetrics.of(w.system()).scrape()).reduce("", String::concat);
         assertTrue(workerMetrics.contains("tandem_trainer_candidates_total{class=\"" + CLASS + "\",outcome=\"published\"}"), workerMetrics);
+        // Every worker's trainer ran its warm-up (on its own registry: the versions above are the real trainer's).
+        for (var w : cluster.workers()) {
+            assertEquals(1.0, NodeMetrics.of(w.system()).gauge(DraftMetrics.TRAINER_WARMED_UP, "").value(), "trainer warm-up on " + w);
+        }
         // The trainer reports the backlog of recorded sequences waiting for their teacher logits.
         assertTrue(workerMetrics.contains(DraftMetrics.DEFERRED_SAMPLES + " "), workerMetrics);
         inference.close();

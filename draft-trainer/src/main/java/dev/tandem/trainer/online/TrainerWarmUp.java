@@ -1,0 +1,162 @@
+package dev.tandem.trainer.online;
+
+import dev.tandem.engine.draft.DraftConfig;
+import dev.tandem.engine.draft.DraftModel;
+import dev.tandem.engine.draft.ReducedVocabulary;
+import dev.tandem.trainer.TrainerSettings;
+import dev.tandem.trainer.idle.TrainingTask;
+import dev.tandem.trainer.sample.DistillationSample;
+import dev.tandem.trainer.sample.ReplayBuffers;
+import dev.tandem.trainer.version.AcceptanceMetrics;
+import dev.tandem.trainer.version.DraftRegistry;
+
+import java.io.IOException;
+import java.io.UncheckedIOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.Arrays;
+import java.util.Comparator;
+import java.util.Optional;
+import java.util.SplittableRandom;
+import java.util.function.Supplier;
+import java.util.stream.Stream;
+
+/**
+ * Runs the online trainer's code once before it trains for real: distillation steps, a candidate's evaluation and its
+ * publication, on a random draft shaped like the node's drafts (small vocabulary) and synthetic samples, in a
+ * registry of its own (a temporary directory, deleted after). The JIT compiles that code while it runs; without
+ * this it compiled during the first requests, on compiler threads of normal priority that the trainer's idle CPU
+ * class does not cover: in {@code bench osd} the first requests served with the trainer on took up to 2.3x those
+ * with it off (535 against 231 ms), the two worst of 120 and so the p99.
+ *
+ * <p>As a {@link TrainingTask} it wraps the real one: the training worker calls it only when serving leaves the
+ * node idle, each call runs one step of the warm-up, and once the warm-up is done (or found no draft to take the
+ * shape of: then the real task has nothing to train either, and the warm-up waits for the first draft) every call
+ * goes to the real task.
+ */
+public final class TrainerWarmUp implements TrainingTask {
+
+    /** The warm-up's traffic class: its own registry, so nothing of it is ever served. */
+    static final String CLASS = "warm-up";
+    /** Vocabulary and head of the warm-up draft: the kernels do not depend on them, memory and time do. */
+    private static final int VOCAB = 1024;
+    private static final int HEAD = 512;
+    private static final int SEQ_LEN = 64;
+    private static final int SAMPLES = 96;
+    private static final int SAMPLE_TOKENS = 48;
+    private static final long SEED = 0x7EA1;
+
+    private final TrainerSettings settings;
+    private final Supplier<Optional<DraftConfig>> shape;
+    private final TrainingTask next;
+    private final int maxSteps;
+    private OnlineTrainer trainer;
+    private Path dir;
+    private int steps;
+    private volatile boolean done;
+
+    /**
+     * @param shape    the config of a draft the node trains (empty while it has none)
+     * @param maxSteps warm-up steps at most (0: none); it also ends after its first evaluation
+     */
+    public TrainerWarmUp(TrainerSettings settings, Supplier<Optional<DraftConfig>> shape, int maxSteps, TrainingTask next) {
+        if (maxSteps < 0) throw new IllegalArgumentException("warm-up steps must be >= 0, got " + maxSteps);
+        this.settings = settings;
+        this.shape = shape;
+        this.next = next;
+        this.maxSteps = maxSteps;
+        this.done = maxSteps == 0;
+    }
+
+    /** The config of the registry's general draft, or of any live one. */
+    public static Supplier<Optional<DraftConfig>> shapeOf(DraftRegistry registry) {
+        return () -> registry.live(DraftModel.GENERAL_CLASS).or(() -> registry.inMemory().stream().findFirst()).map(DraftModel::config);
+    }
+
+    /** Whether the warm-up has finished (or was off). */
+    public boolean done() { return done; }
+
+    /** Warm-up steps run. */
+    public int steps() { return steps; }
+
+    @Override
+    public boolean step() {
+        if (done) return next.step();
+        if (trainer == null) {
+            Optional<DraftConfig> c = shape.get();
+            if (c.isEmpty()) return next.step();
+            start(c.get());
+        }
+        try {
+            trainer.step();
+            steps++;
+        } finally {
+            if (steps >= maxSteps || !trainer.events().isEmpty()) finish();
+        }
+        return true;
+    }
+
+    private void start(DraftConfig real) {
+        int vocab = Math.min(real.vocabSize(), VOCAB);
+        int head = Math.min(real.headSize(), Math.min(vocab, HEAD));
+        DraftConfig c = new DraftConfig(real.dim(), real.hiddenDim(), real.nLayers(), real.nHeads(), real.nKvHeads(), vocab, head,
+                Math.min(real.seqLen(), SEQ_LEN), real.normEps(), real.ropeTheta());
+        try {
+            dir = Files.createTempDirectory("tandem-trainer-warm-up");
+        } catch (IOException e) {
+            throw new UncheckedIOException("cannot create the trainer warm-up's directory", e);
+        }
+        DraftRegistry registry = DraftRegistry.open(dir);
+        registry.adopt(DraftModel.GENERAL_CLASS, DraftModel.random(c, ReducedVocabulary.firstTokens(head, vocab), SEED),
+                AcceptanceMetrics.NONE, AcceptanceMetrics.NONE, System.currentTimeMillis(), "trainer warm-up");
+        ReplayBuffers buffers = new ReplayBuffers(settings.replayBytesPerClass(), settings.heldOutBytesPerClass(), settings.heldOutEvery());
+        SplittableRandom random = new SplittableRandom(SEED);
+        int topK = Math.min(settings.topK(), vocab);
+        for (int i = 0; i < SAMPLES; i++) buffers.accept(sample(random, vocab, Math.min(SAMPLE_TOKENS, c.seqLen()), topK));
+        trainer = new OnlineTrainer(settings, buffers, registry);
+    }
+
+    /** A random sequence with a teacher at every position: random logits, sorted, ties to the lower id. */
+    private static DistillationSample sample(SplittableRandom r, int vocab, int length, int topK) {
+        int[] tokens = new int[length];
+        for (int i = 0; i < length; i++) tokens[i] = r.nextInt(vocab);
+        int n = length - 1;
+        int[] positions = new int[n];
+        int[] ids = new int[n * topK];
+        float[] logits = new float[n * topK];
+        float[] logNormalizers = new float[n];
+        boolean[] rejected = new boolean[n];
+        for (int i = 0; i < n; i++) {
+            positions[i] = i + 1;
+            int[] picked = r.ints(0, vocab).distinct().limit(topK).toArray();
+            float[] values = new float[topK];
+            for (int j = 0; j < topK; j++) values[j] = (float) (r.nextDouble() * 8 - 4);
+            Integer[] order = new Integer[topK];
+            for (int j = 0; j < topK; j++) order[j] = j;
+            Arrays.sort(order, Comparator.<Integer>comparingDouble(j -> -values[j]).thenComparingInt(j -> picked[j]));
+            double sum = 0;
+            for (int j = 0; j < topK; j++) {
+                ids[i * topK + j] = picked[order[j]];
+                logits[i * topK + j] = values[order[j]];
+                sum += Math.exp(values[j]);
+            }
+            // The other tokens hold some mass too: the normalizer exceeds the top-k's.
+            logNormalizers[i] = (float) Math.log(sum * 1.5);
+            rejected[i] = r.nextInt(4) == 0;
+        }
+        return new DistillationSample(CLASS, System.currentTimeMillis(), tokens, positions, topK, ids, logits, logNormalizers, rejected);
+    }
+
+    private void finish() {
+        done = true;
+        trainer = null;
+        Path d = dir;
+        dir = null;
+        if (d == null) return;
+        try (Stream<Path> files = Files.walk(d)) {
+            for (Path p : files.sorted(Comparator.reverseOrder()).toList()) Files.deleteIfExists(p);
+        } catch (IOException e) {
+            // A leftover temporary directory is harmless; training goes on.
+        }
+    }
+}
