@@ -62,10 +62,15 @@ public final class DraftTrainer {
             long[] seen = new long[4]; // steps, recorded, dropped, busy nanos
             long[] outcomes = new long[3]; // evaluated, published, rolled back
             String[] failure = {""};
+            boolean[] warnedWarmUp = {false};
             return Behaviors.receive(Command.class)
                     .onMessageEquals(Tick.INSTANCE, () -> {
                         long steps = worker.steps() - warmUp.steps();
                         metrics.warmedUp(warmUp.done());
+                        if (warmUp.failure() != null && !warnedWarmUp[0]) {
+                            warnedWarmUp[0] = true;
+                            context.getLog().warn("the draft trainer's warm-up failed; it trains without it", warmUp.failure());
+                        }
                         long recorded = recorder.recordedSamples();
                         long dropped = recorder.droppedPositions();
                         long busy = worker.busyNanos();

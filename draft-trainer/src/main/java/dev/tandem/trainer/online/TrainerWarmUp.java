@@ -24,15 +24,15 @@ import java.util.stream.Stream;
 /**
  * Runs the online trainer's code once before it trains for real: distillation steps, a candidate's evaluation and its
  * publication, on a random draft shaped like the node's drafts (small vocabulary) and synthetic samples, in a
- * registry of its own (a temporary directory, deleted after). The JIT compiles that code while it runs; without
- * this it compiled during the first requests, on compiler threads of normal priority that the trainer's idle CPU
- * class does not cover: in {@code bench osd} the first requests served with the trainer on took up to 2.3x those
- * with it off (535 against 231 ms), the two worst of 120 and so the p99.
+ * registry of its own (a temporary directory, deleted after). The JIT compiles that code while it runs. Without
+ * this it compiled in the first idle gaps between requests of a fresh node, on compiler threads of normal priority
+ * that the trainer's idle CPU class does not cover (thread CPU accounting of a fresh {@code cluster up} showed C2
+ * compiling while the first requests were served).
  *
  * <p>As a {@link TrainingTask} it wraps the real one: the training worker calls it only when serving leaves the
- * node idle, each call runs one step of the warm-up, and once the warm-up is done (or found no draft to take the
- * shape of: then the real task has nothing to train either, and the warm-up waits for the first draft) every call
- * goes to the real task.
+ * node idle, each call runs one step of the warm-up, and once the warm-up is done every call goes to the real task.
+ * While the node has no draft to take the shape of, calls go to the real task (which trains nothing without a draft
+ * but finishes recorded samples). A warm-up that fails ends there ({@link #failure()}); the trainer goes on.
  */
 public final class TrainerWarmUp implements TrainingTask {
 
@@ -52,8 +52,9 @@ public final class TrainerWarmUp implements TrainingTask {
     private final int maxSteps;
     private OnlineTrainer trainer;
     private Path dir;
-    private int steps;
+    private volatile int steps;
     private volatile boolean done;
+    private volatile RuntimeException failure;
 
     /**
      * @param shape    the config of a draft the node trains (empty while it has none)
@@ -76,23 +77,39 @@ public final class TrainerWarmUp implements TrainingTask {
     /** Whether the warm-up has finished (or was off). */
     public boolean done() { return done; }
 
+    /** What ended the warm-up early, if it failed (null otherwise). */
+    public RuntimeException failure() { return failure; }
+
     /** Warm-up steps run. */
     public int steps() { return steps; }
 
     @Override
     public boolean step() {
         if (done) return next.step();
+        DraftConfig shapeNow = null;
         if (trainer == null) {
-            Optional<DraftConfig> c = shape.get();
-            if (c.isEmpty()) return next.step();
-            start(c.get());
+            try {
+                shapeNow = shape.get().orElse(null);
+            } catch (RuntimeException e) {
+                return failed(e);
+            }
+            if (shapeNow == null) return next.step(); // it trains nothing without a draft, but finishes recorded samples
         }
         try {
+            if (trainer == null) start(shapeNow);
             trainer.step();
             steps++;
-        } finally {
             if (steps >= maxSteps || !trainer.events().isEmpty()) finish();
+            return true;
+        } catch (RuntimeException e) {
+            return failed(e);
         }
+    }
+
+    /** The warm-up is an optimization: a failure of its own ends it, never the trainer (the caller logs it). */
+    private boolean failed(RuntimeException e) {
+        failure = e;
+        finish();
         return true;
     }
 

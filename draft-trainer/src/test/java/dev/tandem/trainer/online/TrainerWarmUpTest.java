@@ -47,14 +47,30 @@ class TrainerWarmUpTest {
         AtomicInteger real = new AtomicInteger();
         TrainerSettings settings = TrainerSettings.defaults();
         TrainerWarmUp noDraft = new TrainerWarmUp(settings, Optional::empty, 10, () -> real.incrementAndGet() < 0);
-        assertFalse(noDraft.step(), "with no draft the real task answers (nothing to train)");
+        assertFalse(noDraft.step(), "with no draft the real task answers");
         assertFalse(noDraft.done());
         assertEquals(1, real.get());
+        IllegalStateException trainerFailure = new IllegalStateException("the trainer's own");
+        TrainerWarmUp failingNext = new TrainerWarmUp(settings, Optional::empty, 10, () -> { throw trainerFailure; });
+        assertEquals(trainerFailure, assertThrows(IllegalStateException.class, failingNext::step), "the real task's failure passes through");
+        assertEquals(null, failingNext.failure());
         TrainerWarmUp off = new TrainerWarmUp(settings, () -> Optional.of(SHAPE), 0, () -> real.incrementAndGet() > 0);
         assertTrue(off.done());
         assertTrue(off.step());
         assertEquals(0, off.steps());
         assertThrows(IllegalArgumentException.class, () -> new TrainerWarmUp(settings, Optional::empty, -1, () -> false));
+    }
+
+    @Test
+    void aFailedWarmUpEndsAndTheRealTaskGoesOn() {
+        AtomicInteger real = new AtomicInteger();
+        IllegalStateException boom = new IllegalStateException("boom");
+        TrainerWarmUp warmUp = new TrainerWarmUp(TrainerSettings.defaults(), () -> { throw boom; }, 10, () -> real.incrementAndGet() > 0);
+        assertTrue(warmUp.step());
+        assertTrue(warmUp.done());
+        assertEquals(boom, warmUp.failure());
+        assertTrue(warmUp.step());
+        assertEquals(1, real.get());
     }
 
     private static long countWarmUpDirs(String tmp) throws Exception {
