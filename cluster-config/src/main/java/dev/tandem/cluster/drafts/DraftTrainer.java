@@ -62,14 +62,18 @@ public final class DraftTrainer {
             long[] seen = new long[4]; // steps, recorded, dropped, busy nanos
             long[] outcomes = new long[3]; // evaluated, published, rolled back
             String[] failure = {""};
-            boolean[] warnedWarmUp = {false};
+            boolean[] reportedWarmUp = {false};
             return Behaviors.receive(Command.class)
                     .onMessageEquals(Tick.INSTANCE, () -> {
                         long steps = worker.steps() - warmUp.steps();
                         metrics.warmedUp(warmUp.done());
-                        if (warmUp.failure() != null && !warnedWarmUp[0]) {
-                            warnedWarmUp[0] = true;
-                            context.getLog().warn("the draft trainer's warm-up failed; it trains without it", warmUp.failure());
+                        if (warmUp.done() && !reportedWarmUp[0]) {
+                            reportedWarmUp[0] = true;
+                            if (warmUp.failure() != null) {
+                                context.getLog().warn("the draft trainer's warm-up failed; it trains without it", warmUp.failure());
+                            } else if (warmUp.steps() > 0) {
+                                context.getLog().info("draft trainer warmed up: {} steps on a random draft and synthetic samples", warmUp.steps());
+                            }
                         }
                         long recorded = recorder.recordedSamples();
                         long dropped = recorder.droppedPositions();
