@@ -191,9 +191,9 @@ final class Kernels {
     static void softmax(float[] x, int off, int n) {
         float max = x[off];
         for (int i = 1; i < n; i++) max = Math.max(max, x[off + i]);
-        // Exponentials.expShifted's loop, with Exponentials.exp written out, here rather than called: in bench osd's
-        // JVM (six nodes, a busy JIT) C2 did not inline that call into this method and left the callee in C1's code
-        // for the whole run, each vector operation allocating (~180 MB a minute in the stages' attention, JFR).
+        // Exponentials.expShifted's loop, here rather than called: in bench osd's JVM (six nodes, a busy JIT) C2 did not
+        // inline that call into this method and left the callee in C1's code for the whole run, each vector operation
+        // allocating (~180 MB a minute in the stages' attention, JFR).
         VectorSpecies<Float> species = Exponentials.SPECIES;
         int i = 0;
         for (int upper = species.loopBound(n); i < upper; i += species.length()) {
@@ -214,7 +214,7 @@ final class Kernels {
         int i = 0;
         for (int upper = species.loopBound(n); i < upper; i += species.length()) {
             FloatVector g = FloatVector.fromArray(species, gate, gateOff + i);
-            // Exponentials.exp written out, for the reason softmax gives.
+            // The exponential written out as in Exponentials.expShifted, for the reason softmax gives.
             DoubleVector wide = (DoubleVector) g.neg().convertShape(VectorOperators.F2D, DoubleVector.SPECIES_PREFERRED, 0);
             FloatVector e = (FloatVector) wide.lanewise(VectorOperators.EXP).convertShape(VectorOperators.D2F, species, 0);
             g.div(e.add(1f)).mul(FloatVector.fromArray(species, up, upOff + i)).intoArray(gate, gateOff + i);

@@ -16,23 +16,18 @@ import jdk.incubator.vector.VectorSpecies;
 public final class Exponentials {
 
     private static final VectorSpecies<Double> DOUBLES = DoubleVector.SPECIES_PREFERRED;
-    /** Floats per call of {@link #exp(FloatVector)}: one lane per lane of the preferred double vector. */
+    /** Floats per step of the vector loops: one lane per lane of the preferred double vector. */
     public static final VectorSpecies<Float> SPECIES =
             VectorSpecies.of(float.class, VectorShape.forBitSize(DOUBLES.length() * Float.SIZE));
 
     private Exponentials() {}
 
-    /** {@code (float) Math.exp(v)} lane by lane ({@code v} of {@link #SPECIES}). */
-    public static FloatVector exp(FloatVector v) {
-        DoubleVector wide = (DoubleVector) v.convertShape(VectorOperators.F2D, DOUBLES, 0);
-        return (FloatVector) wide.lanewise(VectorOperators.EXP).convertShape(VectorOperators.D2F, SPECIES, 0);
-    }
-
     /**
-     * {@code x[i] = (float) Math.exp(x[i] - shift)} for i in [off, off + n) (the subtraction in float). The body of
-     * {@link #exp} is written out here, not called: a call that C2 does not inline (its callee first compiled by C1,
-     * "already compiled into a big method") leaves every vector operation allocating for the life of the process.
-     * The samplers' softmax did so in the engine's test JVM (~512 KB a 32,000-token row after 30 s of calls).
+     * {@code x[i] = (float) Math.exp(x[i] - shift)} for i in [off, off + n) (the subtraction in float). There is no
+     * vector-to-vector helper: a call that C2 does not inline (its callee first compiled by C1, "already compiled into
+     * a big method") leaves every vector operation allocating for the life of the process. Such a helper did so under
+     * the samplers' softmax in the engine's test JVM (~512 KB a 32,000-token row after 30 s of calls), so the loops
+     * that need an exponential (here, {@code Kernels.softmax}, {@code Kernels.swiGlu}) write these three lines out.
      */
     public static void expShifted(float[] x, int off, int n, float shift) {
         int i = 0;
