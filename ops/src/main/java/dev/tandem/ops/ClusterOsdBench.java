@@ -62,7 +62,6 @@ final class ClusterOsdBench {
     private static final int WARMUP_REQUESTS = 2;
     private static final String HEARTBEAT_PAUSE = "60s";
     private static final Duration TRAINER_WARM_UP_TIMEOUT = Duration.ofSeconds(60);
-    private static final long WARM_UP_POLL_MILLIS = 200;
 
     private ClusterOsdBench() {}
 
@@ -185,7 +184,7 @@ final class ClusterOsdBench {
                 log.accept("the trainers' warm-up did not finish within " + TRAINER_WARM_UP_TIMEOUT.toSeconds() + " s; going on");
                 return;
             }
-            Thread.sleep(WARM_UP_POLL_MILLIS);
+            Thread.sleep(HealthProbe.POLL_INTERVAL.toMillis()); // the gauge itself moves once per metrics interval (1 s)
         }
     }
 
