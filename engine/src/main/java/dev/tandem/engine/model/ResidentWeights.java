@@ -121,6 +121,7 @@ public final class ResidentWeights {
             offset += size;
         }
         ModelWeights copy = rebuild(weights, 0, layers, copies);
+        // With a tied head the rebuild points the embedding at the head's int8 copy; the embedding stays as it is.
         return new ModelWeights(copy.config(), weights.tokenEmbedding(), copy.layers(), copy.finalNorm(), copy.output());
     }
 
