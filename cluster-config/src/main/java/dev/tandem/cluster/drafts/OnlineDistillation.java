@@ -94,7 +94,7 @@ public final class OnlineDistillation {
         ReplayBuffers buffers = null;
         if (worker && settings.train()) {
             TrafficClassifier classifier = new TrafficClassifier(t.classifierMinExamples(), t.classifierMinPosterior());
-            buffers = new ReplayBuffers(t.replayBytesPerClass(), t.heldOutBytesPerClass(), t.heldOutEvery());
+            buffers = ReplayBuffers.of(t);
             recorder = new TrafficRecorder(t.topK(), t.samplingRate(), t.maxPendingBytes(), buffers, classifier::classify,
                     settings.recorderSeed()).deferTeacher(t.deferTeacher()); // the DraftTrainer resolves deferred teachers
             recorder.onTagged(classifier::learn);

@@ -169,7 +169,7 @@ public final class OnlineDistillationBench {
     private record OnlineRun(List<RequestRecord> records, long steps, double trainingSeconds, List<OnlineTrainer.Event> events) {}
 
     private ReplayBuffers buffers() {
-        return new ReplayBuffers(trainerSettings.replayBytesPerClass(), trainerSettings.heldOutBytesPerClass(), trainerSettings.heldOutEvery());
+        return ReplayBuffers.of(trainerSettings);
     }
 
     private TrafficRecorder recorder(ReplayBuffers buffers, java.util.function.Function<int[], String> classifier) {

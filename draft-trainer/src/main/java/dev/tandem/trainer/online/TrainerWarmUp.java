@@ -126,7 +126,7 @@ public final class TrainerWarmUp implements TrainingTask {
         DraftRegistry registry = DraftRegistry.open(dir);
         registry.adopt(DraftModel.GENERAL_CLASS, DraftModel.random(c, ReducedVocabulary.firstTokens(head, vocab), SEED),
                 AcceptanceMetrics.NONE, AcceptanceMetrics.NONE, System.currentTimeMillis(), "trainer warm-up");
-        ReplayBuffers buffers = new ReplayBuffers(settings.replayBytesPerClass(), settings.heldOutBytesPerClass(), settings.heldOutEvery());
+        ReplayBuffers buffers = ReplayBuffers.of(settings);
         SplittableRandom random = new SplittableRandom(SEED);
         int topK = Math.min(settings.topK(), vocab);
         for (int i = 0; i < SAMPLES; i++) buffers.accept(sample(random, vocab, Math.min(SAMPLE_TOKENS, c.seqLen()), topK));

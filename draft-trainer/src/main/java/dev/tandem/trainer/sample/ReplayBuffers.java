@@ -1,6 +1,7 @@
 package dev.tandem.trainer.sample;
 
 import dev.tandem.engine.draft.DraftModel;
+import dev.tandem.trainer.TrainerSettings;
 
 import java.util.List;
 import java.util.Map;
@@ -15,12 +16,20 @@ public final class ReplayBuffers implements SampleSink {
     private final long maxBytesPerClass;
     private final long maxHeldOutBytesPerClass;
     private final int heldOutEvery;
+    private final int heldOutKept;
     private final Map<String, ReplayBuffer> buffers = new TreeMap<>();
 
-    public ReplayBuffers(long maxBytesPerClass, long maxHeldOutBytesPerClass, int heldOutEvery) {
+    /** Bounds of each class's buffer: see {@link ReplayBuffer#ReplayBuffer(String, long, long, int, int)}. */
+    public ReplayBuffers(long maxBytesPerClass, long maxHeldOutBytesPerClass, int heldOutEvery, int heldOutKept) {
         this.maxBytesPerClass = maxBytesPerClass;
         this.maxHeldOutBytesPerClass = maxHeldOutBytesPerClass;
         this.heldOutEvery = heldOutEvery;
+        this.heldOutKept = heldOutKept;
+    }
+
+    /** Buffers with the bounds of {@code settings}: evaluations read its {@code heldOutSamples} most recent held out. */
+    public static ReplayBuffers of(TrainerSettings settings) {
+        return new ReplayBuffers(settings.replayBytesPerClass(), settings.heldOutBytesPerClass(), settings.heldOutEvery(), settings.heldOutSamples());
     }
 
     @Override
@@ -31,7 +40,7 @@ public final class ReplayBuffers implements SampleSink {
 
     /** The buffer of a class (created empty when new). */
     public synchronized ReplayBuffer buffer(String trafficClass) {
-        return buffers.computeIfAbsent(trafficClass, c -> new ReplayBuffer(c, maxBytesPerClass, maxHeldOutBytesPerClass, heldOutEvery));
+        return buffers.computeIfAbsent(trafficClass, c -> new ReplayBuffer(c, maxBytesPerClass, maxHeldOutBytesPerClass, heldOutEvery, heldOutKept));
     }
 
     public synchronized List<String> classes() { return List.copyOf(buffers.keySet()); }

@@ -27,7 +27,7 @@ class OnlineTrainerTest {
         int vocab = 48;
         DraftModel teacher = DraftModel.random(new DraftConfig(32, 64, 2, 4, 4, vocab, vocab, 32, 1e-5f, 10000f),
                 ReducedVocabulary.full(vocab), 1);
-        ReplayBuffers buffers = new ReplayBuffers(1 << 24, 1 << 22, 5);
+        ReplayBuffers buffers = new ReplayBuffers(1 << 24, 1 << 22, 5, 100);
         for (DistillationSample s : TinyDrafts.teacherSamples(teacher, 150, 3, 20, 8, 2)) {
             buffers.accept(new DistillationSample("a", 0, s.tokens(), s.positions(), s.topK(), s.teacherIds(), s.teacherLogits(),
                     s.logNormalizers(), s.rejected()));

@@ -94,7 +94,7 @@ class SampleEfficiencyProbe {
             Path dir = Files.createTempDirectory("tandem-sample-efficiency");
             DraftRegistry registry = DraftRegistry.open(dir);
             registry.adopt(DraftModel.GENERAL_CLASS, bootstrap, AcceptanceMetrics.NONE, AcceptanceMetrics.NONE, System.currentTimeMillis(), "bootstrap");
-            ReplayBuffers buffers = new ReplayBuffers(settings.replayBytesPerClass(), settings.heldOutBytesPerClass(), settings.heldOutEvery());
+            ReplayBuffers buffers = ReplayBuffers.of(settings);
             OnlineTrainer trainer = new OnlineTrainer(settings, buffers, registry);
             TrainingParallelism.install(runner);
             t0 = System.nanoTime();

@@ -22,24 +22,40 @@ class ReplayBufferTest {
     @Test
     void evictsTheOldestWithinItsByteBoundAndHoldsOutRecentSamples() {
         long one = sample("a", 0, 10).bytes();
-        ReplayBuffer b = new ReplayBuffer("a", 5 * one, 2 * one, 4);
+        ReplayBuffer b = new ReplayBuffer("a", 5 * one, 2 * one, 4, 24);
         for (int i = 0; i < 20; i++) b.add(sample("a", i, 10));
         assertTrue(b.bytes() <= 7 * one);
         assertEquals(5, b.trainingCount());
         assertEquals(2, b.heldOutCount());
-        // 20 added, 5 held out (every 4th: 3, 7, 11, 15, 19), 15 trained of which the oldest 10 were evicted.
-        assertEquals(10, b.evicted());
+        // 20 added, every 4th held out (3, 7, 11, 15, 19); the held-out bound of two moved 3, 7 and 11 to training
+        // as 11, 15 and 19 arrived, so 18 were trained, of which the oldest 13 were evicted.
+        assertEquals(3, b.graduated());
+        assertEquals(13, b.evicted());
         List<DistillationSample> training = b.trainingSamples();
-        assertEquals(18, training.getLast().createdMillis());
-        assertEquals(13, training.getFirst().createdMillis());
+        assertEquals(List.of(7L, 16L, 17L, 18L, 11L), training.stream().map(DistillationSample::createdMillis).toList());
         assertEquals(List.of(15L, 19L), b.recentHeldOut(10).stream().map(DistillationSample::createdMillis).toList());
         assertEquals(19, b.recentHeldOut(1).getFirst().createdMillis());
         for (DistillationSample s : b.sample(50, new SplittableRandom(1))) assertTrue(training.contains(s));
     }
 
     @Test
+    void heldOutSamplesPastTheEvaluationWindowJoinTraining() {
+        long one = sample("a", 0, 10).bytes();
+        ReplayBuffer b = new ReplayBuffer("a", 100 * one, 100 * one, 4, 2);
+        for (int i = 0; i < 20; i++) b.add(sample("a", i, 10));
+        // Only the two most recent held-out samples stay out of training; nothing is evicted or lost.
+        assertEquals(List.of(15L, 19L), b.recentHeldOut(10).stream().map(DistillationSample::createdMillis).toList());
+        assertEquals(3, b.graduated());
+        assertEquals(0, b.evicted());
+        assertEquals(18, b.trainingCount());
+        List<Long> trained = b.trainingSamples().stream().map(DistillationSample::createdMillis).toList();
+        for (long held : List.of(3L, 7L, 11L)) assertTrue(trained.contains(held), trained.toString());
+        assertTrue(!trained.contains(15L) && !trained.contains(19L), trained.toString());
+    }
+
+    @Test
     void everySampleAlsoFeedsTheGeneralClass() {
-        ReplayBuffers buffers = new ReplayBuffers(1 << 20, 1 << 18, 0);
+        ReplayBuffers buffers = new ReplayBuffers(1 << 20, 1 << 18, 0, 24);
         buffers.accept(sample("animals", 0, 5));
         buffers.accept(sample("space", 0, 5));
         assertEquals(1, buffers.buffer("animals").trainingCount());
