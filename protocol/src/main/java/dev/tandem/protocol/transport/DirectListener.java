@@ -27,6 +27,7 @@ final class DirectListener implements AutoCloseable {
 
   private static final Logger log = LoggerFactory.getLogger(DirectListener.class);
   private static final int READ_BUFFER_BYTES = 64 * 1024;
+  private static final ThreadLocal<Boolean> READER = ThreadLocal.withInitial(() -> false);
 
   private final ServerSocketChannel server;
   private final int maxFrameBytes;
@@ -88,7 +89,13 @@ final class DirectListener implements AutoCloseable {
     }
   }
 
+  /** Whether the calling thread is a reader (see {@link ReaderInlineExecutorConfigurator}). */
+  static boolean onReaderThread() {
+    return READER.get();
+  }
+
   private void readLoop(SocketChannel connection) {
+    READER.set(true);
     try (connection) {
       DataInputStream in = new DataInputStream(
           new BufferedInputStream(Channels.newInputStream(connection), READ_BUFFER_BYTES));

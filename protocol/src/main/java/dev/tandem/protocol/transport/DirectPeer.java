@@ -6,7 +6,10 @@ import dev.tandem.protocol.metrics.Counter;
 import java.io.ByteArrayOutputStream;
 import java.io.IOException;
 import java.nio.ByteBuffer;
+import java.nio.channels.SelectionKey;
+import java.nio.channels.Selector;
 import java.nio.channels.SocketChannel;
+import java.time.Duration;
 import java.util.ArrayDeque;
 import java.util.function.BiFunction;
 import org.slf4j.Logger;
@@ -17,6 +20,11 @@ import org.slf4j.LoggerFactory;
  * in order; once connected they are written on the caller's thread (one gathering write, no hand-off);
  * if the peer cannot be reached directly they go through Artery. Each switch flushes the waiting
  * messages first, so a sender's messages to this node are never reordered.
+ *
+ * <p>A write waits for the peer to read at most {@code writeStallTimeout} without progress; then the connection is
+ * taken as failed (this and later messages go through Artery). So a hung peer that keeps its socket open never holds
+ * the sending thread for good, and neither can a cycle of nodes whose reader threads all wait to write to one another
+ * (a stage runs on the reader that delivered its step, see {@link ReaderInlineExecutorConfigurator}).
  *
  * <p>All methods synchronize on the peer: several actors of this node may write to the same connection.
  */
@@ -34,16 +42,22 @@ final class DirectPeer {
   private final Counter.Child sentThroughArtery;
   private final ArrayDeque<Waiting> waiting = new ArrayDeque<>();
   private final ByteArrayOutputStream header = new ByteArrayOutputStream(256);
+  private final long writeStallNanos;
   private State state = State.DISCOVERING;
   private SocketChannel channel;
+  /** Waits for the non-blocking channel to take more bytes (opened on the first full socket buffer). */
+  private Selector writable;
 
   /**
    * @param encoder serializes a message for a recipient; throws on an unserializable message
    * @param sent    counts messages by path ({@code direct}, {@code artery})
+   * @param writeStallTimeout longest wait for the peer to read when its socket buffer is full
    */
-  DirectPeer(Address address, BiFunction<ActorRef<?>, Object, DirectFrame> encoder, Counter sent) {
+  DirectPeer(Address address, BiFunction<ActorRef<?>, Object, DirectFrame> encoder, Counter sent,
+      Duration writeStallTimeout) {
     this.address = address;
     this.encoder = encoder;
+    this.writeStallNanos = writeStallTimeout.toNanos();
     this.sentDirect = sent.labels("direct");
     this.sentThroughArtery = sent.labels("artery");
   }
@@ -66,6 +80,13 @@ final class DirectPeer {
   synchronized void connected(SocketChannel connection) {
     if (state != State.DISCOVERING) {
       SocketChannels.closeQuietly(connection);
+      return;
+    }
+    try {
+      connection.configureBlocking(false);
+    } catch (IOException e) {
+      SocketChannels.closeQuietly(connection);
+      useArtery("cannot make the connection non-blocking: " + e.getMessage());
       return;
     }
     channel = connection;
@@ -95,9 +116,21 @@ final class DirectPeer {
   synchronized void close() {
     state = State.CLOSED;
     drainThroughArtery();
+    closeChannel();
+  }
+
+  private void closeChannel() {
     if (channel != null) {
       SocketChannels.closeQuietly(channel);
       channel = null;
+    }
+    if (writable != null) {
+      try {
+        writable.close();
+      } catch (IOException ignored) {
+        // nothing left to release
+      }
+      writable = null;
     }
   }
 
@@ -111,22 +144,47 @@ final class DirectPeer {
       return;
     }
     try {
-      ByteBuffer[] buffers = frame.encode(header);
-      long remaining = buffers[0].remaining() + (long) buffers[1].remaining();
-      while (remaining > 0) {
-        remaining -= channel.write(buffers);
-      }
+      writeFully(frame.encode(header));
     } catch (IOException e) {
-      // The peer went away (or restarted with a new port): this and later messages take Artery, which
-      // knows whether the node is still there; the transport forgets this peer so a later send rediscovers.
+      // The peer went away (or restarted with a new port, or stopped reading): this and later messages take
+      // Artery, which knows whether the node is still there; the transport forgets this peer so a later send
+      // rediscovers. A frame cut short by a stall is never completed: the peer's reader sees the connection end.
       log.warn("direct transport to {} failed ({}): falling back to Artery", address, e.getMessage());
-      SocketChannels.closeQuietly(channel);
-      channel = null;
+      closeChannel();
       state = State.CLOSED;
       throughArtery(target, message);
       return;
     }
     sentDirect.inc(1);
+  }
+
+  /** Writes every byte of {@code buffers}, waiting for the peer while it reads; throws after a stall. */
+  private void writeFully(ByteBuffer[] buffers) throws IOException {
+    long remaining = 0;
+    for (ByteBuffer b : buffers) {
+      remaining += b.remaining();
+    }
+    long stalledSince = 0;
+    while (remaining > 0) {
+      long written = channel.write(buffers);
+      remaining -= written;
+      if (remaining == 0) {
+        return;
+      }
+      long now = System.nanoTime();
+      if (written > 0 || stalledSince == 0) {
+        stalledSince = now;
+      } else if (now - stalledSince >= writeStallNanos) {
+        throw new IOException("the peer read nothing for " + writeStallNanos / 1_000_000 + " ms");
+      }
+      if (writable == null) {
+        writable = Selector.open();
+        channel.register(writable, SelectionKey.OP_WRITE);
+      }
+      long left = writeStallNanos - (now - stalledSince);
+      writable.select(Math.max(1, left / 1_000_000));
+      writable.selectedKeys().clear();
+    }
   }
 
   private void throughArtery(ActorRef<Object> target, Object message) {

@@ -156,7 +156,7 @@ public final class DirectTransport implements Extension {
     if (peer != null && !peer.isClosed()) {
       return peer;
     }
-    DirectPeer fresh = new DirectPeer(address, this::encode, sent);
+    DirectPeer fresh = new DirectPeer(address, this::encode, sent, settings.writeStallTimeout());
     boolean created = peer == null ? peers.putIfAbsent(address, fresh) == null : peers.replace(address, peer, fresh);
     if (!created) {
       return peers.get(address);

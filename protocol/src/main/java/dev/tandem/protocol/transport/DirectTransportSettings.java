@@ -11,10 +11,11 @@ import java.time.Duration;
  * @param port             port to listen on; 0 = any free port (peers ask for it)
  * @param discoveryTimeout how long to wait for a peer to name its port before using Artery for it
  * @param connectTimeout   TCP connect timeout
+ * @param writeStallTimeout longest a write waits for a peer that reads nothing before the connection counts as failed
  * @param maxFrameBytes    largest message accepted on a connection (the activation limit plus headers)
  */
 public record DirectTransportSettings(boolean enabled, String hostname, int port, Duration discoveryTimeout,
-    Duration connectTimeout, int maxFrameBytes) {
+    Duration connectTimeout, Duration writeStallTimeout, int maxFrameBytes) {
 
   public static final String PATH = "tandem.transport.direct";
   /** Room for a frame's header (recipient path, manifest) on top of the message limit. */
@@ -25,7 +26,8 @@ public record DirectTransportSettings(boolean enabled, String hostname, int port
       throw new IllegalArgumentException(PATH + ".port must be 0..65535, got " + port);
     }
     if (discoveryTimeout.isNegative() || discoveryTimeout.isZero()
-        || connectTimeout.isNegative() || connectTimeout.isZero()) {
+        || connectTimeout.isNegative() || connectTimeout.isZero()
+        || writeStallTimeout.isNegative() || writeStallTimeout.isZero()) {
       throw new IllegalArgumentException(PATH + " timeouts must be > 0");
     }
     if (maxFrameBytes <= 0) {
@@ -44,6 +46,7 @@ public record DirectTransportSettings(boolean enabled, String hostname, int port
         c.getInt("port"),
         c.getDuration("discovery-timeout"),
         c.getDuration("connect-timeout"),
+        c.getDuration("write-stall-timeout"),
         (int) frame);
   }
 }

@@ -182,6 +182,68 @@ class DirectTransportTest {
     }
   }
 
+  @Test
+  void aPeerThatStopsReadingCostsAStallTimeoutThenArtery() throws Exception {
+    ActorSystem<Void> a = system("a", "");
+    TestProbe<String> fallback = TestProbe.create(a);
+    // A listener that accepts and never reads: writes fill both socket buffers, then stall.
+    try (java.nio.channels.ServerSocketChannel silent = java.nio.channels.ServerSocketChannel.open()) {
+      silent.bind(new java.net.InetSocketAddress("127.0.0.1", 0));
+      java.nio.channels.SocketChannel channel = java.nio.channels.SocketChannel.open(silent.getLocalAddress());
+      java.nio.channels.SocketChannel accepted = silent.accept();
+      var sent = new dev.tandem.protocol.metrics.MetricsRegistry().counter("sent", "", "path");
+      byte[] payload = new byte[1 << 20];
+      DirectPeer peer = new DirectPeer(addressOf(a),
+          (target, message) -> new DirectFrame("akka://x/user/y", 1, "", payload), sent, Duration.ofMillis(300));
+      peer.connected(channel);
+      long start = System.nanoTime();
+      int n = 0;
+      while (!peer.isClosed() && n < 256) {
+        peer.send(fallback.getRef(), "m" + n++);
+      }
+      long millis = (System.nanoTime() - start) / 1_000_000;
+      assertTrue(peer.isClosed(), "a peer that reads nothing fails its connection (" + n + " MB written)");
+      assertTrue(millis < 5_000, "the stall gave up after its timeout, not " + millis + " ms");
+      // The message whose write stalled is not lost: it went through Artery (here: a local tell).
+      assertEquals("m" + (n - 1), fallback.expectMessageClass(String.class, WAIT));
+      assertEquals(1, sent.value("artery"));
+      assertEquals(n - 1, sent.value("direct"));
+      accepted.close();
+    }
+  }
+
+  @Test
+  void anInlineDispatcherRunsAStepOnTheReaderThatDeliveredIt() {
+    String inline = """
+        inline-dispatcher {
+          type = Dispatcher
+          executor = "dev.tandem.protocol.transport.ReaderInlineExecutorConfigurator"
+          thread-pool-executor.fixed-pool-size = 1
+          throughput = 1
+        }
+        """;
+    ActorSystem<Void> a = system("a", "");
+    ActorSystem<Void> b = system("b", inline);
+    TestProbe<String> threads = TestProbe.create(a);
+    ActorRef<TestMessages.StageForward> stage = b.systemActorOf(Behaviors.receive(TestMessages.StageForward.class)
+        .onMessage(TestMessages.StageForward.class, m -> {
+          DirectTransport.get(b).tell(m.replyTo(), Thread.currentThread().getName());
+          return Behaviors.same();
+        }).build(), "stage", akka.actor.typed.DispatcherSelector.fromConfig("inline-dispatcher"));
+    ActorRef<TestMessages.StageForward> target = remoteRef(a, stage, b);
+    ActivationBatch batch = new ActivationBatch("m", 1, 4, new long[] {1}, new int[] {0}, new int[] {0}, new float[4]);
+    threads.awaitAssert(WAIT, () -> {
+      DirectTransport.get(a).tell(target, new TestMessages.StageForward(batch, 1, threads.getRef()));
+      String thread = threads.expectMessageClass(String.class, WAIT);
+      assertTrue(thread.contains("-direct-in-"), "ran on " + thread);
+      return null;
+    });
+    // A message from any other thread still runs on the dispatcher's pool.
+    stage.tell(new TestMessages.StageForward(batch, 1, threads.getRef()));
+    String local = threads.expectMessageClass(String.class, WAIT);
+    assertTrue(local.contains("inline-dispatcher"), "ran on " + local);
+  }
+
   private static void expectPings(TestProbe<TestMessages.Ping> probe, int count) {
     for (int i = 0; i < count; i++) {
       assertEquals(i, probe.expectMessageClass(TestMessages.Ping.class, WAIT).n());
