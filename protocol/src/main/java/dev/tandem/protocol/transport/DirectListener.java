@@ -27,24 +27,28 @@ final class DirectListener implements AutoCloseable {
 
   private static final Logger log = LoggerFactory.getLogger(DirectListener.class);
   private static final int READ_BUFFER_BYTES = 64 * 1024;
-  private static final ThreadLocal<Boolean> READER = ThreadLocal.withInitial(() -> false);
+  /** True on a reader thread while it delivers a frame small enough to run its recipient inline. */
+  private static final ThreadLocal<Boolean> INLINE = ThreadLocal.withInitial(() -> false);
 
   private final ServerSocketChannel server;
   private final int maxFrameBytes;
+  private final int inlineMaxBytes;
   private final Consumer<DirectFrame> deliver;
   private final Set<SocketChannel> connections = ConcurrentHashMap.newKeySet();
   private final AtomicInteger readers = new AtomicInteger();
   private volatile boolean closed;
 
-  private DirectListener(ServerSocketChannel server, int maxFrameBytes, Consumer<DirectFrame> deliver) {
+  private DirectListener(ServerSocketChannel server, int maxFrameBytes, int inlineMaxBytes,
+      Consumer<DirectFrame> deliver) {
     this.server = server;
     this.maxFrameBytes = maxFrameBytes;
+    this.inlineMaxBytes = inlineMaxBytes;
     this.deliver = deliver;
   }
 
   /** Binds and starts accepting; {@code threadPrefix} names the threads (the actor system's name). */
-  static DirectListener start(String host, int port, int maxFrameBytes, Consumer<DirectFrame> deliver,
-      String threadPrefix) throws IOException {
+  static DirectListener start(String host, int port, int maxFrameBytes, int inlineMaxBytes,
+      Consumer<DirectFrame> deliver, String threadPrefix) throws IOException {
     ServerSocketChannel server = ServerSocketChannel.open();
     try {
       server.bind(new InetSocketAddress(host, port));
@@ -52,7 +56,7 @@ final class DirectListener implements AutoCloseable {
       server.close();
       throw e;
     }
-    DirectListener listener = new DirectListener(server, maxFrameBytes, deliver);
+    DirectListener listener = new DirectListener(server, maxFrameBytes, inlineMaxBytes, deliver);
     Thread acceptor = new Thread(() -> listener.acceptLoop(threadPrefix), threadPrefix + "-direct-accept");
     acceptor.setDaemon(true);
     acceptor.start();
@@ -89,18 +93,27 @@ final class DirectListener implements AutoCloseable {
     }
   }
 
-  /** Whether the calling thread is a reader (see {@link ReaderInlineExecutorConfigurator}). */
-  static boolean onReaderThread() {
-    return READER.get();
+  /**
+   * Whether the calling thread is a reader delivering a frame of at most {@code inline-max-frame-bytes} (see
+   * {@link ReaderInlineExecutorConfigurator}): a large one (a long prompt's activations) runs on the pool, so that a
+   * long forward never keeps the reader from draining its socket for long.
+   */
+  static boolean inlineAllowed() {
+    return INLINE.get();
   }
 
   private void readLoop(SocketChannel connection) {
-    READER.set(true);
     try (connection) {
       DataInputStream in = new DataInputStream(
           new BufferedInputStream(Channels.newInputStream(connection), READ_BUFFER_BYTES));
       while (!closed) {
-        deliver.accept(DirectFrame.read(in, maxFrameBytes));
+        DirectFrame frame = DirectFrame.read(in, maxFrameBytes);
+        INLINE.set(frame.payload().length <= inlineMaxBytes);
+        try {
+          deliver.accept(frame);
+        } finally {
+          INLINE.set(false);
+        }
       }
     } catch (EOFException | ClosedChannelException e) {
       // the peer closed the connection, or we did

@@ -106,8 +106,8 @@ public final class DirectTransport implements Extension {
       log.info("direct transport of {} off: Artery runs over TLS and the direct transport has no TLS", selfAddress);
     } else if (settings.enabled()) {
       try {
-        started = DirectListener.start(host, settings.port(), settings.maxFrameBytes(), this::deliver,
-            system.name());
+        started = DirectListener.start(host, settings.port(), settings.maxFrameBytes(),
+            settings.inlineMaxFrameBytes(), this::deliver, system.name());
         log.info("direct transport of {} listening on {}:{}", selfAddress, host, started.port());
       } catch (IOException e) {
         log.error("direct transport of {} cannot listen on {}:{} ({}): this node uses Artery only", selfAddress,

@@ -12,10 +12,11 @@ import java.time.Duration;
  * @param discoveryTimeout how long to wait for a peer to name its port before using Artery for it
  * @param connectTimeout   TCP connect timeout
  * @param writeStallTimeout longest a write waits for a peer that reads nothing before the connection counts as failed
+ * @param inlineMaxFrameBytes largest message whose recipient may run on the reader thread that read it
  * @param maxFrameBytes    largest message accepted on a connection (the activation limit plus headers)
  */
 public record DirectTransportSettings(boolean enabled, String hostname, int port, Duration discoveryTimeout,
-    Duration connectTimeout, Duration writeStallTimeout, int maxFrameBytes) {
+    Duration connectTimeout, Duration writeStallTimeout, int inlineMaxFrameBytes, int maxFrameBytes) {
 
   public static final String PATH = "tandem.transport.direct";
   /** Room for a frame's header (recipient path, manifest) on top of the message limit. */
@@ -29,6 +30,9 @@ public record DirectTransportSettings(boolean enabled, String hostname, int port
         || connectTimeout.isNegative() || connectTimeout.isZero()
         || writeStallTimeout.isNegative() || writeStallTimeout.isZero()) {
       throw new IllegalArgumentException(PATH + " timeouts must be > 0");
+    }
+    if (inlineMaxFrameBytes < 0) {
+      throw new IllegalArgumentException(PATH + ".inline-max-frame-bytes must be >= 0, got " + inlineMaxFrameBytes);
     }
     if (maxFrameBytes <= 0) {
       throw new IllegalArgumentException(PATH + ": frame limit must be > 0");
@@ -47,6 +51,7 @@ public record DirectTransportSettings(boolean enabled, String hostname, int port
         c.getDuration("discovery-timeout"),
         c.getDuration("connect-timeout"),
         c.getDuration("write-stall-timeout"),
+        (int) Math.min(Integer.MAX_VALUE, c.getBytes("inline-max-frame-bytes")),
         (int) frame);
   }
 }

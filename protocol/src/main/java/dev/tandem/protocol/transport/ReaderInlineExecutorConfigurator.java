@@ -13,16 +13,18 @@ import java.util.concurrent.TimeUnit;
 
 /**
  * A dispatcher executor (Akka's {@code executor = "<this class>"}, with a {@code thread-pool-executor} section) that
- * runs an actor's mailbox right on the direct transport's reader thread when the reader is what scheduled it, and on
- * its thread pool otherwise.
+ * runs an actor's mailbox right on the direct transport's reader thread when the reader is what scheduled it with a
+ * frame of at most {@code tandem.transport.direct.inline-max-frame-bytes}, and on its thread pool otherwise.
  *
  * <p>Why: a step message read by a reader thread was handed to the stage dispatcher's pool, whose thread then had to
  * wake up (a futex wake and, on an idle virtual CPU, the host scheduling it) before the forward pass could start; the
  * reader went straight back to blocking on its socket. Running the mailbox on the reader saves that wake-up on every
  * hop into a stage. Only for actors whose sends never wait on the peer that feeds them (stages: they write forward
- * along the route, and a coordinator's reader keeps draining what comes back), so a reader busy with a forward can
- * never be part of a cycle of full socket buffers. At most one level deep: a mailbox scheduled from inside an inline
- * run goes to the pool.
+ * along the route, and a coordinator's reader keeps draining what comes back), so a reader busy with a forward is
+ * not part of a cycle of full socket buffers in a route; the writes' stall timeout ({@link DirectPeer}) bounds any
+ * other wait. Large frames (a long prompt's activations) go to the pool: their forwards are long, and meanwhile the
+ * reader keeps draining its socket. At most one level deep: a mailbox scheduled from inside an inline run goes to the
+ * pool.
  */
 public final class ReaderInlineExecutorConfigurator extends ExecutorServiceConfigurator {
 
@@ -49,7 +51,7 @@ public final class ReaderInlineExecutorConfigurator extends ExecutorServiceConfi
 
     @Override
     public void execute(Runnable task) {
-      if (DirectListener.onReaderThread() && !RUNNING_INLINE.get()) {
+      if (DirectListener.inlineAllowed() && !RUNNING_INLINE.get()) {
         RUNNING_INLINE.set(true);
         try {
           task.run();

@@ -213,7 +213,7 @@ class DirectTransportTest {
   }
 
   @Test
-  void anInlineDispatcherRunsAStepOnTheReaderThatDeliveredIt() {
+  void anInlineDispatcherRunsASmallStepOnTheReaderThatDeliveredIt() {
     String inline = """
         inline-dispatcher {
           type = Dispatcher
@@ -221,6 +221,7 @@ class DirectTransportTest {
           thread-pool-executor.fixed-pool-size = 1
           throughput = 1
         }
+        tandem.transport.direct.inline-max-frame-bytes = 2 KiB
         """;
     ActorSystem<Void> a = system("a", "");
     ActorSystem<Void> b = system("b", inline);
@@ -238,7 +239,13 @@ class DirectTransportTest {
       assertTrue(thread.contains("-direct-in-"), "ran on " + thread);
       return null;
     });
-    // A message from any other thread still runs on the dispatcher's pool.
+    // A frame over inline-max-frame-bytes (a long prompt's activations) runs on the pool, as does a message
+    // from any other thread.
+    ActivationBatch large = new ActivationBatch("m", 2, 288, new long[] {1, 1}, new int[] {1, 2}, new int[] {0, 0},
+        new float[2 * 288]);
+    DirectTransport.get(a).tell(target, new TestMessages.StageForward(large, 1, threads.getRef()));
+    String pooled = threads.expectMessageClass(String.class, WAIT);
+    assertTrue(pooled.contains("inline-dispatcher"), "ran on " + pooled);
     stage.tell(new TestMessages.StageForward(batch, 1, threads.getRef()));
     String local = threads.expectMessageClass(String.class, WAIT);
     assertTrue(local.contains("inline-dispatcher"), "ran on " + local);
