@@ -94,12 +94,17 @@ final class DirectListener implements AutoCloseable {
   }
 
   /**
-   * Whether the calling thread is a reader delivering a frame of at most {@code inline-max-frame-bytes} (see
-   * {@link ReaderInlineExecutorConfigurator}): a large one (a long prompt's activations) runs on the pool, so that a
-   * long forward never keeps the reader from draining its socket for long.
+   * Whether the calling thread is a reader delivering a frame of at most {@code inline-max-frame-bytes} that has not
+   * run a recipient inline yet (see {@link ReaderInlineExecutorConfigurator}); true at most once per frame, so a
+   * mailbox scheduled from inside an inline run goes to its pool. A large frame (a long prompt's activations) runs on
+   * the pool, so that a long forward never keeps the reader from draining its socket for long.
    */
-  static boolean inlineAllowed() {
-    return INLINE.get();
+  static boolean takeInlineTurn() {
+    if (!INLINE.get()) {
+      return false;
+    }
+    INLINE.set(false);
+    return true;
   }
 
   private void readLoop(SocketChannel connection) {

@@ -42,7 +42,6 @@ public final class ReaderInlineExecutorConfigurator extends ExecutorServiceConfi
   }
 
   private static final class InlineOnReader extends AbstractExecutorService {
-    private static final ThreadLocal<Boolean> RUNNING_INLINE = ThreadLocal.withInitial(() -> false);
     private final ExecutorService pool;
 
     InlineOnReader(ExecutorService pool) {
@@ -51,13 +50,8 @@ public final class ReaderInlineExecutorConfigurator extends ExecutorServiceConfi
 
     @Override
     public void execute(Runnable task) {
-      if (DirectListener.inlineAllowed() && !RUNNING_INLINE.get()) {
-        RUNNING_INLINE.set(true);
-        try {
-          task.run();
-        } finally {
-          RUNNING_INLINE.set(false);
-        }
+      if (DirectListener.takeInlineTurn()) {
+        task.run();
       } else {
         pool.execute(task);
       }
