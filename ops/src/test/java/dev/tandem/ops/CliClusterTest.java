@@ -82,10 +82,14 @@ class CliClusterTest {
         int grpcPort = FreePorts.pick(LocalCluster.HOST);
         // The server speculates with layerskip unless a request names another proposer: output stays exact.
         // Equal declared speeds: placement splits the layers over both workers however busy the machine is at start-up.
+        // The gateway's warm-up on (off in the other tests, application.conf), shortened: cluster up waits for it.
         Run up = tandem("cluster", "up", "--workers", "2", "--grpc-port", Integer.toString(grpcPort), "--speculate", "layerskip",
-                "-c", "tandem.worker.declared-speed-gflops=10");
+                "-c", "tandem.worker.declared-speed-gflops=10", "-c", "tandem.gateway.warm-up.duration=3s");
         assertEquals(0, up.exitCode(), () -> "cluster up: " + up.stderr() + up.stdout());
         assertTrue(up.stdout().contains("serving default on 127.0.0.1:" + grpcPort), up.stdout());
+        String coordinatorLog = Files.readString(home.resolve("cluster").resolve("logs").resolve("coordinator.log"));
+        assertTrue(coordinatorLog.contains("serving path warmed up in") && coordinatorLog.contains("(0 failed)"),
+                "the coordinator warmed up before SERVING, with no failed request");
         assertEquals(2, temporaryDraftDirs(), "one temporary draft directory per worker");
 
         String target = "127.0.0.1:" + grpcPort;

@@ -14,24 +14,33 @@ import java.time.Duration;
 import java.util.List;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CompletionStage;
+import java.util.function.BooleanSupplier;
 
 /**
  * The standard {@code grpc.health.v1.Health} service: SERVING for the server ("") and for
- * {@code tandem.v1.Inference} once the backend serves at least one model and every model it
- * knows is ready; NOT_SERVING before that. Other service names are NOT_FOUND, as the spec asks.
+ * {@code tandem.v1.Inference} once the backend serves at least one model, every model it
+ * knows is ready and the gateway's warm-up ({@link GatewayWarmUp}) has ended; NOT_SERVING before that.
+ * Other service names are NOT_FOUND, as the spec asks.
  */
 public final class GatewayHealth implements Health {
 
     private final InferenceBackend backend;
     private final Duration watchInterval;
+    private final BooleanSupplier warmedUp;
 
     public GatewayHealth(InferenceBackend backend, Duration watchInterval) {
+        this(backend, watchInterval, () -> true);
+    }
+
+    /** @param warmedUp whether the gateway's warm-up has ended (SERVING waits for it) */
+    public GatewayHealth(InferenceBackend backend, Duration watchInterval, BooleanSupplier warmedUp) {
         this.backend = backend;
         this.watchInterval = watchInterval;
+        this.warmedUp = warmedUp;
     }
 
     /** True when the backend can take requests for every model it serves. */
-    public static boolean serving(InferenceBackend backend) {
+    public static boolean modelsReady(InferenceBackend backend) {
         List<ModelDescriptor> models = backend.models();
         return !models.isEmpty() && models.stream().allMatch(ModelDescriptor::ready);
     }
@@ -66,7 +75,7 @@ public final class GatewayHealth implements Health {
 
     private HealthCheckResponse current() {
         return HealthCheckResponse.newBuilder()
-                .setStatus(serving(backend) ? ServingStatus.SERVING : ServingStatus.NOT_SERVING)
+                .setStatus(modelsReady(backend) && warmedUp.getAsBoolean() ? ServingStatus.SERVING : ServingStatus.NOT_SERVING)
                 .build();
     }
 

@@ -30,8 +30,8 @@ import javax.net.ssl.SSLContext;
  * Binds the public gRPC endpoint (HTTP/2: h2c, or TLS with ALPN when given an SSLContext): Inference
  * (behind the {@link ClientGuard}: client tokens, streams per token, deadlines), grpc.health.v1.Health, optionally
  * the operator API (Admin), and server reflection (so that {@code grpcurl} works without the .proto
- * files). The binding is released in CoordinatedShutdown's unbind phase, letting in-flight calls
- * finish within the deadline.
+ * files). Once bound it warms the serving path up ({@link GatewayWarmUp}; health reports SERVING after that).
+ * The binding is released in CoordinatedShutdown's unbind phase, letting in-flight calls finish within the deadline.
  */
 public final class GatewayServer {
 
@@ -72,7 +72,8 @@ public final class GatewayServer {
         List<ServiceDescription> descriptions = new ArrayList<>(List.of(Inference.description, Health.description));
         handlers.add(InferencePowerApiHandlerFactory.partial(new ClientGuard(new InferenceService(backend, settings), settings),
                 Inference.name, materializer, GatewayErrors.handler(), system));
-        handlers.add(HealthHandlerFactory.partial(new GatewayHealth(backend, settings.healthWatchInterval()), Health.name,
+        GatewayWarmUp warmUp = new GatewayWarmUp(system, backend, settings);
+        handlers.add(HealthHandlerFactory.partial(new GatewayHealth(backend, settings.healthWatchInterval(), warmUp::finished), Health.name,
                 materializer, GatewayErrors.handler(), system));
         admin.ifPresent(a -> {
             Function<HttpRequest, CompletionStage<HttpResponse>> handler =
@@ -104,6 +105,10 @@ public final class GatewayServer {
                 .adaptSettings(s -> s.withPreviewServerSettings(s.getPreviewServerSettings().withEnableHttp2(true)));
         if (tls.isPresent()) builder = builder.enableHttps(ConnectionContext.httpsServer(tls.get()));
         return builder.bind(limited)
-                .thenApply(binding -> binding.addToCoordinatedShutdown(settings.unbindDeadline(), system));
+                .thenApply(binding -> {
+                    // Through the handler the binding serves, so the warm-up's requests take a client's path.
+                    warmUp.run(limited);
+                    return binding.addToCoordinatedShutdown(settings.unbindDeadline(), system);
+                });
     }
 }

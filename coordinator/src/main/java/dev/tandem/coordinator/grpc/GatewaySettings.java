@@ -24,12 +24,49 @@ import java.util.Set;
  * @param maxRequestDuration   longest a Generate stream may run; a shorter client deadline (grpc-timeout) wins
  * @param clientTokens         bearer tokens accepted on Inference; empty = Inference is open
  * @param maxStreamsPerToken   Generate streams one client token may have open at once
+ * @param warmUp               requests the gateway sends itself before it reports SERVING
  */
 public record GatewaySettings(int maxPromptBytes, int maxStopStrings, int maxStopStringBytes, float maxTemperature,
                               Duration healthWatchInterval, Duration unbindDeadline, int maxRequestBytes,
-                              Duration maxRequestDuration, Set<String> clientTokens, int maxStreamsPerToken) {
+                              Duration maxRequestDuration, Set<String> clientTokens, int maxStreamsPerToken,
+                              WarmUp warmUp) {
 
     public static final String PATH = "tandem.gateway";
+
+    /**
+     * {@code tandem.gateway.warm-up} (see {@link GatewayWarmUp}).
+     *
+     * @param duration           how long rounds are started; zero = off
+     * @param streams            concurrent streams of a round's batch
+     * @param maxTokens          new tokens per request
+     * @param proposers          a greedy single stream per proposer in each round ("none" first: its speed is logged)
+     * @param sampledTemperature temperature of each round's sampled stream; 0 = none
+     * @param prompts            prompts, used in turn
+     */
+    public record WarmUp(Duration duration, int streams, int maxTokens, List<String> proposers, float sampledTemperature,
+                         List<String> prompts) {
+
+        public WarmUp {
+            proposers = List.copyOf(proposers);
+            prompts = List.copyOf(prompts);
+            if (duration.isNegative()) throw new IllegalArgumentException("tandem.gateway.warm-up.duration must be >= 0");
+            if (streams < 1) throw new IllegalArgumentException("tandem.gateway.warm-up.streams must be positive");
+            if (maxTokens < 1) throw new IllegalArgumentException("tandem.gateway.warm-up.max-tokens must be positive");
+            if (!(sampledTemperature >= 0)) throw new IllegalArgumentException("tandem.gateway.warm-up.sampled-temperature must be >= 0");
+            if (prompts.isEmpty() || prompts.stream().anyMatch(String::isEmpty)) {
+                throw new IllegalArgumentException("tandem.gateway.warm-up.prompts must be a non-empty list of non-empty prompts");
+            }
+        }
+
+        public boolean enabled() {
+            return !duration.isZero();
+        }
+
+        static WarmUp fromConfig(Config c) {
+            return new WarmUp(c.getDuration("duration"), c.getInt("streams"), c.getInt("max-tokens"),
+                    c.getStringList("proposers"), (float) c.getDouble("sampled-temperature"), c.getStringList("prompts"));
+        }
+    }
 
     public GatewaySettings {
         clientTokens = Set.copyOf(clientTokens);
@@ -42,6 +79,11 @@ public record GatewaySettings(int maxPromptBytes, int maxStopStrings, int maxSto
             throw new IllegalArgumentException("tandem.gateway.max-request-duration must be positive");
         }
         if (maxStreamsPerToken < 1) throw new IllegalArgumentException("tandem.gateway.client-auth.max-streams-per-token must be positive");
+        // A token's stream limit also binds the warm-up, whose requests carry a client token when tokens are required.
+        if (!clientTokens.isEmpty() && warmUp.streams() > maxStreamsPerToken) {
+            warmUp = new WarmUp(warmUp.duration(), maxStreamsPerToken, warmUp.maxTokens(), warmUp.proposers(),
+                    warmUp.sampledTemperature(), warmUp.prompts());
+        }
         for (String t : clientTokens) {
             if (t.isBlank() || !t.equals(t.strip())) {
                 throw new IllegalArgumentException("tandem.gateway.client-auth: a client token must not be blank or start/end with spaces");
@@ -65,7 +107,8 @@ public record GatewaySettings(int maxPromptBytes, int maxStopStrings, int maxSto
                 Math.toIntExact(c.getBytes("max-request-bytes")),
                 c.getDuration("max-request-duration"),
                 tokens,
-                c.getInt("client-auth.max-streams-per-token"));
+                c.getInt("client-auth.max-streams-per-token"),
+                WarmUp.fromConfig(c.getConfig("warm-up")));
     }
 
     /** Client tokens, one per line; blank lines and lines starting with '#' are skipped. */
@@ -87,7 +130,8 @@ public record GatewaySettings(int maxPromptBytes, int maxStopStrings, int maxSto
         return "GatewaySettings[maxPromptBytes=" + maxPromptBytes + ", maxStopStrings=" + maxStopStrings
                 + ", maxStopStringBytes=" + maxStopStringBytes + ", maxTemperature=" + maxTemperature
                 + ", maxRequestBytes=" + maxRequestBytes + ", maxRequestDuration=" + maxRequestDuration
-                + ", clientTokens=" + clientTokens.size() + " (redacted), maxStreamsPerToken=" + maxStreamsPerToken + "]";
+                + ", clientTokens=" + clientTokens.size() + " (redacted), maxStreamsPerToken=" + maxStreamsPerToken
+                + ", warmUp=" + warmUp + "]";
     }
 
     /** Whether Inference calls need a client token. */

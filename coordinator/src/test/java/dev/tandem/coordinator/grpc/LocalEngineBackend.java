@@ -5,6 +5,7 @@ import akka.stream.OverflowStrategy;
 import akka.stream.javadsl.Source;
 import akka.stream.javadsl.SourceQueueWithComplete;
 import dev.tandem.coordinator.api.GenerationEvent;
+import dev.tandem.coordinator.api.GenerationRejected;
 import dev.tandem.coordinator.api.GenerationSpec;
 import dev.tandem.coordinator.api.InferenceBackend;
 import dev.tandem.coordinator.api.ModelDescriptor;
@@ -35,6 +36,8 @@ final class LocalEngineBackend implements InferenceBackend, AutoCloseable {
     private final LocalGenerator generator;
     private final ExecutorService thread = Executors.newSingleThreadExecutor();
     final AtomicInteger cancelled = new AtomicInteger();
+    /** Every request that reached the backend, in order. */
+    final List<GenerationSpec> requests = new java.util.concurrent.CopyOnWriteArrayList<>();
     volatile boolean ready = true;
 
     LocalEngineBackend(LocalGenerator generator) {
@@ -66,6 +69,11 @@ final class LocalEngineBackend implements InferenceBackend, AutoCloseable {
 
     @Override
     public Source<GenerationEvent, NotUsed> generate(GenerationSpec spec) {
+        requests.add(spec);
+        if (spec.speculate().equals("draft")) {
+            // As a coordinator without a draft model refuses it.
+            return Source.failed(new GenerationRejected(GenerationRejected.Code.FAILED_PRECONDITION, "no draft model here"));
+        }
         AtomicBoolean stop = new AtomicBoolean();
         return Source.<GenerationEvent>queue(1024, OverflowStrategy.fail())
                 .mapMaterializedValue(queue -> {

@@ -1,0 +1,158 @@
+package dev.tandem.coordinator.grpc;
+
+import akka.actor.typed.ActorSystem;
+import akka.actor.typed.javadsl.Behaviors;
+import akka.grpc.GrpcClientSettings;
+import akka.http.javadsl.ServerBinding;
+import akka.stream.javadsl.Sink;
+import com.typesafe.config.Config;
+import com.typesafe.config.ConfigFactory;
+import dev.tandem.coordinator.api.GenerationSpec;
+import dev.tandem.engine.format.Llama2cModelLoader;
+import dev.tandem.engine.generate.LocalGenerator;
+import dev.tandem.engine.model.LoadedModel;
+import dev.tandem.engine.model.TandemHome;
+import dev.tandem.engine.parallel.ParallelRunner;
+import dev.tandem.engine.tokenizer.BpeTokenizer;
+import dev.tandem.protocol.grpc.GenerateChunk;
+import dev.tandem.protocol.grpc.GenerateRequest;
+import dev.tandem.protocol.grpc.InferenceClient;
+import dev.tandem.protocol.grpc.health.HealthCheckRequest;
+import dev.tandem.protocol.grpc.health.HealthCheckResponse.ServingStatus;
+import dev.tandem.protocol.grpc.health.HealthClient;
+import dev.tandem.protocol.metrics.Counter;
+import dev.tandem.protocol.metrics.MetricsRegistry;
+import dev.tandem.protocol.metrics.NodeMetrics;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+
+import java.time.Duration;
+import java.util.List;
+import java.util.Set;
+import java.util.concurrent.CompletionStage;
+import java.util.concurrent.TimeUnit;
+import java.util.stream.Collectors;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+/**
+ * The gateway's warm-up over the single-process engine backend: health stays NOT_SERVING while it runs and a
+ * client's request is served meanwhile; its requests go through the whole handler (client token included) as
+ * batches, a single stream per proposer (one the node refuses is skipped) and a sampled stream; then health says
+ * SERVING, and the log reports no failed request.
+ */
+class GatewayWarmUpTest {
+
+    private static final long TIMEOUT_SECONDS = 120;
+    private static final Duration WARM_UP = Duration.ofSeconds(4);
+    private static final String TOKEN = "warm-up-test-token";
+
+    private static LoadedModel model;
+    private static ParallelRunner runner;
+    private static BpeTokenizer tokenizer;
+
+    @BeforeAll
+    static void open() {
+        model = Llama2cModelLoader.load(TandemHome.defaultModelDir().resolve("model.bin"));
+        runner = new ParallelRunner(2);
+        tokenizer = BpeTokenizer.fromLlama2c(TandemHome.defaultModelDir().resolve("tokenizer.bin"), model.config().vocabSize());
+    }
+
+    @AfterAll
+    static void close() {
+        runner.close();
+        model.close();
+    }
+
+    @Test
+    void healthWaitsForTheWarmUpWhoseRequestsTakeTheClientPath() throws Exception {
+        Config config = ConfigFactory.parseString("""
+                tandem.gateway.warm-up { duration = 4s, streams = 3, max-tokens = 6, proposers = ["none", "ngram", "draft"] }
+                tandem.gateway.client-auth.tokens = ["%s"]
+                """.formatted(TOKEN)).withFallback(ConfigFactory.load());
+        ActorSystem<Void> system = ActorSystem.create(Behaviors.empty(), "warm-up-test", config);
+        try (LocalEngineBackend backend = new LocalEngineBackend(new LocalGenerator(model.weights(), tokenizer, runner))) {
+            backend.ready = false; // no pipeline yet: the warm-up waits for it
+            ServerBinding binding = await(GatewayServer.bind(system, backend, GatewaySettings.fromConfig(config), "127.0.0.1", 0));
+            GrpcClientSettings settings = GrpcClientSettings
+                    .connectToServiceAt("127.0.0.1", binding.localAddress().getPort(), system).withTls(false);
+            HealthClient health = HealthClient.create(settings, system);
+            InferenceClient client = InferenceClient.create(settings, system);
+            try {
+                assertEquals(ServingStatus.NOT_SERVING, status(health), "not serving before the model is ready");
+                Thread.sleep(1000);
+                assertTrue(backend.requests.isEmpty(), "no warm-up before the model is ready");
+                long start = System.nanoTime();
+                backend.ready = true;
+                assertEquals(ServingStatus.NOT_SERVING, status(health), "not serving while warming up");
+                // Served meanwhile (health only keeps new traffic away).
+                List<GenerateChunk> chunks = await(client.generate().addHeader("authorization", "Bearer " + TOKEN)
+                        .invoke(GenerateRequest.newBuilder().setModel("default").setPrompt("Lily").setMaxTokens(3).build())
+                        .runWith(Sink.seq(), system));
+                assertEquals(3, chunks.getLast().getUsage().getCompletionTokens());
+
+                long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(TIMEOUT_SECONDS);
+                while (status(health) != ServingStatus.SERVING && System.nanoTime() < deadline) Thread.sleep(50);
+                long took = System.nanoTime() - start;
+                assertEquals(ServingStatus.SERVING, status(health));
+                assertTrue(took >= WARM_UP.toNanos(), "SERVING after the warm-up's duration, not " + took / 1e6 + " ms");
+
+                List<GenerationSpec> warmUp = backend.requests.stream().filter(s -> s.maxNewTokens() == 6).toList();
+                assertTrue(warmUp.size() >= 3 + 2 + 1, "at least one round: " + warmUp.size());
+                assertEquals(Set.of("none", "ngram", "draft"), warmUp.stream().map(GenerationSpec::speculate)
+                        .filter(p -> !p.isEmpty()).collect(Collectors.toSet()), "a single stream per proposer");
+                assertEquals(1, warmUp.stream().filter(s -> s.speculate().equals("draft")).count(),
+                        "a proposer the node refuses is skipped after its first refusal");
+                assertTrue(warmUp.stream().anyMatch(s -> s.sampling().temperature() > 0), "a sampled stream");
+                assertTrue(warmUp.stream().map(GenerationSpec::prompt).distinct().count() >= 3, "prompts in turn");
+                MetricsRegistry metrics = NodeMetrics.of(system);
+                assertEquals(1.0, metrics.gauge(GatewayWarmUp.WARMED_UP, "").value());
+                Counter outcomes = metrics.counter(GatewayWarmUp.REQUESTS, "", "outcome");
+                assertEquals(0.0, outcomes.value("failed"), "no warm-up request failed");
+                assertEquals(1.0, outcomes.value("skipped"), "the refused proposer");
+                assertEquals(warmUp.size() - 1, outcomes.value("ok"));
+                int sent = backend.requests.size();
+                Thread.sleep(500);
+                assertEquals(sent, backend.requests.size(), "no warm-up request after SERVING");
+            } finally {
+                await(client.close());
+                await(health.close());
+                await(binding.terminate(Duration.ofSeconds(5)));
+            }
+        } finally {
+            system.terminate();
+            await(system.getWhenTerminated());
+        }
+    }
+
+    @Test
+    void offMeansServingAtOnce() throws Exception {
+        Config config = ConfigFactory.parseString("tandem.gateway.warm-up.duration = 0").withFallback(ConfigFactory.load());
+        ActorSystem<Void> system = ActorSystem.create(Behaviors.empty(), "warm-up-off-test", config);
+        try (LocalEngineBackend backend = new LocalEngineBackend(new LocalGenerator(model.weights(), tokenizer, runner))) {
+            ServerBinding binding = await(GatewayServer.bind(system, backend, GatewaySettings.fromConfig(config), "127.0.0.1", 0));
+            HealthClient health = HealthClient.create(GrpcClientSettings
+                    .connectToServiceAt("127.0.0.1", binding.localAddress().getPort(), system).withTls(false), system);
+            try {
+                assertEquals(ServingStatus.SERVING, status(health));
+                assertEquals(0, backend.requests.size());
+            } finally {
+                await(health.close());
+                await(binding.terminate(Duration.ofSeconds(5)));
+            }
+        } finally {
+            system.terminate();
+            await(system.getWhenTerminated());
+        }
+    }
+
+    private static ServingStatus status(HealthClient health) throws Exception {
+        return await(health.check(HealthCheckRequest.newBuilder().setService("tandem.v1.Inference").build())).getStatus();
+    }
+
+    private static <T> T await(CompletionStage<T> stage) throws Exception {
+        return stage.toCompletableFuture().get(TIMEOUT_SECONDS, TimeUnit.SECONDS);
+    }
+}
