@@ -42,7 +42,8 @@ import java.util.concurrent.CompletionException;
                 "",
                 "Measured in one run: single-stream decode tok/s through the cluster and in this process "
                         + "(LocalGenerator), aggregate tok/s with 4 and 16 concurrent streams, and p50/p99 time to first "
-                        + "token and inter-token latency (client-side). Starts a local cluster of separate JVMs "
+                        + "token and inter-token latency (client-side), and the first single stream before the bench's "
+                        + "warm-up (cold). Starts a local cluster of separate JVMs "
                         + "(1 coordinator + 2 workers, logs in $TANDEM_HOME/bench-cluster/logs) and stops it afterwards, "
                         + "or attaches to one with --target. Greedy decoding; medians over --runs."})
 public final class BenchClusterCommand implements Callable<Integer> {
@@ -166,6 +167,9 @@ public final class BenchClusterCommand implements Callable<Integer> {
         List<Double> ttfts = new ArrayList<>();
         List<Double> itls = new ArrayList<>();
         try {
+            // The first request, before this bench warms anything up: on a cluster it started, right after health said
+            // SERVING (after the gateway's own warm-up, tandem.gateway.warm-up), from this cold client.
+            RemoteStream.Result first = runSingle(system, client, "");
             log("warming up (" + warmUpSeconds + " s of " + LARGE_BATCH + " streams)...");
             long warmUntil = System.nanoTime() + warmUpSeconds * 1_000_000_000L;
             batch(system, client, SMALL_BATCH, null, null);
@@ -247,6 +251,8 @@ public final class BenchClusterCommand implements Callable<Integer> {
                 out.put("cluster_speculative_vs_local", median(specSingle) / median(localSingle));
             }
             out.put("warm_up_s", warmUpSeconds);
+            out.put("first_single_tok_s", first.decodeTokensPerSecond());
+            out.put("first_ttft_ms", first.timeToFirstTokenMs());
             out.put("cluster_batch4_tok_s", median(batch4));
             out.put("cluster_batch16_tok_s", median(batch16));
             out.put("batch16_vs_single", median(batch16) / median(clusterSingle));
@@ -404,7 +410,8 @@ public final class BenchClusterCommand implements Callable<Integer> {
                   4 streams, cluster         %8.1f tok/s aggregate
                   16 streams, cluster        %8.1f tok/s aggregate   (%.2fx one stream)
                   time to first token        p50 %.1f ms, p99 %.1f ms
-                  inter-token latency        p50 %.1f ms, p99 %.1f ms   (%s streams)""",
+                  inter-token latency        p50 %.1f ms, p99 %.1f ms   (%s streams)
+                  first request (cold)       %8.1f tok/s, first token after %.1f ms""",
                 r.get("target"), r.get("max_tokens"), r.get("runs"),
                 r.get("cluster_single_tok_s"), r.get("local_single_tok_s"), r.get("cluster_vs_local"),
                 r.getOrDefault("cluster_single_speculative_tok_s", Double.NaN), r.getOrDefault("speculative_proposer", "off"),
@@ -413,6 +420,6 @@ public final class BenchClusterCommand implements Callable<Integer> {
                 stages(r.get("single_step_stage_forward_ms")),
                 r.get("cluster_batch4_tok_s"), r.get("cluster_batch16_tok_s"), r.get("batch16_vs_single"),
                 r.get("ttft_p50_ms"), r.get("ttft_p99_ms"), r.get("itl_p50_ms"), r.get("itl_p99_ms"),
-                r.get("streams_measured"));
+                r.get("streams_measured"), r.get("first_single_tok_s"), r.get("first_ttft_ms"));
     }
 }

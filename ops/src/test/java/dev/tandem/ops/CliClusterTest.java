@@ -181,7 +181,7 @@ class CliClusterTest {
         System.out.println("[bench cluster] " + bench.stdout().replaceAll("\\s+", " "));
         Config benchJson = ConfigFactory.parseString(bench.stdout());
         for (String key : List.of("cluster_single_tok_s", "local_single_tok_s", "cluster_vs_local", "cluster_batch16_tok_s",
-                "ttft_p50_ms", "itl_p50_ms", "itl_p99_ms")) {
+                "ttft_p50_ms", "itl_p50_ms", "itl_p99_ms", "first_single_tok_s", "first_ttft_ms")) {
             assertTrue(benchJson.getDouble(key) > 0, key + " in " + bench.stdout());
         }
         assertTrue(bench.stderr().contains("alternately"), bench.stderr());

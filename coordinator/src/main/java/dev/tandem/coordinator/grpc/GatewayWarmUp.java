@@ -47,10 +47,11 @@ import java.util.concurrent.atomic.AtomicInteger;
  * served as usual; health says NOT_SERVING until the warm-up ends, so a load balancer (or {@code cluster up})
  * waits for it.
  *
- * <p>Each round: {@code streams} concurrent greedy streams with different prompts (multi-row steps), one
- * greedy single stream per proposer in {@code proposers} (one-row steps, and a proposer's draft forwards and
- * verification rows), and one sampled stream (logits rows). A proposer this node cannot run is skipped after
- * its first refusal. Requests carry the first client token when tokens are required.
+ * <p>Each round: one greedy single stream per proposer in {@code proposers} (one-row steps, and a proposer's draft
+ * forwards and verification rows), {@code streams} concurrent greedy streams with different prompts (multi-row
+ * steps), and one sampled stream (logits rows). A proposer this node cannot run is skipped after its first refusal.
+ * Streams still running at the deadline are cut (cancelled). Requests carry the first client token when tokens are
+ * required.
  */
 public final class GatewayWarmUp {
 
@@ -62,6 +63,8 @@ public final class GatewayWarmUp {
     private static final int FRAME_HEADER = 5;
     private static final String STATUS_HEADER = "grpc-status";
     private static final String OK = "0";
+    /** The outcome of a stream still running at the deadline. */
+    private static final String CUT = "cut at the deadline";
     /** A proposer's refusal ("this node has no draft"), not a failed request: the proposer is skipped. */
     private static final Set<String> SKIPPED_STATUSES = Set.of("9"); // FAILED_PRECONDITION
     private static final Duration READY_POLL = Duration.ofMillis(200);
@@ -93,7 +96,7 @@ public final class GatewayWarmUp {
         this.clientToken = settings.clientTokens().stream().sorted().findFirst();
         MetricsRegistry metrics = NodeMetrics.of(system);
         this.requestsMetric = metrics.counter(REQUESTS, "Requests of the gateway's warm-up, by outcome (ok, failed, skipped: "
-                + "a proposer this node cannot run)", "outcome");
+                + "a proposer this node cannot run, cut: still running at the end)", "outcome");
         metrics.gauge(WARMED_UP, "1 once the gateway's warm-up has ended (health reports SERVING only then)")
                 .track(() -> finished.get() ? 1 : 0);
         if (!this.settings.enabled()) finished.set(true);
@@ -126,8 +129,7 @@ public final class GatewayWarmUp {
                             s.requests(), round.lastFailure);
                 } else {
                     log.info("serving path warmed up in {} s: {} requests ({} failed); single stream {} -> {} tok/s",
-                            took.toMillis() / 1000.0, s.requests(), s.failed(), Math.round(s.firstSingleTokS()),
-                            Math.round(s.lastSingleTokS()));
+                            took.toMillis() / 1000.0, s.requests(), s.failed(), rate(s.firstSingleTokS()), rate(s.lastSingleTokS()));
                 }
                 return s;
             });
@@ -170,8 +172,8 @@ public final class GatewayWarmUp {
             if (System.nanoTime() >= deadline) return CompletableFuture.completedFuture(null);
             CompletionStage<Void> round = CompletableFuture.completedFuture(null);
             for (ModelDescriptor model : backend.models()) {
-                round = round.thenCompose(x -> batch(model.name()))
-                        .thenCompose(x -> singles(model.name(), 0))
+                round = round.thenCompose(x -> singles(model.name(), 0))
+                        .thenCompose(x -> batch(model.name()))
                         .thenCompose(x -> sampled(model.name()));
             }
             return round.thenCompose(x -> loop());
@@ -236,8 +238,9 @@ public final class GatewayWarmUp {
                     .thenApply(o -> namesProposer && !o.ok() && SKIPPED_STATUSES.contains(o.status())
                             ? new Outcome(false, o.status(), o.usage(), true) : o)
                     .thenApply(o -> {
-                        requestsMetric.labels(o.ok() ? "ok" : o.skipped() ? "skipped" : "failed").inc(1);
-                        if (!o.ok() && !o.skipped()) {
+                        boolean cut = o.status().equals(CUT);
+                        requestsMetric.labels(o.ok() ? "ok" : o.skipped() ? "skipped" : cut ? "cut" : "failed").inc(1);
+                        if (!o.ok() && !o.skipped() && !cut) {
                             failed.incrementAndGet();
                             lastFailure = o.status();
                         }
@@ -253,10 +256,15 @@ public final class GatewayWarmUp {
                         .thenApply(done -> new Outcome(headerStatus.map(OK::equals).orElse(false),
                                 headerStatus.orElse("HTTP " + response.status().intValue()), Optional.empty()));
             }
-            return chunked.getChunks().runWith(Sink.fold(new Drained(ByteString.emptyByteString(), headerStatus), (d, part) ->
+            // At the deadline a stream still running is cut (cancelled, as a client that goes away: its KV is freed),
+            // so that the warm-up ends on time however slow a cold cluster's first round is.
+            Duration left = Duration.ofNanos(Math.max(0, deadline - System.nanoTime()));
+            return chunked.getChunks().takeWithin(left).runWith(Sink.fold(new Drained(ByteString.emptyByteString(), headerStatus), (d, part) ->
                     part.isLastChunk() ? new Drained(d.data(), header(part.getTrailerHeaders(), STATUS_HEADER).or(d::status))
                             : new Drained(d.data().concat(part.data()), d.status())), system)
-                    .thenApply(d -> new Outcome(d.status().map(OK::equals).orElse(false), d.status().orElse("none"), lastUsage(d.data())));
+                    .thenApply(d -> d.status().isEmpty() && System.nanoTime() >= deadline
+                            ? new Outcome(false, CUT, Optional.empty())
+                            : new Outcome(d.status().map(OK::equals).orElse(false), d.status().orElse("none"), lastUsage(d.data())));
         }
 
         private HttpRequest httpRequest(GenerateRequest request) {
@@ -290,6 +298,10 @@ public final class GatewayWarmUp {
             }
         }
         return usage;
+    }
+
+    private static String rate(double tokS) {
+        return Double.isNaN(tokS) ? "n/a" : Long.toString(Math.round(tokS));
     }
 
     private static Optional<String> header(Iterable<HttpHeader> headers, String name) {

@@ -112,12 +112,46 @@ class GatewayWarmUpTest {
                 Counter outcomes = metrics.counter(GatewayWarmUp.REQUESTS, "", "outcome");
                 assertEquals(0.0, outcomes.value("failed"), "no warm-up request failed");
                 assertEquals(1.0, outcomes.value("skipped"), "the refused proposer");
-                assertEquals(warmUp.size() - 1, outcomes.value("ok"));
+                assertEquals(warmUp.size() - 1, outcomes.value("ok") + outcomes.value("cut"));
                 int sent = backend.requests.size();
                 Thread.sleep(500);
                 assertEquals(sent, backend.requests.size(), "no warm-up request after SERVING");
             } finally {
                 await(client.close());
+                await(health.close());
+                await(binding.terminate(Duration.ofSeconds(5)));
+            }
+        } finally {
+            system.terminate();
+            await(system.getWhenTerminated());
+        }
+    }
+
+    @Test
+    void streamsStillRunningAtTheDeadlineAreCancelled() throws Exception {
+        // The one-thread test backend decodes streams one after the other: 8 streams of 200 tokens take far longer
+        // than the warm-up.
+        Config config = ConfigFactory.parseString(
+                "tandem.gateway.warm-up { duration = 2s, streams = 8, max-tokens = 200, proposers = [] }")
+                .withFallback(ConfigFactory.load());
+        ActorSystem<Void> system = ActorSystem.create(Behaviors.empty(), "warm-up-cut-test", config);
+        try (LocalEngineBackend backend = new LocalEngineBackend(new LocalGenerator(model.weights(), tokenizer, runner))) {
+            long start = System.nanoTime();
+            ServerBinding binding = await(GatewayServer.bind(system, backend, GatewaySettings.fromConfig(config), "127.0.0.1", 0));
+            HealthClient health = HealthClient.create(GrpcClientSettings
+                    .connectToServiceAt("127.0.0.1", binding.localAddress().getPort(), system).withTls(false), system);
+            try {
+                long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(TIMEOUT_SECONDS);
+                while (status(health) != ServingStatus.SERVING && System.nanoTime() < deadline) Thread.sleep(20);
+                double took = (System.nanoTime() - start) / 1e9;
+                assertTrue(took < 2 + 8 * 200 / 100.0, "SERVING soon after the deadline, not after every stream: " + took + " s");
+                Counter outcomes = NodeMetrics.of(system).counter(GatewayWarmUp.REQUESTS, "", "outcome");
+                assertTrue(outcomes.value("cut") >= 1, "streams cut at the deadline");
+                assertEquals(0.0, outcomes.value("failed"));
+                // Cutting a stream cancels it in the backend, as a client that goes away does.
+                while (backend.cancelled.get() == 0 && System.nanoTime() < deadline) Thread.sleep(20);
+                assertTrue(backend.cancelled.get() >= 1, "the backend saw the cancellation");
+            } finally {
                 await(health.close());
                 await(binding.terminate(Duration.ofSeconds(5)));
             }
