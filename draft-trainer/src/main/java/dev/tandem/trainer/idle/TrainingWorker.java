@@ -28,6 +28,8 @@ public final class TrainingWorker implements AutoCloseable {
     private final AtomicLong busyNanos = new AtomicLong();
     private final AtomicLong pausedChecks = new AtomicLong();
     private volatile boolean running = true;
+    /** Whether the training threads are in the OS's idle scheduling class (then a task may step without asking). */
+    private volatile boolean idleClass;
     private volatile boolean paused;
     private volatile Throwable failure;
 
@@ -71,7 +73,7 @@ public final class TrainingWorker implements AutoCloseable {
 
     /** Waits, inside a step, until the governor allows training again (or the worker is closed). */
     private void pauseWhileServing() {
-        while (running && (paused || !governor.mayTrain())) {
+        while (running && (paused || !mayStep())) {
             pausedChecks.incrementAndGet();
             try {
                 TimeUnit.NANOSECONDS.sleep(pollNanos);
@@ -81,6 +83,11 @@ public final class TrainingWorker implements AutoCloseable {
             }
         }
         if (!running) throw new StopTraining();
+    }
+
+    /** The governor's word, unless the task's step is not training and runs in the idle class anyway. */
+    private boolean mayStep() {
+        return (idleClass && !task.waitsForIdle()) || governor.mayTrain();
     }
 
     /** Unwinds a step when the worker closes while the step waits. */
@@ -95,6 +102,7 @@ public final class TrainingWorker implements AutoCloseable {
         TrainingCheckpoint.install(this::pauseWhileServing);
         Runnable setUp = idleCpuClass ? BackgroundScheduling::enterIdleClass : () -> {};
         setUp.run();
+        idleClass = idleCpuClass && BackgroundScheduling.currentPolicy() == BackgroundScheduling.SCHED_IDLE;
         try (ParallelRunner runner = new ParallelRunner(threads, setUp)) {
             TrainingParallelism.install(runner);
             takeSteps();
@@ -107,7 +115,7 @@ public final class TrainingWorker implements AutoCloseable {
         while (running) {
             boolean worked = false;
             try {
-                if (!paused && governor.mayTrain()) {
+                if (!paused && mayStep()) {
                     long start = System.nanoTime();
                     worked = task.step();
                     busyNanos.addAndGet(System.nanoTime() - start);

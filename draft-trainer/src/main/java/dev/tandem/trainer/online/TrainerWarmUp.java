@@ -29,8 +29,12 @@ import java.util.stream.Stream;
  * that the trainer's idle CPU class does not cover (thread CPU accounting of a fresh {@code cluster up} showed C2
  * compiling while the first requests were served).
  *
- * <p>As a {@link TrainingTask} it wraps the real one: the training worker calls it only when serving leaves the
- * node idle, each call runs one step of the warm-up, and once the warm-up is done every call goes to the real task.
+ * <p>As a {@link TrainingTask} it wraps the real one: each call runs one step of the warm-up, and once the warm-up is
+ * done every call goes to the real task. Its steps do not wait for the governor ({@link #waitsForIdle}) when the
+ * training threads are in the idle CPU class: a fresh cluster's gateway warm-up keeps sequences running until it
+ * reports SERVING, so a warm-up gated like training ran only after that, with the first clients (9 and 35 s after
+ * SERVING on the two workers of a fresh {@code cluster up}); in the idle class it takes the CPU time the gateway's
+ * warm-up leaves, before the clients come.
  * While the node has no draft to take the shape of, calls go to the real task (which trains nothing without a draft
  * but finishes recorded samples). A warm-up that fails ends there ({@link #failure()}); the trainer goes on.
  */
@@ -82,6 +86,18 @@ public final class TrainerWarmUp implements TrainingTask {
 
     /** Warm-up steps run. */
     public int steps() { return steps; }
+
+    /** Warm-up steps are not training: they need not wait for idle serving; the real task's steps do. */
+    @Override
+    public boolean waitsForIdle() {
+        if (done) return true;
+        if (trainer != null) return false;
+        try {
+            return shape.get().isEmpty(); // without a shape, calls go to the real task
+        } catch (RuntimeException e) {
+            return true; // step() records the failure
+        }
+    }
 
     @Override
     public boolean step() {

@@ -100,6 +100,48 @@ class IdleGovernorTest {
         TrainingCheckpoint.check(); // no hook on this thread: does nothing
     }
 
+    @Test
+    void aTaskThatNeedNotWaitStepsWhileServingIsBusyOnlyInTheIdleCpuClass() throws Exception {
+        IdleGovernor busy = new IdleGovernor(new IdleGovernor.Settings(0, 0, 2, 0), () -> new ServingSignals(1, 4, 0, 0));
+        AtomicInteger policy = new AtomicInteger(-1);
+        TrainingTask warmUp = new TrainingTask() {
+            @Override
+            public boolean step() {
+                policy.set(dev.tandem.engine.parallel.BackgroundScheduling.currentPolicy());
+                TrainingCheckpoint.check(); // would stall here if it waited for the governor
+                return true;
+            }
+
+            @Override
+            public boolean waitsForIdle() { return false; }
+        };
+        try (TrainingWorker w = new TrainingWorker(busy, warmUp, MS, 1, true).start()) {
+            sleep(200);
+            if (w.steps() == 0) {
+                // This host refused the idle class (not Linux, or not allowed): then nothing may run while busy.
+                assertTrue(policy.get() == -1, "a step ran outside the idle class");
+            } else {
+                assertEquals(dev.tandem.engine.parallel.BackgroundScheduling.SCHED_IDLE, policy.get());
+            }
+        }
+        AtomicInteger steps = new AtomicInteger();
+        TrainingTask outsideIdleClass = new TrainingTask() {
+            @Override
+            public boolean step() { return steps.incrementAndGet() > 0; }
+
+            @Override
+            public boolean waitsForIdle() { return false; }
+        };
+        try (TrainingWorker w = new TrainingWorker(busy, outsideIdleClass, MS, 1, false).start()) {
+            sleep(100);
+            assertEquals(0, steps.get(), "outside the idle class every step waits for idle serving");
+        }
+        try (TrainingWorker w = new TrainingWorker(busy, () -> steps.incrementAndGet() > 0, MS, 1, true).start()) {
+            sleep(100);
+            assertEquals(0, steps.get(), "training waits for idle serving in the idle class too");
+        }
+    }
+
     private static void waitFor(java.util.function.BooleanSupplier condition) throws InterruptedException {
         long deadline = System.nanoTime() + 10_000 * MS;
         while (!condition.getAsBoolean()) {

@@ -29,10 +29,12 @@ class TrainerWarmUpTest {
         TrainerWarmUp warmUp = new TrainerWarmUp(settings, () -> Optional.of(SHAPE), max, () -> real.incrementAndGet() > 0);
         int calls = 0;
         while (!warmUp.done() && calls < 10 * max) {
+            assertFalse(warmUp.waitsForIdle(), "warm-up steps are not training: they need not wait for idle serving");
             assertTrue(warmUp.step(), "a warm-up step does work");
             calls++;
         }
         assertTrue(warmUp.done(), "the warm-up ends");
+        assertTrue(warmUp.waitsForIdle(), "the real task's steps wait for idle serving");
         assertEquals(0, real.get(), "the real task waits for the warm-up");
         // It ends at its first evaluation (every-steps optimizer steps, then the evaluation's own steps), before max.
         assertTrue(warmUp.steps() > settings.evaluateEverySteps() && warmUp.steps() < max, "steps " + warmUp.steps());
@@ -47,6 +49,7 @@ class TrainerWarmUpTest {
         AtomicInteger real = new AtomicInteger();
         TrainerSettings settings = TrainerSettings.defaults();
         TrainerWarmUp noDraft = new TrainerWarmUp(settings, Optional::empty, 10, () -> real.incrementAndGet() < 0);
+        assertTrue(noDraft.waitsForIdle(), "with no draft the real task answers, so the step waits for idle serving");
         assertFalse(noDraft.step(), "with no draft the real task answers");
         assertFalse(noDraft.done());
         assertEquals(1, real.get());
