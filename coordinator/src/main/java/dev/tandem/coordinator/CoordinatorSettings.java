@@ -19,6 +19,8 @@ import java.util.Map;
  * @param maxQueued           most sequences waiting for a batch slot; more are refused (RESOURCE_EXHAUSTED)
  * @param kvTokenBudget       most token positions the active sequences may reserve (prompt + new tokens each)
  * @param maxStepRows         most rows in one micro-batch (a prefill counts its prompt tokens)
+ * @param prefillChunkRows    most prompt rows of one sequence per step (a longer prefill takes several steps, between
+ *                            which the other sequences decode); 0 = a whole prompt in one step
  * @param maxInFlightSteps    micro-batches in flight per pipeline; 0 = one per stage
  * @param routeWait           how long a request waits for a pipeline before UNAVAILABLE
  * @param stepTimeout         how long a step may take before its sequences fail UNAVAILABLE
@@ -37,7 +39,7 @@ import java.util.Map;
  */
 public record CoordinatorSettings(String defaultModel, Map<String, String> models, int minWorkers, String singletonRole,
                                   int maxBatchSequences, int maxQueued, int kvTokenBudget, int maxStepRows,
-                                  int maxInFlightSteps, Duration routeWait, Duration stepTimeout, Duration planRefresh,
+                                  int prefillChunkRows, int maxInFlightSteps, Duration routeWait, Duration stepTimeout, Duration planRefresh,
                                   Duration askTimeout, Duration describeTimeout, Duration assignTimeout,
                                   Duration replanDelay, Duration routeRebuildDeadline, double rebalanceMinGain,
                                   boolean rebalanceOnJoin, Duration drainTimeout, SpeculationSettings speculation) {
@@ -56,6 +58,7 @@ public record CoordinatorSettings(String defaultModel, Map<String, String> model
         if (maxBatchSequences < 1 || maxQueued < 0 || kvTokenBudget < 1 || maxStepRows < 1 || maxInFlightSteps < 0) {
             throw new IllegalArgumentException("tandem.coordinator batch limits must be positive (max-queued and max-in-flight-steps >= 0)");
         }
+        if (prefillChunkRows < 0) throw new IllegalArgumentException("tandem.coordinator.prefill-chunk-rows must be >= 0");
         if (rebalanceMinGain < 0) throw new IllegalArgumentException("tandem.coordinator.rebalance.min-gain must be >= 0");
     }
 
@@ -67,7 +70,7 @@ public record CoordinatorSettings(String defaultModel, Map<String, String> model
         }
         return new CoordinatorSettings(c.getString("default-model"), models, c.getInt("min-workers"),
                 c.getString("placement.singleton-role"), c.getInt("max-batch-sequences"), c.getInt("max-queued"),
-                c.getInt("kv-token-budget"), c.getInt("max-step-rows"), c.getInt("max-in-flight-steps"),
+                c.getInt("kv-token-budget"), c.getInt("max-step-rows"), c.getInt("prefill-chunk-rows"), c.getInt("max-in-flight-steps"),
                 c.getDuration("route-wait"), c.getDuration("step-timeout"), c.getDuration("plan-refresh-interval"),
                 c.getDuration("ask-timeout"), c.getDuration("placement.describe-timeout"),
                 c.getDuration("placement.assign-timeout"), c.getDuration("placement.replan-delay"),

@@ -57,6 +57,8 @@ class FailoverTest {
         cluster = new TestCluster(FAST_DOWNING + """
                 tandem.coordinator.min-workers = 2
                 tandem.coordinator.rebalance.on-join = off
+                # Replays (prompt + generated tokens) go in chunked prefills, so a loss also lands between chunks.
+                tandem.coordinator.prefill-chunk-rows = 16
                 """);
         long threeLayers = cluster.budgetForLayers(3);
         ActorSystem<Void> first = cluster.addWorker(threeLayers, CRASHABLE);

@@ -59,7 +59,8 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 /**
  * A real Akka Cluster inside one JVM: a coordinator system and two worker systems on loopback with Artery,
  * so every step goes through Kryo and Arrow serialization. Each worker's memory budget holds exactly three
- * of stories15M's six layers (plus the embedding or the head), so the plan is [0,3) + [3,6).
+ * of stories15M's six layers (plus the embedding or the head), so the plan is [0,3) + [3,6). Prompts are prefilled in
+ * chunks of three rows.
  */
 @TestInstance(TestInstance.Lifecycle.PER_CLASS)
 @TestMethodOrder(MethodOrderer.OrderAnnotation.class)
@@ -68,6 +69,7 @@ class PipelineClusterTest {
     private static final long RESULT_TIMEOUT_SECONDS = 60;
     private static final int MAX_QUEUED = 4;
     private static final int MAX_BATCH = 16;
+    private static final int PREFILL_CHUNK = 3;
 
     /** Local generation only for its result: nothing to print. */
     private static final GenerationListener SILENT = (text, tokenId) -> {};
@@ -105,7 +107,10 @@ class PipelineClusterTest {
                 tandem.coordinator.route-wait = 60s
                 tandem.coordinator.max-queued = %d
                 tandem.coordinator.max-batch-sequences = %d
-                """.formatted(MAX_QUEUED, MAX_BATCH)).withFallback(ConfigFactory.load());
+                # Chunked prefill with chunks of 3 rows: every prompt here takes several steps, so every test below
+                # also checks that chunking changes nothing (against the single-process engine, which prefills whole).
+                tandem.coordinator.prefill-chunk-rows = %d
+                """.formatted(MAX_QUEUED, MAX_BATCH, PREFILL_CHUNK)).withFallback(ConfigFactory.load());
 
         coordinator = ActorSystem.create(Behaviors.empty(), "tandem",
                 ConfigFactory.parseString("akka.cluster.roles = [coordinator]").withFallback(common));
@@ -190,6 +195,22 @@ class PipelineClusterTest {
             assertEquals(solo.finishReason(), finished(events).reason());
             assertEquals(solo.tokens().length, finished(events).usage().completionTokens());
         }
+        awaitNoKv();
+    }
+
+    @Test
+    @Order(3)
+    void aSampledSequencePrefilledInChunksEqualsTheSingleProcessEngineForItsSeed() throws Exception {
+        String prompt = "Lily and Ben went to the park with their mom and their little dog";
+        assertTrue(local.tokenizer().encode(prompt, true, false).length > 4 * PREFILL_CHUNK, "a prompt of several chunks");
+        SamplerSettings sampling = new SamplerSettings(0.9f, 0, 0.9f, 77);
+        List<GenerationEvent> events = get(backend.generate(new GenerationSpec("default", prompt, 60, sampling, List.of(), "", ""))
+                .runWith(Sink.seq(), coordinator));
+        GenerationResult solo = generator.generate(new GenerationRequest(prompt, 60, sampling, List.of()), SILENT);
+        assertEquals(new String(solo.text(), StandardCharsets.UTF_8), text(events));
+        assertEquals(solo.tokens().length, finished(events).usage().completionTokens());
+        assertEquals(finished(events).usage().completionTokens() - 1, finished(events).usage().steps(),
+                "prefill chunks are not counted as decoding steps");
         awaitNoKv();
     }
 

@@ -58,6 +58,8 @@ class RouteChangeTest {
                 tandem.coordinator.min-workers = 2
                 tandem.coordinator.rebalance.on-join = off
                 tandem.worker.threads = 1
+                # Replays (prompt + generated tokens) go in chunked prefills, so a switch also lands between chunks.
+                tandem.coordinator.prefill-chunk-rows = 16
                 """);
         long threeLayers = cluster.budgetForLayers(3);
         ActorSystem<Void> first = cluster.addWorker(threeLayers, "");

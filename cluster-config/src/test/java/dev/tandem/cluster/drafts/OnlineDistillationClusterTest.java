@@ -88,6 +88,8 @@ class OnlineDistillationClusterTest {
                 // always 4 drafts per step, so that every round's acceptance is measured on as many draft tokens
                 "tandem.coordinator.speculation.adaptive", false,
                 "tandem.coordinator.speculation.max-drafts", 4,
+                // prompts prefilled in chunks: the recorder meets the sequence at its first chunk, samples at the last
+                "tandem.coordinator.prefill-chunk-rows", 4,
                 // small and quick evaluations, a higher learning rate: the test has a few requests, not hours of traffic
                 "tandem.trainer.evaluation.every-steps", 6,
                 "tandem.trainer.evaluation.held-out-samples", 4,

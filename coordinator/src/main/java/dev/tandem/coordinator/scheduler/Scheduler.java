@@ -159,6 +159,10 @@ public final class Scheduler extends AbstractBehavior<Scheduler.Command> {
          * prefill whose last row samples the next token; bit-identical to the incremental KV, see docs).
          */
         boolean needsPrefill = true;
+        /** Positions of the history whose KV earlier chunks of the current prefill computed (chunked prefill). */
+        int prefilled;
+        /** Rows of the prefill chunk in flight (0 when the step in flight decodes). */
+        int chunkRows;
         boolean inFlight;
         boolean cancelled;
         /** The plan whose stages hold this sequence's KV. */
@@ -180,6 +184,19 @@ public final class Scheduler extends AbstractBehavior<Scheduler.Command> {
         }
 
         int length() { return history.length(); }
+
+        /** The next step recomputes the KV of the whole history (a new route, or a lost stage), from position 0. */
+        void restartPrefill() {
+            needsPrefill = true;
+            prefilled = 0;
+        }
+
+        /** Rows of the next step: its next prefill chunk (at most {@code chunk} rows; 0 = no limit), else one. */
+        int nextRows(int chunk) {
+            if (!needsPrefill) return 1;
+            int left = length() - prefilled;
+            return chunk > 0 ? Math.min(left, chunk) : left;
+        }
     }
 
     private final TimerScheduler<Command> timers;
@@ -452,7 +469,7 @@ public final class Scheduler extends AbstractBehavior<Scheduler.Command> {
                 if (s.cancelled) {
                     finish(s, FinishReason.CANCELLED, finished);
                 } else {
-                    s.needsPrefill = true;
+                    s.restartPrefill();
                     replays++;
                 }
             }
@@ -536,14 +553,21 @@ public final class Scheduler extends AbstractBehavior<Scheduler.Command> {
                 }
                 for (Sequence s : step) {
                     s.inFlight = false;
-                    s.steps++;
                     Integer at = outputAt.get(s.id);
                     if (s.cancelled) {
                         finish(s, FinishReason.CANCELLED, finished);
+                    } else if (s.needsPrefill && s.prefilled + s.chunkRows < s.length()) {
+                        // A prefill chunk before the last: its KV is in place, nothing sampled yet.
+                        if (at != null) {
+                            fail(s, GenerationRejected.Code.INTERNAL, "the pipeline sampled a token in the middle of a prefill", finished);
+                        } else {
+                            s.prefilled += s.chunkRows;
+                        }
                     } else if (at == null || verified.counts()[at] < 1 || verified.counts()[at] > s.drafted + 1
                             || offsets[at + 1] > verified.tokens().length) {
                         fail(s, GenerationRejected.Code.INTERNAL, "the pipeline returned no valid output for the sequence", finished);
                     } else {
+                        s.steps++;
                         acceptAll(s, verified.tokens(), offsets[at], verified.counts()[at], finished);
                     }
                 }
@@ -616,6 +640,7 @@ public final class Scheduler extends AbstractBehavior<Scheduler.Command> {
         s.history.append(token);
         s.generated++;
         s.needsPrefill = false;
+        s.prefilled = 0;
         s.replyTo.tell(new Token(s.id, token, Math.max(0, s.steps - 1), s.proposer.name(), s.proposed, s.accepted, s.rejected));
         if (token == model.eosId() || token == model.bosId()) {
             finish(s, FinishReason.EOS, finished);
@@ -683,7 +708,7 @@ public final class Scheduler extends AbstractBehavior<Scheduler.Command> {
             int rows = 0;
             for (Sequence s : active.values()) {
                 if (s.inFlight) continue;
-                int sRows = s.needsPrefill ? s.length() : 1; // drafts are added within the row limit when sent
+                int sRows = s.nextRows(settings.prefillChunkRows()); // drafts are added within the row limit when sent
                 if (!step.isEmpty() && rows + sRows > settings.maxStepRows()) continue;
                 step.add(s);
                 rows += sRows;
@@ -713,7 +738,7 @@ public final class Scheduler extends AbstractBehavior<Scheduler.Command> {
                 }
             }
             if (!s.needsPrefill) replays++;
-            s.needsPrefill = true;
+            s.restartPrefill();
             s.route = plan;
         }
         leaving.forEach((stage, ids) -> transport.tell(stage, new StageActor.Release(ids.stream().mapToLong(Long::longValue).toArray())));
@@ -733,7 +758,8 @@ public final class Scheduler extends AbstractBehavior<Scheduler.Command> {
         int rows = 0;
         boolean decodeOnly = true;
         for (Sequence s : step) {
-            rows += s.needsPrefill ? s.length() : 1;
+            s.chunkRows = s.needsPrefill ? s.nextRows(settings.prefillChunkRows()) : 0;
+            rows += s.needsPrefill ? s.chunkRows : 1;
             decodeOnly &= !s.needsPrefill;
         }
         List<StageActor.SequenceDraft> drafts = new ArrayList<>();
@@ -774,9 +800,13 @@ public final class Scheduler extends AbstractBehavior<Scheduler.Command> {
             int length = s.length();
             int[] h = s.history.array();
             if (s.needsPrefill) {
-                // The whole history (the prompt, or on a new route prompt + generated tokens); the last row samples.
-                starting.add(new StageActor.SequenceSampling(s.id, s.sampling, s.trafficClass, s.history.toArray()));
-                for (int p = 0; p < length; p++, r++) {
+                // The history (the prompt, or on a new route prompt + generated tokens), chunk by chunk; the first
+                // chunk brings the sampler to the last stage, the history's last row samples.
+                if (s.prefilled == 0) {
+                    starting.add(new StageActor.SequenceSampling(s.id, s.sampling, s.trafficClass, s.history.toArray()));
+                }
+                int end = s.prefilled + s.chunkRows;
+                for (int p = s.prefilled; p < end; p++, r++) {
                     seqIds[r] = s.id;
                     positions[r] = p;
                     tokens[r] = h[p];
