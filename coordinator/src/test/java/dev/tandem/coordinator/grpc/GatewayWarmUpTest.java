@@ -21,7 +21,6 @@ import dev.tandem.protocol.grpc.health.HealthCheckRequest;
 import dev.tandem.protocol.grpc.health.HealthCheckResponse.ServingStatus;
 import dev.tandem.protocol.grpc.health.HealthClient;
 import dev.tandem.protocol.metrics.Counter;
-import dev.tandem.protocol.metrics.MetricsRegistry;
 import dev.tandem.protocol.metrics.NodeMetrics;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
@@ -66,40 +65,70 @@ class GatewayWarmUpTest {
         model.close();
     }
 
+    /** A gateway over the single-process engine, bound on loopback in its own actor system, with a health client. */
+    private record Gateway(ActorSystem<Void> system, LocalEngineBackend backend, ServerBinding binding, GrpcClientSettings client,
+                           HealthClient health) implements AutoCloseable {
+
+        /** @param beforeBind what to do to the backend before the gateway binds (and its warm-up starts waiting) */
+        static Gateway start(String name, String config, java.util.function.Consumer<LocalEngineBackend> beforeBind) throws Exception {
+            Config c = ConfigFactory.parseString(config).withFallback(ConfigFactory.load());
+            ActorSystem<Void> system = ActorSystem.create(Behaviors.empty(), name, c);
+            LocalEngineBackend backend = new LocalEngineBackend(new LocalGenerator(model.weights(), tokenizer, runner));
+            beforeBind.accept(backend);
+            ServerBinding binding = await(GatewayServer.bind(system, backend, GatewaySettings.fromConfig(c), "127.0.0.1", 0));
+            GrpcClientSettings client = GrpcClientSettings.connectToServiceAt("127.0.0.1", binding.localAddress().getPort(), system)
+                    .withTls(false);
+            return new Gateway(system, backend, binding, client, HealthClient.create(client, system));
+        }
+
+        ServingStatus status() throws Exception {
+            return GatewayWarmUpTest.status(health);
+        }
+
+        Counter outcomes() {
+            return NodeMetrics.of(system).counter(GatewayWarmUp.REQUESTS, "", "outcome");
+        }
+
+        @Override
+        public void close() throws Exception {
+            try {
+                await(health.close());
+                await(binding.terminate(Duration.ofSeconds(5)));
+            } finally {
+                system.terminate();
+                await(system.getWhenTerminated());
+                backend.close();
+            }
+        }
+    }
+
     @Test
     void healthWaitsForTheWarmUpWhoseRequestsTakeTheClientPath() throws Exception {
-        Config config = ConfigFactory.parseString("""
+        String config = """
                 tandem.gateway.warm-up { duration = 4s, streams = 3, max-tokens = 6, proposers = ["none", "ngram", "draft"] }
                 tandem.gateway.client-auth.tokens = ["%s"]
-                """.formatted(TOKEN)).withFallback(ConfigFactory.load());
-        ActorSystem<Void> system = ActorSystem.create(Behaviors.empty(), "warm-up-test", config);
-        try (LocalEngineBackend backend = new LocalEngineBackend(new LocalGenerator(model.weights(), tokenizer, runner))) {
-            backend.ready = false; // no pipeline yet: the warm-up waits for it
-            ServerBinding binding = await(GatewayServer.bind(system, backend, GatewaySettings.fromConfig(config), "127.0.0.1", 0));
-            GrpcClientSettings settings = GrpcClientSettings
-                    .connectToServiceAt("127.0.0.1", binding.localAddress().getPort(), system).withTls(false);
-            HealthClient health = HealthClient.create(settings, system);
-            InferenceClient client = InferenceClient.create(settings, system);
+                """.formatted(TOKEN);
+        // No pipeline yet: the warm-up waits for it.
+        try (Gateway g = Gateway.start("warm-up-test", config, backend -> backend.ready = false)) {
+            InferenceClient client = InferenceClient.create(g.client(), g.system());
             try {
-                assertEquals(ServingStatus.NOT_SERVING, status(health), "not serving before the model is ready");
+                assertEquals(ServingStatus.NOT_SERVING, g.status(), "not serving before the model is ready");
                 Thread.sleep(1000);
-                assertTrue(backend.requests.isEmpty(), "no warm-up before the model is ready");
+                assertTrue(g.backend().requests.isEmpty(), "no warm-up before the model is ready");
                 long start = System.nanoTime();
-                backend.ready = true;
-                assertEquals(ServingStatus.NOT_SERVING, status(health), "not serving while warming up");
+                g.backend().ready = true;
+                assertEquals(ServingStatus.NOT_SERVING, g.status(), "not serving while warming up");
                 // Served meanwhile (health only keeps new traffic away).
                 List<GenerateChunk> chunks = await(client.generate().addHeader("authorization", "Bearer " + TOKEN)
                         .invoke(GenerateRequest.newBuilder().setModel("default").setPrompt("Lily").setMaxTokens(3).build())
-                        .runWith(Sink.seq(), system));
+                        .runWith(Sink.seq(), g.system()));
                 assertEquals(3, chunks.getLast().getUsage().getCompletionTokens());
 
-                long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(TIMEOUT_SECONDS);
-                while (status(health) != ServingStatus.SERVING && System.nanoTime() < deadline) Thread.sleep(50);
+                awaitServing(g);
                 long took = System.nanoTime() - start;
-                assertEquals(ServingStatus.SERVING, status(health));
                 assertTrue(took >= WARM_UP.toNanos(), "SERVING after the warm-up's duration, not " + took / 1e6 + " ms");
 
-                List<GenerationSpec> warmUp = backend.requests.stream().filter(s -> s.maxNewTokens() == 6).toList();
+                List<GenerationSpec> warmUp = g.backend().requests.stream().filter(s -> s.maxNewTokens() == 6).toList();
                 assertTrue(warmUp.size() >= 3 + 2 + 1, "at least one round: " + warmUp.size());
                 assertEquals(Set.of("none", "ngram", "draft"), warmUp.stream().map(GenerationSpec::speculate)
                         .filter(p -> !p.isEmpty()).collect(Collectors.toSet()), "a single stream per proposer");
@@ -107,23 +136,16 @@ class GatewayWarmUpTest {
                         "a proposer the node refuses is skipped after its first refusal");
                 assertTrue(warmUp.stream().anyMatch(s -> s.sampling().temperature() > 0), "a sampled stream");
                 assertTrue(warmUp.stream().map(GenerationSpec::prompt).distinct().count() >= 3, "prompts in turn");
-                MetricsRegistry metrics = NodeMetrics.of(system);
-                assertEquals(1.0, metrics.gauge(GatewayWarmUp.WARMED_UP, "").value());
-                Counter outcomes = metrics.counter(GatewayWarmUp.REQUESTS, "", "outcome");
-                assertEquals(0.0, outcomes.value("failed"), "no warm-up request failed");
-                assertEquals(1.0, outcomes.value("skipped"), "the refused proposer");
-                assertEquals(warmUp.size() - 1, outcomes.value("ok") + outcomes.value("cut"));
-                int sent = backend.requests.size();
+                assertEquals(1.0, NodeMetrics.of(g.system()).gauge(GatewayWarmUp.WARMED_UP, "").value());
+                assertEquals(0.0, g.outcomes().value("failed"), "no warm-up request failed");
+                assertEquals(1.0, g.outcomes().value("skipped"), "the refused proposer");
+                assertEquals(warmUp.size() - 1, g.outcomes().value("ok") + g.outcomes().value("cut"));
+                int sent = g.backend().requests.size();
                 Thread.sleep(500);
-                assertEquals(sent, backend.requests.size(), "no warm-up request after SERVING");
+                assertEquals(sent, g.backend().requests.size(), "no warm-up request after SERVING");
             } finally {
                 await(client.close());
-                await(health.close());
-                await(binding.terminate(Duration.ofSeconds(5)));
             }
-        } finally {
-            system.terminate();
-            await(system.getWhenTerminated());
         }
     }
 
@@ -131,55 +153,33 @@ class GatewayWarmUpTest {
     void streamsStillRunningAtTheDeadlineAreCancelled() throws Exception {
         // The one-thread test backend decodes streams one after the other: 8 streams of 200 tokens take far longer
         // than the warm-up.
-        Config config = ConfigFactory.parseString(
-                "tandem.gateway.warm-up { duration = 2s, streams = 8, max-tokens = 200, proposers = [] }")
-                .withFallback(ConfigFactory.load());
-        ActorSystem<Void> system = ActorSystem.create(Behaviors.empty(), "warm-up-cut-test", config);
-        try (LocalEngineBackend backend = new LocalEngineBackend(new LocalGenerator(model.weights(), tokenizer, runner))) {
-            long start = System.nanoTime();
-            ServerBinding binding = await(GatewayServer.bind(system, backend, GatewaySettings.fromConfig(config), "127.0.0.1", 0));
-            HealthClient health = HealthClient.create(GrpcClientSettings
-                    .connectToServiceAt("127.0.0.1", binding.localAddress().getPort(), system).withTls(false), system);
-            try {
-                long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(TIMEOUT_SECONDS);
-                while (status(health) != ServingStatus.SERVING && System.nanoTime() < deadline) Thread.sleep(20);
-                double took = (System.nanoTime() - start) / 1e9;
-                assertTrue(took < 2 + 8 * 200 / 100.0, "SERVING soon after the deadline, not after every stream: " + took + " s");
-                Counter outcomes = NodeMetrics.of(system).counter(GatewayWarmUp.REQUESTS, "", "outcome");
-                assertTrue(outcomes.value("cut") >= 1, "streams cut at the deadline");
-                assertEquals(0.0, outcomes.value("failed"));
-                // Cutting a stream cancels it in the backend, as a client that goes away does.
-                while (backend.cancelled.get() == 0 && System.nanoTime() < deadline) Thread.sleep(20);
-                assertTrue(backend.cancelled.get() >= 1, "the backend saw the cancellation");
-            } finally {
-                await(health.close());
-                await(binding.terminate(Duration.ofSeconds(5)));
-            }
-        } finally {
-            system.terminate();
-            await(system.getWhenTerminated());
+        long start = System.nanoTime();
+        try (Gateway g = Gateway.start("warm-up-cut-test",
+                "tandem.gateway.warm-up { duration = 2s, streams = 8, max-tokens = 200, proposers = [] }", backend -> {})) {
+            awaitServing(g);
+            double took = (System.nanoTime() - start) / 1e9;
+            assertTrue(took < 2 + 8 * 200 / 100.0, "SERVING soon after the deadline, not after every stream: " + took + " s");
+            assertTrue(g.outcomes().value("cut") >= 1, "streams cut at the deadline");
+            assertEquals(0.0, g.outcomes().value("failed"));
+            // Cutting a stream cancels it in the backend, as a client that goes away does.
+            long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(TIMEOUT_SECONDS);
+            while (g.backend().cancelled.get() == 0 && System.nanoTime() < deadline) Thread.sleep(20);
+            assertTrue(g.backend().cancelled.get() >= 1, "the backend saw the cancellation");
         }
     }
 
     @Test
     void offMeansServingAtOnce() throws Exception {
-        Config config = ConfigFactory.parseString("tandem.gateway.warm-up.duration = 0").withFallback(ConfigFactory.load());
-        ActorSystem<Void> system = ActorSystem.create(Behaviors.empty(), "warm-up-off-test", config);
-        try (LocalEngineBackend backend = new LocalEngineBackend(new LocalGenerator(model.weights(), tokenizer, runner))) {
-            ServerBinding binding = await(GatewayServer.bind(system, backend, GatewaySettings.fromConfig(config), "127.0.0.1", 0));
-            HealthClient health = HealthClient.create(GrpcClientSettings
-                    .connectToServiceAt("127.0.0.1", binding.localAddress().getPort(), system).withTls(false), system);
-            try {
-                assertEquals(ServingStatus.SERVING, status(health));
-                assertEquals(0, backend.requests.size());
-            } finally {
-                await(health.close());
-                await(binding.terminate(Duration.ofSeconds(5)));
-            }
-        } finally {
-            system.terminate();
-            await(system.getWhenTerminated());
+        try (Gateway g = Gateway.start("warm-up-off-test", "tandem.gateway.warm-up.duration = 0", backend -> {})) {
+            assertEquals(ServingStatus.SERVING, g.status());
+            assertEquals(0, g.backend().requests.size());
         }
+    }
+
+    private static void awaitServing(Gateway g) throws Exception {
+        long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(TIMEOUT_SECONDS);
+        while (g.status() != ServingStatus.SERVING && System.nanoTime() < deadline) Thread.sleep(20);
+        assertEquals(ServingStatus.SERVING, g.status());
     }
 
     private static ServingStatus status(HealthClient health) throws Exception {
