@@ -170,13 +170,23 @@ public final class GatewayWarmUp {
 
         CompletionStage<Void> loop() {
             if (System.nanoTime() >= deadline) return CompletableFuture.completedFuture(null);
+            int okBefore = requests.get() - failed.get();
             CompletionStage<Void> round = CompletableFuture.completedFuture(null);
             for (ModelDescriptor model : backend.models()) {
                 round = round.thenCompose(x -> singles(model.name(), 0))
                         .thenCompose(x -> batch(model.name()))
                         .thenCompose(x -> sampled(model.name()));
             }
-            return round.thenCompose(x -> loop());
+            // A round in which every request failed (a pipeline lost meanwhile, say) would fail as fast again: the next
+            // one waits a poll interval, and for the models to be ready.
+            return round.thenCompose(x -> requests.get() - failed.get() > okBefore ? loop()
+                    : pause().thenCompose(y -> whenServing()).thenCompose(y -> loop()));
+        }
+
+        private CompletionStage<Void> pause() {
+            CompletableFuture<Void> paused = new CompletableFuture<>();
+            system.scheduler().scheduleOnce(READY_POLL, () -> paused.complete(null), system.executionContext());
+            return paused;
         }
 
         private CompletionStage<Void> batch(String model) {

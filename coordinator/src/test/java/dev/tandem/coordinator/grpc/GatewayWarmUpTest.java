@@ -169,6 +169,19 @@ class GatewayWarmUpTest {
     }
 
     @Test
+    void roundsThatOnlyFailArePacedAndTheWarmUpEndsOnTime() throws Exception {
+        try (Gateway g = Gateway.start("warm-up-failing-test",
+                "tandem.gateway.warm-up { duration = 2s, streams = 3, max-tokens = 4, proposers = [\"none\"] }",
+                backend -> backend.unavailable = true)) {
+            awaitServing(g);
+            double failed = g.outcomes().value("failed");
+            assertTrue(failed >= 5, "a round's requests failed: " + failed);
+            // A round of 5 requests, then a pause of 200 ms: some tens of requests in 2 s, not a busy loop.
+            assertTrue(g.backend().requests.size() <= 5 * (2000 / 200 + 2), "requests: " + g.backend().requests.size());
+        }
+    }
+
+    @Test
     void offMeansServingAtOnce() throws Exception {
         try (Gateway g = Gateway.start("warm-up-off-test", "tandem.gateway.warm-up.duration = 0", backend -> {})) {
             assertEquals(ServingStatus.SERVING, g.status());

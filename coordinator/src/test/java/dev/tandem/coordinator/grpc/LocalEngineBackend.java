@@ -39,6 +39,8 @@ final class LocalEngineBackend implements InferenceBackend, AutoCloseable {
     /** Every request that reached the backend, in order. */
     final List<GenerationSpec> requests = new java.util.concurrent.CopyOnWriteArrayList<>();
     volatile boolean ready = true;
+    /** Every request fails UNAVAILABLE (as when a pipeline was lost). */
+    volatile boolean unavailable;
 
     LocalEngineBackend(LocalGenerator generator) {
         this.generator = generator;
@@ -70,6 +72,7 @@ final class LocalEngineBackend implements InferenceBackend, AutoCloseable {
     @Override
     public Source<GenerationEvent, NotUsed> generate(GenerationSpec spec) {
         requests.add(spec);
+        if (unavailable) return Source.failed(new GenerationRejected(GenerationRejected.Code.UNAVAILABLE, "no pipeline"));
         if (spec.speculate().equals("draft")) {
             // As a coordinator without a draft model refuses it.
             return Source.failed(new GenerationRejected(GenerationRejected.Code.FAILED_PRECONDITION, "no draft model here"));
