@@ -36,7 +36,10 @@ public final class ClusterCommand implements Runnable {
             description = {"Start a local cluster and return once it serves.",
                     "",
                     "Starts a coordinator and N workers as separate JVMs (this java and class path), waits until gRPC "
-                            + "health says SERVING, prints where it serves, and returns. Stop it with 'tandem cluster down'."})
+                            + "health says SERVING, prints where it serves, and returns. Stop it with 'tandem cluster down'. "
+                            + "The coordinator reports SERVING after warming its serving path up with requests of its own "
+                            + "(15 s; -c tandem.gateway.warm-up.duration=0 turns that off, and the first ~40 s of traffic "
+                            + "then run at a fraction of the speed)."})
     static final class Up implements Callable<Integer> {
 
         @Option(names = "--workers", defaultValue = "2", description = "Worker nodes (pipeline stages). Default: ${DEFAULT-VALUE}.")
@@ -57,7 +60,8 @@ public final class ClusterCommand implements Runnable {
             if (workers < 1) throw CommandFailure.usage("--workers must be at least 1, got " + workers);
             if (grpcPort < 1 || grpcPort > 65_535) throw CommandFailure.usage("--grpc-port must be in [1, 65535], got " + grpcPort);
             LocalCluster cluster = LocalCluster.standard();
-            System.err.println("tandem: starting 1 coordinator and " + workers + " workers (logs in " + cluster.logsDir() + ")...");
+            System.err.println("tandem: starting 1 coordinator and " + workers + " workers (logs in " + cluster.logsDir()
+                    + "); it serves once the coordinator has warmed up (tandem.gateway.warm-up)...");
             LocalCluster.State state = cluster.up(start.applyTo(new LocalCluster.Spec(workers, grpcPort, model, start.threadsPerWorker(),
                     start.readyTimeout(), start.speculation.overrides(), start.security)));
             System.out.println("tandem: cluster serving " + model + " on " + state.grpc() + (state.tls().isEmpty() ? " (gRPC)" : " (gRPC over TLS)"));
