@@ -16,6 +16,7 @@ import akka.util.ByteString;
 import com.google.protobuf.InvalidProtocolBufferException;
 import dev.tandem.coordinator.api.InferenceBackend;
 import dev.tandem.coordinator.api.ModelDescriptor;
+import dev.tandem.engine.draft.DraftModel;
 import dev.tandem.protocol.grpc.GenerateChunk;
 import dev.tandem.protocol.grpc.GenerateRequest;
 import dev.tandem.protocol.grpc.Inference;
@@ -117,16 +118,16 @@ public final class GatewayWarmUp {
             log.info("warming up the serving path for {} s before reporting SERVING (tandem.gateway.warm-up)",
                     settings.duration().toMillis() / 1000.0);
             long start = System.nanoTime();
-            Round round = new Round(handler, start + settings.duration().toNanos());
-            return round.loop().handle((summary, failure) -> {
+            Rounds rounds = new Rounds(handler, start + settings.duration().toNanos());
+            return rounds.loop().handle((summary, failure) -> {
                 Duration took = Duration.ofNanos(System.nanoTime() - start);
-                Summary s = new Summary(round.requests.get(), round.failed.get(), round.firstSingle, round.lastSingle, took);
+                Summary s = new Summary(rounds.requests.get(), rounds.failed.get(), rounds.firstSingle, rounds.lastSingle, took);
                 finished.set(true);
                 if (failure != null) {
                     log.warn("serving warm-up stopped after {} s: {}", took.toMillis() / 1000.0, failure.toString());
                 } else if (s.requests() > 0 && s.failed() == s.requests()) {
                     log.warn("serving warm-up: all {} requests failed (last status {}); reporting SERVING anyway",
-                            s.requests(), round.lastFailure);
+                            s.requests(), rounds.lastFailure);
                 } else {
                     log.info("serving path warmed up in {} s: {} requests ({} failed); single stream {} -> {} tok/s",
                             took.toMillis() / 1000.0, s.requests(), s.failed(), rate(s.firstSingleTokS()), rate(s.lastSingleTokS()));
@@ -151,8 +152,8 @@ public final class GatewayWarmUp {
         }
     }
 
-    /** The state of one warm-up: rounds until the deadline. */
-    private final class Round {
+    /** One warm-up: rounds until the deadline, and what they did. */
+    private final class Rounds {
         private final Function<HttpRequest, CompletionStage<HttpResponse>> handler;
         private final long deadline;
         // Streams complete on other threads: counters are atomic, the rest is written by one sequential chain.
@@ -163,7 +164,7 @@ public final class GatewayWarmUp {
         private volatile double lastSingle = Double.NaN;
         private int prompt;
 
-        Round(Function<HttpRequest, CompletionStage<HttpResponse>> handler, long deadline) {
+        Rounds(Function<HttpRequest, CompletionStage<HttpResponse>> handler, long deadline) {
             this.handler = handler;
             this.deadline = deadline;
         }
@@ -226,8 +227,9 @@ public final class GatewayWarmUp {
 
         private GenerateRequest request(String model, String proposer, float temperature) {
             String text = settings.prompts().get(prompt++ % settings.prompts().size());
+            // Never recorded for the draft trainer: a few prompts over and over would teach the drafts these stories.
             GenerateRequest.Builder b = GenerateRequest.newBuilder().setModel(model).setPrompt(text)
-                    .setMaxTokens(settings.maxTokens()).setSpeculate(proposer);
+                    .setMaxTokens(settings.maxTokens()).setSpeculate(proposer).setTrafficClass(DraftModel.UNRECORDED_CLASS);
             if (temperature > 0) b.setTemperature(temperature).setSeed(prompt);
             return b.build();
         }

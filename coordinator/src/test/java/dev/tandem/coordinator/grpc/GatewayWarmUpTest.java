@@ -135,6 +135,8 @@ class GatewayWarmUpTest {
                 assertEquals(1, warmUp.stream().filter(s -> s.speculate().equals("draft")).count(),
                         "a proposer the node refuses is skipped after its first refusal");
                 assertTrue(warmUp.stream().anyMatch(s -> s.sampling().temperature() > 0), "a sampled stream");
+                assertTrue(warmUp.stream().allMatch(s -> s.trafficClass().equals(dev.tandem.engine.draft.DraftModel.UNRECORDED_CLASS)),
+                        "never recorded for the draft trainer");
                 assertTrue(warmUp.stream().map(GenerationSpec::prompt).distinct().count() >= 3, "prompts in turn");
                 assertEquals(1.0, NodeMetrics.of(g.system()).gauge(GatewayWarmUp.WARMED_UP, "").value());
                 assertEquals(0.0, g.outcomes().value("failed"), "no warm-up request failed");

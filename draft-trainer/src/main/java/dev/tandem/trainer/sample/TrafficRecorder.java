@@ -1,5 +1,7 @@
 package dev.tandem.trainer.sample;
 
+import dev.tandem.engine.draft.DraftModel;
+
 import dev.tandem.engine.llama.OutputHead;
 import dev.tandem.engine.llama.RowOutput;
 import dev.tandem.engine.llama.StageOutput;
@@ -246,10 +248,16 @@ public final class TrafficRecorder implements Recorder, VerificationListener {
 
     /**
      * The pipeline's last stage: the request's class ("" = none) tags the sequence, then it starts as in
-     * {@link #onStart(long, int[])} (an untagged prompt is classified).
+     * {@link #onStart(long, int[])} (an untagged prompt is classified); a sequence of class
+     * {@link DraftModel#UNRECORDED_CLASS} is not recorded.
      */
     @Override
     public void onStart(long seqId, int[] prompt, String trafficClass) {
+        if (DraftModel.UNRECORDED_CLASS.equals(trafficClass)) {
+            tags.remove(seqId);
+            pending.remove(seqId); // nothing recorded, and the classifier does not learn from it
+            return;
+        }
         // A class that cannot name a draft directory is treated as no class (the prompt is classified).
         if (trafficClass != null && dev.tandem.trainer.version.DraftRegistry.isSafeClassName(trafficClass)) tag(seqId, trafficClass);
         onStart(seqId, prompt);

@@ -49,6 +49,24 @@ class TrafficRecorderTest {
     }
 
     @Test
+    void unrecordedTrafficIsNeitherRecordedNorLearnedFrom() {
+        List<DistillationSample> out = new ArrayList<>();
+        List<String> tagged = new ArrayList<>();
+        TrafficRecorder r = new TrafficRecorder(2, 1.0, 1 << 20, out::add, p -> "general", 1);
+        r.onTagged((prompt, cls) -> tagged.add(cls));
+        r.onStart(1, new int[]{1, 5}, dev.tandem.engine.draft.DraftModel.UNRECORDED_CLASS);
+        r.verified(1, 2, new float[]{1, 2}, 0, 2, 1, 0, 0);
+        r.end(1, new int[]{1, 5, 1});
+        assertTrue(out.isEmpty(), "nothing recorded");
+        assertEquals(0, r.pendingSequences());
+        r.onStart(2, new int[]{1, 5}, "animals");
+        r.verified(2, 2, new float[]{1, 2}, 0, 2, 1, 0, 0);
+        r.end(2, new int[]{1, 5, 1});
+        assertEquals(1, out.size(), "a tagged sequence is");
+        assertEquals(List.of("animals"), tagged, "the classifier learns from tagged prompts only");
+    }
+
+    @Test
     void samplingRateAndPendingBound() {
         List<DistillationSample> out = new ArrayList<>();
         TrafficRecorder none = new TrafficRecorder(2, 0.0, 1 << 20, out::add, p -> "general", 1);

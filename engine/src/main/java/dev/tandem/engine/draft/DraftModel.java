@@ -24,6 +24,11 @@ public final class DraftModel {
 
     /** The traffic class of a draft trained on all traffic. */
     public static final String GENERAL_CLASS = "general";
+    /**
+     * The traffic class of requests never recorded for distillation (drafted for as untagged ones): synthetic
+     * traffic such as the gateway's warm-up, whose few prompts repeated would teach the drafts those stories only.
+     */
+    public static final String UNRECORDED_CLASS = "unrecorded";
     /** Scale of random initial weights, relative to 1/sqrt(fan-in). */
     private static final double INIT_SCALE = 1.0;
 
