@@ -141,8 +141,8 @@ final class ClusterOsdBench {
         Map<String, Object> overrides = new HashMap<>();
         overrides.put("tandem.node.model", modelSpec);
         overrides.put("tandem.coordinator.min-workers", 2);
-        // The bench warms each cluster up with requests of its own; the gateway's generic stories would also be
-        // recorded and train the online cluster's general draft before the stream, away from the bootstrap.
+        // The bench warms each cluster up with requests of its own (and waits for the trainers' warm-ups); the
+        // gateway's would only add its 15 s to each cluster's start.
         overrides.put("tandem.gateway.warm-up.duration", "0s");
         overrides.put(DraftsSettings.DIR_KEY, drafts.toString());
         overrides.put(DraftsSettings.TRAIN_KEY, train);
