@@ -46,8 +46,12 @@ final class LocalEngineBackend implements InferenceBackend, AutoCloseable {
         this.generator = generator;
     }
 
+    /** Calls of {@link #models} (readiness checks). */
+    final AtomicInteger modelQueries = new AtomicInteger();
+
     @Override
     public List<ModelDescriptor> models() {
+        modelQueries.incrementAndGet();
         ModelConfig c = generator.config();
         return List.of(new ModelDescriptor(MODEL, c.nLayers(), c.dim(), c.vocabSize(), c.seqLen(), "F32", ready));
     }
