@@ -44,7 +44,8 @@ import java.util.function.Consumer;
  * Continuous batching for one model on one coordinator. Sequences are admitted at step boundaries (up to
  * {@code max-batch-sequences} and the KV token budget; the rest wait in a bounded queue) and leave as soon as
  * they finish. Each step is a micro-batch of token rows into the first stage of the model's pipeline: a
- * newly admitted sequence contributes its whole prompt (prefill in one forward), a decoding one its last
+ * newly admitted sequence contributes its prompt (prefill, in chunks of at most {@code prefill-chunk-rows} over
+ * consecutive steps), a decoding one its last
  * token followed by the k tokens its proposer drafted (speculative decoding; k adapts per sequence to the
  * measured acceptance and costs, and shrinks as batches grow). Up to one micro-batch per stage is in flight,
  * the active sequences split evenly between them, so every stage has work while the others compute. The
@@ -154,9 +155,10 @@ public final class Scheduler extends AbstractBehavior<Scheduler.Command> {
         int generated;
         long steps;
         /**
-         * The next step must (re)compute the KV of the whole token history: true for a new sequence (its
-         * prompt) and after its route changed or lost a stage (a replay: prompt + generated tokens, in one
-         * prefill whose last row samples the next token; bit-identical to the incremental KV, see docs).
+         * The next steps must (re)compute the KV of the whole token history: true for a new sequence (its
+         * prompt) and after its route changed or lost a stage (a replay: prompt + generated tokens, in a
+         * prefill whose last row samples the next token; bit-identical to the incremental KV, see docs), until
+         * the prefill's last chunk has sampled.
          */
         boolean needsPrefill = true;
         /** Positions of the history whose KV earlier chunks of the current prefill computed (chunked prefill). */
