@@ -35,7 +35,6 @@ import java.util.concurrent.TimeUnit;
 import java.util.function.BooleanSupplier;
 
 import static org.junit.jupiter.api.Assertions.assertInstanceOf;
-import static org.junit.jupiter.api.Assertions.fail;
 
 /**
  * An Akka Cluster inside one JVM for the route-change tests: one coordinator system and worker systems over
@@ -127,11 +126,7 @@ final class TestCluster implements AutoCloseable {
     }
 
     static void await(String what, BooleanSupplier condition) throws Exception {
-        long deadline = System.nanoTime() + TIMEOUT.toNanos();
-        while (!condition.getAsBoolean()) {
-            if (System.nanoTime() > deadline) fail("timed out waiting until " + what);
-            Thread.sleep(100);
-        }
+        Await.until(what, condition, TIMEOUT);
     }
 
     PipelinePlan plan() throws Exception {

@@ -7,6 +7,7 @@ import akka.http.javadsl.ServerBinding;
 import akka.stream.javadsl.Sink;
 import com.typesafe.config.Config;
 import com.typesafe.config.ConfigFactory;
+import dev.tandem.coordinator.Await;
 import dev.tandem.coordinator.api.GenerationSpec;
 import dev.tandem.engine.format.Llama2cModelLoader;
 import dev.tandem.engine.generate.LocalGenerator;
@@ -45,6 +46,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 class GatewayWarmUpTest {
 
     private static final long TIMEOUT_SECONDS = 120;
+    private static final Duration TIMEOUT = Duration.ofSeconds(TIMEOUT_SECONDS);
     private static final Duration WARM_UP = Duration.ofSeconds(4);
     private static final String TOKEN = "warm-up-test-token";
 
@@ -115,7 +117,7 @@ class GatewayWarmUpTest {
                 assertEquals(ServingStatus.NOT_SERVING, g.status(), "not serving before the model is ready");
                 // The warm-up polls readiness (every 200 ms): several polls, and still no request.
                 int queried = g.backend().modelQueries.get();
-                awaitCondition(() -> g.backend().modelQueries.get() >= queried + 5);
+                Await.until("the warm-up polled readiness 5 times", () -> g.backend().modelQueries.get() >= queried + 5, TIMEOUT);
                 assertTrue(g.backend().requests.isEmpty(), "no warm-up before the model is ready");
                 long start = System.nanoTime();
                 g.backend().ready = true;
@@ -167,7 +169,7 @@ class GatewayWarmUpTest {
             assertTrue(g.outcomes().value("cut") >= 1, "streams cut at the deadline");
             assertEquals(0.0, g.outcomes().value("failed"));
             // Cutting a stream cancels it in the backend, as a client that goes away does.
-            awaitCondition(() -> g.backend().cancelled.get() >= 1); // the backend saw the cancellation
+            Await.until("the backend saw the cancellation", () -> g.backend().cancelled.get() >= 1, TIMEOUT);
         }
     }
 
@@ -192,20 +194,14 @@ class GatewayWarmUpTest {
         }
     }
 
-    private static void awaitCondition(java.util.function.BooleanSupplier condition) throws InterruptedException {
-        long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(TIMEOUT_SECONDS);
-        while (!condition.getAsBoolean() && System.nanoTime() < deadline) Thread.sleep(20);
-        assertTrue(condition.getAsBoolean(), "timed out");
-    }
-
     private static void awaitServing(Gateway g) throws Exception {
-        awaitCondition(() -> {
+        Await.until("health says SERVING", () -> {
             try {
                 return g.status() == ServingStatus.SERVING;
             } catch (Exception e) {
                 throw new IllegalStateException(e);
             }
-        });
+        }, TIMEOUT);
     }
 
     private static ServingStatus status(HealthClient health) throws Exception {
