@@ -41,6 +41,8 @@ final class LocalEngineBackend implements InferenceBackend, AutoCloseable {
     volatile boolean ready = true;
     /** Every request fails UNAVAILABLE (as when a pipeline was lost). */
     volatile boolean unavailable;
+    /** Every stream emits nothing and never ends by itself (as on a pipeline too slow for the caller). */
+    volatile boolean stalled;
 
     LocalEngineBackend(LocalGenerator generator) {
         this.generator = generator;
@@ -77,6 +79,12 @@ final class LocalEngineBackend implements InferenceBackend, AutoCloseable {
     public Source<GenerationEvent, NotUsed> generate(GenerationSpec spec) {
         requests.add(spec);
         if (unavailable) return Source.failed(new GenerationRejected(GenerationRejected.Code.UNAVAILABLE, "no pipeline"));
+        if (stalled) {
+            return Source.<GenerationEvent>never().watchTermination((mat, done) -> {
+                done.whenComplete((d, failure) -> cancelled.incrementAndGet()); // it can only end by cancellation
+                return mat;
+            });
+        }
         if (spec.speculate().equals("draft")) {
             // As a coordinator without a draft model refuses it.
             return Source.failed(new GenerationRejected(GenerationRejected.Code.FAILED_PRECONDITION, "no draft model here"));
