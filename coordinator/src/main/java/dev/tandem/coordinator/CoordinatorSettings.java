@@ -35,6 +35,10 @@ import java.util.Map;
  *                            (0.2 = 20% more throughput)
  * @param rebalanceOnJoin     apply the automatic rule when a worker joins
  * @param drainTimeout        longest wait for schedulers to leave the old routes before old stages are dropped
+ * @param rebalanceWarmUpSteps made-up decoding steps a rebalance (join, move, auto, drain) sends through a route with
+ *                            a new stage before switching to it (0 = none)
+ * @param rebalanceWarmUpMaxDuration the switch waits at most this long for them
+ * @param rebalanceWarmUpSequences made-up sequences of those steps
  * @param speculation         speculative decoding through the pipeline
  */
 public record CoordinatorSettings(String defaultModel, Map<String, String> models, int minWorkers, String singletonRole,
@@ -42,7 +46,9 @@ public record CoordinatorSettings(String defaultModel, Map<String, String> model
                                   int prefillChunkRows, int maxInFlightSteps, Duration routeWait, Duration stepTimeout, Duration planRefresh,
                                   Duration askTimeout, Duration describeTimeout, Duration assignTimeout,
                                   Duration replanDelay, Duration routeRebuildDeadline, double rebalanceMinGain,
-                                  boolean rebalanceOnJoin, Duration drainTimeout, SpeculationSettings speculation) {
+                                  boolean rebalanceOnJoin, Duration drainTimeout, int rebalanceWarmUpSteps,
+                                  Duration rebalanceWarmUpMaxDuration, int rebalanceWarmUpSequences,
+                                  SpeculationSettings speculation) {
 
     public static final String PATH = "tandem.coordinator";
     /** Dispatcher of the schedulers (they also run the proposers). */
@@ -60,6 +66,9 @@ public record CoordinatorSettings(String defaultModel, Map<String, String> model
         }
         if (prefillChunkRows < 0) throw new IllegalArgumentException("tandem.coordinator.prefill-chunk-rows must be >= 0");
         if (rebalanceMinGain < 0) throw new IllegalArgumentException("tandem.coordinator.rebalance.min-gain must be >= 0");
+        if (rebalanceWarmUpSteps < 0) throw new IllegalArgumentException("tandem.coordinator.rebalance.warm-up.steps must be >= 0");
+        if (!rebalanceWarmUpMaxDuration.isPositive()) throw new IllegalArgumentException("tandem.coordinator.rebalance.warm-up.max-duration must be > 0");
+        if (rebalanceWarmUpSequences < 1) throw new IllegalArgumentException("tandem.coordinator.rebalance.warm-up.sequences must be >= 1");
     }
 
     public static CoordinatorSettings fromConfig(Config root) {
@@ -75,7 +84,9 @@ public record CoordinatorSettings(String defaultModel, Map<String, String> model
                 c.getDuration("ask-timeout"), c.getDuration("placement.describe-timeout"),
                 c.getDuration("placement.assign-timeout"), c.getDuration("placement.replan-delay"),
                 c.getDuration("route-rebuild-deadline"), c.getDouble("rebalance.min-gain"),
-                c.getBoolean("rebalance.on-join"), c.getDuration("rebalance.drain-timeout"), SpeculationSettings.fromConfig(root));
+                c.getBoolean("rebalance.on-join"), c.getDuration("rebalance.drain-timeout"),
+                c.getInt("rebalance.warm-up.steps"), c.getDuration("rebalance.warm-up.max-duration"),
+                c.getInt("rebalance.warm-up.sequences"), SpeculationSettings.fromConfig(root));
     }
 
     /** The configured name a request's model name refers to ("default" = the default model). */

@@ -60,6 +60,9 @@ class RouteChangeTest {
                 tandem.worker.threads = 1
                 # Replays (prompt + generated tokens) go in chunked prefills, so a switch also lands between chunks.
                 tandem.coordinator.prefill-chunk-rows = 16
+                # The route warm-up (its own steps for a few seconds before a switch, JoinRebalanceTest) would let the
+                # streams finish before the switch this test wants them to run through.
+                tandem.coordinator.rebalance.warm-up.steps = 0
                 """);
         long threeLayers = cluster.budgetForLayers(3);
         ActorSystem<Void> first = cluster.addWorker(threeLayers, "");

@@ -79,6 +79,8 @@ public final class PlanTransition extends AbstractBehavior<PlanTransition.Comman
 
     private record WarmFailed(String reason) implements Command {}
 
+    private record RouteWarmed(RouteWarmUp.Finished result) implements Command {}
+
     /** A range of a model on a worker. */
     private record Placed(String model, String address, int from, int to) {}
 
@@ -109,6 +111,8 @@ public final class PlanTransition extends AbstractBehavior<PlanTransition.Comman
     private int totalAssignments;
     private int awaitedWarmUps;
     private int totalWarmUps;
+    private int awaitedRouteWarmUps;
+    private Map<String, PipelinePlan> readyPlans = Map.of();
     private boolean ended;
 
     private PlanTransition(ActorContext<Command> context, long id, Intent intent, Map<String, PipelinePlan> current,
@@ -148,6 +152,7 @@ public final class PlanTransition extends AbstractBehavior<PlanTransition.Comman
                         + " did not load " + f.model() + " " + f.from() + "-" + f.to() + ": " + f.reason()))
                 .onMessage(Warmed.class, this::onWarmed)
                 .onMessage(WarmFailed.class, f -> fail(AdminException.Code.UNAVAILABLE, "a new stage did not warm up: " + f.reason()))
+                .onMessage(RouteWarmed.class, this::onRouteWarmed)
                 .onMessage(WorkersChanged.class, this::onWorkersChanged)
                 .build();
     }
@@ -399,7 +404,41 @@ public final class PlanTransition extends AbstractBehavior<PlanTransition.Comman
                     .map(a -> new PipelinePlan.PlannedStage(a.workerId(), a.fromLayer(), a.toLayer(),
                             stages.get(new Placed(model, a.workerId(), a.fromLayer(), a.toLayer())))).toList()));
         }
-        return handOver(plans, intent.kind() + ": " + describe(newlyLoaded) + " ready");
+        readyPlans = plans;
+        if (!warmsRoutes()) return handOver(plans, intent.kind() + ": " + describe(newlyLoaded) + " ready");
+        ActorRef<RouteWarmUp.Finished> warmed = getContext().messageAdapter(RouteWarmUp.Finished.class, RouteWarmed::new);
+        for (PipelinePlan plan : plans.values()) {
+            boolean fresh = plan.stages().stream().anyMatch(s -> newlyLoaded.contains(new Placed(plan.model(), s.workerAddress(), s.fromLayer(), s.toLayer())));
+            if (!fresh) continue;
+            awaitedRouteWarmUps++;
+            getContext().spawnAnonymous(RouteWarmUp.create(plan.model(), plan.route(), settings.rebalanceWarmUpSteps(),
+                    settings.rebalanceWarmUpMaxDuration(), settings.rebalanceWarmUpSequences(), settings.stepTimeout(), warmed));
+        }
+        if (awaitedRouteWarmUps == 0) return handOver(plans, intent.kind() + ": " + describe(newlyLoaded) + " ready");
+        report(Phase.WARMING, "running " + settings.rebalanceWarmUpSteps() + " steps through " + awaitedRouteWarmUps
+                + " new route(s)", LOAD_SHARE + WARM_SHARE);
+        return this;
+    }
+
+    /**
+     * Whether new routes get made-up steps before the switch: on a rebalance, not on failover (the switch ends an
+     * outage) nor on a first plan (the gateway's warm-up runs then).
+     */
+    private boolean warmsRoutes() {
+        boolean rebalance = intent instanceof Intent.Join || intent instanceof Intent.Admin;
+        return rebalance && !newlyLoaded.isEmpty() && settings.rebalanceWarmUpSteps() > 0;
+    }
+
+    private Behavior<Command> onRouteWarmed(RouteWarmed warmed) {
+        RouteWarmUp.Finished r = warmed.result();
+        if (r.ok()) {
+            getContext().getLog().info("plan change {}: {} steps through the new route of {} in {} ms", id, r.steps(), r.model(), r.millis());
+        } else {
+            // Serving would meet the same stage; the switch decides, as it would have without the warm-up.
+            getContext().getLog().warn("plan change {}: the new route of {} warmed up for {} steps, then: {}", id, r.model(), r.steps(), r.error());
+        }
+        if (--awaitedRouteWarmUps > 0) return this;
+        return handOver(readyPlans, intent.kind() + ": " + describe(newlyLoaded) + " ready");
     }
 
     /** Gives the new plans to the parent, with the stages no plan will use any more (dropped after the drain). */
