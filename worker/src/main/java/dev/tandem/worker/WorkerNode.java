@@ -154,6 +154,7 @@ public final class WorkerNode extends AbstractBehavior<WorkerNode.Command> {
         this.stageDispatcher = DispatcherSelector.fromConfig(settings.stageDispatcher());
         this.kvBudget = new KvAdmission.Budget(settings.effectiveKvCacheBytes());
         context.getSystem().receptionist().tell(Receptionist.register(SERVICE_KEY, context.getSelf()));
+        if (settings.warmUpStepCodecs() > 0) StepCodecWarmUp.start(context.getSystem(), settings.warmUpStepCodecs());
         if (settings.declaredSpeedGflops() > 0) {
             context.getSelf().tell(new BenchmarkDone(settings.declaredSpeedGflops()));
             return;

@@ -25,6 +25,8 @@ import java.util.Optional;
  *                          whose operator knows better, and for deterministic placement in tests
  * @param warmUpPrefillRows rows of the prefill-shaped forward a new stage runs before it is switched in
  * @param warmUpDecodeSteps single-row forwards a new stage runs after that (so the decoding path is compiled)
+ * @param warmUpStepCodecs  round trips of each made-up step message through the node's serializers when it starts
+ *                          (0 = none; see {@code StepCodecWarmUp})
  * @param warmUpKernels     how long a new stage's background kernel warm-up may run at most (0 = none; see
  *                          {@link dev.tandem.engine.llama.StageKernelWarmUp})
  * @param kvCacheMaxBytes   KV cache bytes all stages of this worker may hold together (0 = a share of the heap)
@@ -33,7 +35,7 @@ import java.util.Optional;
 public record WorkerSettings(Map<String, String> models, int threads, long memoryBudgetBytes, String stageDispatcher,
                              int initialBatchRows, int maxStepRows, int benchmarkSize, Duration benchmarkDuration,
                              double declaredSpeedGflops, int warmUpPrefillRows, int warmUpDecodeSteps,
-                             Duration warmUpKernels, long kvCacheMaxBytes, double kvCacheHeapShare) {
+                             Duration warmUpKernels, long kvCacheMaxBytes, double kvCacheHeapShare, int warmUpStepCodecs) {
 
     public static final String PATH = "tandem.worker";
 
@@ -50,6 +52,7 @@ public record WorkerSettings(Map<String, String> models, int threads, long memor
             throw new IllegalArgumentException("tandem.worker.warm-up needs prefill-rows >= 1 and decode-steps >= 0");
         }
         if (warmUpKernels.isNegative()) throw new IllegalArgumentException("tandem.worker.warm-up.kernels must be >= 0");
+        if (warmUpStepCodecs < 0) throw new IllegalArgumentException("tandem.worker.warm-up.step-codecs must be >= 0");
         if (kvCacheMaxBytes < 0) throw new IllegalArgumentException("tandem.worker.kv-cache.max-bytes must be >= 0");
         if (!(kvCacheHeapShare > 0 && kvCacheHeapShare <= 1)) {
             throw new IllegalArgumentException("tandem.worker.kv-cache.heap-share must be in (0, 1], got " + kvCacheHeapShare);
@@ -67,7 +70,7 @@ public record WorkerSettings(Map<String, String> models, int threads, long memor
                 c.getString("stage-dispatcher-path"), c.getInt("initial-batch-rows"), c.getInt("max-step-rows"),
                 c.getInt("benchmark.size"), c.getDuration("benchmark.duration"), c.getDouble("declared-speed-gflops"),
                 c.getInt("warm-up.prefill-rows"), c.getInt("warm-up.decode-steps"), c.getDuration("warm-up.kernels"),
-                c.getBytes("kv-cache.max-bytes"), c.getDouble("kv-cache.heap-share"));
+                c.getBytes("kv-cache.max-bytes"), c.getDouble("kv-cache.heap-share"), c.getInt("warm-up.step-codecs"));
     }
 
     /** KV bytes this worker's stages may hold together: the configured bytes, or the share of the maximum heap. */
@@ -92,18 +95,18 @@ public record WorkerSettings(Map<String, String> models, int threads, long memor
     public WorkerSettings withThreads(int newThreads) {
         return new WorkerSettings(models, newThreads, memoryBudgetBytes, stageDispatcher, initialBatchRows, maxStepRows,
                 benchmarkSize, benchmarkDuration, declaredSpeedGflops, warmUpPrefillRows, warmUpDecodeSteps,
-                warmUpKernels, kvCacheMaxBytes, kvCacheHeapShare);
+                warmUpKernels, kvCacheMaxBytes, kvCacheHeapShare, warmUpStepCodecs);
     }
 
     public WorkerSettings withKvCacheMaxBytes(long bytes) {
         return new WorkerSettings(models, threads, memoryBudgetBytes, stageDispatcher, initialBatchRows, maxStepRows,
                 benchmarkSize, benchmarkDuration, declaredSpeedGflops, warmUpPrefillRows, warmUpDecodeSteps,
-                warmUpKernels, bytes, kvCacheHeapShare);
+                warmUpKernels, bytes, kvCacheHeapShare, warmUpStepCodecs);
     }
 
     public WorkerSettings withMemoryBudget(long bytes) {
         return new WorkerSettings(models, threads, bytes, stageDispatcher, initialBatchRows, maxStepRows,
                 benchmarkSize, benchmarkDuration, declaredSpeedGflops, warmUpPrefillRows, warmUpDecodeSteps,
-                warmUpKernels, kvCacheMaxBytes, kvCacheHeapShare);
+                warmUpKernels, kvCacheMaxBytes, kvCacheHeapShare, warmUpStepCodecs);
     }
 }
