@@ -405,7 +405,7 @@ public final class PlanTransition extends AbstractBehavior<PlanTransition.Comman
                             stages.get(new Placed(model, a.workerId(), a.fromLayer(), a.toLayer())))).toList()));
         }
         readyPlans = plans;
-        if (!warmsRoutes()) return handOver(plans, intent.kind() + ": " + describe(newlyLoaded) + " ready");
+        if (!warmsRoutes()) return handOverReady();
         ActorRef<RouteWarmUp.Finished> warmed = getContext().messageAdapter(RouteWarmUp.Finished.class, RouteWarmed::new);
         for (PipelinePlan plan : plans.values()) {
             boolean fresh = plan.stages().stream().anyMatch(s -> newlyLoaded.contains(new Placed(plan.model(), s.workerAddress(), s.fromLayer(), s.toLayer())));
@@ -414,7 +414,7 @@ public final class PlanTransition extends AbstractBehavior<PlanTransition.Comman
             getContext().spawnAnonymous(RouteWarmUp.create(plan.model(), plan.route(), settings.rebalanceWarmUpSteps(),
                     settings.rebalanceWarmUpMaxDuration(), settings.rebalanceWarmUpSequences(), settings.stepTimeout(), warmed));
         }
-        if (awaitedRouteWarmUps == 0) return handOver(plans, intent.kind() + ": " + describe(newlyLoaded) + " ready");
+        if (awaitedRouteWarmUps == 0) return handOverReady();
         report(Phase.WARMING, "running " + settings.rebalanceWarmUpSteps() + " steps through " + awaitedRouteWarmUps
                 + " new route(s)", LOAD_SHARE + WARM_SHARE);
         return this;
@@ -437,7 +437,10 @@ public final class PlanTransition extends AbstractBehavior<PlanTransition.Comman
             // Serving would meet the same stage; the switch decides, as it would have without the warm-up.
             getContext().getLog().warn("plan change {}: the new route of {} warmed up for {} steps, then: {}", id, r.model(), r.steps(), r.error());
         }
-        if (--awaitedRouteWarmUps > 0) return this;
+        return --awaitedRouteWarmUps > 0 ? this : handOverReady();
+    }
+
+    private Behavior<Command> handOverReady() {
         return handOver(readyPlans, intent.kind() + ": " + describe(newlyLoaded) + " ready");
     }
 
