@@ -140,6 +140,18 @@ public final class DirectTransport implements Extension {
     peerFor(address).send(target, message);
   }
 
+  /**
+   * Opens the direct connection to {@code node} now, before a message needs it (discovery, then a connection on the
+   * connector thread), so that the first step to that node does not wait for them. Call it only once the node's
+   * transport is known to be up: a discovery that fails leaves messages to that node on Artery.
+   */
+  public void connect(Address node) {
+    if (listener == null || node.hasLocalScope() || node.equals(selfAddress)) {
+      return;
+    }
+    peerFor(node);
+  }
+
   /** Whether messages to {@code node} currently travel directly (for tests and status). */
   public boolean isDirect(Address node) {
     DirectPeer peer = peers.get(node);
