@@ -71,6 +71,7 @@ class MessageSerializationTest {
                 new WorkerNode.Describe(testKit.<WorkerNode.WorkerDescription>createTestProbe().getRef()),
                 new WorkerNode.AssignRange("stories15M", 0, 3, 7, testKit.<WorkerNode.RangeAssigned>createTestProbe().getRef()),
                 new WorkerNode.DropRange("stories15M", 0, 3),
+                new WorkerNode.ConnectDirect("akka://tandem@127.0.0.1:2551"),
                 new WorkerNode.WorkerDescription(node.getRef(), "akka://tandem@127.0.0.1:2552", 1L << 30, 1L << 31, 4, 12.5,
                         List.of(status), List.of(new WorkerNode.HeldRange("stories15M", 0, 3, stage.getRef(), 7))),
                 new StageActor.WarmUp(testKit.<StageActor.WarmedUp>createTestProbe().getRef()),
