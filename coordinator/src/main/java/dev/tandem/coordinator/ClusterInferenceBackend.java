@@ -102,7 +102,7 @@ public final class ClusterInferenceBackend implements InferenceBackend, AdminBac
     /** As {@link #start(ActorSystem, CoordinatorSettings)}, with the draft models of the {@code draft} proposer from {@code drafts}. */
     public static ClusterInferenceBackend start(ActorSystem<?> system, CoordinatorSettings settings, DraftSource drafts) {
         DirectTransport.get(system); // listening before any stage looks for this node's port
-        system.systemActorOf(WorkerLinks.create(), "tandem-worker-links", akka.actor.typed.Props.empty());
+        system.systemActorOf(WorkerLinks.create(), "tandem-worker-links", Props.empty());
         Map<String, OpenedModel> opened = new LinkedHashMap<>();
         Map<String, PlacementManager.ModelShape> shapes = new LinkedHashMap<>();
         try {

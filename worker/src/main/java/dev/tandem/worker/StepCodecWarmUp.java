@@ -14,6 +14,7 @@ import dev.tandem.protocol.activation.RowFlags;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
+import java.util.ArrayList;
 import java.util.List;
 
 /**
@@ -59,7 +60,7 @@ final class StepCodecWarmUp {
     static int run(ActorSystem<?> system, ActorRef<StageActor.Command> stage, ActorRef<StageActor.StepReply> replyTo, int dim, int trips) {
         WarmUpScheduling scheduling = WarmUpScheduling.enter();
         Serialization serialization = SerializationExtension.get(Adapter.toClassic(system));
-        List<Object> messages = new java.util.ArrayList<>();
+        List<Object> messages = new ArrayList<>();
         for (int rows : ROWS) {
             long[] seqIds = new long[rows];
             int[] positions = new int[rows];

@@ -1,5 +1,6 @@
 package dev.tandem.worker;
 
+import akka.actor.AddressFromURIString;
 import akka.actor.typed.ActorRef;
 import akka.actor.typed.Behavior;
 import akka.actor.typed.DispatcherSelector;
@@ -198,7 +199,7 @@ public final class WorkerNode extends AbstractBehavior<WorkerNode.Command> {
                 .onMessage(AssignRange.class, this::onAssign)
                 .onMessage(DropRange.class, this::onDrop)
                 .onMessage(ConnectDirect.class, c -> {
-                    DirectTransport.get(getContext().getSystem()).connect(akka.actor.AddressFromURIString.parse(c.node()));
+                    DirectTransport.get(getContext().getSystem()).connect(AddressFromURIString.parse(c.node()));
                     return this;
                 })
                 .onMessage(StageTerminated.class, this::onStageTerminated)
