@@ -111,8 +111,8 @@ public final class ClusterInferenceBackend implements InferenceBackend, AdminBac
                 // file mapping will do, no huge-page copy of the whole model.
                 OpenedModel model = OpenedModel.open(e.getValue(), null, ProgressListener.NONE, WeightsMemory.MAPPED);
                 opened.put(e.getKey(), model);
-                shapes.put(e.getKey(), new PlacementManager.ModelShape(model.config().nLayers(),
-                        ModelFootprint.of(model.model().weights())));
+                ModelFootprint footprint = ModelFootprint.of(model.model().weights());
+                shapes.put(e.getKey(), new PlacementManager.ModelShape(model.config().nLayers(), footprint, settings.headCost(footprint)));
             }
         } catch (RuntimeException e) {
             opened.values().forEach(OpenedModel::close);

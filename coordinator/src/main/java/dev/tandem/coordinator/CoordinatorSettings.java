@@ -1,12 +1,16 @@
 package dev.tandem.coordinator;
 
 import com.typesafe.config.Config;
+import com.typesafe.config.ConfigException;
 import com.typesafe.config.ConfigValue;
+import com.typesafe.config.ConfigValueType;
 import dev.tandem.coordinator.spec.SpeculationSettings;
+import dev.tandem.worker.ModelFootprint;
 
 import java.time.Duration;
 import java.util.LinkedHashMap;
 import java.util.Map;
+import java.util.OptionalDouble;
 
 /**
  * Typed view of {@code tandem.coordinator} (defaults in this module's {@code reference.conf}).
@@ -39,6 +43,8 @@ import java.util.Map;
  *                            a new stage before switching to it (0 = none)
  * @param rebalanceWarmUpMaxDuration the switch waits at most this long for them
  * @param rebalanceWarmUpSequences made-up sequences of those steps
+ * @param placementHeadCost   what the output head costs the last stage, in layers, when ranges are sized; empty =
+ *                            from the model ({@link #headCost})
  * @param speculation         speculative decoding through the pipeline
  */
 public record CoordinatorSettings(String defaultModel, Map<String, String> models, int minWorkers, String singletonRole,
@@ -48,9 +54,10 @@ public record CoordinatorSettings(String defaultModel, Map<String, String> model
                                   Duration replanDelay, Duration routeRebuildDeadline, double rebalanceMinGain,
                                   boolean rebalanceOnJoin, Duration drainTimeout, int rebalanceWarmUpSteps,
                                   Duration rebalanceWarmUpMaxDuration, int rebalanceWarmUpSequences,
-                                  SpeculationSettings speculation) {
+                                  OptionalDouble placementHeadCost, SpeculationSettings speculation) {
 
     public static final String PATH = "tandem.coordinator";
+    private static final String AUTO = "auto";
     /** Dispatcher of the schedulers (they also run the proposers). */
     public static final String SCHEDULER_DISPATCHER = PATH + ".scheduler-dispatcher";
 
@@ -69,6 +76,10 @@ public record CoordinatorSettings(String defaultModel, Map<String, String> model
         if (rebalanceWarmUpSteps < 0) throw new IllegalArgumentException("tandem.coordinator.rebalance.warm-up.steps must be >= 0");
         if (!rebalanceWarmUpMaxDuration.isPositive()) throw new IllegalArgumentException("tandem.coordinator.rebalance.warm-up.max-duration must be > 0");
         if (rebalanceWarmUpSequences < 1) throw new IllegalArgumentException("tandem.coordinator.rebalance.warm-up.sequences must be >= 1");
+        if (placementHeadCost.isPresent() && !(placementHeadCost.getAsDouble() >= 0 && Double.isFinite(placementHeadCost.getAsDouble()))) {
+            throw new IllegalArgumentException("tandem.coordinator.placement.head-cost must be \"auto\" or a number >= 0, got "
+                    + placementHeadCost.getAsDouble());
+        }
     }
 
     public static CoordinatorSettings fromConfig(Config root) {
@@ -86,7 +97,26 @@ public record CoordinatorSettings(String defaultModel, Map<String, String> model
                 c.getDuration("route-rebuild-deadline"), c.getDouble("rebalance.min-gain"),
                 c.getBoolean("rebalance.on-join"), c.getDuration("rebalance.drain-timeout"),
                 c.getInt("rebalance.warm-up.steps"), c.getDuration("rebalance.warm-up.max-duration"),
-                c.getInt("rebalance.warm-up.sequences"), SpeculationSettings.fromConfig(root));
+                c.getInt("rebalance.warm-up.sequences"), parseHeadCost(c), SpeculationSettings.fromConfig(root));
+    }
+
+    private static OptionalDouble parseHeadCost(Config c) {
+        String key = "placement.head-cost";
+        if (c.getValue(key).valueType() == ConfigValueType.STRING && c.getString(key).equals(AUTO)) return OptionalDouble.empty();
+        try {
+            return OptionalDouble.of(c.getDouble(key));
+        } catch (ConfigException.WrongType e) {
+            throw new IllegalArgumentException("tandem.coordinator." + key + " must be \"auto\" or a number >= 0, got " + c.getValue(key).render());
+        }
+    }
+
+    /**
+     * What a model's output head costs the last stage, in layers: the configured number, else its weight bytes over a
+     * layer's (a decoding step reads every weight once).
+     */
+    public double headCost(ModelFootprint footprint) {
+        if (placementHeadCost.isPresent()) return placementHeadCost.getAsDouble();
+        return footprint.layerBytes() > 0 ? (double) footprint.headBytes() / footprint.layerBytes() : 0;
     }
 
     /** The configured name a request's model name refers to ("default" = the default model). */

@@ -49,7 +49,8 @@ public final class PlacementManager extends AbstractBehavior<PlacementManager.Co
     public static final String SINGLETON_NAME = "tandem-placement";
 
     /** What placement needs to know of a model: its depth and its memory per layer. */
-    public record ModelShape(int layers, ModelFootprint footprint) {}
+    /** A model as placement sees it: its layers, their sizes, and what its output head costs a stage, in layers. */
+    public record ModelShape(int layers, ModelFootprint footprint, double headCost) {}
 
     public sealed interface Command {}
 

@@ -74,14 +74,18 @@ public final class PlanChanges {
         return List.copyOf(target);
     }
 
-    /** The slowest stage's predicted time per token: max over stages of layers / speed (speeds relative). */
-    public static double bottleneck(List<Balancer.Assignment> plan, Map<String, Double> speeds) {
+    /**
+     * The slowest stage's predicted time per token: max over stages of its work / speed (speeds relative), a stage's
+     * work being its layers plus, on the last stage, the head's cost in layers.
+     */
+    public static double bottleneck(List<Balancer.Assignment> plan, Map<String, Double> speeds, PlacementManager.ModelShape shape) {
         double fastest = speeds.values().stream().mapToDouble(Double::doubleValue).max().orElse(1);
         double worst = 0;
         for (Balancer.Assignment a : plan) {
             double speed = speeds.getOrDefault(a.workerId(), 0.0);
             double relative = fastest > 0 && speed > 0 ? speed / fastest : MIN_RELATIVE_SPEED;
-            worst = Math.max(worst, a.layers() / relative);
+            double work = a.layers() + (a.toLayer() == shape.layers() ? shape.headCost() : 0);
+            worst = Math.max(worst, work / relative);
         }
         return worst;
     }
@@ -102,14 +106,14 @@ public final class PlanChanges {
                 w.freeBytes() + shape.footprint().unionBytes(w.held().getOrDefault(model, List.of()), shape.layers()),
                 w.speed())).toList();
         Map<String, Double> speeds = speeds(workers);
-        double now = bottleneck(current, speeds);
+        double now = bottleneck(current, speeds, shape);
         List<Balancer.Assignment> proposed;
         try {
-            proposed = Balancer.plan(shape.layers(), shape.footprint(), capacities);
+            proposed = Balancer.plan(shape.layers(), shape.footprint(), shape.headCost(), capacities);
         } catch (IllegalArgumentException e) {
             return new Proposal(model, current, now, now, 0, false);
         }
-        double next = bottleneck(proposed, speeds);
+        double next = bottleneck(proposed, speeds, shape);
         double gain = next > 0 ? now / next - 1 : 0;
         boolean changes = !proposed.equals(current);
         return new Proposal(model, proposed, now, next, gain, changes && gain >= minGain);
@@ -175,7 +179,7 @@ public final class PlanChanges {
                             + shape.footprint().unionBytes(w.held().getOrDefault(model, List.of()), shape.layers()),
                     w.speed())).toList();
             try {
-                target = new ArrayList<>(Balancer.plan(shape.layers(), shape.footprint(), capacities));
+                target = new ArrayList<>(Balancer.plan(shape.layers(), shape.footprint(), shape.headCost(), capacities));
             } catch (IllegalArgumentException e) {
                 throw new AdminException(AdminException.Code.FAILED_PRECONDITION, "the remaining workers ("
                         + remaining.size() + ") lack room for " + model + "'s layers on " + leaving + ": " + e.getMessage());

@@ -291,7 +291,7 @@ public final class PlanTransition extends AbstractBehavior<PlanTransition.Comman
                     free.get(w.address()) + shape.footprint().unionBytes(w.held().getOrDefault(model.getKey(), List.of()),
                             shape.layers()), w.speed())).toList();
             try {
-                List<Balancer.Assignment> plan = Balancer.plan(shape.layers(), shape.footprint(), capacities);
+                List<Balancer.Assignment> plan = Balancer.plan(shape.layers(), shape.footprint(), shape.headCost(), capacities);
                 for (Balancer.Assignment a : plan) {
                     free.merge(a.workerId(), -shape.footprint().rangeBytes(a.fromLayer(), a.toLayer(), shape.layers()), Long::sum);
                 }

@@ -19,7 +19,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 class PlanChangesTest {
 
     private static final ModelFootprint FOOTPRINT = new ModelFootprint(10, 5, 5, 1);
-    private static final PlacementManager.ModelShape SHAPE = new PlacementManager.ModelShape(6, FOOTPRINT);
+    private static final PlacementManager.ModelShape SHAPE = new PlacementManager.ModelShape(6, FOOTPRINT, 0);
     private static final List<Balancer.Assignment> THREE_THREE = List.of(
             new Balancer.Assignment("a", 0, 3), new Balancer.Assignment("b", 3, 6));
 
@@ -74,6 +74,19 @@ class PlanChangesTest {
                 new Balancer.Assignment("c", 4, 6)), p.stages());
         assertFalse(PlanChanges.propose("m", SHAPE, THREE_THREE, three, 0.6).apply());
         assertFalse(PlanChanges.propose("m", SHAPE, THREE_THREE, List.of(worker("a", 100, 0, 3), worker("b", 100, 3, 6)), 0).apply());
+    }
+
+    @Test
+    void theHeadCountsAsWorkOfTheLastStage() {
+        PlacementManager.ModelShape heavyHead = new PlacementManager.ModelShape(6, FOOTPRINT, 9.26);
+        Map<String, Double> speeds = Map.of("a", 1.0, "b", 1.0);
+        assertEquals(3 + 9.26, PlanChanges.bottleneck(THREE_THREE, speeds, heavyHead), 1e-9);
+        assertEquals(3, PlanChanges.bottleneck(THREE_THREE, speeds, SHAPE), 1e-9);
+        List<PlanChanges.WorkerView> two = List.of(worker("a", 100, 0, 3), worker("b", 100, 3, 6));
+        PlanChanges.Proposal p = PlanChanges.propose("m", heavyHead, THREE_THREE, two, 0.1);
+        assertEquals(List.of(new Balancer.Assignment("a", 0, 5), new Balancer.Assignment("b", 5, 6)), p.stages());
+        assertEquals((3 + 9.26) / (1 + 9.26) - 1, p.gain(), 1e-9);
+        assertTrue(p.apply());
     }
 
     @Test
