@@ -123,6 +123,7 @@ public final class BenchClusterCommand implements Callable<Integer> {
                     workerMetrics = metricsUrls(local.get(), false);
                 }
             } else {
+                OtherTandemProcesses.warning().ifPresent(this::log);
                 log("starting a local cluster (1 coordinator + " + BENCH_WORKERS + " worker JVMs)...");
                 warnWithoutTrainedDraft();
                 // Serving speed only: the draft trainer would use the idle time between runs and compete with the

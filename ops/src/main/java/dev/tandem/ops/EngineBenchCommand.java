@@ -35,6 +35,7 @@ public final class EngineBenchCommand implements Callable<Integer> {
         int n = threads == null ? Runtime.getRuntime().availableProcessors() : Threads.validate(threads);
         if (EngineSettings.load().jitFailureLog()) JitFailureLog.start();
         try (OpenedModel opened = model.open()) {
+            OtherTandemProcesses.warning().ifPresent(w -> System.err.println("tandem: " + w));
             if (!json) System.err.println("tandem: benchmarking " + opened.name() + " with " + n + " threads...");
             EngineBenchmarkResult result = new EngineBenchmark(opened.model(), n).run();
             System.out.println(json ? result.toJson() : result.toText());

@@ -113,6 +113,7 @@ public final class OsdBenchCommand implements Callable<Integer> {
             } catch (IOException e) {
                 throw new UncheckedIOException(e);
             }
+            OtherTandemProcesses.warning().ifPresent(w -> System.err.println("tandem: " + w));
             System.err.printf("tandem: bench osd on %s with %d threads, bootstrap draft v%d; drafts of this run under %s%s%n", opened.name(), n,
                     bootstrap.version(), work, keepDrafts ? "" : " (deleted at the end)");
             try {
