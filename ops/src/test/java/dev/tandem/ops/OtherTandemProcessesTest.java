@@ -2,6 +2,9 @@ package dev.tandem.ops;
 
 import org.junit.jupiter.api.Test;
 
+import java.io.BufferedReader;
+import java.io.InputStreamReader;
+import java.nio.charset.StandardCharsets;
 import java.util.List;
 import java.util.Optional;
 import java.util.stream.Stream;
@@ -37,17 +40,15 @@ class OtherTandemProcessesTest {
     @Test
     void aRealNodeProcessOnThisHostIsFound() throws Exception {
         // A JVM-free stand-in is enough: the check reads command lines, and this one carries the main class and "node"
-        // (bash's positional parameters; two commands so that bash does not replace itself with sleep).
-        Process sleeper = new ProcessBuilder("bash", "-c", "sleep 30; true", JavaCommand.MAIN_CLASS, "node").start();
-        try {
+        // (bash's positional parameters; a builtin last, so that bash does not replace itself with sleep). Its first
+        // line says bash runs, so its command line is bash's and not yet the forked JVM's.
+        Process sleeper = new ProcessBuilder("bash", "-c", "echo running; sleep 30; true", JavaCommand.MAIN_CLASS, "node").start();
+        try (BufferedReader out = new BufferedReader(new InputStreamReader(sleeper.getInputStream(), StandardCharsets.UTF_8))) {
+            assertEquals("running", out.readLine());
             long pid = sleeper.pid();
-            long deadline = System.nanoTime() + 5_000_000_000L;
-            boolean seen = false;
-            while (!seen && System.nanoTime() < deadline) {
-                seen = OtherTandemProcesses.warning().map(w -> w.contains("pid " + pid + ": tandem node")).orElse(false);
-                if (!seen) Thread.sleep(50);
-            }
-            assertTrue(seen, "the stand-in node (pid " + pid + ") was not reported: " + OtherTandemProcesses.warning());
+            Optional<String> warning = OtherTandemProcesses.warning();
+            assertTrue(warning.map(w -> w.contains("pid " + pid + ": tandem node")).orElse(false),
+                    "the stand-in node (pid " + pid + ") was not reported: " + warning);
         } finally {
             sleeper.destroyForcibly();
         }
