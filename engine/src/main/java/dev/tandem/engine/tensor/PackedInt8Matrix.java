@@ -47,7 +47,7 @@ public final class PackedInt8Matrix implements WeightMatrix {
     private static final VectorSpecies<Byte> B = VectorSpecies.of(byte.class, VectorShape.forBitSize(BLOCK_ROWS * Byte.SIZE));
     private static final int QUAD = 4;
     /**
-     * From three batch rows on, a pass covers two blocks of a quad times three rows or more (a column's two converted
+     * Past {@link #QUAD_PASS_MAX_BATCH} batch rows, a pass covers two blocks of a quad times three rows or more (a column's two converted
      * weight vectors feed two FMAs per row), so that each int8-to-float conversion, which with the FMAs bounds these
      * products, feeds several rows. Below AVX-512 (16 vector registers) at most five rows (10 accumulators): on a
      * 2-core AVX2 EPYC 29.8 GMAC/s for five rows against 23.5 with passes of three and two, 28.3 against 21.6 for four
@@ -61,8 +61,17 @@ public final class PackedInt8Matrix implements WeightMatrix {
      * 0.80x, 0.84x, 0.70x, 0.60x, 0.82x and 0.83x the time of a pointer per row and passes of at most five (eight
      * from eight rows on) for 4, 5, 6, 7, 8 and 16 rows.
      */
-    private static final int PAIR_MIN_BATCH = 3;
     private static final boolean WIDE_PASSES = F.vectorBitSize() >= 512;
+    /**
+     * Most batch rows taken by whole-quad passes, which convert each column once for all their rows (4 per FMA
+     * chain): two rows without 32 vector registers, where three rows (12 accumulators and 4 weights) would spill;
+     * four with them. On the 2-core AVX-512 EPYC (Zen 5), the int8 head on one thread (medians of 5 rounds of 20
+     * calls): three rows 236-241 us against 433-491 by pairs, four 391-400 against 449-473; five by a quad of three
+     * and one of two would read 463 against 398 by pairs. {@code bench engine}, three alternating runs of each build:
+     * verifying 3 tokens 1.30-1.45x one token against 1.76-1.85, 4 tokens 1.61-1.76 against 1.80-1.98, four sequences
+     * 4214-4740 tok/s against 3687-4239.
+     */
+    private static final int QUAD_PASS_MAX_BATCH = WIDE_PASSES ? 4 : 2;
     /** Most rows of one pass: 8 with 32 vector registers, else 5. */
     private static final int PASS_ROWS = WIDE_PASSES ? 8 : 5;
     /** Rows of a quad: the unit a range of rows is split into (as {@link PackedF32Matrix}'s, read quad by quad). */
@@ -270,43 +279,45 @@ public final class PackedInt8Matrix implements WeightMatrix {
         if (batch <= 0 || quadStart == quadEnd) return;
         Objects.checkFromIndexSize(xOff, (batch - 1) * xStride + cols, x.length);
         Objects.checkFromIndexSize(outOff, (batch - 1) * outStride + paddedRows(), out.length);
-        if (batch >= PAIR_MIN_BATCH) {
-            // Passes as even as they come (16 = 8 + 8, 13 = 6 + 7; without 32 registers 10 = 5 + 5, 6 = 3 + 3).
-            int passes = (batch + PASS_ROWS - 1) / PASS_ROWS;
-            // Each pass's rows interleaved column by column (xs[c * n + j] for its n rows), so that a column's
-            // broadcasts read one pointer at fixed distances: with a pointer per row, address arithmetic, register
-            // spills and bounds checks took more issue slots than the conversions and FMAs.
-            float[] xs = KernelScratch.get().columns(batch * cols);
-            for (int pass = 0, b = 0; pass < passes; pass++) {
-                int n = (batch - b) / (passes - pass);
-                interleave(x, xOff + b * xStride, xStride, n, xs, b * cols);
-                b += n;
-            }
+        if (batch <= QUAD_PASS_MAX_BATCH) {
             for (int q = quadStart; q < quadEnd; q++) {
-                for (int half = 0; half < QUAD; half += 2) {
-                    for (int pass = 0, b = 0; pass < passes; pass++) {
-                        int n = (batch - b) / (passes - pass);
-                        int xo = b * cols;
-                        int ob = outOff + b * outStride;
-                        switch (n) {
-                            case 3 -> pair3(q, half, xs, xo, out, ob, outStride);
-                            case 4 -> pair4(q, half, xs, xo, out, ob, outStride);
-                            case 5 -> pair5(q, half, xs, xo, out, ob, outStride);
-                            case 6 -> pair6(q, half, xs, xo, out, ob, outStride);
-                            case 7 -> pair7(q, half, xs, xo, out, ob, outStride);
-                            default -> pair8(q, half, xs, xo, out, ob, outStride);
-                        }
-                        b += n;
-                    }
+                switch (batch) {
+                    case 1 -> quad1(q, x, xOff, out, outOff);
+                    case 2 -> quad2(q, x, xOff, xStride, out, outOff, outStride);
+                    case 3 -> quad3(q, x, xOff, xStride, out, outOff, outStride);
+                    default -> quad4(q, x, xOff, xStride, out, outOff, outStride);
                 }
             }
             return;
         }
+        // Passes as even as they come (16 = 8 + 8, 13 = 6 + 7; without 32 registers 10 = 5 + 5, 6 = 3 + 3).
+        int passes = (batch + PASS_ROWS - 1) / PASS_ROWS;
+        // Each pass's rows interleaved column by column (xs[c * n + j] for its n rows), so that a column's
+        // broadcasts read one pointer at fixed distances: with a pointer per row, address arithmetic, register
+        // spills and bounds checks took more issue slots than the conversions and FMAs.
+        float[] xs = KernelScratch.get().columns(batch * cols);
+        for (int pass = 0, b = 0; pass < passes; pass++) {
+            int n = (batch - b) / (passes - pass);
+            interleave(x, xOff + b * xStride, xStride, n, xs, b * cols);
+            b += n;
+        }
         for (int q = quadStart; q < quadEnd; q++) {
-            // One or two batch rows: one pass over the quad. The int8-to-float conversions, not the FMAs, bound a
-            // pass: two rows cost about what one does (single thread on the output head, 0.50 against 0.46-0.50 ms).
-            if (batch == 2) quad2(q, x, xOff, xStride, out, outOff, outStride);
-            else quad1(q, x, xOff, out, outOff);
+            for (int half = 0; half < QUAD; half += 2) {
+                for (int pass = 0, b = 0; pass < passes; pass++) {
+                    int n = (batch - b) / (passes - pass);
+                    int xo = b * cols;
+                    int ob = outOff + b * outStride;
+                    switch (n) {
+                        case 3 -> pair3(q, half, xs, xo, out, ob, outStride);
+                        case 4 -> pair4(q, half, xs, xo, out, ob, outStride);
+                        case 5 -> pair5(q, half, xs, xo, out, ob, outStride);
+                        case 6 -> pair6(q, half, xs, xo, out, ob, outStride);
+                        case 7 -> pair7(q, half, xs, xo, out, ob, outStride);
+                        default -> pair8(q, half, xs, xo, out, ob, outStride);
+                    }
+                    b += n;
+                }
+            }
         }
     }
 
@@ -323,7 +334,11 @@ public final class PackedInt8Matrix implements WeightMatrix {
         return (FloatVector) ByteVector.fromMemorySegment(B, data, p, ByteOrder.LITTLE_ENDIAN).convertShape(VectorOperators.B2F, F, 0);
     }
 
-    /** One quad times one batch row: four FMA chains over one sequential stream of 64-byte columns. */
+    /**
+     * One quad times one batch row: four FMA chains over one sequential stream of 64-byte columns. (Eight chains,
+     * even and odd columns apart, ran the head 1.45x faster on one thread but a whole decode step only 1.03x, the
+     * head being mostly a wait on memory there, and would give a row other bits alone than in a batch.)
+     */
     private void quad1(int q, float[] x, int x0, float[] out, int o0) {
         FloatVector z = FloatVector.zero(F), a0 = z, b0 = z, c0 = z, d0 = z;
         int p = q * quadBytes;
@@ -360,6 +375,66 @@ public final class PackedInt8Matrix implements WeightMatrix {
         b1.mul(FloatVector.fromArray(F, scales, r + BLOCK_ROWS)).intoArray(out, o0 + outStride + r + BLOCK_ROWS);
         c1.mul(FloatVector.fromArray(F, scales, r + 2 * BLOCK_ROWS)).intoArray(out, o0 + outStride + r + 2 * BLOCK_ROWS);
         d1.mul(FloatVector.fromArray(F, scales, r + 3 * BLOCK_ROWS)).intoArray(out, o0 + outStride + r + 3 * BLOCK_ROWS);
+    }
+
+    /** One quad times three batch rows (32 vector registers): twelve FMA chains, each column converted once for the three. */
+    private void quad3(int q, float[] x, int x0, int xStride, float[] out, int o0, int outStride) {
+        int x1 = x0 + xStride, x2 = x1 + xStride;
+        FloatVector z = FloatVector.zero(F), a0 = z, b0 = z, c0 = z, d0 = z, a1 = z, b1 = z, c1 = z, d1 = z, a2 = z, b2 = z, c2 = z, d2 = z;
+        int p = q * quadBytes;
+        for (int col = 0; col < cols; col++, p += COLUMN_BYTES) {
+            FloatVector wa = column(p), wb = column(p + BLOCK_ROWS), wc = column(p + 2 * BLOCK_ROWS), wd = column(p + 3 * BLOCK_ROWS);
+            FloatVector v = FloatVector.broadcast(F, x[x0 + col]);
+            a0 = wa.fma(v, a0); b0 = wb.fma(v, b0); c0 = wc.fma(v, c0); d0 = wd.fma(v, d0);
+            v = FloatVector.broadcast(F, x[x1 + col]);
+            a1 = wa.fma(v, a1); b1 = wb.fma(v, b1); c1 = wc.fma(v, c1); d1 = wd.fma(v, d1);
+            v = FloatVector.broadcast(F, x[x2 + col]);
+            a2 = wa.fma(v, a2); b2 = wb.fma(v, b2); c2 = wc.fma(v, c2); d2 = wd.fma(v, d2);
+        }
+        int r = q * QUAD_ROWS;
+        FloatVector sa = FloatVector.fromArray(F, scales, r), sb = FloatVector.fromArray(F, scales, r + BLOCK_ROWS);
+        FloatVector sc = FloatVector.fromArray(F, scales, r + 2 * BLOCK_ROWS), sd = FloatVector.fromArray(F, scales, r + 3 * BLOCK_ROWS);
+        a0.mul(sa).intoArray(out, o0 + r); b0.mul(sb).intoArray(out, o0 + r + BLOCK_ROWS);
+        c0.mul(sc).intoArray(out, o0 + r + 2 * BLOCK_ROWS); d0.mul(sd).intoArray(out, o0 + r + 3 * BLOCK_ROWS);
+        int o1 = o0 + outStride;
+        a1.mul(sa).intoArray(out, o1 + r); b1.mul(sb).intoArray(out, o1 + r + BLOCK_ROWS);
+        c1.mul(sc).intoArray(out, o1 + r + 2 * BLOCK_ROWS); d1.mul(sd).intoArray(out, o1 + r + 3 * BLOCK_ROWS);
+        int o2 = o1 + outStride;
+        a2.mul(sa).intoArray(out, o2 + r); b2.mul(sb).intoArray(out, o2 + r + BLOCK_ROWS);
+        c2.mul(sc).intoArray(out, o2 + r + 2 * BLOCK_ROWS); d2.mul(sd).intoArray(out, o2 + r + 3 * BLOCK_ROWS);
+    }
+
+    /** One quad times four batch rows (32 vector registers): sixteen FMA chains. */
+    private void quad4(int q, float[] x, int x0, int xStride, float[] out, int o0, int outStride) {
+        int x1 = x0 + xStride, x2 = x1 + xStride, x3 = x2 + xStride;
+        FloatVector z = FloatVector.zero(F), a0 = z, b0 = z, c0 = z, d0 = z, a1 = z, b1 = z, c1 = z, d1 = z, a2 = z, b2 = z, c2 = z, d2 = z,
+                a3 = z, b3 = z, c3 = z, d3 = z;
+        int p = q * quadBytes;
+        for (int col = 0; col < cols; col++, p += COLUMN_BYTES) {
+            FloatVector wa = column(p), wb = column(p + BLOCK_ROWS), wc = column(p + 2 * BLOCK_ROWS), wd = column(p + 3 * BLOCK_ROWS);
+            FloatVector v = FloatVector.broadcast(F, x[x0 + col]);
+            a0 = wa.fma(v, a0); b0 = wb.fma(v, b0); c0 = wc.fma(v, c0); d0 = wd.fma(v, d0);
+            v = FloatVector.broadcast(F, x[x1 + col]);
+            a1 = wa.fma(v, a1); b1 = wb.fma(v, b1); c1 = wc.fma(v, c1); d1 = wd.fma(v, d1);
+            v = FloatVector.broadcast(F, x[x2 + col]);
+            a2 = wa.fma(v, a2); b2 = wb.fma(v, b2); c2 = wc.fma(v, c2); d2 = wd.fma(v, d2);
+            v = FloatVector.broadcast(F, x[x3 + col]);
+            a3 = wa.fma(v, a3); b3 = wb.fma(v, b3); c3 = wc.fma(v, c3); d3 = wd.fma(v, d3);
+        }
+        int r = q * QUAD_ROWS;
+        FloatVector sa = FloatVector.fromArray(F, scales, r), sb = FloatVector.fromArray(F, scales, r + BLOCK_ROWS);
+        FloatVector sc = FloatVector.fromArray(F, scales, r + 2 * BLOCK_ROWS), sd = FloatVector.fromArray(F, scales, r + 3 * BLOCK_ROWS);
+        a0.mul(sa).intoArray(out, o0 + r); b0.mul(sb).intoArray(out, o0 + r + BLOCK_ROWS);
+        c0.mul(sc).intoArray(out, o0 + r + 2 * BLOCK_ROWS); d0.mul(sd).intoArray(out, o0 + r + 3 * BLOCK_ROWS);
+        int o1 = o0 + outStride;
+        a1.mul(sa).intoArray(out, o1 + r); b1.mul(sb).intoArray(out, o1 + r + BLOCK_ROWS);
+        c1.mul(sc).intoArray(out, o1 + r + 2 * BLOCK_ROWS); d1.mul(sd).intoArray(out, o1 + r + 3 * BLOCK_ROWS);
+        int o2 = o1 + outStride;
+        a2.mul(sa).intoArray(out, o2 + r); b2.mul(sb).intoArray(out, o2 + r + BLOCK_ROWS);
+        c2.mul(sc).intoArray(out, o2 + r + 2 * BLOCK_ROWS); d2.mul(sd).intoArray(out, o2 + r + 3 * BLOCK_ROWS);
+        int o3 = o2 + outStride;
+        a3.mul(sa).intoArray(out, o3 + r); b3.mul(sb).intoArray(out, o3 + r + BLOCK_ROWS);
+        c3.mul(sc).intoArray(out, o3 + r + 2 * BLOCK_ROWS); d3.mul(sd).intoArray(out, o3 + r + 3 * BLOCK_ROWS);
     }
 
     /** Blocks [half, half + 2) of quad q times 3 batch rows, their x interleaved at xs[xo + c * 3 + j]. */
