@@ -567,6 +567,11 @@ public final class StageActor extends AbstractBehavior<StageActor.Command> {
                     throw new IllegalArgumentException("sequence " + seqId + " has " + (end - r) + " rows with logits for a draft of "
                             + k + " tokens (expected " + (k + 1) + ")");
                 }
+                // Greedy rows check the drafts: the head may skip the rows after the first rejection, which the
+                // acceptance test never reads.
+                if (d != null && batch.output(r) == RowOutput.GREEDY_TOKEN) {
+                    for (int i = 0; i < k; i++) batch.expectGreedyToken(r + i, d.tokens()[i]);
+                }
                 r = end;
             }
             for (SequenceDraft d : drafts) {

@@ -11,12 +11,17 @@ import java.util.Arrays;
  */
 public final class ForwardBatch {
 
+    /** {@link #expectedToken} of a row that expects nothing. */
+    public static final int NO_EXPECTATION = -1;
+
     private final int dim;
     private int rows;
     private long[] seqIds;
     private int[] positions;
     private int[] tokens;
     private RowOutput[] outputs;
+    /** Per row: the token its greedy token is checked against ({@link #NO_EXPECTATION} for none). */
+    private int[] expected;
     private float[] hidden;
     private int logitRows;
     /** Whether the rows hold tokens; meaningful only when rows > 0. */
@@ -30,6 +35,7 @@ public final class ForwardBatch {
         positions = new int[cap];
         tokens = new int[cap];
         outputs = new RowOutput[cap];
+        expected = new int[cap];
         hidden = new float[cap * dim];
     }
 
@@ -78,9 +84,29 @@ public final class ForwardBatch {
         seqIds[row] = seqId;
         positions[row] = position;
         outputs[row] = output;
+        expected[row] = NO_EXPECTATION;
         if (output.usesHead()) logitRows++;
         return row;
     }
+
+    /**
+     * Declares that greedy row {@code row} is checked against {@code token}, as a verification checks a draft token
+     * against the target's greedy token: once a row's greedy token differs from its expected one, the later rows of
+     * its sequence in this batch need no head output, and a last stage may leave them without one (their hidden
+     * states are still computed; see {@link LlamaStage#forward}). The rows up to and including the first mismatch
+     * always get their greedy tokens.
+     */
+    public void expectGreedyToken(int row, int token) {
+        check(row);
+        if (outputs[row] != RowOutput.GREEDY_TOKEN) {
+            throw new IllegalArgumentException("row " + row + " wants " + outputs[row] + ", not its greedy token: nothing to check");
+        }
+        if (token < 0) throw new IllegalArgumentException("expected token " + token + " is negative");
+        expected[row] = token;
+    }
+
+    /** The token row {@code row}'s greedy token is checked against, or {@link #NO_EXPECTATION}. */
+    public int expectedToken(int row) { return expected[check(row)]; }
 
     /** Grows the storage to hold at least {@code capacity} rows (call outside the hot path to avoid growth there). */
     public void ensureCapacity(int capacity) {
@@ -90,6 +116,7 @@ public final class ForwardBatch {
         positions = Arrays.copyOf(positions, cap);
         tokens = Arrays.copyOf(tokens, cap);
         outputs = Arrays.copyOf(outputs, cap);
+        expected = Arrays.copyOf(expected, cap);
         hidden = Arrays.copyOf(hidden, cap * dim);
     }
 

@@ -99,6 +99,10 @@ public final class SpeculativeDecoder implements AutoCloseable {
                 if (i == length - 1) s.firstLogitRow = row;
             }
             for (int j = 0; j < s.draft.count(); j++) batch.addToken(s.seqId, length + j, s.draft.token(j), verified);
+            // Greedy rows check the drafts, so the head may skip the rows after the first rejection (never read).
+            if (verified == RowOutput.GREEDY_TOKEN) {
+                for (int j = 0; j < s.draft.count(); j++) batch.expectGreedyToken(s.firstLogitRow + j, s.draft.token(j));
+            }
         }
         long start = System.nanoTime();
         StageOutput out = target.forward(batch);
