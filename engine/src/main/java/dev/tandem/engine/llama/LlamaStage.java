@@ -25,7 +25,7 @@ public final class LlamaStage {
     public static final int DEFAULT_SCREEN_TOP_K = 32;
     /**
      * Rows per sequence in the first round of a verification's screen ({@link #headInRounds}): three rows take one
-     * whole-quad pass of the int8 head at about 1.2x the time of one row.
+     * whole-quad pass of the int8 head, about the time of one or two rows.
      */
     static final int FIRST_ROUND_ROWS = 3;
     /** A run's next row in {@link #headInRounds} once it has had a mismatch. */
@@ -431,7 +431,7 @@ public final class LlamaStage {
             if (full > 0) runner.forRange(vocab, headSection);
             return full;
         }
-        if (screenTops(screened) == 0 && expectsTokens(screened)) return headInRounds(screen, full, screened);
+        if (!anyTopRows(screened) && expectsTokens(screened)) return headInRounds(screen, full, screened);
         // Screened rows sit after the full ones; a row the screen cannot settle moves down to join them, then the
         // settled rows that want logits take the slots after those.
         int base = full;
@@ -464,11 +464,10 @@ public final class LlamaStage {
         return full + settled;
     }
 
-    /** How many of the screened rows want their top logits. */
-    private int screenTops(int screened) {
-        int n = 0;
-        for (int i = 0; i < screened; i++) if (screenTops[i] > 0) n++;
-        return n;
+    /** Whether a screened row wants its top logits (read back from the screen's state after its own call). */
+    private boolean anyTopRows(int screened) {
+        for (int i = 0; i < screened; i++) if (screenTops[i] > 0) return true;
+        return false;
     }
 
     /** Whether a screened row is checked against an expected token ({@link ForwardBatch#expectGreedyToken}). */
@@ -488,15 +487,15 @@ public final class LlamaStage {
      * {@link #head}. Returns the rows that went through the head.
      */
     private int headInRounds(GreedyHead screen, int full, int screened) {
-        // Runs of screened rows by sequence: runNext[i] is, for a run's first index i, the index of its next row to
-        // screen, or -1 once it stopped.
+        // Runs of screened rows by sequence: runNext[i] is, at a run's first index i, the index of its next row to
+        // screen (STOPPED after a mismatch), and -1 at the run's other indices.
         for (int i = 0; i < screened; i++) runNext[i] = i == 0 || sequenceOf(i) != sequenceOf(i - 1) ? i : -1;
         int settled = 0;
         for (int round = 0; ; round++) {
             int base = full; // this round's rows go after the rows of the full product so far
             int n = 0;
             for (int i = 0; i < screened; ) {
-                int end = runEnd(i, screened);
+                int end = screenedRunEnd(i, screened);
                 int next = runNext[i];
                 if (next >= 0 && next < end) {
                     // A run of four rows or fewer goes in one round: a second round for one row costs more than
@@ -540,7 +539,7 @@ public final class LlamaStage {
     }
 
     /** The end (exclusive) of the run of screened rows of one sequence that starts at index i. */
-    private int runEnd(int i, int screened) {
+    private int screenedRunEnd(int i, int screened) {
         long id = sequenceOf(i);
         int end = i + 1;
         while (end < screened && sequenceOf(end) == id) end++;
