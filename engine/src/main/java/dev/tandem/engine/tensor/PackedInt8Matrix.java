@@ -335,9 +335,10 @@ public final class PackedInt8Matrix implements WeightMatrix {
     }
 
     /**
-     * One quad times one batch row: four FMA chains over one sequential stream of 64-byte columns. (Eight chains,
-     * even and odd columns apart, ran the head 1.45x faster on one thread but a whole decode step only 1.03x, the
-     * head being mostly a wait on memory there, and would give a row other bits alone than in a batch.)
+     * One quad times one batch row: four FMA chains over one sequential stream of 64-byte columns. Eight chains ran
+     * the head 1.45x faster on one thread in cache, but not in a decode step, where the head streams from memory:
+     * even and odd columns apart (which would give a row other bits alone than in a batch), 1.03-1.04x the decode
+     * speed; two quads at a time (two streams, each sum in column order), 0.73-0.78x (Zen 5 EPYC, 2 threads).
      */
     private void quad1(int q, float[] x, int x0, float[] out, int o0) {
         FloatVector z = FloatVector.zero(F), a0 = z, b0 = z, c0 = z, d0 = z;
