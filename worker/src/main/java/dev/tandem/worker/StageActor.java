@@ -533,7 +533,8 @@ public final class StageActor extends AbstractBehavior<StageActor.Command> {
     /**
      * Before the forward: every sequence with logit rows has an acceptance test (known, or arriving with this
      * step) and exactly one logit row more than its draft has tokens, its drafts lie in the vocabulary, and its
-     * draft rows are contiguous with its committed row.
+     * draft rows are contiguous with its committed row. Then marks each greedy row with the draft token it checks
+     * ({@link ForwardBatch#expectGreedyToken}), so the head can skip the rows after a rejection.
      */
     private void checkVerification(List<SequenceSampling> newSequences, List<SequenceDraft> drafts) {
         stepDrafts.clear();
