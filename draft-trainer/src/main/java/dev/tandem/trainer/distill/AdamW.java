@@ -39,6 +39,8 @@ public final class AdamW {
     private final boolean trainEmbedding;
     private final Map<float[], float[]> firstMoment = new IdentityHashMap<>();
     private final Map<float[], float[]> secondMoment = new IdentityHashMap<>();
+    /** A moments array no longer in use, reused by {@link #moveRows}. */
+    private float[] spareMoments;
     private long steps;
 
     public AdamW(DraftConfig config, Settings settings, boolean trainEmbedding) {
@@ -82,11 +84,15 @@ public final class AdamW {
         for (Map<float[], float[]> moments : List.of(firstMoment, secondMoment)) {
             float[] before = moments.get(array);
             if (before == null) continue;
-            float[] after = new float[before.length];
+            // The moments' old array becomes the spare of the next move: online, the head's rows move at every
+            // evaluation, and two head-sized arrays per move were garbage on the serving node.
+            float[] after = spareMoments != null && spareMoments.length == before.length ? spareMoments : new float[before.length];
+            java.util.Arrays.fill(after, 0f);
             for (int r = 0; r < sources.length; r++) {
                 if (sources[r] >= 0) System.arraycopy(before, sources[r] * width, after, r * width, width);
             }
             moments.put(array, after);
+            spareMoments = before;
         }
     }
 

@@ -25,6 +25,8 @@ public final class DraftBackward {
     private float[] dUp = new float[0];
     private float[] dAct = new float[0];
     private float[] dScores = new float[0];
+    /** Gradient at the final norm's output, logit rows x dim (grown, never shrunk: no allocation per step). */
+    private float[] dFinal = new float[0];
 
     public DraftBackward(DraftConfig config) {
         this.config = config;
@@ -43,7 +45,8 @@ public final class DraftBackward {
         java.util.Arrays.fill(dx, 0, rows * dim, 0f);
 
         // Head and final norm, only at the rows with logits.
-        float[] dFinal = new float[a.logitCount * dim];
+        if (dFinal.length < a.logitCount * dim) dFinal = new float[a.logitCount * dim];
+        java.util.Arrays.fill(dFinal, 0, a.logitCount * dim, 0f);
         TrainingKernels.backWeight(dLogits, a.logitCount, config.headSize(), a.finalNormed, dim, g.output());
         TrainingCheckpoint.check();
         TrainingKernels.backInput(dLogits, a.logitCount, config.headSize(), p.output(), dim, dFinal);

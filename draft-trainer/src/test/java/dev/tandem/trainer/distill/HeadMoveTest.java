@@ -43,9 +43,12 @@ class HeadMoveTest {
             a.step(p, g);
             b.step(q, h);
         }
-        // p's rows move to q's order, and its optimizer's moments with them
-        permuteRows(p.output(), reversed, dim);
-        a.moveRows(p.output(), reversed, dim);
+        // p's rows move to q's order, and its optimizer's moments with them; three moves (there, back, there again)
+        // so that moves reusing the moments' arrays of earlier ones are checked too
+        for (int move = 0; move < 3; move++) {
+            permuteRows(p.output(), reversed, dim);
+            a.moveRows(p.output(), reversed, dim);
+        }
         for (int step = 0; step < 3; step++) {
             DraftGradients g = randomGradients(random);
             a.step(p, g);
