@@ -206,6 +206,47 @@ class KryoSerializerTest {
     assertTrue(failure.getMessage().contains("max-message-bytes"), failure.getMessage());
   }
 
+  /**
+   * Artery's path ({@link akka.serialization.ByteBufferSerializer}): the same bytes as {@code toBinary(Object)},
+   * written after what the buffer already holds; a buffer too small for them gets a BufferOverflowException and
+   * keeps its position, and the pooled outputs go on serving the next messages, small or bulk.
+   */
+  @Test
+  void byteBufferPathWritesTheSameBytes() throws Exception {
+    KryoSerializer serializer = (KryoSerializer) serialization.findSerializerFor(sampleJob());
+    byte[] payload = new byte[40_000];
+    new Random(5).nextBytes(payload);
+    List<Object> messages = List.of(sampleJob(), new Sized(payload, 40_010), new Ping("x", 7, 1L << 40, 0.5, true, 'c', null), new Sized(payload, 16), sampleJob());
+    java.nio.ByteBuffer buffer = java.nio.ByteBuffer.allocateDirect(MAX_MESSAGE_BYTES + 64);
+    for (Object message : messages) {
+      byte[] expected = serializer.toBinary(message);
+      buffer.clear();
+      buffer.put(new byte[] {9, 8, 7}); // an envelope header before the message
+      serializer.toBinary(message, buffer);
+      assertEquals(3 + expected.length, buffer.position(), message.getClass().getSimpleName());
+      buffer.flip();
+      assertEquals(9, buffer.get());
+      buffer.position(3);
+      java.nio.ByteBuffer view = buffer.slice();
+      byte[] written = new byte[view.remaining()];
+      view.duplicate().get(written);
+      assertArrayEquals(expected, written, message.getClass().getSimpleName());
+      Object back = serializer.fromBinary(view, "");
+      assertEquals(message.getClass(), back.getClass());
+      assertEquals(0, view.remaining());
+    }
+    java.nio.ByteBuffer small = java.nio.ByteBuffer.allocate(1000);
+    small.position(10);
+    assertThrows(java.nio.BufferOverflowException.class, () -> serializer.toBinary(new Sized(payload, 0), small));
+    assertEquals(10, small.position());
+    Blob big = new Blob(new byte[MAX_MESSAGE_BYTES], new int[0], new long[0], new float[0], new double[0], new String[0]);
+    Throwable failure = assertThrows(Throwable.class, () -> serializer.toBinary(big, buffer.clear()));
+    assertTrue(failure.getMessage().contains("max-message-bytes"), failure.getMessage());
+    buffer.clear();
+    serializer.toBinary(sampleJob(), buffer);
+    assertEquals(serializer.toBinary(sampleJob()).length, buffer.position());
+  }
+
   @Test
   void oversizedMessageIsRefusedOnBothSides() {
     Blob big = new Blob(new byte[MAX_MESSAGE_BYTES], new int[0], new long[0], new float[0], new double[0], new String[0]);
