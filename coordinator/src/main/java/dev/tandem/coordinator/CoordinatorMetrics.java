@@ -49,7 +49,7 @@ public final class CoordinatorMetrics {
                 + "verified tokens coming back (minus the stages' step latencies: the transport and queueing share)",
                 MetricsRegistry.LATENCY_MS_BUCKETS, "model");
         queueDepth = r.gauge("tandem_queue_depth", "Sequences waiting for a batch slot", "model");
-        activeSequences = r.gauge("tandem_active_sequences", "Sequences decoding on this coordinator", "model");
+        activeSequences = activeSequences(r);
         rebalanceEvents = r.counter("tandem_rebalance_events_total", "Plan changes by kind (initial, move, auto, drain, "
                 + "join, failover) and outcome (done, unchanged, refused)", "kind", "outcome");
         rebalanceDuration = r.histogram("tandem_rebalance_duration_ms", "From a plan change's start to the old stages' drop",
@@ -105,5 +105,10 @@ public final class CoordinatorMetrics {
         draftsProposed.labels(model, proposer).inc(proposed);
         draftsAccepted.labels(model, proposer).inc(accepted);
         speculationTokens.labels(model, proposer).inc(tokens);
+    }
+
+    /** The gauge of sequences decoding on this coordinator, by model (also read by the draft replicator: it waits them out). */
+    public static Gauge activeSequences(MetricsRegistry r) {
+        return r.gauge("tandem_active_sequences", "Sequences decoding on this coordinator", "model");
     }
 }

@@ -43,6 +43,7 @@ import java.util.NoSuchElementException;
 import java.util.Optional;
 import java.util.Set;
 import java.util.TreeMap;
+import java.util.function.BooleanSupplier;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
 
@@ -128,6 +129,9 @@ public final class DraftReplicator {
 
     private record TransferStalled(String trafficClass, long version, int received) implements Command {}
 
+    /** A transfer's pause for this node's serving is over: fetch on (or pause again). */
+    private record ResumeFetch(String trafficClass, long version) implements Command {}
+
     private enum Tick implements Command { RESYNC, CHECK_LIVE }
 
     /**
@@ -159,6 +163,9 @@ public final class DraftReplicator {
         final byte[][] parts;
         int requested;
         int received;
+        /** Time this transfer has waited for its node's serving to pause; whether a resume is scheduled. */
+        long deferredNanos;
+        boolean resumeScheduled;
 
         Transfer(Offer offer, float[] embedding, long bytes, int chunks) {
             this.offer = offer;
@@ -178,6 +185,8 @@ public final class DraftReplicator {
     private final DraftsSettings settings;
     private final String model;
     private final LiveAcceptance liveAcceptance;
+    /** Whether this node is serving now (sequences decoding), which transfers wait out; null: never. */
+    private final BooleanSupplier serving;
     private final DraftMetrics metrics;
     private final String self;
     private final Map<String, Known> known = new TreeMap<>();
@@ -188,8 +197,9 @@ public final class DraftReplicator {
     private long clock;
 
     private DraftReplicator(ActorContext<Command> context, TimerScheduler<Command> timers, DraftRegistry registry,
-                            DraftsSettings settings, String model, LiveAcceptance liveAcceptance) {
+                            DraftsSettings settings, String model, LiveAcceptance liveAcceptance, BooleanSupplier serving) {
         this.context = context;
+        this.serving = serving;
         this.timers = timers;
         this.registry = registry;
         this.settings = settings;
@@ -204,11 +214,20 @@ public final class DraftReplicator {
      * @param liveAcceptance the scheduler's per-proposer counters on a coordinator, null elsewhere (no live check)
      */
     public static Behavior<Command> create(DraftRegistry registry, DraftsSettings settings, String model, LiveAcceptance liveAcceptance) {
+        return create(registry, settings, model, liveAcceptance, null);
+    }
+
+    /**
+     * As {@link #create(DraftRegistry, DraftsSettings, String, LiveAcceptance)}, with transfers to this node waiting
+     * while {@code serving} says it serves ({@code tandem.drafts.serving-fetch}; null: never).
+     */
+    public static Behavior<Command> create(DraftRegistry registry, DraftsSettings settings, String model, LiveAcceptance liveAcceptance,
+                                           BooleanSupplier serving) {
         return Behaviors.setup(context -> Behaviors.withTimers(timers -> {
             // Named after this class whatever behavior first asks for the log (else it may be akka.actor.ActorCell,
             // filtered with Akka's own loggers, and the adoption lines are lost).
             context.setLoggerName(DraftReplicator.class);
-            DraftReplicator r = new DraftReplicator(context, timers, registry, settings, model, liveAcceptance);
+            DraftReplicator r = new DraftReplicator(context, timers, registry, settings, model, liveAcceptance, serving);
             ActorRef<Command> me = context.getSelf();
             registry.addPublisher((cls, draft) -> me.tell(new LocalLive(cls, draft.version())));
             for (String cls : registry.classes()) {
@@ -236,6 +255,7 @@ public final class DraftReplicator {
                 .onMessage(Chunk.class, this::onChunk)
                 .onMessage(Unavailable.class, this::onUnavailable)
                 .onMessage(TransferStalled.class, this::onStalled)
+                .onMessage(ResumeFetch.class, this::onResumeFetch)
                 .onMessageEquals(Tick.RESYNC, this::onResync)
                 .onMessageEquals(Tick.CHECK_LIVE, this::onCheckLive)
                 .onMessage(ListDrafts.class, this::onList)
@@ -370,12 +390,36 @@ public final class DraftReplicator {
         transfers.put(offer.trafficClass(), t);
         context.getLog().info("fetching draft {} v{} {} ({} of {} bytes in {} chunks) from {}", offer.trafficClass(), offer.version(),
                 t.slim() ? "slim (its embedding is held here)" : "whole", bytes, offer.bytes(), chunks, offer.from().path().address());
-        while (t.requested < t.parts.length && t.requested < settings.fetchWindow()) fetchNext(t);
+        fill(t);
         armStallTimer(t);
     }
 
-    private void fetchNext(Transfer t) {
-        t.offer.from().tell(new Fetch(t.offer.trafficClass(), t.offer.version(), t.requested++, t.slim(), context.getSelf()));
+    /**
+     * Asks for chunks until {@code fetch-window} are outstanding, unless this node serves and the transfer may still
+     * wait ({@code serving-fetch}): then it asks again after a pause.
+     */
+    private void fill(Transfer t) {
+        if (t.resumeScheduled || t.requested >= t.parts.length || t.requested - t.received >= settings.fetchWindow()) return;
+        long pause = settings.servingFetchPause().toNanos();
+        if (serving != null && t.deferredNanos + pause <= settings.servingFetchDeferral().toNanos() && serving.getAsBoolean()) {
+            t.deferredNanos += pause;
+            t.resumeScheduled = true;
+            timers.startSingleTimer("resume-" + t.offer.trafficClass(), new ResumeFetch(t.offer.trafficClass(), t.offer.version()),
+                    settings.servingFetchPause());
+            return;
+        }
+        while (t.requested < t.parts.length && t.requested - t.received < settings.fetchWindow()) {
+            t.offer.from().tell(new Fetch(t.offer.trafficClass(), t.offer.version(), t.requested++, t.slim(), context.getSelf()));
+        }
+    }
+
+    private Behavior<Command> onResumeFetch(ResumeFetch r) {
+        Transfer t = transfers.get(r.trafficClass());
+        if (t != null && t.offer.version() == r.version()) {
+            t.resumeScheduled = false;
+            fill(t);
+        }
+        return Behaviors.same();
     }
 
     private void armStallTimer(Transfer t) {
@@ -423,7 +467,7 @@ public final class DraftReplicator {
         }
         t.parts[chunk.chunk()] = chunk.bytes();
         t.received++;
-        if (t.requested < t.parts.length) fetchNext(t);
+        fill(t);
         if (t.received < t.parts.length) {
             armStallTimer(t);
             return Behaviors.same();

@@ -18,6 +18,8 @@ import java.time.Duration;
  * @param fetchWindow      chunks requested at a time by a receiver
  * @param slimTransfers    a receiver that holds the offered version's embedding fetches the checkpoint without it
  * @param transferTimeout  a transfer without progress for this long is dropped
+ * @param servingFetchPause    while this node serves, a transfer waits this long before its next fetches
+ * @param servingFetchDeferral at most this long in all per transfer (zero: transfers never wait)
  * @param resyncInterval   how often every node offers its live versions to every other
  * @param metricsInterval  how often the trainer's counters are copied to the metrics
  * @param recorderSeed     seed of the recorder's sequence sampling
@@ -30,7 +32,7 @@ import java.time.Duration;
  * @param trainerWarmUpSteps steps of the trainer's warm-up on synthetic samples before it trains (0 = none)
  */
 public record DraftsSettings(boolean enabled, boolean train, String dir, String workerDir, int chunkBytes, int fetchWindow, boolean slimTransfers,
-                             Duration transferTimeout,
+                             Duration transferTimeout, Duration servingFetchPause, Duration servingFetchDeferral,
                              Duration resyncInterval, Duration metricsInterval, long recorderSeed, Duration liveCheckInterval,
                              long liveMinProposed, double liveMargin, Duration staleSequence,
                              Duration adminTimeout, int trainerThreads, int trainerWarmUpSteps) {
@@ -51,8 +53,13 @@ public record DraftsSettings(boolean enabled, boolean train, String dir, String 
         if (trainerWarmUpSteps < 0) throw new IllegalArgumentException(PATH + ".trainer-warm-up-steps must be >= 0, got " + trainerWarmUpSteps);
         if (liveMinProposed < 1) throw new IllegalArgumentException(PATH + ".live-check.min-proposed must be positive, got " + liveMinProposed);
         if (!(liveMargin >= 0)) throw new IllegalArgumentException(PATH + ".live-check.margin must be >= 0, got " + liveMargin);
-        for (Duration d : new Duration[] {transferTimeout, resyncInterval, metricsInterval, liveCheckInterval, staleSequence, adminTimeout}) {
+        for (Duration d : new Duration[] {transferTimeout, resyncInterval, metricsInterval, liveCheckInterval, staleSequence, adminTimeout,
+                servingFetchPause}) {
             if (d.isNegative() || d.isZero()) throw new IllegalArgumentException(PATH + " intervals and timeouts must be positive, got " + d);
+        }
+        if (servingFetchDeferral.isNegative() || servingFetchDeferral.compareTo(transferTimeout) >= 0) {
+            throw new IllegalArgumentException(PATH + ".serving-fetch.max-deferral must be >= 0 and below transfer-timeout ("
+                    + transferTimeout + "), got " + servingFetchDeferral);
         }
     }
 
@@ -64,7 +71,8 @@ public record DraftsSettings(boolean enabled, boolean train, String dir, String 
                     + MAX_MESSAGE_BYTES + " (" + root.getBytes(MAX_MESSAGE_BYTES) + ")");
         }
         return new DraftsSettings(c.getBoolean("enabled"), c.getBoolean("train"), c.getString("dir"), c.getString("worker-dir"), (int) chunk,
-                c.getInt("fetch-window"), c.getBoolean("slim-transfers"), c.getDuration("transfer-timeout"), c.getDuration("resync-interval"),
+                c.getInt("fetch-window"), c.getBoolean("slim-transfers"), c.getDuration("transfer-timeout"), c.getDuration("serving-fetch.pause"),
+                c.getDuration("serving-fetch.max-deferral"), c.getDuration("resync-interval"),
                 c.getDuration("metrics-interval"), c.getLong("recorder-seed"), c.getDuration("live-check.interval"),
                 c.getLong("live-check.min-proposed"), c.getDouble("live-check.margin"), c.getDuration("stale-sequence"),
                 c.getDuration("admin-timeout"), c.getInt("trainer-threads"), c.getInt("trainer-warm-up-steps"));

@@ -5,12 +5,14 @@ import akka.actor.typed.ActorRef;
 import akka.actor.typed.DispatcherSelector;
 import akka.actor.typed.javadsl.ActorContext;
 import com.typesafe.config.Config;
+import dev.tandem.coordinator.CoordinatorMetrics;
 import dev.tandem.coordinator.spec.DraftSource;
 import dev.tandem.engine.model.FileTrees;
 import dev.tandem.engine.draft.DraftCheckpoint;
 import dev.tandem.engine.draft.DraftModel;
 import dev.tandem.engine.spec.VerificationListener;
 import dev.tandem.protocol.metrics.Counter;
+import dev.tandem.protocol.metrics.Gauge;
 import dev.tandem.protocol.metrics.MetricsRegistry;
 import dev.tandem.protocol.metrics.NodeMetrics;
 import dev.tandem.trainer.TrainerSettings;
@@ -26,6 +28,7 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.List;
 import java.util.Set;
+import java.util.function.BooleanSupplier;
 
 /**
  * Wires online distillation into a node (called by the node's guardian once it is up): the draft registry
@@ -117,15 +120,32 @@ public final class OnlineDistillation {
     public static ActorRef<DraftReplicator.Command> startActors(ActorContext<?> context, Parts parts, String model,
                                                                 Set<String> servedModels) {
         Config config = context.getSystem().settings().config();
-        DraftReplicator.LiveAcceptance live = servedModels.isEmpty() ? null : liveAcceptance(NodeMetrics.of(context.getSystem()), servedModels);
+        MetricsRegistry metrics = NodeMetrics.of(context.getSystem());
+        DraftReplicator.LiveAcceptance live = servedModels.isEmpty() ? null : liveAcceptance(metrics, servedModels);
         ActorRef<DraftReplicator.Command> replicator = context.spawn(
-                DraftReplicator.create(parts.registry(), parts.settings(), model, live), DraftReplicator.ACTOR_NAME,
+                DraftReplicator.create(parts.registry(), parts.settings(), model, live, serving(metrics, servedModels, parts.activity())),
+                DraftReplicator.ACTOR_NAME,
                 DispatcherSelector.fromConfig(DraftsSettings.DISPATCHER));
         if (parts.activity() != null) {
             context.spawn(DraftTrainer.create(TrainerSettings.fromConfig(config), parts.settings(), parts.buffers(), parts.recorder(),
                     parts.activity(), parts.registry()), DraftTrainer.ACTOR_NAME, DispatcherSelector.fromConfig(DraftsSettings.DISPATCHER));
         }
         return replicator;
+    }
+
+    /**
+     * Whether the node serves now: sequences decoding on a coordinator ({@code tandem_active_sequences} of its models,
+     * the scheduler's gauge) or on a worker's last stages ({@code activity}); null when the node has neither.
+     */
+    static BooleanSupplier serving(MetricsRegistry metrics, Set<String> models, ServingActivity activity) {
+        if (models.isEmpty() && activity == null) return null;
+        List<String> served = List.copyOf(models);
+        Gauge active = served.isEmpty() ? null : CoordinatorMetrics.activeSequences(metrics);
+        return () -> {
+            if (activity != null && activity.activeSequences() > 0) return true;
+            if (active != null) for (String m : served) if (active.value(m) > 0) return true;
+            return false;
+        };
     }
 
     /** Live acceptance from the scheduler's counters, summed over the served models. */

@@ -60,7 +60,8 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
  * Two nodes (own ActorSystems and draft directories, one Akka cluster over Artery on loopback, Kryo on the
  * wire): a version whose embedding the receiver already holds travels without it, and is adopted bit for bit
  * around the receiver's own array; a version with an embedding the receiver lacks travels whole; a slim
- * transfer that arrives corrupt is refused and the version is fetched whole instead.
+ * transfer that arrives corrupt is refused and the version is fetched whole instead. And a receiver that is serving
+ * puts its transfers off ({@code tandem.drafts.serving-fetch}), for at most the deferral it is allowed.
  */
 class SlimDraftTransferTest {
 
@@ -73,6 +74,10 @@ class SlimDraftTransferTest {
     @TempDir
     static Path homes;
 
+    private static final Duration MAX_DEFERRAL = Duration.ofSeconds(3);
+    /** What the receiver's replicator reads as "this node is serving". */
+    private static final java.util.concurrent.atomic.AtomicBoolean RECEIVER_SERVING = new java.util.concurrent.atomic.AtomicBoolean();
+
     private static Node sender;
     private static Node receiver;
 
@@ -80,21 +85,23 @@ class SlimDraftTransferTest {
 
     @BeforeAll
     static void start() throws Exception {
-        receiver = node(homes.resolve("receiver"));
-        sender = node(homes.resolve("sender"));
+        receiver = node(homes.resolve("receiver"), RECEIVER_SERVING::get);
+        sender = node(homes.resolve("sender"), null);
         Cluster.get(receiver.system()).manager().tell(Join.create(receiver.system().address()));
         Cluster.get(sender.system()).manager().tell(Join.create(receiver.system().address()));
     }
 
-    private static Node node(Path home) throws Exception {
+    private static Node node(Path home, BooleanSupplier serving) throws Exception {
         Config config = NodeSettings.load("embedded", Map.of(
                 "tandem.drafts.chunk-bytes", 8192,
-                "tandem.drafts.resync-interval", "1s")).actorSystemConfig();
+                "tandem.drafts.resync-interval", "1s",
+                "tandem.drafts.serving-fetch.pause", "50ms",
+                "tandem.drafts.serving-fetch.max-deferral", MAX_DEFERRAL.toMillis() + "ms")).actorSystemConfig();
         DraftsSettings settings = DraftsSettings.fromConfig(config);
         DraftRegistry registry = DraftRegistry.open(home.resolve("drafts"));
         CompletableFuture<ActorRef<DraftReplicator.Command>> replicator = new CompletableFuture<>();
         ActorSystem<Void> system = ActorSystem.create(Behaviors.setup(context -> {
-            replicator.complete(context.spawn(DraftReplicator.create(registry, settings, "m", null), DraftReplicator.ACTOR_NAME,
+            replicator.complete(context.spawn(DraftReplicator.create(registry, settings, "m", null, serving), DraftReplicator.ACTOR_NAME,
                     DispatcherSelector.fromConfig(DraftsSettings.DISPATCHER)));
             return Behaviors.<Void>empty();
         }), NodeSettings.SYSTEM_NAME, config);
@@ -158,6 +165,30 @@ class SlimDraftTransferTest {
                 NodeMetrics.of(receiver.system()).scrape());
         assertBitForBit(forged, receiver.registry().live("space").orElseThrow());
         assertEquals(slim, transferred(receiver, "slim"), "the refused slim transfer is not counted as adopted");
+    }
+
+    @Test
+    void aServingReceiverPutsTransfersOffForAtMostItsDeferral() throws Exception {
+        try {
+            // Serving, then idle: nothing arrives while it serves (well within the deferral), then the transfer goes on.
+            RECEIVER_SERVING.set(true);
+            publish(sender.registry(), "cooking", draft(11));
+            Thread.sleep(MAX_DEFERRAL.toMillis() / 3);
+            assertTrue(receiver.registry().live("cooking").isEmpty(), "adopted while the receiver was serving");
+            RECEIVER_SERVING.set(false);
+            awaitLive(receiver, "cooking", 1);
+
+            // Serving all along: the transfer waits its deferral out, then completes anyway.
+            RECEIVER_SERVING.set(true);
+            long start = System.nanoTime();
+            publish(sender.registry(), "cooking", trained(sender.registry().live("cooking").orElseThrow(), 12));
+            awaitLive(receiver, "cooking", 2);
+            long waited = System.nanoTime() - start;
+            assertTrue(waited >= MAX_DEFERRAL.toNanos() - Duration.ofMillis(100).toNanos(), "adopted after " + waited / 1_000_000 + " ms");
+            assertBitForBit(sender.registry().live("cooking").orElseThrow(), receiver.registry().live("cooking").orElseThrow());
+        } finally {
+            RECEIVER_SERVING.set(false);
+        }
     }
 
     /**
