@@ -18,6 +18,7 @@ public final class DraftMetrics {
     public static final String TRANSFERS = "tandem_draft_transfers_total";
     public static final String TRANSFER_BYTES = "tandem_draft_transfer_bytes_total";
     public static final String CHUNKS_SENT = "tandem_draft_chunks_sent_total";
+    public static final String FETCH_PAUSES = "tandem_draft_fetch_pauses_total";
     public static final String ROLLBACKS = "tandem_draft_rollbacks_total";
     public static final String TRAINER_STEPS = "tandem_trainer_steps_total";
     public static final String TRAINER_LOSS = "tandem_trainer_loss";
@@ -34,6 +35,7 @@ public final class DraftMetrics {
     private final Counter transfers;
     private final Counter transferBytes;
     private final Counter chunksSent;
+    private final Counter fetchPauses;
     private final Counter rollbacks;
 
     DraftMetrics(ActorSystem<?> system) {
@@ -45,6 +47,8 @@ public final class DraftMetrics {
         transferBytes = r.counter(TRANSFER_BYTES, "Bytes of draft checkpoints adopted from other nodes, by form (slim: without the "
                 + "embedding, which this node already held; whole)", "form");
         chunksSent = r.counter(CHUNKS_SENT, "Checkpoint chunks sent to other nodes");
+        fetchPauses = r.counter(FETCH_PAUSES, "Pauses of incoming draft transfers while this node was serving "
+                + "(tandem.drafts.serving-fetch)");
         rollbacks = r.counter(ROLLBACKS, "Live drafts rolled back, by class and reason (live: worse live acceptance at a "
                 + "coordinator; held-out: the trainer's evaluation; operator)", "class", "reason");
     }
@@ -58,6 +62,8 @@ public final class DraftMetrics {
     void transferBytes(boolean slim, long bytes) { transferBytes.labels(slim ? "slim" : "whole").inc(bytes); }
 
     void chunkSent() { chunksSent.labels().inc(1); }
+
+    void fetchPaused() { fetchPauses.labels().inc(1); }
 
     void rollback(String cls, String reason) { rollbacks.labels(cls, reason).inc(1); }
 

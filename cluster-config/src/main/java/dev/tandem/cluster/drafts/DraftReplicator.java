@@ -404,6 +404,7 @@ public final class DraftReplicator {
         if (serving != null && t.deferredNanos + pause <= settings.servingFetchDeferral().toNanos() && serving.getAsBoolean()) {
             t.deferredNanos += pause;
             t.resumeScheduled = true;
+            metrics.fetchPaused();
             timers.startSingleTimer("resume-" + t.offer.trafficClass(), new ResumeFetch(t.offer.trafficClass(), t.offer.version()),
                     settings.servingFetchPause());
             return;

@@ -170,10 +170,12 @@ class SlimDraftTransferTest {
     @Test
     void aServingReceiverPutsTransfersOffForAtMostItsDeferral() throws Exception {
         try {
-            // Serving, then idle: nothing arrives while it serves (well within the deferral), then the transfer goes on.
+            // Serving, then idle: the transfer pauses (a fifth of its deferral, in 50 ms pauses) with nothing adopted,
+            // then goes on.
             RECEIVER_SERVING.set(true);
+            double pausesBefore = fetchPauses(receiver);
             publish(sender.registry(), "cooking", draft(11));
-            Thread.sleep(MAX_DEFERRAL.toMillis() / 3);
+            awaitCondition(() -> fetchPauses(receiver) >= pausesBefore + 12, "the receiver's transfer to pause");
             assertTrue(receiver.registry().live("cooking").isEmpty(), "adopted while the receiver was serving");
             RECEIVER_SERVING.set(false);
             awaitLive(receiver, "cooking", 1);
@@ -305,6 +307,19 @@ class SlimDraftTransferTest {
         Matcher m = BYTES.matcher(NodeMetrics.of(node.system()).scrape());
         while (m.find()) if (m.group(1).equals(form)) return (long) Double.parseDouble(m.group(2));
         return 0;
+    }
+
+    private static double fetchPauses(Node node) {
+        Matcher m = Pattern.compile(Pattern.quote(DraftMetrics.FETCH_PAUSES) + " ([0-9.Ee+]+)").matcher(NodeMetrics.of(node.system()).scrape());
+        return m.find() ? Double.parseDouble(m.group(1)) : 0;
+    }
+
+    private static void awaitCondition(BooleanSupplier condition, String what) throws InterruptedException {
+        long deadline = System.nanoTime() + WAIT.toNanos();
+        while (!condition.getAsBoolean()) {
+            if (System.nanoTime() > deadline) throw new AssertionError("waited " + WAIT + " for " + what);
+            Thread.sleep(20);
+        }
     }
 
     private static void awaitLive(Node node, String cls, long version) throws Exception {
