@@ -22,6 +22,9 @@ public final class CandidateTrainer {
     private double runningLoss = Double.NaN;
     private long positions;
 
+    /** The old head while it moves ({@link #moveHead}): kept, since online the head moves at every evaluation. */
+    private float[] headScratch;
+
     public CandidateTrainer(String trafficClass, DraftModel start, DistillerSettings settings) {
         this.trafficClass = trafficClass;
         // A frozen embedding (target-sized) is shared with the starting draft instead of copied: nobody writes it.
@@ -43,7 +46,8 @@ public final class CandidateTrainer {
      */
     public void moveHead(ReducedVocabulary vocabulary) {
         int[] sources = DraftCopies.headRowSources(candidate.vocabulary(), vocabulary);
-        candidate = DraftCopies.withVocabularyInPlace(candidate, vocabulary, sources);
+        if (headScratch == null) headScratch = new float[candidate.parameters().output().length];
+        candidate = DraftCopies.withVocabularyInPlace(candidate, vocabulary, sources, headScratch);
         distiller.moveHead(candidate, sources);
     }
 

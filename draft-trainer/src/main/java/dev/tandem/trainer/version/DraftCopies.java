@@ -43,11 +43,14 @@ public final class DraftCopies {
      * {@code m} with its head moved to {@code vocabulary} in place, as {@link #withVocabulary} does it: the returned
      * draft shares {@code m}'s arrays, whose head rows are rearranged (so {@code m} itself is stale afterwards).
      * {@code sources} is {@link #headRowSources}{@code (m.vocabulary(), vocabulary)}, which the caller also needs: a
-     * candidate in training moves its optimizer state with the rows ({@code Distiller.moveHead}).
+     * candidate in training moves its optimizer state with the rows ({@code Distiller.moveHead}). {@code scratch}
+     * holds the old head meanwhile: an array of the head's size the caller keeps from move to move, or null (one is
+     * made).
      */
-    public static DraftModel withVocabularyInPlace(DraftModel m, ReducedVocabulary vocabulary, int[] sources) {
+    public static DraftModel withVocabularyInPlace(DraftModel m, ReducedVocabulary vocabulary, int[] sources, float[] scratch) {
         float[] output = m.parameters().output();
-        float[] before = output.clone();
+        float[] before = scratch != null && scratch.length == output.length ? scratch : new float[output.length];
+        System.arraycopy(output, 0, before, 0, output.length);
         moveHeadRows(before, output, sources, vocabulary, m.parameters().embedding(), m.config().dim());
         return new DraftModel(m.version(), m.trafficClass(), m.config(), vocabulary, m.parameters());
     }
