@@ -175,7 +175,7 @@ class SlimDraftTransferTest {
             RECEIVER_SERVING.set(true);
             double pausesBefore = fetchPauses(receiver);
             publish(sender.registry(), "cooking", draft(11));
-            awaitCondition(() -> fetchPauses(receiver) >= pausesBefore + 12, "the receiver's transfer to pause");
+            awaitCondition(() -> fetchPauses(receiver) >= pausesBefore + 12, () -> "waited " + WAIT + " for the receiver's transfer to pause");
             assertTrue(receiver.registry().live("cooking").isEmpty(), "adopted while the receiver was serving");
             RECEIVER_SERVING.set(false);
             awaitLive(receiver, "cooking", 1);
@@ -314,24 +314,19 @@ class SlimDraftTransferTest {
         return m.find() ? Double.parseDouble(m.group(1)) : 0;
     }
 
-    private static void awaitCondition(BooleanSupplier condition, String what) throws InterruptedException {
+    /** Polls {@code condition} until it holds; after {@link #WAIT} fails with {@code failure}'s description. */
+    private static void awaitCondition(BooleanSupplier condition, java.util.concurrent.Callable<String> failure) throws Exception {
         long deadline = System.nanoTime() + WAIT.toNanos();
         while (!condition.getAsBoolean()) {
-            if (System.nanoTime() > deadline) throw new AssertionError("waited " + WAIT + " for " + what);
-            Thread.sleep(20);
+            if (System.nanoTime() > deadline) throw new AssertionError(failure.call());
+            Thread.sleep(20); // a poll with a deadline, not a wait for time to pass
         }
     }
 
     private static void awaitLive(Node node, String cls, long version) throws Exception {
-        long deadline = System.nanoTime() + WAIT.toNanos();
-        BooleanSupplier done = () -> node.registry().live(cls).map(d -> d.version() == version).orElse(false);
-        while (!done.getAsBoolean()) {
-            if (System.nanoTime() > deadline) {
-                throw new AssertionError(cls + " never reached v" + version + " on " + node.system().address() + "; live: "
+        awaitCondition(() -> node.registry().live(cls).map(d -> d.version() == version).orElse(false),
+                () -> cls + " never reached v" + version + " on " + node.system().address() + "; live: "
                         + AskPattern.<DraftReplicator.Command, Map<String, Long>>ask(node.replicator(), DraftReplicator.GetLive::new,
                         Duration.ofSeconds(10), node.system().scheduler()).toCompletableFuture().get(10, TimeUnit.SECONDS));
-            }
-            Thread.sleep(50);
-        }
     }
 }
